@@ -1,0 +1,439 @@
+/**
+ * The one configuration of trainium-spot: a zod schema, its defaults, and the loader that merges
+ * built-in defaults < cdktf.json context < $TRAINIUM_SPOT_CONFIG file < documented env vars,
+ * validates once and returns a frozen, typed object. Nothing else reads the environment.
+ */
+import * as fs from 'node:fs';
+import * as ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import {
+  AZ_ID_PATTERN,
+  GP3,
+  INSTANCE_TYPE_NAMES,
+  instanceFacts,
+  regionsOffering,
+} from './catalog';
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** A configuration problem, phrased for people: one line, the field, the value, what is allowed. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults
+// ---------------------------------------------------------------------------------------------
+
+/** The seed's root volume size; the stack grows it to the AMI's snapshot size when that is larger. */
+export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
+
+export const NEURON_DLAMI_UBUNTU_2404_PARAMETER =
+  '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id';
+
+export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
+export type Market = (typeof MARKETS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+// ---------------------------------------------------------------------------------------------
+
+const between = (min: number, max: number, unit = '') =>
+  z.number().int().min(min, { error: `must be a whole number from ${min} to ${max}${unit}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}${unit}` });
+
+const percent = z.number().gt(0, { error: 'must be a percentage above 0 and at most 100' })
+  .max(100, { error: 'must be a percentage above 0 and at most 100' });
+
+const idleDetectorsSchema = z.strictObject({
+  /** `sshd: user@` processes and established connections on port 22 (VS Code Remote-SSH too). */
+  ssh: z.boolean().default(true),
+  /** AWS Systems Manager Session Manager sessions (`ssm-session-worker`). */
+  ssm: z.boolean().default(true),
+  /** tmux and screen sessions, attached or detached. */
+  multiplexers: z.boolean().default(true),
+  /** Neuron runtime / compiler processes and NeuronCore utilization from `neuron-monitor`. */
+  neuron: z.boolean().default(true),
+  /** GPU utilization from `nvidia-smi`, where present. */
+  gpu: z.boolean().default(true),
+  /** Processes whose command line matches `idle.processPatterns`. */
+  processes: z.boolean().default(true),
+  /** CPU utilization averaged over the check interval. */
+  cpu: z.boolean().default(true),
+  /** Memory in use. */
+  memory: z.boolean().default(true),
+  /** Network traffic over the check interval. */
+  network: z.boolean().default(true),
+  /** A file the user touches to keep the box up. */
+  keepalive: z.boolean().default(true),
+});
+
+const idleSchema = z.strictObject({
+  /** Install the on-box idle auto-shutdown. */
+  enabled: z.boolean().default(true),
+  /** Log decisions without ever stopping the box. */
+  dryRun: z.boolean().default(false),
+  checkIntervalSeconds: between(15, 3600, ' seconds').default(60),
+  /** Consecutive idle checks before the box stops. */
+  consecutiveChecks: between(1, 60).default(2),
+  bootGraceMinutes: between(0, 120, ' minutes').default(5),
+  cpuThresholdPercent: percent.default(10),
+  memoryThresholdPercent: percent.default(80),
+  networkThresholdKBps: z.number().positive({ error: 'must be a positive number of KB/s' }).default(100),
+  neuronUtilizationThresholdPercent: percent.default(1),
+  gpuUtilizationThresholdPercent: percent.default(5),
+  /** How long a touch of the keep-alive file keeps the box up. */
+  keepaliveMinutes: between(1, 1440, ' minutes').default(60),
+  /** Extended regular expressions matched against full command lines of running processes. */
+  processPatterns: z.array(z.string().min(1, { error: 'must not be empty' })
+    .max(200, { error: 'must be at most 200 characters' })).default([
+    'python[0-9.]* .*(train|finetune|fine_tune|infer|serve|torchrun|accelerate)',
+    'torchrun',
+    'neuron_parallel_compile',
+    'jupyter-(lab|notebook|kernel)|ipykernel_launcher',
+  ]),
+  detectors: idleDetectorsSchema.prefault({}),
+});
+
+const idleAlarmSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Average CPUUtilization below this counts as idle. */
+  thresholdPercent: percent.default(3),
+  periodSeconds: z.union([z.literal(60), z.literal(300)], { error: 'must be 60 or 300 (detailed or basic monitoring)' }).default(60),
+  evaluationPeriods: between(1, 1440).default(3),
+});
+
+const backendSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('local'), path: z.string().min(1).optional() }),
+  z.strictObject({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be an S3 bucket name' }),
+    key: z.string().min(1).default('trainium-spot/terraform.tfstate'),
+    region: z.string().optional(),
+    /** S3-native state locking (Terraform 1.10+). */
+    useLockfile: z.boolean().default(true),
+  }),
+  z.strictObject({
+    type: z.literal('cloud'),
+    organization: z.string().min(1),
+    workspace: z.string().min(1),
+    hostname: z.string().default('app.terraform.io'),
+  }),
+], { error: 'must have type "local", "s3" or "cloud"' });
+
+const tagsSchema = z.record(z.string(), z.string());
+
+export const configSchema = z.strictObject({
+  /** Prefix of resource names and the instance's Name tag. */
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
+    error: 'must be 1-31 lowercase letters, digits or dashes, starting with a letter',
+  }).default('trainium-spot'),
+  region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'must be an AWS region code such as us-east-2' })
+    .default('us-east-2'),
+  instanceType: z.string().default('trn1.2xlarge'),
+  /** Purchase market. */
+  market: z.enum(MARKETS, { error: `must be one of ${MARKETS.join(', ')}` }).default('spot'),
+  instanceCount: between(1, 64).default(1),
+  /** Defaults to the first AZ ID in the catalog that offers the type in the region. */
+  availabilityZoneId: z.string().regex(AZ_ID_PATTERN, { error: 'must be an AZ ID such as use2-az3' }).optional(),
+  /** Reuse this subnet instead of creating a VPC. */
+  subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must look like subnet-0123456789abcdef0' }).optional(),
+  /** Defaults to the larger of 50 GiB and the AMI's snapshot size. */
+  rootVolumeSizeGiB: between(GP3.minSizeGiB, GP3.maxSizeGiB, ' GiB').optional(),
+  rootVolumeIops: between(GP3.minIops, GP3.maxIops, ' IOPS').default(GP3.minIops),
+  rootVolumeThroughputMiBps: between(GP3.minThroughputMiBps, GP3.maxThroughputMiBps, ' MiB/s')
+    .default(GP3.minThroughputMiBps),
+  /** Defaults to the instance type's default core count. */
+  cpuCoreCount: z.number().int().positive().optional(),
+  /** Defaults to the instance type's default threads per core. */
+  cpuThreadsPerCore: z.number().int().positive().optional(),
+  sshCidrs: z.array(z.string()).default([]),
+  /** The only way to open SSH to 0.0.0.0/0 or ::/0. */
+  allowSshFromAnywhere: z.boolean().default(false),
+  /** Import this OpenSSH public key instead of generating a key pair. */
+  sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, {
+    error: 'must be an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)',
+  }).optional(),
+  spotMaxPricePerHour: z.number().positive({ error: 'must be a price in USD per hour above 0' }).optional(),
+  /** How long the persistent spot request stays open. AWS's own default is 7 days. */
+  spotRequestValidDays: between(1, 3650, ' days').default(365),
+  /** Create the EC2 Spot service-linked role (fails if the account has it already). */
+  createSpotServiceLinkedRole: z.boolean().default(false),
+  /** Capacity Block or On-Demand Capacity Reservation to launch into. */
+  capacityReservationId: z.string().regex(/^cr-[0-9a-f]{8,17}$/, { error: 'must look like cr-0123456789abcdef0' })
+    .optional(),
+  /** E-mail address that receives spot interruption and rebalance notices. */
+  notifyEmail: z.email({ error: 'must be an e-mail address' }).optional(),
+  amiSsmParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, { error: 'must be an SSM parameter path starting with /' })
+    .default(NEURON_DLAMI_UBUNTU_2404_PARAMETER),
+  idleAlarm: idleAlarmSchema.prefault({}),
+  idle: idleSchema.prefault({}),
+  backend: backendSchema.prefault({ type: 'local' }),
+  tags: tagsSchema.default({}),
+}).superRefine(checkAgainstCatalog);
+
+export type ConfigInput = z.input<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+export type IdleSettings = Parsed['idle'];
+export type IdleAlarmSettings = Parsed['idleAlarm'];
+export type BackendSettings = Parsed['backend'];
+
+/** The validated configuration, with every catalog-derived default filled in. */
+export interface Config extends Readonly<Omit<Parsed, 'availabilityZoneId' | 'cpuCoreCount' | 'cpuThreadsPerCore'>> {
+  readonly availabilityZoneId: string;
+  readonly cpuCoreCount: number;
+  readonly cpuThreadsPerCore: number;
+  /** True when the user chose `rootVolumeSizeGiB`; the stack then never grows it. */
+  readonly rootVolumeSizeExplicit: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-field checks against the catalog
+// ---------------------------------------------------------------------------------------------
+
+const list = (values: readonly (string | number)[]) => values.join(', ');
+
+function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
+  const fail = (path: string | (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path: typeof path === 'string' ? [path] : path, message });
+
+  for (const [key, value] of Object.entries(c.tags)) {
+    if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
+      fail(['tags'], `has key "${key}"; tag keys are 1-128 characters and must not start with "aws:"`);
+    } else if (value.length > 256) {
+      fail(['tags', key], 'is longer than 256 characters, the limit for tag values');
+    }
+  }
+
+
+  const facts = instanceFacts(c.instanceType);
+  if (!facts) {
+    fail('instanceType', `is not a supported instance type; supported: ${list(INSTANCE_TYPE_NAMES)}`);
+    return;
+  }
+  const azIds = facts.offeredIn[c.region];
+  if (!azIds) {
+    fail('region', `does not offer ${c.instanceType}; regions that do: ${list(regionsOffering(c.instanceType))}`);
+    return;
+  }
+  if (c.availabilityZoneId !== undefined && !azIds.includes(c.availabilityZoneId)) {
+    fail('availabilityZoneId', `does not offer ${c.instanceType} in ${c.region}; AZ IDs that do: ${list(azIds)}`);
+  }
+  if (c.cpuCoreCount !== undefined && !facts.validCores.includes(c.cpuCoreCount)) {
+    fail('cpuCoreCount', `is not valid for ${c.instanceType}; valid core counts: ${list(facts.validCores)}`);
+  }
+  if (c.cpuThreadsPerCore !== undefined && !facts.validThreadsPerCore.includes(c.cpuThreadsPerCore)) {
+    fail('cpuThreadsPerCore', `is not valid for ${c.instanceType}; valid: ${list(facts.validThreadsPerCore)}`);
+  }
+
+  const sizeGiB = c.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_SIZE_GIB;
+  if (c.rootVolumeIops > sizeGiB * GP3.maxIopsPerGiB) {
+    fail('rootVolumeIops', `exceeds the gp3 limit of ${GP3.maxIopsPerGiB} IOPS per GiB ` +
+      `(${sizeGiB * GP3.maxIopsPerGiB} for ${sizeGiB} GiB); raise rootVolumeSizeGiB or lower the IOPS`);
+  }
+  if (c.rootVolumeThroughputMiBps > c.rootVolumeIops * GP3.maxThroughputPerIops) {
+    fail('rootVolumeThroughputMiBps', `exceeds the gp3 limit of 0.25 MiB/s per provisioned IOPS ` +
+      `(${c.rootVolumeIops * GP3.maxThroughputPerIops} for ${c.rootVolumeIops} IOPS)`);
+  }
+
+  c.sshCidrs.forEach((cidr, i) => {
+    const problem = cidrProblem(cidr);
+    if (problem) {
+      fail(['sshCidrs', i], problem);
+    } else if (cidr.endsWith('/0') && !c.allowSshFromAnywhere) {
+      fail(['sshCidrs', i], 'opens SSH to the whole internet; set allowSshFromAnywhere: true to mean it, ' +
+        'or use Session Manager (no SSH needed)');
+    }
+  });
+
+  if (c.spotMaxPricePerHour !== undefined && c.spotMaxPricePerHour > facts.onDemandPricePerHour) {
+    fail('spotMaxPricePerHour', `is above the on-demand price of ${c.instanceType} ` +
+      `($${facts.onDemandPricePerHour}/h); allowed: above 0 and at most ${facts.onDemandPricePerHour}`);
+  }
+
+  const needsReservation = c.market === 'capacity-block';
+  if (needsReservation && c.capacityReservationId === undefined) {
+    fail('capacityReservationId', `is required when market is "${c.market}"; give the Capacity Block's cr-… id`);
+  }
+  if (c.market === 'capacity-block' && !facts.capacityBlocks) {
+    fail('market', `"capacity-block" is not offered for ${c.instanceType}; types with Capacity Blocks: ` +
+      list(INSTANCE_TYPE_NAMES.filter((t) => instanceFacts(t)?.capacityBlocks)));
+  }
+  if (c.capacityReservationId !== undefined && !['capacity-block', 'capacity-reservation'].includes(c.market)) {
+    fail('capacityReservationId', `only applies to market "capacity-block" or "capacity-reservation", not "${c.market}"`);
+  }
+}
+
+/** Why a string is not a usable CIDR block, or undefined when it is. */
+function cidrProblem(cidr: string): string | undefined {
+  let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    parsed = ipaddr.parseCIDR(cidr);
+  } catch {
+    return 'is not a CIDR block; expected e.g. 203.0.113.7/32 or 2001:db8::/64';
+  }
+  const [address, prefix] = parsed;
+  const network = address.kind() === 'ipv4'
+    ? ipaddr.IPv4.networkAddressFromCIDR(cidr)
+    : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+  if (network.toString() !== address.toString()) {
+    return `has host bits set; the network is ${network.toString()}/${prefix}`;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+/** Env vars that override single keys, documented in the README. */
+export const ENV_OVERRIDES: Readonly<Record<string, keyof ConfigInput>> = {
+  TRAINIUM_SPOT_REGION: 'region',
+  TRAINIUM_SPOT_INSTANCE_TYPE: 'instanceType',
+  TRAINIUM_SPOT_AZ_ID: 'availabilityZoneId',
+  TRAINIUM_SPOT_MARKET: 'market',
+  TRAINIUM_SPOT_SUBNET_ID: 'subnetId',
+};
+
+/** The key in cdktf.json `context` that holds a config object. */
+export const CONTEXT_KEY = 'trainiumSpot';
+export const CONFIG_FILE_ENV = 'TRAINIUM_SPOT_CONFIG';
+
+export interface ConfigSources {
+  /** cdktf.json `context` (the whole object; our part lives under `trainiumSpot`). */
+  readonly context?: Record<string, unknown>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+type Json = Record<string, unknown>;
+const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Later layers win; nested objects merge key by key, arrays and scalars are replaced. */
+function mergeLayers(layers: readonly Json[]): Json {
+  const out: Json = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      out[key] = isPlainObject(value) && isPlainObject(out[key])
+        ? mergeLayers([out[key] as Json, value])
+        : value;
+    }
+  }
+  return out;
+}
+
+function readConfigFile(path: string): Json {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${CONFIG_FILE_ENV}: "${path}" cannot be read; expected the path of a JSON config file`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${CONFIG_FILE_ENV}: "${path}" is not valid JSON (${(err as Error).message})`);
+  }
+  if (!isPlainObject(parsed)) {
+    throw new ConfigError(`${CONFIG_FILE_ENV}: "${path}" must hold a JSON object of config keys`);
+  }
+  return parsed;
+}
+
+function envLayer(env: Readonly<Record<string, string | undefined>>): Json {
+  const layer: Json = {};
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') layer[key] = value;
+  }
+  const org = env.TF_CLOUD_ORGANIZATION;
+  const workspace = env.TF_WORKSPACE;
+  if (org && workspace) {
+    layer.backend = { type: 'cloud', organization: org, workspace, ...(env.TF_CLOUD_HOSTNAME ? { hostname: env.TF_CLOUD_HOSTNAME } : {}) };
+  }
+  return layer;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, key) => (isPlainObject(v) || Array.isArray(v) ? (v as Json)[key as string] : undefined), input);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const where = path ? ` in ${path}` : '';
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}; ` +
+      `allowed: ${list(allowedKeysAt(issue.path))}`;
+  }
+  const value = valueAt(input, issue.path);
+  const shown = value === undefined ? '(missing)' : JSON.stringify(value);
+  return `${path || 'config'} ${shown} ${phrase(issue)}`;
+}
+
+/** Our own messages read as predicates ("must be ..."); zod's built-in ones are rephrased to match. */
+function phrase(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return 'is required';
+    const expected = issue.expected === 'int' ? 'whole number' : issue.expected;
+    return `must be a ${expected}`;
+  }
+  return /^[A-Z]/.test(issue.message) ? `is invalid: ${issue.message}` : issue.message;
+}
+
+/** The keys a strict object accepts at a path of the schema, for "unknown key" messages. */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+  let shape: Record<string, z.ZodType> = configSchema.shape;
+  for (const key of path) {
+    let node: z.ZodType | undefined = shape[key as string];
+    while (node && !(node instanceof z.ZodObject) && 'unwrap' in node) node = (node as z.ZodDefault).unwrap() as z.ZodType;
+    if (!(node instanceof z.ZodObject)) return Object.keys(shape);
+    shape = node.shape;
+  }
+  return Object.keys(shape);
+}
+
+/** Parse one merged input object; throws ConfigError naming the first problem. */
+export function parseConfig(input: unknown): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(`Invalid config: ${describeIssue(result.error.issues[0], input)}`);
+  }
+  const c = result.data;
+  const facts = instanceFacts(c.instanceType)!;
+  return deepFreeze({
+    ...c,
+    availabilityZoneId: c.availabilityZoneId ?? facts.offeredIn[c.region][0],
+    cpuCoreCount: c.cpuCoreCount ?? facts.defaultCores,
+    cpuThreadsPerCore: c.cpuThreadsPerCore ?? facts.defaultThreadsPerCore,
+    rootVolumeSizeExplicit: c.rootVolumeSizeGiB !== undefined,
+  });
+}
+
+/** Merge every source, validate once, freeze. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? {};
+  const contextLayer = sources.context?.[CONTEXT_KEY];
+  if (contextLayer !== undefined && !isPlainObject(contextLayer)) {
+    throw new ConfigError(`cdktf.json context.${CONTEXT_KEY} must be an object of config keys`);
+  }
+  const filePath = env[CONFIG_FILE_ENV];
+  const layers: Json[] = [
+    contextLayer ?? {},
+    filePath ? readConfigFile(filePath) : {},
+    envLayer(env),
+  ];
+  return parseConfig(mergeLayers(layers));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}
