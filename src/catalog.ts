@@ -82,7 +82,7 @@ export interface InstanceTypeFacts {
 
 /** Where and when the prices below were read. */
 export const PRICE_SOURCE =
-  'EC2 On-Demand pricing page, Linux, US East (N. Virginia), as listed in 2025; prices in other regions differ';
+  'EC2 On-Demand pricing page, Linux, US East (N. Virginia), as catalogued here; other regions differ, check before relying';
 
 const range = (from: number, to: number, step = 1): number[] => {
   const out: number[] = [];

@@ -50,73 +50,64 @@ const between = (min: number, max: number, unit = '') =>
 const percent = z.number().gt(0, { error: 'must be a percentage above 0 and at most 100' })
   .max(100, { error: 'must be a percentage above 0 and at most 100' });
 
+const detector = (what: string) => z.boolean().default(true).describe(`Count ${what} as activity.`);
+
 const idleDetectorsSchema = z.strictObject({
-  /** `sshd: user@` processes and established connections on port 22 (VS Code Remote-SSH too). */
-  ssh: z.boolean().default(true),
-  /** AWS Systems Manager Session Manager sessions (`ssm-session-worker`). */
-  ssm: z.boolean().default(true),
-  /** tmux and screen sessions, attached or detached. */
-  multiplexers: z.boolean().default(true),
-  /** Neuron runtime / compiler processes and NeuronCore utilization from `neuron-monitor`. */
-  neuron: z.boolean().default(true),
-  /** GPU utilization from `nvidia-smi`, where present. */
-  gpu: z.boolean().default(true),
-  /** Processes whose command line matches `idle.processPatterns`. */
-  processes: z.boolean().default(true),
-  /** CPU utilization averaged over the check interval. */
-  cpu: z.boolean().default(true),
-  /** Memory in use. */
-  memory: z.boolean().default(true),
-  /** Network traffic over the check interval. */
-  network: z.boolean().default(true),
-  /** A file the user touches to keep the box up. */
-  keepalive: z.boolean().default(true),
+  ssh: detector('SSH sessions: `sshd: user@` processes and established connections on port 22 (VS Code Remote-SSH too)'),
+  ssm: detector('Session Manager sessions (`ssm-session-worker`)'),
+  multiplexers: detector('tmux and screen sessions, attached or detached'),
+  neuron: detector('Neuron runtime and compiler processes, and NeuronCore utilization from `neuron-monitor`'),
+  gpu: detector('GPU utilization from `nvidia-smi`, where present'),
+  processes: detector('processes matching `idle.processPatterns`'),
+  cpu: detector('CPU above `idle.cpuThresholdPercent`, averaged over the check interval'),
+  memory: detector('memory in use above `idle.memoryThresholdPercent`'),
+  network: detector('network traffic above `idle.networkThresholdKBps`'),
+  keepalive: detector('a recent touch of the keep-alive file'),
 });
 
 const idleSchema = z.strictObject({
-  /** Install the on-box idle auto-shutdown. */
-  enabled: z.boolean().default(true),
-  /** Log decisions without ever stopping the box. */
-  dryRun: z.boolean().default(false),
-  checkIntervalSeconds: between(15, 3600, ' seconds').default(60),
-  /** Consecutive idle checks before the box stops. */
-  consecutiveChecks: between(1, 60).default(2),
-  bootGraceMinutes: between(0, 120, ' minutes').default(5),
-  cpuThresholdPercent: percent.default(10),
-  memoryThresholdPercent: percent.default(80),
-  networkThresholdKBps: z.number().positive({ error: 'must be a positive number of KB/s' }).default(100),
-  neuronUtilizationThresholdPercent: percent.default(1),
-  gpuUtilizationThresholdPercent: percent.default(5),
-  /** How long a touch of the keep-alive file keeps the box up. */
-  keepaliveMinutes: between(1, 1440, ' minutes').default(60),
-  /** Extended regular expressions matched against full command lines of running processes. */
+  enabled: z.boolean().default(true).describe('Install the on-box idle auto-shutdown.'),
+  dryRun: z.boolean().default(false).describe('Log every decision but never stop the box.'),
+  checkIntervalSeconds: between(15, 3600, ' seconds').default(60).describe('Seconds between idle checks.'),
+  consecutiveChecks: between(1, 60).default(2).describe('Consecutive idle checks before the box stops.'),
+  bootGraceMinutes: between(0, 120, ' minutes').default(5).describe('Minutes after boot during which the box never stops.'),
+  cpuThresholdPercent: percent.default(10).describe('CPU use above this (percent) is activity.'),
+  memoryThresholdPercent: percent.default(80).describe('Memory use above this (percent) is activity.'),
+  networkThresholdKBps: z.number().positive({ error: 'must be a positive number of KB/s' }).default(100)
+    .describe('Network traffic above this (KB/s, in + out, all interfaces but lo) is activity.'),
+  neuronUtilizationThresholdPercent: percent.default(1).describe('NeuronCore utilization above this (percent) is activity.'),
+  gpuUtilizationThresholdPercent: percent.default(5).describe('GPU utilization above this (percent) is activity.'),
+  keepaliveMinutes: between(1, 1440, ' minutes').default(60)
+    .describe('Minutes that a touch of the keep-alive file keeps the box up.'),
   processPatterns: z.array(z.string().min(1, { error: 'must not be empty' })
     .max(200, { error: 'must be at most 200 characters' })).default([
     'python[0-9.]* .*(train|finetune|fine_tune|infer|serve|torchrun|accelerate)',
     'torchrun',
     'neuron_parallel_compile',
     'jupyter-(lab|notebook|kernel)|ipykernel_launcher',
-  ]),
-  detectors: idleDetectorsSchema.prefault({}),
+  ]).describe('Extended regular expressions matched against the full command lines of running processes.'),
+  detectors: idleDetectorsSchema.prefault({}).describe('Switch single activity detectors on or off.'),
 });
 
 const idleAlarmSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  /** Average CPUUtilization below this counts as idle. */
-  thresholdPercent: percent.default(3),
-  periodSeconds: z.union([z.literal(60), z.literal(300)], { error: 'must be 60 or 300 (detailed or basic monitoring)' }).default(60),
-  evaluationPeriods: between(1, 1440).default(3),
+  enabled: z.boolean().default(true).describe('Create the CloudWatch alarm that stops an idle box.'),
+  thresholdPercent: percent.default(3).describe('Average CPUUtilization below this (percent) counts as idle.'),
+  periodSeconds: z.union([z.literal(60), z.literal(300)], { error: 'must be 60 or 300 (detailed or basic monitoring)' })
+    .default(60).describe('Length of one evaluation period in seconds.'),
+  evaluationPeriods: between(1, 1440).default(3).describe('Consecutive idle periods before the alarm stops the box.'),
 });
 
 const backendSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('local'), path: z.string().min(1).optional() }),
+  z.strictObject({
+    type: z.literal('local'),
+    path: z.string().min(1).optional().describe('State file path (default terraform.<stack>.tfstate).'),
+  }),
   z.strictObject({
     type: z.literal('s3'),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be an S3 bucket name' }),
     key: z.string().min(1).default('trainium-spot/terraform.tfstate'),
     region: z.string().optional(),
-    /** S3-native state locking (Terraform 1.10+). */
-    useLockfile: z.boolean().default(true),
+    useLockfile: z.boolean().default(true).describe('S3-native state locking (Terraform 1.10+).'),
   }),
   z.strictObject({
     type: z.literal('cloud'),
@@ -126,55 +117,50 @@ const backendSchema = z.discriminatedUnion('type', [
   }),
 ], { error: 'must have type "local", "s3" or "cloud"' });
 
-const tagsSchema = z.record(z.string(), z.string());
-
 export const configSchema = z.strictObject({
-  /** Prefix of resource names and the instance's Name tag. */
   name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
     error: 'must be 1-31 lowercase letters, digits or dashes, starting with a letter',
-  }).default('trainium-spot'),
+  }).default('trainium-spot').describe('Prefix of resource names and the Name tag of the boxes.'),
   region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'must be an AWS region code such as us-east-2' })
-    .default('us-east-2'),
-  instanceType: z.string().default('trn1.2xlarge'),
-  /** Purchase market. */
-  market: z.enum(MARKETS, { error: `must be one of ${MARKETS.join(', ')}` }).default('spot'),
-  instanceCount: between(1, 64).default(1),
-  /** Defaults to the first AZ ID in the catalog that offers the type in the region. */
-  availabilityZoneId: z.string().regex(AZ_ID_PATTERN, { error: 'must be an AZ ID such as use2-az3' }).optional(),
-  /** Reuse this subnet instead of creating a VPC. */
-  subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must look like subnet-0123456789abcdef0' }).optional(),
-  /** Defaults to the larger of 50 GiB and the AMI's snapshot size. */
-  rootVolumeSizeGiB: between(GP3.minSizeGiB, GP3.maxSizeGiB, ' GiB').optional(),
-  rootVolumeIops: between(GP3.minIops, GP3.maxIops, ' IOPS').default(GP3.minIops),
+    .default('us-east-2').describe('AWS region.'),
+  instanceType: z.string().default('trn1.2xlarge').describe(`Instance type, one of ${INSTANCE_TYPE_NAMES.join(', ')}.`),
+  market: z.enum(MARKETS, { error: `must be one of ${MARKETS.join(', ')}` }).default('spot')
+    .describe('Purchase market; `auto` picks spot or on-demand at plan time from the quotas.'),
+  instanceCount: between(1, 64).default(1).describe('Number of identical boxes.'),
+  availabilityZoneId: z.string().regex(AZ_ID_PATTERN, { error: 'must be an AZ ID such as use2-az3' }).optional()
+    .describe('AZ ID (not name) of the box; default: the first AZ ID that offers the type in the region.'),
+  subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'must look like subnet-0123456789abcdef0' }).optional()
+    .describe('Launch into this existing subnet instead of creating a VPC.'),
+  rootVolumeSizeGiB: between(GP3.minSizeGiB, GP3.maxSizeGiB, ' GiB').optional()
+    .describe(`Root volume size; default: the larger of ${DEFAULT_ROOT_VOLUME_SIZE_GIB} GiB and the AMI's snapshot.`),
+  rootVolumeIops: between(GP3.minIops, GP3.maxIops, ' IOPS').default(GP3.minIops).describe('gp3 IOPS of the root volume.'),
   rootVolumeThroughputMiBps: between(GP3.minThroughputMiBps, GP3.maxThroughputMiBps, ' MiB/s')
-    .default(GP3.minThroughputMiBps),
-  /** Defaults to the instance type's default core count. */
-  cpuCoreCount: z.number().int().positive().optional(),
-  /** Defaults to the instance type's default threads per core. */
-  cpuThreadsPerCore: z.number().int().positive().optional(),
-  sshCidrs: z.array(z.string()).default([]),
-  /** The only way to open SSH to 0.0.0.0/0 or ::/0. */
-  allowSshFromAnywhere: z.boolean().default(false),
-  /** Import this OpenSSH public key instead of generating a key pair. */
+    .default(GP3.minThroughputMiBps).describe('gp3 throughput of the root volume in MiB/s.'),
+  cpuCoreCount: z.number().int().positive().optional()
+    .describe("CPU cores; default: the type's default. Fewer cores save neither money nor quota."),
+  cpuThreadsPerCore: z.number().int().positive().optional()
+    .describe("Threads per core (1 turns off SMT); default: the type's default."),
+  sshCidrs: z.array(z.string()).default([]).describe('Networks (IPv4 or IPv6 CIDR) that may reach SSH; default none.'),
+  allowSshFromAnywhere: z.boolean().default(false).describe('The only way to put 0.0.0.0/0 or ::/0 in sshCidrs.'),
   sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, {
     error: 'must be an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)',
-  }).optional(),
-  spotMaxPricePerHour: z.number().positive({ error: 'must be a price in USD per hour above 0' }).optional(),
-  /** How long the persistent spot request stays open. AWS's own default is 7 days. */
-  spotRequestValidDays: between(1, 3650, ' days').default(365),
-  /** Create the EC2 Spot service-linked role (fails if the account has it already). */
-  createSpotServiceLinkedRole: z.boolean().default(false),
-  /** Capacity Block or On-Demand Capacity Reservation to launch into. */
+  }).optional().describe('Import this OpenSSH public key instead of generating a key pair.'),
+  spotMaxPricePerHour: z.number().positive({ error: 'must be a price in USD per hour above 0' }).optional()
+    .describe('Spot price cap in USD per hour; default: the on-demand price. A cap adds interruptions.'),
+  spotRequestValidDays: between(1, 3650, ' days').default(365)
+    .describe("Days the persistent spot request stays open (AWS's own default is 7)."),
+  createSpotServiceLinkedRole: z.boolean().default(false)
+    .describe('Create AWSServiceRoleForEC2Spot (fails where the account has it already).'),
   capacityReservationId: z.string().regex(/^cr-[0-9a-f]{8,17}$/, { error: 'must look like cr-0123456789abcdef0' })
-    .optional(),
-  /** E-mail address that receives spot interruption and rebalance notices. */
-  notifyEmail: z.email({ error: 'must be an e-mail address' }).optional(),
+    .optional().describe('Capacity Block (required for capacity-block) or reservation (capacity-reservation) to use.'),
+  notifyEmail: z.email({ error: 'must be an e-mail address' }).optional()
+    .describe('E-mail address subscribed to spot interruption and rebalance notices.'),
   amiSsmParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, { error: 'must be an SSM parameter path starting with /' })
-    .default(NEURON_DLAMI_UBUNTU_2404_PARAMETER),
-  idleAlarm: idleAlarmSchema.prefault({}),
-  idle: idleSchema.prefault({}),
-  backend: backendSchema.prefault({ type: 'local' }),
-  tags: tagsSchema.default({}),
+    .default(NEURON_DLAMI_UBUNTU_2404_PARAMETER).describe('Public SSM parameter that names the AMI.'),
+  idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch CPU alarm that stops an idle box.'),
+  idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown.'),
+  backend: backendSchema.prefault({ type: 'local' }).describe('Where Terraform keeps state: local, s3 or cloud.'),
+  tags: z.record(z.string(), z.string()).default({}).describe('Tags for every resource and the boxes themselves.'),
 }).superRefine(checkAgainstCatalog);
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -372,13 +358,13 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
   const value = valueAt(input, issue.path);
   const shown = value === undefined ? '(missing)' : JSON.stringify(value);
-  return `${path || 'config'} ${shown} ${phrase(issue)}`;
+  return `${path || 'config'} ${shown} ${phrase(issue, value)}`;
 }
 
 /** Our own messages read as predicates ("must be ..."); zod's built-in ones are rephrased to match. */
-function phrase(issue: z.core.$ZodIssue): string {
+function phrase(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type') {
-    if (issue.input === undefined) return 'is required';
+    if (value === undefined) return 'is required';
     const expected = issue.expected === 'int' ? 'whole number' : issue.expected;
     return `must be a ${expected}`;
   }

@@ -1,0 +1,86 @@
+/**
+ * The app as users run it: the bundled main.ts as a child process, and once through `cdktf synth`.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..');
+let outdir: string;
+
+beforeAll(() => {
+  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'main'], { cwd: ROOT, encoding: 'utf8' });
+  expect(build.stderr).toBe('');
+  expect(build.status).toBe(0);
+});
+beforeEach(() => { outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-app-')); });
+afterEach(() => fs.rmSync(outdir, { recursive: true, force: true }));
+
+function runApp(env: Record<string, string>, context: object = { trainiumSpot: {} }) {
+  return spawnSync(process.execPath, ['dist/main.js'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '',
+      CHECKPOINT_DISABLE: '1',
+      CDKTF_OUTDIR: outdir,
+      CDKTF_CONTEXT_JSON: JSON.stringify(context),
+      ...env,
+    },
+  });
+}
+
+const stackFile = () => path.join(outdir, 'stacks', 'trainium-spot', 'cdk.tf.json');
+
+describe('the app', () => {
+  test('synthesizes the default stack to stacks/trainium-spot/cdk.tf.json', () => {
+    // WHEN
+    const run = runApp({});
+    // THEN
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const json = JSON.parse(fs.readFileSync(stackFile(), 'utf8'));
+    expect(Object.keys(json.resource.aws_spot_instance_request)).toHaveLength(1);
+  });
+
+  test('reads its config from cdktf.json context', () => {
+    const run = runApp({}, { trainiumSpot: { region: 'us-west-2' } });
+    expect(run.status).toBe(0);
+    const json = JSON.parse(fs.readFileSync(stackFile(), 'utf8'));
+    expect(json.provider.aws[0].region).toBe('us-west-2');
+  });
+
+  test.each<[string, Record<string, string>, object | undefined, RegExp]>([
+    ['an env var holds a bad value', { TRAINIUM_SPOT_INSTANCE_TYPE: 'trn9.xlarge' }, undefined,
+      /^trainium-spot: Invalid config: instanceType "trn9\.xlarge" is not a supported instance type; supported: /],
+    ['the config file does not exist', { TRAINIUM_SPOT_CONFIG: '/nonexistent/config.json' }, undefined,
+      /^trainium-spot: TRAINIUM_SPOT_CONFIG: "\/nonexistent\/config\.json" cannot be read/],
+    ['cdktf.json context has a typo', {}, { trainiumSpot: { regon: 'us-east-1' } },
+      /^trainium-spot: Invalid config: unknown key "regon"; allowed: /],
+  ])('fails when %s: one line, exit 1, no stack trace, nothing written', (_case, env, context, expected) => {
+    // WHEN
+    const run = runApp(env, context);
+    // THEN
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(expected);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(path.join(outdir, 'stacks'))).toBe(false);
+  });
+});
+
+describe('cdktf synth', () => {
+  test('writes the stack through cdktf.json, offline', () => {
+    // WHEN
+    const run = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--output', outdir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_CLI_CONFIG_FILE: '/dev/null', CI: 'true' },
+    });
+    // THEN
+    expect(run.status).toBe(0);
+    expect(fs.existsSync(stackFile())).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,53 @@
+import { Testing } from 'cdktf';
+import { Instance } from '@cdktf/provider-aws/lib/instance';
+import { InstanceMarket, OnDemandInstances } from '../../src/constructs/on-demand-instance';
+import { LAUNCH } from '../support/launch';
+
+const synth = (market: InstanceMarket) => Testing.synthScope((scope) => {
+  new OnDemandInstances(scope, 'boxes', { launch: LAUNCH, market, count: 2, instanceTags: { Name: 'box' }, preconditions: [] });
+});
+const onlyInstance = (synthesized: string) =>
+  Object.values(JSON.parse(synthesized).resource.aws_instance)[0] as Record<string, any>;
+
+describe('OnDemandInstances', () => {
+  test('launches the same machine as the spot market: IMDSv2, encrypted gp3, monitoring, profile, key', () => {
+    expect(synth({ kind: 'on-demand' })).toHaveResourceWithProperties(Instance, {
+      count: 2,
+      instance_type: 'trn1.2xlarge',
+      metadata_options: { http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 },
+      root_block_device: { volume_type: 'gp3', encrypted: true, volume_size: 50 },
+      monitoring: true,
+      ebs_optimized: true,
+      iam_instance_profile: 'box-profile',
+      key_name: 'box-key',
+      tags: { Name: 'box' },
+    });
+  });
+
+  test('stops, not terminates, when the idle check shuts the box down', () => {
+    expect(synth({ kind: 'on-demand' })).toHaveResourceWithProperties(Instance, { instance_initiated_shutdown_behavior: 'stop' });
+  });
+
+  test('plain on-demand has no market options and no reservation', () => {
+    const instance = onlyInstance(synth({ kind: 'on-demand' }));
+    expect(instance).not.toHaveProperty('instance_market_options');
+    expect(instance).not.toHaveProperty('capacity_reservation_specification');
+  });
+
+  test('a Capacity Block launches with market type capacity-block into the block', () => {
+    expect(synth({ kind: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' })).toHaveResourceWithProperties(Instance, {
+      instance_market_options: { market_type: 'capacity-block' },
+      capacity_reservation_specification: { capacity_reservation_target: { capacity_reservation_id: 'cr-0123456789abcdef0' } },
+    });
+  });
+
+  test('a capacity reservation is targeted by id, or any open reservation is used', () => {
+    expect(synth({ kind: 'capacity-reservation', capacityReservationId: 'cr-0123456789abcdef0' })).toHaveResourceWithProperties(Instance, {
+      capacity_reservation_specification: { capacity_reservation_target: { capacity_reservation_id: 'cr-0123456789abcdef0' } },
+    });
+    expect(synth({ kind: 'capacity-reservation' })).toHaveResourceWithProperties(Instance, {
+      capacity_reservation_specification: { capacity_reservation_preference: 'open' },
+    });
+    expect(onlyInstance(synth({ kind: 'capacity-reservation' }))).not.toHaveProperty('instance_market_options');
+  });
+});

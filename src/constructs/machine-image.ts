@@ -1,0 +1,57 @@
+import { Construct } from 'constructs';
+import { Precondition, TerraformLocal } from 'cdktf';
+import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
+import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
+
+export interface MachineImageProps {
+  /** Public SSM parameter that names the current AMI id. */
+  readonly ssmParameter: string;
+  /** The root volume size the user asked for, or the default floor. */
+  readonly rootVolumeSizeGiB: number;
+  /**
+   * Whether the user chose the size. A chosen size is used as given (and a plan-time guard fails if
+   * it is smaller than the AMI); a default size grows to the AMI's snapshot size.
+   */
+  readonly rootVolumeSizeExplicit: boolean;
+}
+
+/**
+ * The AMI and the root volume size that fits it, both resolved at plan time: the AMI id from the
+ * public SSM parameter, its root snapshot size from `aws_ami`.
+ */
+export class MachineImage extends Construct {
+  readonly imageId: string;
+  /** The root volume size to launch with, in GiB (a plan-time value when it follows the AMI). */
+  readonly rootVolumeSizeGiB: number;
+  /** The plan-time guard that a chosen root volume holds the AMI (a default size always does). */
+  readonly rootVolumeGuard?: Precondition;
+
+  constructor(scope: Construct, id: string, props: MachineImageProps) {
+    super(scope, id);
+
+    const parameter = new DataAwsSsmParameter(this, 'image-id', { name: props.ssmParameter });
+    // insecure_value: an AMI id is public, and a sensitive value would taint every output using it.
+    this.imageId = parameter.insecureValue;
+    const image = new DataAwsAmi(this, 'image', {
+      filter: [{ name: 'image-id', values: [this.imageId] }],
+    });
+
+    const snapshot = new TerraformLocal(this, 'root-snapshot-size-gib',
+      `\${try(tonumber(one([for m in ${image.fqn}.block_device_mappings : m.ebs["volume_size"] ` +
+      `if m.device_name == ${image.fqn}.root_device_name])), 0)}`);
+
+    if (!props.rootVolumeSizeExplicit) {
+      this.rootVolumeSizeGiB = new TerraformLocal(this, 'root-volume-size-gib',
+        `\${max(${props.rootVolumeSizeGiB}, ${snapshot.fqn})}`).asNumber;
+      return;
+    }
+    this.rootVolumeSizeGiB = props.rootVolumeSizeGiB;
+    this.rootVolumeGuard = {
+      condition: `\${${props.rootVolumeSizeGiB} >= ${snapshot.fqn}}`,
+      errorMessage:
+        `rootVolumeSizeGiB is ${props.rootVolumeSizeGiB} GiB, but the AMI from ${props.ssmParameter} ` +
+        `(\${${image.fqn}.id}) has a \${${snapshot.fqn}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
+        `\${${snapshot.fqn}}, or leave it out to size the volume to the AMI automatically.`,
+    };
+  }
+}

@@ -1,0 +1,67 @@
+import { Construct } from 'constructs';
+import { Precondition, Token } from 'cdktf';
+import { Instance } from '@cdktf/provider-aws/lib/instance';
+import { CREATION_ONLY_ARGUMENTS, LaunchSpec, launchArguments } from './launch-spec';
+
+/** How an `aws_instance` is bought. */
+export type InstanceMarket =
+  | { readonly kind: 'on-demand' }
+  | { readonly kind: 'capacity-block'; readonly capacityReservationId: string }
+  | { readonly kind: 'capacity-reservation'; readonly capacityReservationId?: string };
+
+export interface OnDemandInstancesProps {
+  readonly launch: LaunchSpec;
+  readonly market: InstanceMarket;
+  /** How many boxes: a number, or a plan-time expression (the `auto` market). */
+  readonly count: number | string;
+  readonly instanceTags: Readonly<Record<string, string>>;
+  readonly preconditions: Precondition[];
+}
+
+/** Instances bought on demand, in a Capacity Block, or in an On-Demand Capacity Reservation. */
+export class OnDemandInstances extends Construct {
+  /** Plan-time list expressions, one element per box. */
+  readonly instanceIds: string;
+  readonly publicIps: string;
+  readonly availabilityZones: string;
+
+  constructor(scope: Construct, id: string, props: OnDemandInstancesProps) {
+    super(scope, id);
+    const count = typeof props.count === 'number' ? props.count : Token.asNumber(props.count);
+
+    const instance = new Instance(this, 'instance', {
+      count,
+      ...launchArguments(props.launch),
+      ...marketArguments(props.market),
+      // `shutdown -h now` from the idle check must stop the box, not terminate it.
+      instanceInitiatedShutdownBehavior: 'stop',
+      tags: { ...props.instanceTags },
+      volumeTags: { Name: props.instanceTags.Name },
+      lifecycle: { ignoreChanges: CREATION_ONLY_ARGUMENTS, precondition: props.preconditions },
+    });
+
+    this.instanceIds = `\${${instance.fqn}[*].id}`;
+    this.publicIps = `\${${instance.fqn}[*].public_ip}`;
+    this.availabilityZones = `\${${instance.fqn}[*].availability_zone}`;
+  }
+}
+
+function marketArguments(market: InstanceMarket) {
+  switch (market.kind) {
+    case 'on-demand':
+      return {};
+    case 'capacity-block':
+      return {
+        instanceMarketOptions: { marketType: 'capacity-block' },
+        capacityReservationSpecification: {
+          capacityReservationTarget: { capacityReservationId: market.capacityReservationId },
+        },
+      };
+    case 'capacity-reservation':
+      return {
+        capacityReservationSpecification: market.capacityReservationId !== undefined
+          ? { capacityReservationTarget: { capacityReservationId: market.capacityReservationId } }
+          : { capacityReservationPreference: 'open' },
+      };
+  }
+}

@@ -1,0 +1,71 @@
+import { Construct } from 'constructs';
+import { DataResource, Precondition, Token } from 'cdktf';
+import { Ec2Tag } from '@cdktf/provider-aws/lib/ec2-tag';
+import { SpotInstanceRequest } from '@cdktf/provider-aws/lib/spot-instance-request';
+import { CREATION_ONLY_ARGUMENTS, LaunchSpec, launchArguments } from './launch-spec';
+
+export interface SpotInstancesProps {
+  readonly launch: LaunchSpec;
+  /** How many boxes: a number, or a plan-time expression (the `auto` market). */
+  readonly count: number | string;
+  /**
+   * Highest price per hour to pay.
+   * @default - the on-demand price (AWS's default; a lower cap only adds interruptions)
+   */
+  readonly maxPricePerHour?: number;
+  /** How long the persistent request stays open (AWS's own default is 7 days). */
+  readonly validDays: number;
+  /** Tags for the instances (tags on a spot request never reach its instance). */
+  readonly instanceTags: Readonly<Record<string, string>>;
+  readonly preconditions: Precondition[];
+}
+
+/**
+ * Persistent spot requests whose instances stop, not terminate, on interruption: the disk and its
+ * work survive, and the box comes back when capacity does.
+ */
+export class SpotInstances extends Construct {
+  /** Plan-time list expressions, one element per box. */
+  readonly instanceIds: string;
+  readonly requestIds: string;
+  readonly publicIps: string;
+  readonly availabilityZones: string;
+
+  constructor(scope: Construct, id: string, props: SpotInstancesProps) {
+    super(scope, id);
+    const count = typeof props.count === 'number' ? props.count : Token.asNumber(props.count);
+
+    // valid_until must be a fixed time, yet synth output must not carry a wall-clock value: take it
+    // at the first apply and keep it (ignore_changes), so later plans do not replace the request.
+    const validUntil = new DataResource(this, 'valid-until', {
+      input: { valid_until: `\${timeadd(timestamp(), "${props.validDays * 24}h")}` },
+      lifecycle: { ignoreChanges: ['input'] },
+    });
+
+    const request = new SpotInstanceRequest(this, 'request', {
+      count,
+      ...launchArguments(props.launch),
+      spotType: 'persistent',
+      instanceInterruptionBehavior: 'stop',
+      waitForFulfillment: true,
+      validUntil: `\${${validUntil.fqn}.output.valid_until}`,
+      ...(props.maxPricePerHour !== undefined ? { spotPrice: String(props.maxPricePerHour) } : {}),
+      tags: { Name: props.instanceTags.Name },
+      lifecycle: { ignoreChanges: CREATION_ONLY_ARGUMENTS, precondition: props.preconditions },
+    });
+
+    for (const [key, value] of Object.entries(props.instanceTags)) {
+      new Ec2Tag(this, `tag-${key}`, {
+        count,
+        resourceId: `\${${request.fqn}[count.index].spot_instance_id}`,
+        key,
+        value,
+      });
+    }
+
+    this.instanceIds = `\${${request.fqn}[*].spot_instance_id}`;
+    this.requestIds = `\${${request.fqn}[*].id}`;
+    this.publicIps = `\${${request.fqn}[*].public_ip}`;
+    this.availabilityZones = `\${${request.fqn}[*].availability_zone}`;
+  }
+}
