@@ -1,0 +1,48 @@
+/** Shared helpers for the CLI tests: run `main` in-process and fake AWS SDK errors. */
+import { main } from '../../src/cli/main';
+import { CliIo } from '../../src/cli/io';
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string | undefined>;
+  readonly isTTY?: boolean;
+}
+
+/** The region the in-process runs use unless a test passes --region or its own env. */
+export const TEST_REGION = 'us-east-2';
+
+export async function runCli(argv: string[], options: RunOptions = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: options.env ?? { AWS_REGION: TEST_REGION },
+    isTTY: options.isTTY ?? false,
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** Runs with `--output json` and parses stdout. */
+export async function runJson<T>(argv: string[], options: RunOptions = {}): Promise<{ code: number; json: T; stderr: string }> {
+  const run = await runCli([...argv, '--output', 'json'], options);
+  return { code: run.code, json: JSON.parse(run.stdout) as T, stderr: run.stderr };
+}
+
+/** An error shaped like the ones the AWS SDK throws: a name, a message, and $metadata. */
+export function awsError(name: string, message = `${name} happened`, attempts = 1): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400, attempts } });
+}
+
+/** stderr must be exactly one line, without a stack trace. */
+export function expectOneLine(stderr: string): void {
+  expect(stderr.endsWith('\n')).toBe(true);
+  expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}

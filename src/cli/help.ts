@@ -1,0 +1,58 @@
+/** Help texts, generated from the command specs so that flags and help cannot drift apart. */
+import { COMMON_FLAGS, FlagSpecs } from './args';
+import { CommandSpec } from './command';
+
+export const PROGRAM = 'trainium-spot';
+
+function flagLines(specs: FlagSpecs): string[] {
+  const entries = Object.entries(specs).map(([name, spec]) => {
+    const short = name === 'help' ? '-h, ' : '';
+    return [`${short}--${name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`, spec.description] as const;
+  });
+  const width = Math.max(...entries.map(([left]) => left.length));
+  return entries.map(([left, description]) => `  ${left.padEnd(width)}  ${description}`);
+}
+
+export function commandHelp(command: CommandSpec): string {
+  return [
+    `${PROGRAM} ${command.name} - ${command.summary}`,
+    '',
+    'Usage:',
+    ...command.usage.map((line) => `  ${PROGRAM} ${line}`),
+    '',
+    'Flags:',
+    ...flagLines({ ...command.flags, ...COMMON_FLAGS }),
+    '',
+    'Examples:',
+    ...command.examples.map((line) => `  ${line}`),
+    '',
+    command.notes,
+    '',
+  ].join('\n');
+}
+
+export function generalHelp(commands: readonly CommandSpec[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 'help'.length);
+  return [
+    `${PROGRAM} - preflight checks before you deploy the Trainium spot stack`,
+    '',
+    'Usage:',
+    `  ${PROGRAM} <command> [flags]`,
+    `  ${PROGRAM} help <command>`,
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${'help'.padEnd(width)}  Show help for a command`,
+    '',
+    'Every command takes --output table|json and --help. Credentials and region come from the',
+    'standard AWS SDK chain (AWS_PROFILE, AWS_REGION, ~/.aws/config, SSO, instance roles);',
+    '--region (or --regions) overrides the region.',
+    '',
+    'Examples:',
+    ...commands.map((c) => `  ${c.examples[0]}`),
+    `  ${PROGRAM} help quota`,
+    '',
+    'Exit codes: 0 success (quota: it fits), 1 quota: it does not fit, 2 error (one line on stderr).',
+    '',
+  ].join('\n');
+}

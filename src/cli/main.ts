@@ -1,0 +1,63 @@
+/**
+ * The preflight CLI: `trainium-spot <command> [flags]`. bin/trainium-spot.js runs the bundle of
+ * this file (dist/cli.js) and exits with what `main` returns; `main` itself never exits.
+ */
+import { parseFlags } from './args';
+import { AwsCaller } from './aws';
+import { CommandSpec } from './command';
+import { capacityCommand } from './commands/capacity';
+import { quotaCommand } from './commands/quota';
+import { regionsCommand } from './commands/regions';
+import { spotPriceCommand } from './commands/spot-price';
+import { CliError, EXIT_ERROR, EXIT_OK, oneLine } from './errors';
+import { commandHelp, generalHelp, PROGRAM } from './help';
+import { CliIo, processIo, Progress } from './io';
+
+export type { CliIo } from './io';
+export type * from './report';
+
+export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand];
+
+const HELP_FLAGS = ['--help', '-h'];
+const commandNames = COMMANDS.map((c) => c.name).join(', ');
+
+function findCommand(name: string): CommandSpec {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new CliError(`unknown command "${name}"; commands: ${commandNames}, help`);
+  return command;
+}
+
+async function dispatch(argv: readonly string[], io: CliIo, onProgress: (progress: Progress) => void): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new CliError(`no command given; commands: ${commandNames}, help (try '${PROGRAM} --help')`);
+  if (first === 'help' || HELP_FLAGS.includes(first)) {
+    const topic = first === 'help' ? rest[0] : undefined;
+    io.stdout.write(topic ? commandHelp(findCommand(topic)) : generalHelp(COMMANDS));
+    return EXIT_OK;
+  }
+  const command = findCommand(first);
+  const flags = parseFlags(command.name, rest, command.flags);
+  if (flags.boolean('help')) {
+    io.stdout.write(commandHelp(command));
+    return EXIT_OK;
+  }
+  const output = flags.output();
+  const progress = new Progress(io.stderr, io.isTTY && output !== 'json');
+  onProgress(progress);
+  return command.run(flags, { io, output, aws: new AwsCaller(progress) });
+}
+
+/** Runs one command line; returns the exit code. Every failure is one line on stderr and code 2. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let progress: Progress | undefined;
+  try {
+    return await dispatch(argv, io, (p) => (progress = p));
+  } catch (error) {
+    // Calls still running in other regions would leave the spinner on the error's line.
+    progress?.clear();
+    const message =
+      error instanceof CliError ? error.message : `unexpected error: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;
+    io.stderr.write(`${PROGRAM}: ${message}\n`);
+    return EXIT_ERROR;
+  }
+}

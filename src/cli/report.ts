@@ -1,0 +1,240 @@
+/**
+ * The JSON that `--output json` prints: one document per run, on stdout, two-space indented.
+ *
+ * Stability: every field below is always present (absent values are `null`, never missing);
+ * dates are ISO 8601 UTC strings; money is USD per hour as a number; vCPUs are numbers.
+ * `schemaVersion` changes only when a field is removed or changes meaning; new fields may be added.
+ * Errors never produce JSON: they are one line on stderr with exit code 2.
+ */
+import { QuotaMarket } from '../catalog';
+
+export const SCHEMA_VERSION = 1;
+
+interface Report<C extends string> {
+  readonly schemaVersion: typeof SCHEMA_VERSION;
+  readonly command: C;
+}
+
+// ---------------------------------------------------------------------------------------------
+// quota
+// ---------------------------------------------------------------------------------------------
+
+export interface QuotaValue {
+  readonly serviceCode: string;
+  /** e.g. `L-6B0D517C`. */
+  readonly code: string;
+  /** e.g. `All Trn Spot Instance Requests`. */
+  readonly name: string;
+  readonly valueVcpus: number;
+  /** `aws-default`: the account has no applied value, so this is AWS's default for the quota. */
+  readonly source: 'applied' | 'aws-default';
+}
+
+export interface UsedInstance {
+  readonly instanceId: string;
+  readonly instanceType: string;
+  /** `on-demand` when EC2 reports no lifecycle; else EC2's InstanceLifecycle (`spot`, `capacity-block`, ...). */
+  readonly lifecycle: string;
+  readonly state: string;
+  /** Default vCPUs of the type: what the quota counts, whatever its CPU options are. */
+  readonly vcpus: number;
+}
+
+export interface IncreaseAdvice {
+  /** In use plus what was asked for, rounded up to a multiple of the instance's vCPUs. */
+  readonly desiredVcpus: number;
+  /** The `aws service-quotas request-service-quota-increase ...` command. */
+  readonly cliCommand: string;
+  readonly consolePath: string;
+  readonly consoleUrl: string;
+}
+
+/** `quota`: does one more instance (or `--count` more) fit in the vCPU quota? */
+export interface QuotaReport extends Report<'quota'> {
+  readonly region: string;
+  readonly instanceType: string;
+  readonly market: QuotaMarket;
+  readonly quota: QuotaValue;
+  readonly usage: {
+    readonly inUseVcpus: number;
+    /** Running and pending instances of the quota family in this market. */
+    readonly instances: readonly UsedInstance[];
+  };
+  readonly vcpusPerInstance: number;
+  readonly instancesWanted: number;
+  readonly neededVcpus: number;
+  readonly freeVcpus: number;
+  readonly additionalInstancesThatFit: number;
+  readonly verdict: 'fits' | 'does-not-fit';
+  /** Whether src/catalog.ts lists the type in this region; the quota can exist where the type is not sold. */
+  readonly catalogOffersTypeInRegion: boolean;
+  /** How to get more quota; `null` when it fits. */
+  readonly increase: IncreaseAdvice | null;
+}
+
+export interface QuotaRequestRow {
+  readonly id: string;
+  /** PENDING, CASE_OPENED, APPROVED, DENIED, NOT_APPROVED, CASE_CLOSED, INVALID_REQUEST. */
+  readonly status: string;
+  readonly desiredVcpus: number | null;
+  readonly caseId: string | null;
+  readonly created: string | null;
+  readonly lastUpdated: string | null;
+}
+
+/** `quota --request N`: the increase request just filed. */
+export interface QuotaRequestReport extends Report<'quota-request'> {
+  readonly region: string;
+  readonly instanceType: string;
+  readonly market: QuotaMarket;
+  /** The quota before the request. */
+  readonly quota: QuotaValue;
+  readonly request: QuotaRequestRow;
+}
+
+/** `quota --status`: every increase request for the quota, newest first. */
+export interface QuotaStatusReport extends Report<'quota-status'> {
+  readonly region: string;
+  readonly instanceType: string;
+  readonly market: QuotaMarket;
+  readonly quota: { readonly code: string; readonly name: string };
+  readonly requests: readonly QuotaRequestRow[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// capacity
+// ---------------------------------------------------------------------------------------------
+
+export interface Reservation {
+  /** The Capacity Reservation ID (`cr-...`). */
+  readonly id: string;
+  readonly kind: 'capacity-block' | 'odcr';
+  /** The Capacity Block ID, for Capacity Blocks that report one. */
+  readonly capacityBlockId: string | null;
+  readonly region: string;
+  readonly availabilityZone: string | null;
+  readonly availabilityZoneId: string | null;
+  readonly instanceType: string;
+  readonly platform: string | null;
+  readonly state: string;
+  readonly totalInstances: number;
+  readonly availableInstances: number;
+  readonly usedInstances: number;
+  readonly startDate: string | null;
+  /** `null` for ODCRs without an end date. */
+  readonly endDate: string | null;
+  readonly durationHours: number | null;
+}
+
+export interface CapacitySummary {
+  readonly reservations: number;
+  readonly instanceTypes: readonly string[];
+  readonly totalInstances: number;
+  readonly availableInstances: number;
+  /** Available as a share of total, one decimal; `null` when total is 0. */
+  readonly freePercent: number | null;
+  /** Shortest and longest reservation with both dates; `null` when none has. */
+  readonly durationHours: { readonly min: number; readonly max: number } | null;
+}
+
+export interface CapacitySection {
+  readonly summary: CapacitySummary;
+  readonly reservations: readonly Reservation[];
+}
+
+/** `capacity`: the account's Capacity Blocks and On-Demand Capacity Reservations. */
+export interface CapacityReport extends Report<'capacity'> {
+  readonly regions: readonly string[];
+  readonly filters: {
+    readonly instanceTypes: readonly string[] | null;
+    readonly availableOnly: boolean;
+    readonly minCapacity: number | null;
+    readonly activeOnly: boolean;
+  };
+  /** `null` when `--odcr` alone was asked for. */
+  readonly capacityBlocks: CapacitySection | null;
+  /** `null` when `--blocks` alone was asked for. */
+  readonly odcrs: CapacitySection | null;
+}
+
+export interface CapacityBlockOffer {
+  readonly offeringId: string;
+  readonly region: string;
+  readonly availabilityZone: string | null;
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  readonly startDate: string | null;
+  readonly endDate: string | null;
+  readonly durationHours: number | null;
+  readonly upfrontFee: number | null;
+  readonly currency: string | null;
+}
+
+/** `capacity --offerings`: Capacity Blocks that can be bought now. */
+export interface CapacityOfferingsReport extends Report<'capacity-offerings'> {
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  readonly durationHours: number;
+  readonly regions: readonly string[];
+  readonly offerings: readonly CapacityBlockOffer[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// spot-price
+// ---------------------------------------------------------------------------------------------
+
+export interface SpotZonePrice {
+  readonly region: string;
+  readonly availabilityZone: string;
+  /** From DescribeAvailabilityZones; `null` if the zone was not listed. */
+  readonly availabilityZoneId: string | null;
+  readonly pricePerHour: number;
+  /** When the current price took effect. */
+  readonly since: string | null;
+  readonly minPricePerHour24h: number;
+  readonly maxPricePerHour24h: number;
+  /** How much cheaper than the catalog's on-demand price, in %, one decimal. */
+  readonly savingPercent: number;
+}
+
+/** `spot-price`: current and last-24-hours spot prices per Availability Zone. */
+export interface SpotPriceReport extends Report<'spot-price'> {
+  readonly instanceType: string;
+  readonly regions: readonly string[];
+  readonly productDescription: string;
+  readonly window: { readonly start: string; readonly end: string };
+  readonly onDemand: { readonly pricePerHour: number; readonly source: string };
+  /** Cheapest first. */
+  readonly zones: readonly SpotZonePrice[];
+  readonly cheapest: SpotZonePrice | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// regions
+// ---------------------------------------------------------------------------------------------
+
+export interface RegionOffering {
+  readonly region: string;
+  /** AZ IDs from src/catalog.ts (empty when the catalog does not list the region). */
+  readonly catalogAzIds: readonly string[];
+  /** AZ IDs from DescribeInstanceTypeOfferings; `null` without `--live`. */
+  readonly liveAzIds: readonly string[] | null;
+  /** Whether live and catalog agree; `null` without `--live`. */
+  readonly matchesCatalog: boolean | null;
+}
+
+/** `regions`: where an instance type is offered. */
+export interface RegionsReport extends Report<'regions'> {
+  readonly instanceType: string;
+  readonly live: boolean;
+  readonly regions: readonly RegionOffering[];
+}
+
+export type AnyReport =
+  | QuotaReport
+  | QuotaRequestReport
+  | QuotaStatusReport
+  | CapacityReport
+  | CapacityOfferingsReport
+  | SpotPriceReport
+  | RegionsReport;
