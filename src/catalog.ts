@@ -208,6 +208,9 @@ export function regionsOffering(instanceType: string): string[] {
   return Object.keys(instanceFacts(instanceType)?.offeredIn ?? {}).sort();
 }
 
+/** Region codes look like `us-east-2` (or `us-gov-west-1`). */
+export const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
 /** AZ IDs look like `use2-az3`: a region abbreviation and an AZ number. */
 export const AZ_ID_PATTERN = /^[a-z]{2,4}\d-az\d{1,2}$/;
 

@@ -10,6 +10,7 @@ import {
   AZ_ID_PATTERN,
   GP3,
   INSTANCE_TYPE_NAMES,
+  REGION_PATTERN,
   instanceFacts,
   regionsOffering,
 } from './catalog';
@@ -121,7 +122,7 @@ export const configSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
     error: 'must be 1-31 lowercase letters, digits or dashes, starting with a letter',
   }).default('trainium-spot').describe('Prefix of resource names and the Name tag of the boxes.'),
-  region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { error: 'must be an AWS region code such as us-east-2' })
+  region: z.string().regex(REGION_PATTERN, { error: 'must be an AWS region code such as us-east-2' })
     .default('us-east-2').describe('AWS region.'),
   instanceType: z.string().default('trn1.2xlarge').describe(`Instance type, one of ${INSTANCE_TYPE_NAMES.join(', ')}.`),
   market: z.enum(MARKETS, { error: `must be one of ${MARKETS.join(', ')}` }).default('spot')

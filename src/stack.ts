@@ -214,7 +214,8 @@ function quotasToRead(config: Config, family: Readonly<Record<QuotaMarket, Quota
     case 'auto':
       return { spot: family.spot, 'on-demand': family['on-demand'] };
     case 'capacity-block':
-      // The capacity is bought with the block; no vCPU quota is read for it.
+      // The block's capacity is already bought. Whether its instances also count against the
+      // on-demand vCPU quota is unverified, so no plan-time guard claims either way.
       return {};
     default:
       return { 'on-demand': family['on-demand'] };

@@ -3,7 +3,7 @@
  * one line naming the flag, the value received and what is allowed.
  */
 import { parseArgs } from 'node:util';
-import { INSTANCE_TYPE_NAMES, instanceFacts, InstanceTypeFacts } from '../catalog';
+import { INSTANCE_TYPE_NAMES, instanceFacts, InstanceTypeFacts, REGION_PATTERN } from '../catalog';
 import { UsageError } from './errors';
 
 export interface FlagSpec {
@@ -24,8 +24,6 @@ export const COMMON_FLAGS: FlagSpecs = {
   help: { type: 'boolean', description: 'Show help for this command' },
 };
 
-// The region shape src/config.ts accepts; it does not export its pattern.
-const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 const WHOLE_NUMBER = /^\d+$/;
 
