@@ -2,9 +2,9 @@
 # Runs every test the project has and ends with one line: "N passed, N failed[, N skipped]".
 #   jest   - config, constructs, stack, policy, engine (terraform plan), CLI
 #   bats   - the on-box idle check, run unchanged against stubs
-#   shellcheck - every shell file (one check per file)
+#   lint   - shellcheck over every shell file (one check per file)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 export CHECKPOINT_DISABLE=1
 passed=0
@@ -29,7 +29,8 @@ fi
 # ------------------------------------------------------------------ bats
 echo "== bats"
 if compgen -G "__tests__/userdata/*.bats" > /dev/null; then
-  npx bats --formatter tap __tests__/userdata | tee "$report_dir/bats.tap"
+  # bats names its executable through `directories.bin`, which npm does not link into .bin.
+  node_modules/bats/bin/bats --formatter tap __tests__/userdata | tee "$report_dir/bats.tap"
   p=$(grep -cE '^ok [0-9]+ ' "$report_dir/bats.tap" | tr -d ' ')
   s=$(grep -cE '^ok [0-9]+ .*# skip' "$report_dir/bats.tap" | tr -d ' ')
   f=$(grep -cE '^not ok [0-9]+ ' "$report_dir/bats.tap" | tr -d ' ')

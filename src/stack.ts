@@ -14,7 +14,7 @@ import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { InstanceProfile } from './constructs/instance-profile';
 import { InterruptionNotice } from './constructs/interruption-notice';
-import { LaunchSpec } from './constructs/launch-spec';
+import { BoxList, LaunchSpec } from './constructs/launch-spec';
 import { MachineImage } from './constructs/machine-image';
 import { MarketDecision } from './constructs/market-decision';
 import { Network } from './constructs/network';
@@ -107,7 +107,7 @@ export class TrainiumSpotStack extends TerraformStack {
       validDays: config.spotRequestValidDays,
       instanceTags,
     };
-    let boxes: { instanceIds: string; publicIps: string; availabilityZones: string }[];
+    let boxes: BoxList[];
     let marketExpression: string = config.market;
     let spotRequestIds: string | undefined;
 
@@ -136,7 +136,7 @@ export class TrainiumSpotStack extends TerraformStack {
       })];
     }
 
-    const concat = (pick: (b: (typeof boxes)[number]) => string) =>
+    const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
     const instanceIds = new TerraformLocal(this, 'instance-ids', concat((b) => b.instanceIds));
     const publicIps = new TerraformLocal(this, 'public-ips', concat((b) => b.publicIps));

@@ -15,7 +15,7 @@ describe('OnDemandInstances', () => {
       count: 2,
       instance_type: 'trn1.2xlarge',
       metadata_options: { http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 },
-      root_block_device: { volume_type: 'gp3', encrypted: true, volume_size: 50 },
+      root_block_device: { volume_type: 'gp3', volume_size: 50, iops: 3000, throughput: 125, encrypted: true, delete_on_termination: true },
       monitoring: true,
       ebs_optimized: true,
       iam_instance_profile: 'box-profile',

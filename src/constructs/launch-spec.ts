@@ -2,6 +2,7 @@
  * What every purchase market launches with: one definition, so a spot box and an on-demand box of
  * the same config are the same machine. Secure values are fixed here, not options.
  */
+import { Token } from 'cdktf';
 import type { RenderedUserData } from '../userdata';
 
 export interface LaunchSpec {
@@ -53,3 +54,17 @@ export function launchArguments(spec: LaunchSpec) {
 }
 
 export const CREATION_ONLY_ARGUMENTS = ['ami', 'user_data', 'user_data_base64'];
+
+/** What every market exposes about its boxes: plan-time list expressions, one element per box. */
+export interface BoxList {
+  readonly instanceIds: string;
+  readonly publicIps: string;
+  readonly availabilityZones: string;
+}
+
+/** A box count: a number, or a plan-time expression (the `auto` market). */
+export type BoxCount = number | string;
+
+export function countArgument(count: BoxCount): number {
+  return typeof count === 'number' ? count : Token.asNumber(count);
+}

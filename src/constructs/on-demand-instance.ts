@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { Precondition, Token } from 'cdktf';
+import { Precondition } from 'cdktf';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
-import { CREATION_ONLY_ARGUMENTS, LaunchSpec, launchArguments } from './launch-spec';
+import { BoxCount, BoxList, CREATION_ONLY_ARGUMENTS, LaunchSpec, countArgument, launchArguments } from './launch-spec';
 
 /** How an `aws_instance` is bought. */
 export type InstanceMarket =
@@ -13,21 +13,20 @@ export interface OnDemandInstancesProps {
   readonly launch: LaunchSpec;
   readonly market: InstanceMarket;
   /** How many boxes: a number, or a plan-time expression (the `auto` market). */
-  readonly count: number | string;
+  readonly count: BoxCount;
   readonly instanceTags: Readonly<Record<string, string>>;
   readonly preconditions: Precondition[];
 }
 
 /** Instances bought on demand, in a Capacity Block, or in an On-Demand Capacity Reservation. */
-export class OnDemandInstances extends Construct {
-  /** Plan-time list expressions, one element per box. */
+export class OnDemandInstances extends Construct implements BoxList {
   readonly instanceIds: string;
   readonly publicIps: string;
   readonly availabilityZones: string;
 
   constructor(scope: Construct, id: string, props: OnDemandInstancesProps) {
     super(scope, id);
-    const count = typeof props.count === 'number' ? props.count : Token.asNumber(props.count);
+    const count = countArgument(props.count);
 
     const instance = new Instance(this, 'instance', {
       count,

@@ -1,13 +1,13 @@
 import { Construct } from 'constructs';
-import { DataResource, Precondition, Token } from 'cdktf';
+import { DataResource, Precondition } from 'cdktf';
 import { Ec2Tag } from '@cdktf/provider-aws/lib/ec2-tag';
 import { SpotInstanceRequest } from '@cdktf/provider-aws/lib/spot-instance-request';
-import { CREATION_ONLY_ARGUMENTS, LaunchSpec, launchArguments } from './launch-spec';
+import { BoxCount, BoxList, CREATION_ONLY_ARGUMENTS, LaunchSpec, countArgument, launchArguments } from './launch-spec';
 
 export interface SpotInstancesProps {
   readonly launch: LaunchSpec;
   /** How many boxes: a number, or a plan-time expression (the `auto` market). */
-  readonly count: number | string;
+  readonly count: BoxCount;
   /**
    * Highest price per hour to pay.
    * @default - the on-demand price (AWS's default; a lower cap only adds interruptions)
@@ -24,8 +24,7 @@ export interface SpotInstancesProps {
  * Persistent spot requests whose instances stop, not terminate, on interruption: the disk and its
  * work survive, and the box comes back when capacity does.
  */
-export class SpotInstances extends Construct {
-  /** Plan-time list expressions, one element per box. */
+export class SpotInstances extends Construct implements BoxList {
   readonly instanceIds: string;
   readonly requestIds: string;
   readonly publicIps: string;
@@ -33,7 +32,7 @@ export class SpotInstances extends Construct {
 
   constructor(scope: Construct, id: string, props: SpotInstancesProps) {
     super(scope, id);
-    const count = typeof props.count === 'number' ? props.count : Token.asNumber(props.count);
+    const count = countArgument(props.count);
 
     // valid_until must be a fixed time, yet synth output must not carry a wall-clock value: take it
     // at the first apply and keep it (ignore_changes), so later plans do not replace the request.

@@ -1,0 +1,275 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { USER_DATA_LIMIT_BYTES } from '../src/catalog';
+import { ConfigError, type ConfigInput, type IdleSettings, parseConfig } from '../src/config';
+import { renderIdleConf, renderUserData, type RenderedUserData, type UserDataProps } from '../src/userdata';
+import { packageRoot, readUserdataFile } from '../src/userdata/files';
+
+// js-yaml comes with jest (through istanbul); it stands in for cloud-init's PyYAML here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml: { load(text: string): unknown } = require('js-yaml');
+
+const ROOT = path.resolve(__dirname, '..');
+const SCRIPT_PATH = '/usr/local/sbin/trainium-spot-idle-check';
+const TIMER_PATH = '/etc/systemd/system/trainium-spot-idle.timer';
+
+interface WriteFile { path: string; owner: string; permissions: string; encoding?: string; content: string }
+interface CloudConfig { write_files?: WriteFile[]; runcmd?: string[][] }
+
+const idleWith = (idle: ConfigInput['idle'] = {}): IdleSettings => parseConfig({ idle }).idle;
+const props = (idle: ConfigInput['idle'] = {}): UserDataProps => ({ name: 'trainium-spot', idle: idleWith(idle) });
+
+/** The cloud-config text of either rendering, unpacking the gzip one. */
+function cloudConfigText(rendered: RenderedUserData): string {
+  return 'userData' in rendered
+    ? rendered.userData
+    : gunzipSync(Buffer.from(rendered.userDataBase64, 'base64')).toString('utf8');
+}
+
+function parse(rendered: RenderedUserData): CloudConfig {
+  const text = cloudConfigText(rendered);
+  expect(text.startsWith('#cloud-config\n')).toBe(true);
+  return yaml.load(text) as CloudConfig;
+}
+
+/** A write_files entry's content as it lands on the box. */
+function fileOnBox(config: CloudConfig, filePath: string): string {
+  const entry = config.write_files?.find((f) => f.path === filePath);
+  if (!entry) throw new Error(`no write_files entry for ${filePath}`);
+  return entry.encoding === 'gz+b64'
+    ? gunzipSync(Buffer.from(entry.content, 'base64')).toString('utf8')
+    : entry.content;
+}
+
+/** The one line a bad input produces, or a failure when it is accepted. */
+function problemWith(render: () => unknown): string {
+  try {
+    render();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('accepted');
+}
+
+/** Deterministic, hardly compressible patterns: `count` of `length` base64 characters of SHA-512 output. */
+function noisyPatterns(count: number, length: number): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    let text = '';
+    for (let block = 0; text.length < length; block++) {
+      text += createHash('sha512').update(`${i}/${block}`).digest('base64');
+    }
+    return text.slice(0, length);
+  });
+}
+
+describe('renderUserData', () => {
+  test('installs the check script, its service, timer, logrotate rule and idle.conf, and enables the timer', () => {
+    // GIVEN
+    const idle = idleWith();
+    // WHEN
+    const rendered = renderUserData({ name: 'trainium-spot', idle });
+    // THEN
+    expect('userData' in rendered).toBe(true);
+    const config = parse(rendered);
+    expect(config.write_files?.map((f) => [f.path, f.owner, f.permissions])).toEqual([
+      [SCRIPT_PATH, 'root:root', '0755'],
+      ['/etc/systemd/system/trainium-spot-idle.service', 'root:root', '0644'],
+      [TIMER_PATH, 'root:root', '0644'],
+      ['/etc/logrotate.d/trainium-spot-idle', 'root:root', '0644'],
+      ['/etc/trainium-spot/idle.conf', 'root:root', '0644'],
+    ]);
+    expect(fileOnBox(config, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
+    expect(fileOnBox(config, '/etc/systemd/system/trainium-spot-idle.service'))
+      .toBe(readUserdataFile('trainium-spot-idle.service'));
+    expect(fileOnBox(config, '/etc/logrotate.d/trainium-spot-idle')).toBe(readUserdataFile('trainium-spot-idle.logrotate'));
+    expect(fileOnBox(config, '/etc/trainium-spot/idle.conf')).toBe(renderIdleConf(idle));
+    expect(config.runcmd).toEqual([
+      ['systemctl', 'daemon-reload'],
+      ['systemctl', 'enable', '--now', 'trainium-spot-idle.timer'],
+    ]);
+  });
+
+  test('the service runs the script where cloud-init puts it, once per timer tick', () => {
+    // WHEN
+    const service = fileOnBox(parse(renderUserData(props())), '/etc/systemd/system/trainium-spot-idle.service');
+    // THEN
+    expect(service).toMatch(new RegExp(`^ExecStart=${SCRIPT_PATH}$`, 'm'));
+    expect(service).toMatch(/^Type=oneshot$/m);
+  });
+
+  test('the timer is monotonic, with the check interval from the config and a 1 s accuracy', () => {
+    // GIVEN / WHEN
+    const byDefault = fileOnBox(parse(renderUserData(props())), TIMER_PATH);
+    const everyFiveMinutes = fileOnBox(parse(renderUserData(props({ checkIntervalSeconds: 300 }))), TIMER_PATH);
+    // THEN
+    expect(byDefault).toMatch(/^OnBootSec=30s$/m);
+    expect(byDefault).toMatch(/^OnUnitActiveSec=60s$/m);
+    expect(byDefault).toMatch(/^AccuracySec=1s$/m);
+    expect(byDefault).not.toMatch(/^OnCalendar=|@[A-Z_]+@/m);
+    expect(everyFiveMinutes).toMatch(/^OnUnitActiveSec=300s$/m);
+  });
+
+  test('the default user data is plain text within the 16 KB EC2 limit', () => {
+    // WHEN
+    const rendered = renderUserData(props());
+    // THEN
+    expect('userData' in rendered && Buffer.byteLength(rendered.userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+  });
+
+  test('user data over 16 KB is gzipped and base64-encoded, and unpacks to the whole cloud-config', () => {
+    // GIVEN 80 patterns of 200 characters: 16 KB of patterns alone
+    const patterns = Array.from({ length: 80 }, (_, i) => `python3 /home/ubuntu/project-${i}/`.padEnd(200, 'x'));
+    // WHEN
+    const rendered = renderUserData(props({ processPatterns: patterns }));
+    // THEN
+    expect('userDataBase64' in rendered).toBe(true);
+    const zipped = Buffer.from((rendered as { userDataBase64: string }).userDataBase64, 'base64');
+    expect(zipped.length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    const config = parse(rendered);
+    expect(fileOnBox(config, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
+    expect(fileOnBox(config, '/etc/trainium-spot/idle.conf')).toContain(`  '${patterns[79]}'\n`);
+  });
+
+  test('fails when the user data exceeds 16 KB even gzipped', () => {
+    // GIVEN 120 hardly compressible patterns of 200 characters
+    const idle = props({ processPatterns: noisyPatterns(120, 200) });
+    // WHEN
+    const message = problemWith(() => renderUserData(idle));
+    // THEN
+    expect(message).toMatch(/^idle\.processPatterns \(120 patterns, 24000 characters\) make the user data \d+ bytes even gzipped; EC2 allows 16384: use fewer or shorter patterns$/);
+  });
+
+  test('idle.enabled false installs nothing idle-related but is still a valid cloud-config', () => {
+    // WHEN
+    const rendered = renderUserData(props({ enabled: false }));
+    // THEN
+    expect('userData' in rendered).toBe(true);
+    const text = cloudConfigText(rendered);
+    expect(parse(rendered)).toEqual({});
+    expect(text).not.toMatch(/write_files|runcmd|systemctl|idle-check|trainium-spot-idle|idle\.conf/);
+  });
+
+  test('renders the same bytes every time, plain and gzipped', () => {
+    // GIVEN
+    const plain = props();
+    const large = props({ processPatterns: Array.from({ length: 80 }, (_, i) => `job-${i}-`.padEnd(200, 'y')) });
+    // WHEN / THEN
+    expect(renderUserData(plain)).toEqual(renderUserData(plain));
+    expect(renderUserData(large)).toEqual(renderUserData(large));
+    expect('userDataBase64' in renderUserData(large)).toBe(true);
+  });
+
+  test('fails when the name holds a line break', () => {
+    const message = problemWith(() => renderUserData({ name: 'box\nruncmd: [reboot]', idle: idleWith() }));
+    expect(message).toBe('name "box\\nruncmd: [reboot]" contains the control character U+000A; ' +
+      'allowed: printable characters on one line');
+  });
+});
+
+describe('renderIdleConf', () => {
+  test('the defaults render exactly as the fixture the bats tests run against', () => {
+    // WHEN
+    const conf = renderIdleConf(idleWith());
+    // THEN
+    expect(conf).toBe(fs.readFileSync(path.join(__dirname, 'userdata', 'fixtures', 'idle.conf'), 'utf8'));
+  });
+
+  test('every setting lands in idle.conf; switched-off detectors render as false', () => {
+    // GIVEN
+    const idle = idleWith({
+      dryRun: true,
+      consecutiveChecks: 3,
+      bootGraceMinutes: 10,
+      cpuThresholdPercent: 2.5,
+      networkThresholdKBps: 0.0000001,
+      keepaliveMinutes: 90,
+      detectors: { gpu: false, memory: false },
+    });
+    // WHEN
+    const conf = renderIdleConf(idle);
+    // THEN
+    for (const line of [
+      'DRY_RUN=true', 'CONSECUTIVE_CHECKS=3', 'BOOT_GRACE_MINUTES=10', 'CPU_THRESHOLD_PERCENT=2.5',
+      'NETWORK_THRESHOLD_KBPS=0.0000001', 'KEEPALIVE_MINUTES=90',
+      'DETECT_GPU=false', 'DETECT_MEMORY=false', 'DETECT_SSH=true', 'DETECT_NEURON=true',
+    ]) {
+      expect(conf.split('\n')).toContain(line);
+    }
+  });
+
+  test('hostile process patterns reach bash exactly as written, and nothing in them runs', () => {
+    // GIVEN
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idle-conf-'));
+    const marker = path.join(dir, 'pwned');
+    const patterns = [
+      `it's (train|eval) "quoted" | piped`,
+      `$(touch ${marker}) \`touch ${marker}\` \${HOME} $HOME`,
+      `'; touch ${marker}; echo '`,
+      `back\\slash \\' and a tab\there`,
+      `)`,
+    ];
+    const confFile = path.join(dir, 'idle.conf');
+    fs.writeFileSync(confFile, renderIdleConf(idleWith({ processPatterns: patterns })));
+    // WHEN
+    const out = execFileSync('bash', ['-c', 'set -eu; source "$1"; printf "%s\\0" "${PROCESS_PATTERNS[@]}"', 'bash', confFile]);
+    // THEN
+    expect(out.toString('utf8').split('\0').slice(0, -1)).toEqual(patterns);
+    expect(fs.existsSync(marker)).toBe(false);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('fails when a process pattern holds a line break or another control character', () => {
+    expect(problemWith(() => renderIdleConf(idleWith({ processPatterns: ['torchrun', 'a\nb'] }))))
+      .toBe('idle.processPatterns[1] "a\\nb" contains the control character U+000A; allowed: printable characters on one line');
+    expect(problemWith(() => renderIdleConf(idleWith({ processPatterns: ['x\u2028y'] }))))
+      .toBe('idle.processPatterns[0] "x\\u2028y" contains the control character U+2028; allowed: printable characters on one line');
+  });
+});
+
+describe('files', () => {
+  test('the package root is found from src/userdata and from dist/, where the bundle runs', () => {
+    expect(packageRoot(path.join(ROOT, 'src', 'userdata'))).toBe(ROOT);
+    expect(packageRoot(path.join(ROOT, 'dist'))).toBe(ROOT);
+  });
+
+  test('fails when no trainium-spot package.json is above the start directory', () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'no-package-'));
+    expect(() => packageRoot(outside)).toThrow(`cannot find the package.json of trainium-spot at or above ${outside}`);
+    fs.rmSync(outside, { recursive: true });
+  });
+
+  test('bundled by esbuild into dist/, the renderer still reads src/userdata and renders the same', async () => {
+    // GIVEN the module bundled the way scripts/build.mjs bundles main.ts
+    const dist = path.join(ROOT, 'dist');
+    const distExisted = fs.existsSync(dist);
+    fs.mkdirSync(dist, { recursive: true });
+    const outdir = fs.mkdtempSync(path.join(dist, '.userdata-test-'));
+    try {
+      await build({
+        entryPoints: [path.join(ROOT, 'src', 'userdata', 'index.ts')],
+        outfile: path.join(outdir, 'userdata.js'),
+        bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', logLevel: 'silent',
+      });
+      // WHEN
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const bundled: typeof import('../src/userdata') = require(path.join(outdir, 'userdata.js'));
+      // THEN
+      expect(bundled.renderUserData(props())).toEqual(renderUserData(props()));
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+      if (!distExisted) {
+        try {
+          fs.rmdirSync(dist);
+        } catch {
+          // a build wrote to dist/ meanwhile: leave it
+        }
+      }
+    }
+  });
+});

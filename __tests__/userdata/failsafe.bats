@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# A detector that errors, times out or cannot read its source counts as work: a broken check may keep
+# the box up (the CloudWatch alarm is the backstop), it must never stop it or die before deciding.
+
+setup() {
+  load test_helper
+  setup_box
+  run_check # the baseline: one idle check already counted
+  tick
+}
+
+# WHEN the next check runs, THEN $1 could not tell, the check decided "active" and stopped nothing.
+expect_unsure() {
+  run_check
+  assert_success
+  [[ $(verdict "$1") == "$1: UNSURE, counted as active ("* ]] || fail_with "$(verdict "$1")"
+  assert_output_has 'active ('
+  refute_stopped
+  [[ $(idle_count) == 0 ]] || fail_with "idle count should be 0"
+}
+
+@test "a detector whose command fails counts as active (ps exits 1)" {
+  stub_does ps exit 1
+  expect_unsure ssh
+  [[ $(verdict ssm) == 'ssm: UNSURE, counted as active (ps failed: exit 1)' ]] || fail_with "$(verdict ssm)"
+}
+
+@test "a detector whose command hangs is cut off and counts as active" {
+  export TS_COMMAND_TIMEOUT_SECONDS=1
+  stub_does ps sleep 30
+  SECONDS=0
+  expect_unsure processes
+  ((SECONDS < 10)) || fail_with "the check took ${SECONDS}s"
+  assert_output_has 'ps failed: timed out after 1s'
+}
+
+@test "a detector that cannot read its source counts as active (no /proc/meminfo)" {
+  rm "$BOX/proc/meminfo"
+  expect_unsure memory
+}
+
+@test "a detector that cannot parse its source counts as active (garbled /proc/stat)" {
+  printf 'cpu  12 abc 7\n' >"$BOX/proc/stat"
+  expect_unsure cpu
+}
+
+@test "a detector that sees no time pass counts as active rather than dividing by zero" {
+  run_check
+  run_check
+  assert_output_has 'active (cpu network)'
+}
+
+@test "neuron-monitor without a report counts as active" {
+  install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
+  stub_does neuron-monitor out 'error: cannot connect to the Neuron driver'
+  stub_does neuron-monitor exit 1
+  expect_unsure neuron
+}
+
+@test "nvidia-smi that cannot read a GPU counts as active" {
+  install_stub "$BOX/bin" nvidia-smi
+  stub_does nvidia-smi out '[N/A]'
+  expect_unsure gpu
+}
+
+@test "an invalid process pattern counts as active and does not hide a later match" {
+  conf PROCESS_PATTERNS "( 'train(' 'torchrun' )"
+  expect_unsure processes
+  assert_output_has "pattern 'train(' is not a valid extended regular expression"
+  processes 'torchrun --nproc_per_node=2 train.py'
+  tick
+  run_check
+  [[ $(verdict processes) == "processes: ACTIVE (pattern 'train(' is not a valid extended regular expression; 'torchrun': torchrun --nproc_per_node=2 train.py)" ]] ||
+    fail_with "$(verdict processes)"
+}
+
+@test "regression: with set -e, grep and ps matching nothing still reach a decision and stop the box" {
+  # Every grep in this check finds nothing and exits 1; the old script died there and never stopped.
+  stub_does ps out ''
+  conf PROCESS_PATTERNS '()'
+  run_check
+  assert_success
+  assert_output_has 'idle 2/2: stopping the box'
+  assert_stopped
+}
+
+@test "regression: the check never calls the instance metadata service" {
+  tick
+  run_check
+  assert_stopped
+  ! grep -Eq '^begin (curl|wget)' "$TS_FAKE/calls" || fail_with "IMDS was called"
+  ! grep -Eq '169\.254\.169\.254|fd00:ec2::254|curl|wget' "$IDLE_CHECK" || fail_with "the script talks to IMDS"
+}
+
+@test "the check leaves itself and everything it started out of the process table" {
+  # The real chain: the check, its command substitution, timeout, ps. Without this, a pattern
+  # such as 'timeout' would find the check's own timeout and keep the box up for ever.
+  stub_does ps ancestry yes
+  conf PROCESS_PATTERNS "( 'ps -e -ww' 'timeout' 'idle-check' )"
+  run_check
+  [[ $(verdict processes) == 'processes: idle (no process matches the 3 patterns)' ]] || fail_with "$(verdict processes)"
+  grep -q "^begin ps" "$TS_FAKE/calls"
+}
+
+@test "another copy of the check (a manual run waiting for the lock) is a process like any other" {
+  conf PROCESS_PATTERNS "( 'idle-check' )"
+  processes "/usr/bin/bash $IDLE_CHECK"
+  run_check
+  [[ $(verdict processes) == "processes: ACTIVE ('idle-check': /usr/bin/bash $IDLE_CHECK)" ]] || fail_with "$(verdict processes)"
+}
+
+@test "a failing ps is reported once by the process patterns, not once per pattern" {
+  stub_does ps exit 1
+  run_check
+  [[ $(verdict processes) == 'processes: UNSURE, counted as active (ps failed: exit 1)' ]] || fail_with "$(verdict processes)"
+}
+
+@test "an invalid pattern alone counts as active, and no pattern at all is idle" {
+  conf PROCESS_PATTERNS "( 'train(' )"
+  run_check
+  [[ $(verdict processes) == "processes: UNSURE, counted as active (pattern 'train(' is not a valid extended regular expression)" ]] ||
+    fail_with "$(verdict processes)"
+  conf PROCESS_PATTERNS '()'
+  tick
+  run_check
+  [[ $(verdict processes) == 'processes: idle (no process matches the 0 patterns)' ]] || fail_with "$(verdict processes)"
+}

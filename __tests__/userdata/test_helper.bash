@@ -1,0 +1,229 @@
+# Shared by every .bats file here: a fake box in $BATS_TEST_TMPDIR on which the real
+# src/userdata/idle-check.sh runs unchanged. /proc inputs are fixture files, the clock is TS_NOW,
+# and every external command the check calls is the one stub in stubs/, linked under its name.
+# shellcheck shell=bash
+# shellcheck disable=SC2154 # status, output and lines are set by bats' `run`
+
+REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+IDLE_CHECK=$REPO_ROOT/src/userdata/idle-check.sh
+
+# The real tools the check may use. Nothing else from the host's PATH is visible to it, so a host
+# that happens to have nvidia-smi or neuron-monitor installed cannot change a result.
+SYSTEM_TOOLS=(bash env cat grep head sleep stat touch chmod mkdir mv rm flock timeout)
+
+# Jiffies per simulated minute: one vCPU at USER_HZ 100.
+JIFFIES_PER_MINUTE=6000
+
+# ---------------------------------------------------------------------------------------------
+# The box
+# ---------------------------------------------------------------------------------------------
+
+# A box booted an hour ago (past the boot grace), quiet since, with the default idle.conf.
+# In $1/box, by default the test's own temporary directory.
+setup_box() {
+  export BOX=${1:-$BATS_TEST_TMPDIR}/box
+  export TS_FAKE=$BOX/fake
+  mkdir -p "$BOX/bin" "$BOX/sysbin" "$TS_FAKE" "$BOX/etc" "$BOX/log" "$BOX/run" \
+    "$BOX/proc/net" "$BOX/proc/sys/kernel/random"
+  local tool
+  for tool in "${SYSTEM_TOOLS[@]}"; do
+    ln -s "$(command -v "$tool")" "$BOX/sysbin/$tool"
+  done
+  install_stub "$BOX/bin" ps ss shutdown logger curl wget
+  cp "$BATS_TEST_DIRNAME/fixtures/idle.conf" "$BOX/etc/idle.conf"
+
+  export TS_IDLE_CONF=$BOX/etc/idle.conf
+  export TS_STATE_DIR=$BOX/run/trainium-spot
+  export TS_PROC_ROOT=$BOX/proc
+  export TS_LOG_FILE=$BOX/log/trainium-spot-idle.log
+  export TS_NEURON_BIN_DIR=$BOX/opt/aws/neuron/bin
+  export TS_COMMAND_TIMEOUT_SECONDS=5
+  export TS_NOW=1700000000 TZ=UTC
+  unset TS_KEEPALIVE_FILE TS_LOCK_FILE JOURNAL_STREAM
+
+  BOOT_ID=6f1c0a52-0d7e-4c1b-9b53-7a4f0f3f2f01
+  UPTIME_SECONDS=3600
+  BUSY_JIFFIES=3600 # 1 % of the hour since boot
+  IDLE_JIFFIES=$((60 * JIFFIES_PER_MINUTE - BUSY_JIFFIES))
+  NET_BYTES=3600000 # 1 KB/s since boot
+  LO_BYTES=0
+  MEM_USED_PERCENT=6
+  write_proc
+  # shellcheck disable=SC2119 # no extra command lines: only the idle DLAMI's own processes
+  processes
+}
+
+# Runs the check as systemd would, with only the stubs and SYSTEM_TOOLS on PATH.
+run_check() {
+  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK"
+}
+
+install_stub() {
+  local dir=$1 name
+  shift
+  mkdir -p "$dir"
+  for name in "$@"; do
+    ln -sf "$BATS_TEST_DIRNAME/stubs/stub" "$dir/$name"
+  done
+}
+
+# What a stub does: `stub_does ps out "text"`, `stub_does ss exit 1`, `stub_does ps sleep 9`.
+stub_does() {
+  printf '%s\n' "$3" >"$TS_FAKE/$1.$2"
+}
+
+# Sets one idle.conf key, e.g. `conf DRY_RUN true` or `conf PROCESS_PATTERNS "( 'x' )"`.
+conf() {
+  printf '%s=%s\n' "$1" "$2" >>"$TS_IDLE_CONF"
+}
+
+# ---------------------------------------------------------------------------------------------
+# /proc and the clock
+# ---------------------------------------------------------------------------------------------
+
+write_proc() {
+  printf '%s.00 %s.00\n' "$UPTIME_SECONDS" "$((UPTIME_SECONDS * 2))" >"$BOX/proc/uptime"
+  # user nice system idle iowait irq softirq steal guest guest_nice
+  printf 'cpu  %s 0 %s %s 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\nintr 12345 0 0\nbtime 1699996400\n' \
+    "$((BUSY_JIFFIES / 2))" "$((BUSY_JIFFIES - BUSY_JIFFIES / 2))" "$IDLE_JIFFIES" >"$BOX/proc/stat"
+  local total=32000000
+  printf 'MemTotal:       %s kB\nMemFree:        1000 kB\nMemAvailable:   %s kB\nBuffers:        100 kB\n' \
+    "$total" "$((total - total * MEM_USED_PERCENT / 100))" >"$BOX/proc/meminfo"
+  {
+    printf 'Inter-|   Receive                                                |  Transmit\n'
+    printf ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n'
+    printf '    lo: %s 100 0 0 0 0 0 0 %s 100 0 0 0 0 0 0\n' "$LO_BYTES" "$LO_BYTES"
+    printf '  ens5: %s 5000 0 0 0 0 0 0 %s 4000 0 0 0 0 0 0\n' "$((NET_BYTES / 2))" "$((NET_BYTES - NET_BYTES / 2))"
+  } >"$BOX/proc/net/dev"
+  printf '%s\n' "$BOOT_ID" >"$BOX/proc/sys/kernel/random/boot_id"
+}
+
+# One minute passes: `tick [busy cpu percent] [network KB/s]`. Loopback traffic is heavy on purpose.
+tick() {
+  local cpu_percent=${1:-1} network_kbps=${2:-1}
+  local busy=$((JIFFIES_PER_MINUTE * cpu_percent / 100))
+  UPTIME_SECONDS=$((UPTIME_SECONDS + 60))
+  export TS_NOW=$((TS_NOW + 60))
+  BUSY_JIFFIES=$((BUSY_JIFFIES + busy))
+  IDLE_JIFFIES=$((IDLE_JIFFIES + JIFFIES_PER_MINUTE - busy))
+  NET_BYTES=$((NET_BYTES + network_kbps * 1000 * 60))
+  LO_BYTES=$((LO_BYTES + 500000000))
+  write_proc
+}
+
+# A stop/start: a fresh /run, a new boot id, the clock of a new boot.
+reboot_box() {
+  rm -rf "$BOX/run"
+  mkdir -p "$BOX/run"
+  BOOT_ID=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+  UPTIME_SECONDS=$1
+  BUSY_JIFFIES=$((UPTIME_SECONDS * 100 / 100))
+  IDLE_JIFFIES=$((UPTIME_SECONDS * 100 - BUSY_JIFFIES))
+  NET_BYTES=$((UPTIME_SECONDS * 1000))
+  write_proc
+}
+
+# The kernel reports memory in use at $1 percent.
+memory_in_use() {
+  MEM_USED_PERCENT=$1
+  write_proc
+}
+
+# The kernel reports a new boot id and uptime ($1 seconds), but the state directory survived.
+kernel_reports_new_boot() {
+  BOOT_ID=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+  UPTIME_SECONDS=$1
+  write_proc
+}
+
+touch_keepalive() {
+  touch -d "@$TS_NOW" "$TS_STATE_DIR/keepalive"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------------------------
+
+# What `ps -e -ww -o pid= -o ppid= -o args=` shows on an idle Neuron DLAMI (Ubuntu 24.04), plus
+# any command lines given. None of these may look like work.
+IDLE_DLAMI_PROCESSES=(
+  '/sbin/init'
+  '[kthreadd]'
+  '[kworker/0:1-events]'
+  '/usr/lib/systemd/systemd-journald'
+  '/usr/lib/systemd/systemd-udevd'
+  '/usr/lib/systemd/systemd-networkd'
+  '/usr/lib/systemd/systemd-resolved'
+  '/usr/lib/systemd/systemd-logind'
+  '@dbus-daemon --system --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only'
+  '/usr/sbin/cron -f -P'
+  '/usr/sbin/chronyd -F 1'
+  '/usr/sbin/rsyslogd -n -iNONE'
+  '/usr/sbin/irqbalance'
+  '/usr/libexec/polkitd --no-debug'
+  '/usr/bin/python3 /usr/bin/networkd-dispatcher --run-startup-triggers'
+  '/usr/bin/python3 /usr/share/unattended-upgrades/unattended-upgrade-shutdown --wait-for-signal'
+  '/snap/amazon-ssm-agent/11320/amazon-ssm-agent'
+  '/snap/amazon-ssm-agent/11320/ssm-agent-worker'
+  'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups'
+  '/sbin/agetty -o -p -- \u --noclear - linux'
+  '/usr/bin/containerd'
+)
+
+# shellcheck disable=SC2120 # the .bats files pass command lines
+processes() {
+  local pid=1 args
+  for args in "${IDLE_DLAMI_PROCESSES[@]}" "$@"; do
+    printf '%7s %7s %s\n' "$pid" "$((pid == 1 ? 0 : 1))" "$args"
+    pid=$((pid + 100))
+  done >"$TS_FAKE/ps.out"
+}
+
+# neuron-monitor, installed where the DLAMI keeps it, reporting one runtime at this utilization.
+neuron_monitor_reports() {
+  install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
+  printf '{"neuron_runtime_data":[{"pid":4242,"neuron_runtime_tag":"4242","error":"","report":{"neuroncore_counters":{"period":1.000113182,"neuroncores_in_use":{"0":{"neuroncore_utilization":%s,"flops":1234},"1":{"neuroncore_utilization":0.5,"flops":12}},"error":""}}}],"instance_info":{"instance_type":"trn1.2xlarge","error":""},"neuron_hardware_info":{"neuron_device_count":1,"error":""}}\n' \
+    "$1" >"$TS_FAKE/neuron-monitor.out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Assertions (plain bash: bats-assert is not a dependency)
+# ---------------------------------------------------------------------------------------------
+
+fail_with() {
+  printf '%s\n--- output:\n%s\n' "$1" "${output-}" >&2
+  return 1
+}
+
+assert_success() { [[ $status -eq 0 ]] || fail_with "expected exit 0, got $status"; }
+assert_output_has() { [[ $output == *"$1"* ]] || fail_with "expected the output to contain: $1"; }
+refute_output_has() { [[ $output != *"$1"* ]] || fail_with "expected the output not to contain: $1"; }
+
+shutdown_calls() {
+  grep -c '^begin shutdown' "$TS_FAKE/calls" 2>/dev/null || true
+}
+assert_stopped() {
+  grep -q '^begin shutdown -h now' "$TS_FAKE/calls" 2>/dev/null || fail_with "expected shutdown -h now"
+}
+refute_stopped() {
+  ! grep -q '^begin shutdown' "$TS_FAKE/calls" 2>/dev/null || fail_with "expected no shutdown"
+}
+
+idle_count() {
+  cat "$TS_STATE_DIR/idle-count"
+}
+
+# The check's verdict on one detector in its last decision, e.g. "ssh: ACTIVE (SSH session: ...)".
+verdict() {
+  local rest item
+  rest="$(tail -n 1 "$TS_LOG_FILE") | "
+  while [[ $rest == *" | "* ]]; do
+    item=${rest%%" | "*}
+    rest=${rest#*" | "}
+    if [[ $item == "$1: "* ]]; then
+      printf '%s\n' "$item"
+      return 0
+    fi
+  done
+  return 1
+}

@@ -1,0 +1,178 @@
+/**
+ * The box's user data: cloud-init installs the idle auto-shutdown (idle-check.sh, its systemd
+ * service and timer, a logrotate rule) and writes /etc/trainium-spot/idle.conf from the typed
+ * `idle` config. The scripts are the real files beside this module, read at synth time.
+ */
+import { gzipSync } from 'node:zlib';
+import { USER_DATA_LIMIT_BYTES } from '../catalog';
+import { ConfigError, type IdleSettings } from '../config';
+import { readUserdataFile } from './files';
+
+export interface UserDataProps {
+  /** The config's `name`; labels the user data so a reader of it knows which deployment wrote it. */
+  readonly name: string;
+  /** The config's `idle` settings. With `enabled: false` nothing idle-related is installed. */
+  readonly idle: IdleSettings;
+}
+
+/** Plain text when it fits EC2's limit, otherwise gzipped (cloud-init unpacks it) and base64-encoded. */
+export type RenderedUserData = { readonly userData: string } | { readonly userDataBase64: string };
+
+// ---------------------------------------------------------------------------------------------
+// Where things go on the box
+// ---------------------------------------------------------------------------------------------
+
+const TIMER_UNIT = 'trainium-spot-idle.timer';
+const IDLE_CONF_PATH = '/etc/trainium-spot/idle.conf';
+
+interface BoxFile {
+  readonly path: string;
+  readonly permissions: string;
+  readonly content: string;
+  /**
+   * Shipped as gzip+base64: the commented script alone is larger than EC2's user data limit in plain
+   * text. It lands on the box byte for byte, comments included.
+   */
+  readonly gzip?: boolean;
+}
+
+/** idle.conf keys of the detector switches; a detector added to the schema fails to compile here. */
+const DETECTOR_FLAGS: Readonly<Record<keyof IdleSettings['detectors'], string>> = {
+  ssh: 'DETECT_SSH',
+  ssm: 'DETECT_SSM',
+  multiplexers: 'DETECT_MULTIPLEXERS',
+  neuron: 'DETECT_NEURON',
+  gpu: 'DETECT_GPU',
+  processes: 'DETECT_PROCESSES',
+  cpu: 'DETECT_CPU',
+  memory: 'DETECT_MEMORY',
+  network: 'DETECT_NETWORK',
+  keepalive: 'DETECT_KEEPALIVE',
+};
+
+// ---------------------------------------------------------------------------------------------
+// idle.conf
+// ---------------------------------------------------------------------------------------------
+
+/** A bash word that expands to exactly `value`: single quotes, with ' written as '\''. */
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/** Plain decimal notation (never 1e-7), which is what the script's number check accepts. */
+const decimal = (n: number) => n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+
+/** Characters that would end a line of idle.conf or are not allowed in YAML text. */
+const UNSAFE_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
+
+const hex = (character: string) => character.charCodeAt(0).toString(16).padStart(4, '0');
+
+function assertSingleLine(field: string, value: string): void {
+  const found = UNSAFE_CHARACTER.exec(value);
+  if (found) {
+    // JSON.stringify leaves U+2028 and friends as they are, which would break the message's one line.
+    const shown = JSON.stringify(value).replace(new RegExp(UNSAFE_CHARACTER, 'g'), (c) => `\\u${hex(c)}`);
+    throw new ConfigError(`${field} ${shown} contains the control character U+${hex(found[0]).toUpperCase()}; ` +
+      'allowed: printable characters on one line');
+  }
+}
+
+/** The text of /etc/trainium-spot/idle.conf, which idle-check.sh sources. */
+export function renderIdleConf(idle: IdleSettings): string {
+  idle.processPatterns.forEach((pattern, i) => assertSingleLine(`idle.processPatterns[${i}]`, pattern));
+  const detectorLines = (Object.keys(DETECTOR_FLAGS) as (keyof IdleSettings['detectors'])[])
+    .map((detector) => `${DETECTOR_FLAGS[detector]}=${idle.detectors[detector]}`);
+  return [
+    `# ${IDLE_CONF_PATH}: settings of the idle check, written by cloud-init from the idle.* keys`,
+    '# of the trainium-spot config. Bash syntax (the check sources it); edits apply at the next check.',
+    `DRY_RUN=${idle.dryRun}`,
+    '# The timer runs a check this often; a check waits at most this long for another to finish.',
+    `CHECK_INTERVAL_SECONDS=${decimal(idle.checkIntervalSeconds)}`,
+    `CONSECUTIVE_CHECKS=${decimal(idle.consecutiveChecks)}`,
+    `BOOT_GRACE_MINUTES=${decimal(idle.bootGraceMinutes)}`,
+    '# At or above a threshold counts as work. CPU is the share of all vCPUs; 1 KB = 1000 bytes.',
+    `CPU_THRESHOLD_PERCENT=${decimal(idle.cpuThresholdPercent)}`,
+    `MEMORY_THRESHOLD_PERCENT=${decimal(idle.memoryThresholdPercent)}`,
+    `NETWORK_THRESHOLD_KBPS=${decimal(idle.networkThresholdKBps)}`,
+    `NEURON_UTILIZATION_THRESHOLD_PERCENT=${decimal(idle.neuronUtilizationThresholdPercent)}`,
+    `GPU_UTILIZATION_THRESHOLD_PERCENT=${decimal(idle.gpuUtilizationThresholdPercent)}`,
+    `KEEPALIVE_MINUTES=${decimal(idle.keepaliveMinutes)}`,
+    ...detectorLines,
+    '# Extended regular expressions matched against the full command line of every process.',
+    'PROCESS_PATTERNS=(',
+    ...idle.processPatterns.map((pattern) => `  ${shellQuote(pattern)}`),
+    ')',
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// cloud-config
+// ---------------------------------------------------------------------------------------------
+
+/** Fills `@KEY@` placeholders of a unit file; a placeholder left over is a bug in this module. */
+function fillTemplate(file: string, values: Readonly<Record<string, string>>): string {
+  const text = readUserdataFile(file).replace(/@([A-Z_]+)@/g, (whole, key: string) => values[key] ?? whole);
+  const left = /@[A-Z_]+@/.exec(text);
+  if (left) throw new Error(`src/userdata/${file}: no value for the placeholder ${left[0]}`);
+  return text;
+}
+
+function boxFiles(idle: IdleSettings): BoxFile[] {
+  return [
+    { path: '/usr/local/sbin/trainium-spot-idle-check', permissions: '0755', content: readUserdataFile('idle-check.sh'), gzip: true },
+    { path: '/etc/systemd/system/trainium-spot-idle.service', permissions: '0644', content: readUserdataFile('trainium-spot-idle.service') },
+    {
+      path: `/etc/systemd/system/${TIMER_UNIT}`,
+      permissions: '0644',
+      content: fillTemplate(TIMER_UNIT, { CHECK_INTERVAL_SECONDS: decimal(idle.checkIntervalSeconds) }),
+    },
+    { path: '/etc/logrotate.d/trainium-spot-idle', permissions: '0644', content: readUserdataFile('trainium-spot-idle.logrotate') },
+    { path: IDLE_CONF_PATH, permissions: '0644', content: renderIdleConf(idle) },
+  ];
+}
+
+/** gzip with a zero timestamp, so the same input always gives the same bytes. */
+const gzip = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 });
+
+function writeFileEntry(file: BoxFile): string[] {
+  const head = [`  - path: ${file.path}`, '    owner: root:root', `    permissions: '${file.permissions}'`];
+  if (file.gzip) {
+    return [...head, '    encoding: gz+b64', `    content: ${gzip(file.content).toString('base64')}`];
+  }
+  const body = file.content.replace(/\n$/, '').split('\n').map((line) => (line === '' ? '' : `      ${line}`));
+  return [...head, '    content: |', ...body];
+}
+
+function cloudConfig(props: UserDataProps): string {
+  assertSingleLine('name', props.name);
+  if (!props.idle.enabled) {
+    return [
+      '#cloud-config',
+      `# ${props.name}: the on-box idle auto-shutdown is off (idle.enabled: false); nothing of it is installed.`,
+      '{}',
+      '',
+    ].join('\n');
+  }
+  return [
+    '#cloud-config',
+    `# ${props.name}: the on-box idle auto-shutdown of trainium-spot (src/userdata/). It stops the box after`,
+    `# ${props.idle.consecutiveChecks} idle checks in a row; see journalctl -u trainium-spot-idle.`,
+    'write_files:',
+    ...boxFiles(props.idle).flatMap(writeFileEntry),
+    'runcmd:',
+    '  - [systemctl, daemon-reload]',
+    `  - [systemctl, enable, --now, ${TIMER_UNIT}]`,
+    '',
+  ].join('\n');
+}
+
+/** The user data of the box, plain or gzipped; throws ConfigError when even gzipped it is too large. */
+export function renderUserData(props: UserDataProps): RenderedUserData {
+  const text = cloudConfig(props);
+  if (Buffer.byteLength(text, 'utf8') <= USER_DATA_LIMIT_BYTES) return { userData: text };
+  const zipped = gzip(text);
+  if (zipped.length <= USER_DATA_LIMIT_BYTES) return { userDataBase64: zipped.toString('base64') };
+  const patterns = props.idle.processPatterns;
+  throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ` +
+    `${patterns.reduce((sum, p) => sum + p.length, 0)} characters) make the user data ${zipped.length} bytes ` +
+    `even gzipped; EC2 allows ${USER_DATA_LIMIT_BYTES}: use fewer or shorter patterns`);
+}
