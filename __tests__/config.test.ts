@@ -121,6 +121,8 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
     ['instanceCount above any quota', { instanceCount: 1000 }, /^Invalid config: instanceCount 1000 must be a whole number from 1 to 64$/],
     ['notifyEmail not an e-mail', { notifyEmail: 'ops' }, /^Invalid config: notifyEmail "ops" must be an e-mail address$/],
     ['S3 backend without a bucket', { backend: { type: 's3' } }, /^Invalid config: backend\.bucket \(missing\) is required$/],
+    ['a process pattern spans two lines', { idle: { processPatterns: ['train', 'a\nb'] } },
+      /^Invalid config: idle\.processPatterns\.1 "a\\nb" must be one line of printable characters$/],
     ['alarm period not 60 or 300', { idleAlarm: { periodSeconds: 90 } }, /^Invalid config: idleAlarm\.periodSeconds 90 must be 60 or 300/],
   ])('fails when %s', (_case, input, expected) => {
     const message = problemWith(input);

@@ -5,14 +5,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { parse as parseYaml } from 'yaml';
 import { USER_DATA_LIMIT_BYTES } from '../src/catalog';
 import { ConfigError, type ConfigInput, type IdleSettings, parseConfig } from '../src/config';
 import { renderIdleConf, renderUserData, type RenderedUserData, type UserDataProps } from '../src/userdata';
 import { packageRoot, readUserdataFile } from '../src/userdata/files';
 
-// js-yaml comes with jest (through istanbul); it stands in for cloud-init's PyYAML here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const yaml: { load(text: string): unknown } = require('js-yaml');
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT_PATH = '/usr/local/sbin/trainium-spot-idle-check';
@@ -34,7 +32,8 @@ function cloudConfigText(rendered: RenderedUserData): string {
 function parse(rendered: RenderedUserData): CloudConfig {
   const text = cloudConfigText(rendered);
   expect(text.startsWith('#cloud-config\n')).toBe(true);
-  return yaml.load(text) as CloudConfig;
+  // The yaml package (YAML 1.2, strict) stands in for cloud-init's PyYAML here.
+  return parseYaml(text) as CloudConfig;
 }
 
 /** A write_files entry's content as it lands on the box. */
@@ -225,9 +224,11 @@ describe('renderIdleConf', () => {
   });
 
   test('fails when a process pattern holds a line break or another control character', () => {
-    expect(problemWith(() => renderIdleConf(idleWith({ processPatterns: ['torchrun', 'a\nb'] }))))
+    // The config schema rejects these first; the renderer checks again for settings built by hand.
+    const unchecked = (processPatterns: string[]): IdleSettings => ({ ...idleWith(), processPatterns });
+    expect(problemWith(() => renderIdleConf(unchecked(['torchrun', 'a\nb']))))
       .toBe('idle.processPatterns[1] "a\\nb" contains the control character U+000A; allowed: printable characters on one line');
-    expect(problemWith(() => renderIdleConf(idleWith({ processPatterns: ['x\u2028y'] }))))
+    expect(problemWith(() => renderIdleConf(unchecked(['x\u2028y']))))
       .toBe('idle.processPatterns[0] "x\\u2028y" contains the control character U+2028; allowed: printable characters on one line');
   });
 });

@@ -81,12 +81,19 @@ const idleSchema = z.strictObject({
   keepaliveMinutes: between(1, 1440, ' minutes').default(60)
     .describe('Minutes that a touch of the keep-alive file keeps the box up.'),
   processPatterns: z.array(z.string().min(1, { error: 'must not be empty' })
-    .max(200, { error: 'must be at most 200 characters' })).default([
+    .max(200, { error: 'must be at most 200 characters' })
+    // Each pattern becomes one line of idle.conf and of the cloud-config: no line breaks, no control
+    // characters (tabs are fine).
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/, {
+      error: 'must be one line of printable characters',
+    })).default([
     'python[0-9.]* .*(train|finetune|fine_tune|infer|serve|torchrun|accelerate)',
     'torchrun',
     'neuron_parallel_compile',
     'jupyter-(lab|notebook|kernel)|ipykernel_launcher',
-  ]).describe('Extended regular expressions matched against the full command lines of running processes.'),
+  ]).describe('POSIX extended regular expressions (grep -E) matched against the full command lines of running ' +
+    'processes. A pattern grep rejects keeps the box up (fail safe), so test it with grep -E first.'),
   detectors: idleDetectorsSchema.prefault({}).describe('Switch single activity detectors on or off.'),
 });
 

@@ -58,7 +58,11 @@ const DETECTOR_FLAGS: Readonly<Record<keyof IdleSettings['detectors'], string>> 
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** Plain decimal notation (never 1e-7), which is what the script's number check accepts. */
-const decimal = (n: number) => n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+const decimal = (n: number) => {
+  const text = String(n);
+  // String() switches to exponent notation below 1e-6; toFixed(20) never does (trailing zeros trimmed).
+  return text.includes('e') ? n.toFixed(20).replace(/\.?0+$/, '') : text;
+};
 
 /** Characters that would end a line of idle.conf or are not allowed in YAML text. */
 const UNSAFE_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
