@@ -3,7 +3,7 @@
  * Data flows one way: config in, Terraform JSON out.
  */
 import { Construct } from 'constructs';
-import { Precondition, TerraformLocal, TerraformOutput, TerraformStack } from 'cdktf';
+import { Precondition, TerraformLocal, TerraformStack } from 'cdktf';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked-role';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
@@ -11,6 +11,7 @@ import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
 import { INSTANCE_TYPES, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
+import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { InstanceProfile } from './constructs/instance-profile';
 import { InterruptionNotice } from './constructs/interruption-notice';
@@ -27,9 +28,6 @@ import { renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
 export const STACK_NAME = 'trainium-spot';
-
-/** The login user of the Ubuntu-based AMIs. */
-const LOGIN_USER = 'ubuntu';
 
 export class TrainiumSpotStack extends TerraformStack {
   constructor(scope: Construct, id: string, config: Config) {
@@ -94,53 +92,13 @@ export class TrainiumSpotStack extends TerraformStack {
           `offer ${config.instanceType}; AZ IDs in ${config.region} that do: ${offered.join(', ')}.`,
       });
     }
-    const guardedBy = (market: QuotaMarket): Precondition[] => {
-      const check = quotaGuard.check(market);
-      return [{ condition: check.condition, errorMessage: check.errorMessage }, ...launchGuards];
-    };
-
     // ---------------------------------------------------------------- the boxes
     const instanceTags = { Name: config.name, ...config.tags };
-    const spotProps = {
-      launch,
-      maxPricePerHour: config.spotMaxPricePerHour,
-      validDays: config.spotRequestValidDays,
-      instanceTags,
-    };
-    let boxes: BoxList[];
-    let marketExpression: string = config.market;
-    let spotRequestIds: string | undefined;
-
-    if (config.market === 'spot') {
-      const spot = new SpotInstances(this, 'spot', { ...spotProps, count: config.instanceCount, preconditions: guardedBy('spot') });
-      boxes = [spot];
-      spotRequestIds = spot.requestIds;
-    } else if (config.market === 'auto') {
-      const decision = new MarketDecision(this, 'market-decision', {
-        spot: quotaGuard.check('spot'),
-        onDemand: quotaGuard.check('on-demand'),
-        instanceCount: config.instanceCount,
-      });
-      const spot = new SpotInstances(this, 'spot', { ...spotProps, count: decision.spotCount, preconditions: launchGuards });
-      const onDemand = new OnDemandInstances(this, 'on-demand', {
-        launch, market: { kind: 'on-demand' }, count: decision.onDemandCount, instanceTags, preconditions: launchGuards,
-      });
-      boxes = [spot, onDemand];
-      spotRequestIds = spot.requestIds;
-      marketExpression = decision.market;
-    } else {
-      const market = instanceMarket(config);
-      const preconditions = config.market === 'capacity-block' ? launchGuards : guardedBy('on-demand');
-      boxes = [new OnDemandInstances(this, 'on-demand', {
-        launch, market, count: config.instanceCount, instanceTags, preconditions,
-      })];
-    }
-
+    const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
     const instanceIds = new TerraformLocal(this, 'instance-ids', concat((b) => b.instanceIds));
     const publicIps = new TerraformLocal(this, 'public-ips', concat((b) => b.publicIps));
-    const availabilityZones = concat((b) => b.availabilityZones);
 
     // ---------------------------------------------------------------- stopping and warnings
     if (config.idleAlarm.enabled) {
@@ -155,12 +113,9 @@ export class TrainiumSpotStack extends TerraformStack {
         evaluationPeriods: config.idleAlarm.evaluationPeriods,
       });
     }
-    const usesSpot = config.market === 'spot' || config.market === 'auto';
-    const notice = usesSpot
-      ? new InterruptionNotice(this, 'interruption-notice', {
-        name: config.name, instanceIdsRef: instanceIds.fqn, email: config.notifyEmail,
-      })
-      : undefined;
+    const notice = spot && new InterruptionNotice(this, 'interruption-notice', {
+      name: config.name, instanceIdsRef: instanceIds.fqn, email: config.notifyEmail,
+    });
     if (config.createSpotServiceLinkedRole) {
       // Spot needs AWSServiceRoleForEC2Spot; AWS creates it on first use unless the caller may not
       // (AuthFailure.ServiceLinkedRoleCreationNotPermitted). Creating it fails where it exists.
@@ -168,40 +123,69 @@ export class TrainiumSpotStack extends TerraformStack {
     }
 
     // ---------------------------------------------------------------- outputs
-    const output = (id: string, value: unknown, description: string) =>
-      new TerraformOutput(this, id, { value, description });
-    const first = (ref: string) => `\${try(${ref}[0], null)}`;
-    const region = config.region;
+    new BoxOutputs(this, 'outputs', {
+      name: config.name,
+      region: config.region,
+      market,
+      instanceIdsRef: instanceIds.fqn,
+      publicIpsRef: publicIps.fqn,
+      availabilityZones: concat((b) => b.availabilityZones),
+      availabilityZoneId: network.availabilityZoneId,
+      keyPairId: sshKey.keyPairId,
+      keyName: sshKey.keyName,
+      privateKeyParameterName: sshKey.privateKeyParameterName,
+      spot: spot && notice && {
+        requestIds: spot.requestIds,
+        maxPricePerHour: config.spotMaxPricePerHour ?? facts.onDemandPricePerHour,
+        interruptionTopicArn: notice.topicArn,
+      },
+      instanceType: config.instanceType,
+      onDemandPricePerHour: facts.onDemandPricePerHour,
+      priceSource: PRICE_SOURCE,
+    });
+  }
 
-    output('market', marketExpression, 'Purchase market of the boxes: spot, on-demand, capacity-block or capacity-reservation');
-    output('instance_ids', `\${${instanceIds.fqn}}`, 'EC2 instance ids, one per box');
-    output('instance_id', first(instanceIds.fqn), 'EC2 instance id of the first box');
-    output('public_ips', `\${${publicIps.fqn}}`, 'Public IPv4 addresses (they change when a box stops and starts)');
-    output('public_ip', first(publicIps.fqn), 'Public IPv4 address of the first box');
-    output('availability_zones', availabilityZones, 'Availability Zones of the boxes');
-    output('availability_zone_id', network.availabilityZoneId, 'AZ ID of the subnet');
-    if (spotRequestIds !== undefined) output('spot_request_ids', spotRequestIds, 'Persistent spot request ids');
-    output('key_pair_id', sshKey.keyPairId, 'EC2 key pair id');
-    output('key_name', sshKey.keyName, 'EC2 key pair name');
-    if (notice) output('interruption_topic_arn', notice.topicArn, 'SNS topic with spot interruption and rebalance notices');
+  /**
+   * The instance resources of the chosen market. `auto` declares both a spot request and an
+   * on-demand instance, and Terraform's plan-time decision gives exactly one of them a count.
+   */
+  private launchBoxes(config: Config, launch: LaunchSpec, instanceTags: Record<string, string>,
+    quotaGuard: QuotaGuard, launchGuards: Precondition[]): { boxes: BoxList[]; market: string; spot?: SpotInstances } {
+    const guardedBy = (market: QuotaMarket): Precondition[] => {
+      const check = quotaGuard.check(market);
+      return [{ condition: check.condition, errorMessage: check.errorMessage }, ...launchGuards];
+    };
+    const spotProps = {
+      launch,
+      maxPricePerHour: config.spotMaxPricePerHour,
+      validDays: config.spotRequestValidDays,
+      instanceTags,
+    };
 
-    const keyFile = `~/.ssh/${config.name}.pem`;
-    if (sshKey.privateKeyParameterName !== undefined) {
-      output('private_key_parameter', sshKey.privateKeyParameterName, 'SSM SecureString parameter with the private key');
-      output('fetch_key_command',
-        `aws ssm get-parameter --name ${sshKey.privateKeyParameterName} --with-decryption --query Parameter.Value ` +
-        `--output text --region ${region} > ${keyFile} && chmod 400 ${keyFile}`,
-        'Saves the generated private key');
-    }
-    output('ssh_command', `ssh -i ${keyFile} ${LOGIN_USER}@${first(publicIps.fqn)}`, 'SSH to the first box');
-    output('ssm_command', `aws ssm start-session --target ${first(instanceIds.fqn)} --region ${region}`,
-      'Session Manager shell on the first box, no SSH or open port needed');
-    output('start_command', `aws ec2 start-instances --instance-ids ${first(instanceIds.fqn)} --region ${region}`,
-      'Starts the first box after it stopped itself');
-    output('on_demand_price_per_hour', facts.onDemandPricePerHour, `On-demand USD per hour of one ${config.instanceType}: ${PRICE_SOURCE}`);
-    if (usesSpot) {
-      output('spot_max_price_per_hour', config.spotMaxPricePerHour ?? facts.onDemandPricePerHour,
-        'Most a spot box may cost per hour (the on-demand price unless spotMaxPricePerHour is set)');
+    switch (config.market) {
+      case 'spot': {
+        const spot = new SpotInstances(this, 'spot', { ...spotProps, count: config.instanceCount, preconditions: guardedBy('spot') });
+        return { boxes: [spot], market: config.market, spot };
+      }
+      case 'auto': {
+        const decision = new MarketDecision(this, 'market-decision', {
+          spot: quotaGuard.check('spot'),
+          onDemand: quotaGuard.check('on-demand'),
+          instanceCount: config.instanceCount,
+        });
+        const spot = new SpotInstances(this, 'spot', { ...spotProps, count: decision.spotCount, preconditions: launchGuards });
+        const onDemand = new OnDemandInstances(this, 'on-demand', {
+          launch, market: { kind: 'on-demand' }, count: decision.onDemandCount, instanceTags, preconditions: launchGuards,
+        });
+        return { boxes: [spot, onDemand], market: decision.market, spot };
+      }
+      default: {
+        const preconditions = config.market === 'capacity-block' ? launchGuards : guardedBy('on-demand');
+        const boxes = new OnDemandInstances(this, 'on-demand', {
+          launch, market: instanceMarket(config), count: config.instanceCount, instanceTags, preconditions,
+        });
+        return { boxes: [boxes], market: config.market };
+      }
     }
   }
 }
