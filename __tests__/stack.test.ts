@@ -61,8 +61,32 @@ describe('the default stack', () => {
     });
   });
 
+  test('hands the box the cloud-init that installs the idle check and its config', () => {
+    const request = Object.values(json.resource.aws_spot_instance_request)[0];
+    expect(request.user_data).toMatch(/^#cloud-config\n/);
+    expect(request.user_data).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
+    expect(request.user_data).toContain('path: /etc/trainium-spot/idle.conf');
+    expect(request.user_data).toContain('CONSECUTIVE_CHECKS=2');
+    expect(request.user_data).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer]');
+  });
+
   test('without the idle alarm, has no alarm', () => {
     expect(synthesizeJson({ idleAlarm: { enabled: false } }).resource).not.toHaveProperty('aws_cloudwatch_metric_alarm');
+  });
+});
+
+describe('backends', () => {
+  test('Terraform Cloud: a cloud block with the organization and workspace', () => {
+    const json = synthesizeJson({ backend: { type: 'cloud', organization: 'acme', workspace: 'ml-box' } });
+    expect(json.terraform.cloud).toEqual({ hostname: 'app.terraform.io', organization: 'acme', workspaces: { name: 'ml-box' } });
+    expect(json.terraform).not.toHaveProperty('backend');
+  });
+
+  test('S3: encrypted, with S3-native locking', () => {
+    const json = synthesizeJson({ backend: { type: 's3', bucket: 'my-state', region: 'us-east-1' } });
+    expect(json.terraform.backend).toEqual({
+      s3: { bucket: 'my-state', key: 'trainium-spot/terraform.tfstate', region: 'us-east-1', encrypt: true, use_lockfile: true },
+    });
   });
 });
 
