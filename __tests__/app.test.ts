@@ -71,6 +71,23 @@ describe('the app', () => {
   });
 });
 
+describe('scripts/app.mjs, what cdktf.json runs', () => {
+  test('rebundles when a source is newer than dist/main.js, then synthesizes', () => {
+    // GIVEN a bundle older than every source
+    const bundle = path.join(ROOT, 'dist', 'main.js');
+    fs.utimesSync(bundle, new Date('2000-01-01'), new Date('2000-01-01'));
+    // WHEN
+    const run = spawnSync(process.execPath, ['scripts/app.mjs'], {
+      cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', CDKTF_OUTDIR: outdir, CDKTF_CONTEXT_JSON: '{}' },
+    });
+    // THEN
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(fs.statSync(bundle).mtime.getFullYear()).toBeGreaterThan(2000);
+    expect(fs.existsSync(stackFile())).toBe(true);
+  });
+});
+
 describe('cdktf synth', () => {
   test('writes the stack through cdktf.json, offline', () => {
     // WHEN

@@ -1,6 +1,6 @@
 // `npm run bench`: how fast the project is on this machine, median of N runs (default 5).
 //   node -e ''                 a bare node start, the floor
-//   app alone                  node dist/main.js (the bundled app cdktf.json runs)
+//   app alone                  node scripts/app.mjs (what cdktf.json runs: the bundled app, no rebuild)
 //   app via ts-node            what a `cdktf init --template=typescript` app runs (npx ts-node main.ts)
 //   cdktf synth                the whole CLI, end to end
 //   npm test                   every test (skip with --no-tests)
@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundle } from './build.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -49,12 +50,11 @@ function measure(label, command, args, runs = RUNS) {
   return result;
 }
 
-const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
-if (build.status !== 0) process.exit(1);
+await bundle();
 
 console.log(`trainium-spot benchmark on ${os.cpus().length} cores, node ${process.version}`);
 const bare = measure('node -e ""', process.execPath, ['-e', '']);
-const app = measure('app alone', process.execPath, ['dist/main.js']);
+const app = measure('app alone', process.execPath, ['scripts/app.mjs']);
 const tsNode = measure('app via ts-node', path.join(ROOT, 'node_modules/.bin/ts-node'), ['main.ts']);
 const synth = measure('cdktf synth', path.join(ROOT, 'node_modules/.bin/cdktf'), ['synth', '--output', path.join(out, 'synth.out')]);
 if (withTests) measure('npm test', 'npm', ['test', '--silent']);
