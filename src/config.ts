@@ -31,7 +31,7 @@ export class ConfigError extends Error {
 // Defaults
 // ---------------------------------------------------------------------------------------------
 
-/** The seed's root volume size; the stack grows it to the AMI's snapshot size when that is larger. */
+/** The smallest root volume the stack launches with; it grows to the AMI's snapshot size when that is larger. */
 export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
 
 export const NEURON_DLAMI_UBUNTU_2404_PARAMETER =

@@ -1,4 +1,4 @@
-/** Rendering helpers: bordered tables like the capacity checker's, label/value blocks, JSON. */
+/** Rendering helpers: bordered tables, label/value blocks, JSON. */
 
 export type Cell = string | number;
 

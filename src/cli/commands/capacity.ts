@@ -1,6 +1,6 @@
 /**
  * `capacity`: the account's Capacity Blocks for ML and On-Demand Capacity Reservations (ODCRs),
- * across regions, and (`--offerings`) the Capacity Blocks on sale. The successor of the capacity checker.
+ * across regions, and (`--offerings`) the Capacity Blocks on sale.
  *
  * Both kinds are Capacity Reservations: DescribeCapacityReservations returns them together and
  * tells them apart by ReservationType (`capacity-block` or `default`), so one paginated call per

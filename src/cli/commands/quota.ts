@@ -1,5 +1,5 @@
 /**
- * `quota`: does the next instance fit in the account's vCPU quota? The successor of check-quota.sh.
+ * `quota`: does the next instance fit in the account's vCPU quota?
  * Also files an increase request (`--request N`) and follows it (`--status`).
  */
 import {
