@@ -17,6 +17,7 @@ import { TerraformJson, synthesize, synthesizeJson } from './support/synth';
 
 const CAPACITY_BLOCK: ConfigInput = {
   market: 'capacity-block', instanceType: 'trn1.32xlarge', capacityReservationId: 'cr-0123456789abcdef0',
+  availabilityZoneId: 'use2-az3',
 };
 
 /** Every output a user scripts against: identical across markets. */
@@ -124,7 +125,7 @@ describe('capacity-block', () => {
 
 describe('capacity-reservation', () => {
   test('targets the reservation by id, under the on-demand quota', () => {
-    const synthesized = synthesize({ market: 'capacity-reservation', capacityReservationId: 'cr-0123456789abcdef0' });
+    const synthesized = synthesize({ market: 'capacity-reservation', capacityReservationId: 'cr-0123456789abcdef0', availabilityZoneId: 'use2-az3' });
     expect(synthesized).toHaveResourceWithProperties(Instance, {
       capacity_reservation_specification: { capacity_reservation_target: { capacity_reservation_id: 'cr-0123456789abcdef0' } },
     });

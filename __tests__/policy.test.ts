@@ -57,7 +57,9 @@ const STACKS: Record<string, ConfigInput> = {
   'spot with SSH from one network': { sshCidrs: ['203.0.113.0/24'] },
   'on-demand, two boxes': { market: 'on-demand', instanceCount: 2 },
   'auto': { market: 'auto' },
-  'capacity block': { market: 'capacity-block', instanceType: 'trn1.32xlarge', capacityReservationId: 'cr-0123456789abcdef0' },
+  'capacity block': {
+    market: 'capacity-block', instanceType: 'trn1.32xlarge', capacityReservationId: 'cr-0123456789abcdef0', availabilityZoneId: 'use2-az3',
+  },
 };
 
 /** Makes a stack break one rule, to show that the rule notices. */

@@ -70,6 +70,14 @@ describe('the default stack', () => {
     expect(request.user_data).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer]');
   });
 
+  test("tags the spot instance itself with the project tags, the user's tags and its Name", () => {
+    const tagged = synthesizeJson({ tags: { team: 'ml', 'cost/centre': '42', 'cost--centre': '43' } });
+    const tags = Object.values(tagged.resource.aws_ec2_tag).map((t) => [t.key, t.value]);
+    expect(Object.fromEntries(tags)).toEqual({
+      Project: 'trainium-spot', ManagedBy: 'trainium-spot', Name: 'trainium-spot', team: 'ml', 'cost/centre': '42', 'cost--centre': '43',
+    });
+  });
+
   test('without the idle alarm, has no alarm', () => {
     expect(synthesizeJson({ idleAlarm: { enabled: false } }).resource).not.toHaveProperty('aws_cloudwatch_metric_alarm');
   });

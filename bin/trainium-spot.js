@@ -3,4 +3,7 @@
 'use strict';
 require('../dist/cli.js')
   .main(process.argv.slice(2))
-  .then((code) => process.exit(code));
+  .then((code) => {
+    // exitCode, not exit(): lets piped stdout drain before the process ends.
+    process.exitCode = code;
+  });

@@ -10,7 +10,7 @@ import type { BackendSettings } from './config';
 const localStatePath = (stackName: string) => `../../../terraform.${stackName}.tfstate`;
 
 /** Where Terraform keeps state: a local file, an S3 bucket, or a Terraform Cloud workspace. */
-export function configureBackend(scope: Construct, stackName: string, settings: BackendSettings): void {
+export function configureBackend(scope: Construct, stackName: string, settings: BackendSettings, region: string): void {
   switch (settings.type) {
     case 'local':
       new LocalBackend(scope, { path: settings.path ?? localStatePath(stackName) });
@@ -20,7 +20,8 @@ export function configureBackend(scope: Construct, stackName: string, settings: 
         bucket: settings.bucket,
         key: settings.key,
         encrypt: true,
-        ...(settings.region !== undefined ? { region: settings.region } : {}),
+        // The bucket's region; the stack's region unless told otherwise.
+        region: settings.region ?? region,
       });
       // S3-native locking (Terraform 1.10+) needs no DynamoDB table; cdktf 0.21 has no field for it.
       if (settings.useLockfile) backend.addOverride('use_lockfile', true);

@@ -34,6 +34,9 @@ export class ConfigError extends Error {
 /** The smallest root volume the stack launches with; it grows to the AMI's snapshot size when that is larger. */
 export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
 
+/** CloudWatch: for periods under an hour, period x evaluation periods may not exceed one day. */
+const ALARM_MAX_WINDOW_SECONDS = 86400;
+
 export const NEURON_DLAMI_UBUNTU_2404_PARAMETER =
   '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id';
 
@@ -48,8 +51,9 @@ const between = (min: number, max: number, unit = '') =>
   z.number().int().min(min, { error: `must be a whole number from ${min} to ${max}${unit}` })
     .max(max, { error: `must be a whole number from ${min} to ${max}${unit}` });
 
-const percent = z.number().gt(0, { error: 'must be a percentage above 0 and at most 100' })
-  .max(100, { error: 'must be a percentage above 0 and at most 100' });
+// The idle check compares in thousandths, so 0.001 is the smallest threshold it can tell from 0.
+const percent = z.number().min(0.001, { error: 'must be a percentage from 0.001 to 100' })
+  .max(100, { error: 'must be a percentage from 0.001 to 100' });
 
 const detector = (what: string) => z.boolean().default(true).describe(`Count ${what} as activity.`);
 
@@ -74,7 +78,7 @@ const idleSchema = z.strictObject({
   bootGraceMinutes: between(0, 120, ' minutes').default(5).describe('Minutes after boot during which the box never stops.'),
   cpuThresholdPercent: percent.default(10).describe('CPU use above this (percent) is activity.'),
   memoryThresholdPercent: percent.default(80).describe('Memory use above this (percent) is activity.'),
-  networkThresholdKBps: z.number().positive({ error: 'must be a positive number of KB/s' }).default(100)
+  networkThresholdKBps: z.number().min(0.001, { error: 'must be at least 0.001 KB/s' }).default(100)
     .describe('Network traffic above this (KB/s, in + out, all interfaces but lo) is activity.'),
   neuronUtilizationThresholdPercent: percent.default(1).describe('NeuronCore utilization above this (percent) is activity.'),
   gpuUtilizationThresholdPercent: percent.default(5).describe('GPU utilization above this (percent) is activity.'),
@@ -126,8 +130,9 @@ const backendSchema = z.discriminatedUnion('type', [
 ], { error: 'must have type "local", "s3" or "cloud"' });
 
 export const configSchema = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
-    error: 'must be 1-31 lowercase letters, digits or dashes, starting with a letter',
+  // 30 at most: name prefixes such as "<name>-notice-" plus AWS's 26-character suffix must fit 64.
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, {
+    error: 'must be 1-30 lowercase letters, digits or dashes, starting with a letter',
   }).default('trainium-spot').describe('Prefix of resource names and the Name tag of the boxes.'),
   region: z.string().regex(REGION_PATTERN, { error: 'must be an AWS region code such as us-east-2' })
     .default('us-east-2').describe('AWS region.'),
@@ -250,6 +255,12 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
       `($${facts.onDemandPricePerHour}/h); allowed: above 0 and at most ${facts.onDemandPricePerHour}`);
   }
 
+  const { periodSeconds, evaluationPeriods } = c.idleAlarm;
+  if (periodSeconds * evaluationPeriods > ALARM_MAX_WINDOW_SECONDS) {
+    fail(['idleAlarm', 'evaluationPeriods'], `makes a ${periodSeconds * evaluationPeriods} s window; CloudWatch allows ` +
+      `at most ${ALARM_MAX_WINDOW_SECONDS} s (${ALARM_MAX_WINDOW_SECONDS / periodSeconds} periods of ${periodSeconds} s)`);
+  }
+
   const needsReservation = c.market === 'capacity-block';
   if (needsReservation && c.capacityReservationId === undefined) {
     fail('capacityReservationId', `is required when market is "${c.market}"; give the Capacity Block's cr-… id`);
@@ -257,6 +268,10 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   if (c.market === 'capacity-block' && !facts.capacityBlocks) {
     fail('market', `"capacity-block" is not offered for ${c.instanceType}; types with Capacity Blocks: ` +
       list(INSTANCE_TYPE_NAMES.filter((t) => instanceFacts(t)?.capacityBlocks)));
+  }
+  if (c.capacityReservationId !== undefined && c.availabilityZoneId === undefined && c.subnetId === undefined) {
+    fail('availabilityZoneId', `is required with capacityReservationId: a reservation lives in one AZ, and the ` +
+      `box must launch there; give its AZ ID (or a subnetId in that AZ)`);
   }
   if (c.capacityReservationId !== undefined && !['capacity-block', 'capacity-reservation'].includes(c.market)) {
     fail('capacityReservationId', `only applies to market "capacity-block" or "capacity-reservation", not "${c.market}"`);

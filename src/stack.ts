@@ -34,11 +34,10 @@ export class TrainiumSpotStack extends TerraformStack {
     super(scope, id);
     const facts = INSTANCE_TYPES[config.instanceType];
 
-    configureBackend(this, id, config.backend);
-    new AwsProvider(this, 'aws', {
-      region: config.region,
-      defaultTags: [{ tags: { Project: config.name, ManagedBy: 'trainium-spot', ...config.tags } }],
-    });
+    configureBackend(this, id, config.backend, config.region);
+    // Provider default tags reach every resource but a spot request's instance, which is tagged below.
+    const projectTags = { Project: config.name, ManagedBy: 'trainium-spot', ...config.tags };
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
 
     // ---------------------------------------------------------------- shared pieces of every box
@@ -93,7 +92,7 @@ export class TrainiumSpotStack extends TerraformStack {
       });
     }
     // ---------------------------------------------------------------- the boxes
-    const instanceTags = { Name: config.name, ...config.tags };
+    const instanceTags = { ...projectTags, Name: config.name };
     const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;

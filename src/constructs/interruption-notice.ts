@@ -30,9 +30,9 @@ export class InterruptionNotice extends Construct {
   constructor(scope: Construct, id: string, props: InterruptionNoticeProps) {
     super(scope, id);
 
-    const topic = new SnsTopic(this, 'topic', { namePrefix: `${props.name}-interruptions-` });
+    const topic = new SnsTopic(this, 'topic', { namePrefix: `${props.name}-notice-` });
     const rule = new CloudwatchEventRule(this, 'rule', {
-      namePrefix: `${props.name}-interruptions-`,
+      namePrefix: `${props.name}-notice-`,
       description: `Spot interruption warnings and rebalance recommendations for the ${props.name} boxes`,
       eventPattern:
         `\${jsonencode({ source = ["aws.ec2"], "detail-type" = ${JSON.stringify(INTERRUPTION_DETAIL_TYPES)}, ` +

@@ -34,7 +34,8 @@ export class OnDemandInstances extends Construct implements BoxList {
       ...marketArguments(props.market),
       // `shutdown -h now` from the idle check must stop the box, not terminate it.
       instanceInitiatedShutdownBehavior: 'stop',
-      tags: { ...props.instanceTags },
+      // The provider's default tags add the rest; a spot request's instance gets them through aws_ec2_tag.
+      tags: { Name: props.instanceTags.Name },
       volumeTags: { Name: props.instanceTags.Name },
       lifecycle: { ignoreChanges: CREATION_ONLY_ARGUMENTS, precondition: props.preconditions },
     });

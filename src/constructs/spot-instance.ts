@@ -53,14 +53,15 @@ export class SpotInstances extends Construct implements BoxList {
       lifecycle: { ignoreChanges: CREATION_ONLY_ARGUMENTS, precondition: props.preconditions },
     });
 
-    for (const [key, value] of Object.entries(props.instanceTags)) {
-      new Ec2Tag(this, `tag-${key}`, {
+    // Construct ids by position: tag keys may hold characters that construct ids cannot tell apart.
+    Object.entries(props.instanceTags).forEach(([key, value], index) => {
+      new Ec2Tag(this, `tag-${index}`, {
         count,
         resourceId: `\${${request.fqn}[count.index].spot_instance_id}`,
         key,
         value,
       });
-    }
+    });
 
     this.instanceIds = `\${${request.fqn}[*].spot_instance_id}`;
     this.requestIds = `\${${request.fqn}[*].id}`;
