@@ -146,6 +146,15 @@ expect_only_active() {
   [[ $(verdict cpu) == 'cpu: idle (CPU 2.0% < 10%)' ]] || fail_with "$(verdict cpu)"
 }
 
+@test "neuron: a runtime that reports no NeuronCore utilization counts as active, not idle" {
+  install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
+  printf '{"neuron_runtime_data":[{"pid":4242,"neuron_runtime_tag":"4242","error":"","report":{"neuroncore_counters":{"period":1.0,"neuroncores_in_use":{},"error":""}}}],"instance_info":{"error":""}}\n' \
+    >"$TS_FAKE/neuron-monitor.out"
+  expect_only_active neuron
+  [[ $(verdict neuron) == 'neuron: UNSURE, counted as active (a Neuron runtime is running but reported no NeuronCore utilization)' ]] ||
+    fail_with "$(verdict neuron)"
+}
+
 @test "regression: a low-CPU job no pattern knows is kept up by NeuronCore utilization" {
   processes 'python3 my_experiment.py'
   neuron_monitor_reports 87.5
@@ -159,6 +168,22 @@ expect_only_active() {
 @test "cpu: busy CPU averaged over the interval keeps the box up" {
   expect_only_active cpu 40
   [[ $(verdict cpu) == 'cpu: ACTIVE (CPU 40.0%)' ]] || fail_with "$(verdict cpu)"
+}
+
+@test "cpu: one busy vCPU of 128 keeps the box up, though it is 1 % of the average" {
+  VCPUS=128
+  write_proc
+  expect_only_active cpu 1
+  [[ $(verdict cpu) == 'cpu: ACTIVE (CPU 1.0%, 1.2 of 128 vCPUs busy)' ]] || fail_with "$(verdict cpu)"
+}
+
+@test "cpu: half a busy vCPU of 128 is idle" {
+  VCPUS=128
+  write_proc
+  run_check
+  tick 0
+  run_check
+  [[ $(verdict cpu) == 'cpu: idle (CPU 0.0% < 10%)' ]] || fail_with "$(verdict cpu)"
 }
 
 @test "cpu: measures the interval since the previous check, not the time since boot" {

@@ -48,6 +48,7 @@ setup_box() {
   NET_BYTES=3600000 # 1 KB/s since boot
   LO_BYTES=0
   MEM_USED_PERCENT=6
+  VCPUS=1 # cpuN lines in /proc/stat
   write_proc
   # shellcheck disable=SC2119 # no extra command lines: only the idle DLAMI's own processes
   processes
@@ -84,8 +85,12 @@ conf() {
 write_proc() {
   printf '%s.00 %s.00\n' "$UPTIME_SECONDS" "$((UPTIME_SECONDS * 2))" >"$BOX/proc/uptime"
   # user nice system idle iowait irq softirq steal guest guest_nice
-  printf 'cpu  %s 0 %s %s 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\nintr 12345 0 0\nbtime 1699996400\n' \
-    "$((BUSY_JIFFIES / 2))" "$((BUSY_JIFFIES - BUSY_JIFFIES / 2))" "$IDLE_JIFFIES" >"$BOX/proc/stat"
+  local n
+  {
+    printf 'cpu  %s 0 %s %s 0 0 0 0 0 0\n' "$((BUSY_JIFFIES / 2))" "$((BUSY_JIFFIES - BUSY_JIFFIES / 2))" "$IDLE_JIFFIES"
+    for ((n = 0; n < VCPUS; n++)); do printf 'cpu%s 1 0 1 1 0 0 0 0 0 0\n' "$n"; done
+    printf 'intr 12345 0 0\nbtime 1699996400\n'
+  } >"$BOX/proc/stat"
   local total=32000000
   printf 'MemTotal:       %s kB\nMemFree:        1000 kB\nMemAvailable:   %s kB\nBuffers:        100 kB\n' \
     "$total" "$((total - total * MEM_USED_PERCENT / 100))" >"$BOX/proc/meminfo"
