@@ -195,7 +195,7 @@ describe('renderIdleConf', () => {
     // THEN
     for (const line of [
       'DRY_RUN=true', 'CONSECUTIVE_CHECKS=3', 'BOOT_GRACE_MINUTES=10', 'CPU_THRESHOLD_PERCENT=2.5',
-      'NETWORK_THRESHOLD_KBPS=0.0000001', 'KEEPALIVE_MINUTES=90',
+      'NETWORK_THRESHOLD_KBPS=0.0015', 'KEEPALIVE_MINUTES=90',
       'DETECT_GPU=false', 'DETECT_MEMORY=false', 'DETECT_SSH=true', 'DETECT_NEURON=true',
     ]) {
       expect(conf.split('\n')).toContain(line);
