@@ -186,7 +186,7 @@ describe('renderIdleConf', () => {
       consecutiveChecks: 3,
       bootGraceMinutes: 10,
       cpuThresholdPercent: 2.5,
-      networkThresholdKBps: 0.0000001,
+      networkThresholdKBps: 0.0015,
       keepaliveMinutes: 90,
       detectors: { gpu: false, memory: false },
     });
