@@ -60,8 +60,10 @@ describe('defaults', () => {
     expect(parseConfig({ rootVolumeSizeGiB: 200 })).toMatchObject({ rootVolumeSizeGiB: 200, rootVolumeSizeExplicit: true });
   });
 
-  test('the seed settings (2 cores x 1 thread, SSH from one address) are accepted', () => {
-    const config = parseConfig({ cpuCoreCount: 2, cpuThreadsPerCore: 1, sshCidrs: ['203.0.113.7/32', '2001:db8::/64'] });
+  test('2 cores x 1 thread on demand and SSH from named networks are accepted', () => {
+    const config = parseConfig({
+      market: 'on-demand', cpuCoreCount: 2, cpuThreadsPerCore: 1, sshCidrs: ['203.0.113.7/32', '2001:db8::/64'],
+    });
     expect(config).toMatchObject({ cpuCoreCount: 2, cpuThreadsPerCore: 1, sshCidrs: ['203.0.113.7/32', '2001:db8::/64'] });
   });
 
@@ -83,8 +85,10 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
       /^Invalid config: availabilityZoneId "use2-az1" does not offer trn1\.2xlarge in us-east-2; AZ IDs that do: use2-az3$/],
     ['AZ ID of another region', { availabilityZoneId: 'usw2-az1' },
       /availabilityZoneId "usw2-az1" does not offer trn1\.2xlarge in us-east-2/],
-    ['invalid core count', { cpuCoreCount: 8 }, /^Invalid config: cpuCoreCount 8 is not valid for trn1\.2xlarge; valid core counts: 1, 2, 3, 4$/],
-    ['invalid threads per core', { cpuThreadsPerCore: 4 }, /^Invalid config: cpuThreadsPerCore 4 is not valid for trn1\.2xlarge; valid: 1, 2$/],
+    ['CPU options on the spot market, where EC2 cannot apply them', { cpuCoreCount: 2 },
+      /^Invalid config: cpuCoreCount 2 cannot apply to market "spot": EC2 spot requests take no CPU options; use market "on-demand"/],
+    ['invalid core count', { market: 'on-demand', cpuCoreCount: 8 }, /^Invalid config: cpuCoreCount 8 is not valid for trn1\.2xlarge; valid core counts: 1, 2, 3, 4$/],
+    ['invalid threads per core', { market: 'on-demand', cpuThreadsPerCore: 4 }, /^Invalid config: cpuThreadsPerCore 4 is not valid for trn1\.2xlarge; valid: 1, 2$/],
     ['volume too large', { rootVolumeSizeGiB: 20000 }, /^Invalid config: rootVolumeSizeGiB 20000 must be a whole number from 1 to 16384 GiB$/],
     ['volume size not whole', { rootVolumeSizeGiB: 50.5 }, /^Invalid config: rootVolumeSizeGiB 50\.5 must be a whole number$/],
     ['IOPS below gp3 minimum', { rootVolumeIops: 100 }, /^Invalid config: rootVolumeIops 100 must be a whole number from 3000 to 16000 IOPS$/],

@@ -11,13 +11,19 @@ type Rule = (json: TerraformJson) => Violation[];
 
 const INSTANCE_TYPES = ['aws_instance', 'aws_spot_instance_request'];
 const WORLD = ['0.0.0.0/0', '::/0'];
+const REQUIRE_IMDSV2 = '/usr/local/sbin/trainium-spot-require-imdsv2';
 
 const instances = (json: TerraformJson) =>
   INSTANCE_TYPES.flatMap((type) => Object.entries(json.resource[type] ?? {}).map(([name, block]) => ({ id: `${type}.${name}`, block })));
 
 const RULES: Record<string, Rule> = {
+  // A spot request cannot carry metadata options (EC2's RequestSpotInstances has none), so there
+  // the rule asks for the first-boot step that requires IMDSv2 on the box itself.
   'CKV_AWS_79 instance metadata requires IMDSv2 tokens': (json) => instances(json)
-    .filter(({ block }) => block.metadata_options?.http_tokens !== 'required').map(({ id }) => id),
+    .filter(({ id, block }) => (id.startsWith('aws_spot_instance_request.')
+      ? !String(block.user_data).includes(`- [${REQUIRE_IMDSV2}]`)
+      : block.metadata_options?.http_tokens !== 'required' || block.metadata_options?.http_put_response_hop_limit !== 1))
+    .map(({ id }) => id),
   'CKV_AWS_8 launch volumes are encrypted': (json) => instances(json)
     .filter(({ block }) => block.root_block_device?.encrypted !== true
       || (block.ebs_block_device ?? []).some((d: { encrypted?: boolean }) => d.encrypted !== true))
@@ -64,7 +70,7 @@ const STACKS: Record<string, ConfigInput> = {
 
 /** Makes a stack break one rule, to show that the rule notices. */
 const BREAKERS: Record<string, (json: TerraformJson) => void> = {
-  CKV_AWS_79: (json) => { firstSpot(json).metadata_options.http_tokens = 'optional'; },
+  CKV_AWS_79: (json) => { firstSpot(json).user_data = String(firstSpot(json).user_data).replace(`- [${REQUIRE_IMDSV2}]`, ''); },
   CKV_AWS_8: (json) => { firstSpot(json).root_block_device.encrypted = false; },
   CKV_AWS_24: (json) => {
     json.resource.aws_vpc_security_group_ingress_rule = {

@@ -274,3 +274,22 @@ describe('files', () => {
     }
   });
 });
+
+describe('requireImdsv2OnBoot', () => {
+  test('installs the first-boot script and runs it after the idle timer is enabled', () => {
+    // WHEN
+    const config = parse(renderUserData({ ...props(), requireImdsv2OnBoot: true }));
+    // THEN
+    const script = config.write_files!.find((f) => f.path === '/usr/local/sbin/trainium-spot-require-imdsv2')!;
+    expect(script.permissions).toBe('0755');
+    expect(script.content).toBe(readUserdataFile('require-imdsv2.sh'));
+    expect(config.runcmd!.map((c) => c.join(' '))).toEqual([
+      'systemctl daemon-reload', 'systemctl enable --now trainium-spot-idle.timer', '/usr/local/sbin/trainium-spot-require-imdsv2',
+    ]);
+  });
+
+  test('works without the idle check too', () => {
+    const config = parse(renderUserData({ ...props({ enabled: false }), requireImdsv2OnBoot: true }));
+    expect(config.write_files!.map((f) => f.path)).toEqual(['/usr/local/sbin/trainium-spot-require-imdsv2']);
+  });
+});

@@ -150,9 +150,9 @@ export const configSchema = z.strictObject({
   rootVolumeThroughputMiBps: between(GP3.minThroughputMiBps, GP3.maxThroughputMiBps, ' MiB/s')
     .default(GP3.minThroughputMiBps).describe('gp3 throughput of the root volume in MiB/s.'),
   cpuCoreCount: z.number().int().positive().optional()
-    .describe("CPU cores; default: the type's default. Fewer cores save neither money nor quota."),
+    .describe("CPU cores (not for market spot); default: the type's default. Fewer cores save neither money nor quota."),
   cpuThreadsPerCore: z.number().int().positive().optional()
-    .describe("Threads per core (1 turns off SMT); default: the type's default."),
+    .describe("Threads per core, 1 turns off SMT (not for market spot); default: the type's default."),
   sshCidrs: z.array(z.string()).default([]).describe('Networks (IPv4 or IPv6 CIDR) that may reach SSH; default none.'),
   allowSshFromAnywhere: z.boolean().default(false).describe('The only way to put 0.0.0.0/0 or ::/0 in sshCidrs.'),
   sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, {
@@ -228,6 +228,15 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   }
   if (c.cpuThreadsPerCore !== undefined && !facts.validThreadsPerCore.includes(c.cpuThreadsPerCore)) {
     fail('cpuThreadsPerCore', `is not valid for ${c.instanceType}; valid: ${list(facts.validThreadsPerCore)}`);
+  }
+
+  if (c.market === 'spot') {
+    for (const key of ['cpuCoreCount', 'cpuThreadsPerCore'] as const) {
+      if (c[key] !== undefined) {
+        fail(key, 'cannot apply to market "spot": EC2 spot requests take no CPU options; use market ' +
+          '"on-demand", "capacity-block" or "capacity-reservation", or leave it out');
+      }
+    }
   }
 
   const sizeGiB = c.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_SIZE_GIB;

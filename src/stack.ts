@@ -51,7 +51,11 @@ export class TrainiumSpotStack extends TerraformStack {
       vpcId: network.vpcId,
       sshCidrs: config.sshCidrs,
     });
-    const profile = new InstanceProfile(this, 'instance-profile', { name: config.name, partition });
+    // EC2's RequestSpotInstances takes no metadata options: a spot box requires IMDSv2 on itself.
+    const spotRequests = config.market === 'spot' || config.market === 'auto';
+    const profile = new InstanceProfile(this, 'instance-profile', {
+      name: config.name, partition, allowRequiringImdsv2: spotRequests,
+    });
     if (config.sshPublicKey === undefined) new TlsProvider(this, 'tls');
     const sshKey = new SshKey(this, 'ssh-key', { name: config.name, publicKey: config.sshPublicKey });
     const image = new MachineImage(this, 'machine-image', {
@@ -66,7 +70,7 @@ export class TrainiumSpotStack extends TerraformStack {
       securityGroupIds: [securityGroup.securityGroupId],
       keyName: sshKey.keyName,
       instanceProfileName: profile.profileName,
-      userData: renderUserData({ name: config.name, idle: config.idle }),
+      userData: renderUserData({ name: config.name, idle: config.idle, requireImdsv2OnBoot: spotRequests }),
       rootVolumeSizeGiB: image.rootVolumeSizeGiB,
       rootVolumeIops: config.rootVolumeIops,
       rootVolumeThroughputMiBps: config.rootVolumeThroughputMiBps,

@@ -1,5 +1,6 @@
 import { Testing } from 'cdktf';
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 import { InstanceProfile } from '../../src/constructs/instance-profile';
 
@@ -27,5 +28,28 @@ describe('InstanceProfile', () => {
 
   test('wraps the role in an instance profile', () => {
     expect(synthesized).toHaveResourceWithProperties(IamInstanceProfile, { name_prefix: 'box-' });
+  });
+});
+
+describe('InstanceProfile for spot boxes', () => {
+  test('may require IMDSv2 only on instances that carry this very profile', () => {
+    // WHEN
+    const synthesized = Testing.synthScope((scope) => {
+      new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws', allowRequiringImdsv2: true });
+    });
+    // THEN
+    const documents = Object.values(JSON.parse(synthesized).data.aws_iam_policy_document) as any[];
+    const statement = documents.map((d) => d.statement[0]).find((st) => st.actions[0] === 'ec2:ModifyInstanceMetadataOptions');
+    expect(statement).toEqual({
+      actions: ['ec2:ModifyInstanceMetadataOptions'],
+      resources: ['arn:aws:ec2:*:*:instance/*'],
+      condition: [{ test: 'ArnEquals', variable: 'ec2:InstanceProfile', values: [expect.stringMatching(/^\$\{aws_iam_instance_profile\.[^.]+\.arn\}$/)] }],
+    });
+    expect(synthesized).toHaveResource(IamRolePolicy);
+  });
+
+  test('has no such right by default', () => {
+    const synthesized = Testing.synthScope((scope) => { new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws' }); });
+    expect(synthesized).not.toHaveResource(IamRolePolicy);
   });
 });

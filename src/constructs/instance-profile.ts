@@ -2,17 +2,25 @@ import { Construct } from 'constructs';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 
 export interface InstanceProfileProps {
   readonly name: string;
   /** The AWS partition, e.g. `aws` (a plan-time value from `aws_partition`). */
   readonly partition: string;
+  /**
+   * Let a box require IMDSv2 on itself (ec2:ModifyInstanceMetadataOptions, only on instances that
+   * carry this profile): spot requests cannot set metadata options at launch.
+   * @default false
+   */
+  readonly allowRequiringImdsv2?: boolean;
 }
 
 /**
- * The box's identity: only what Session Manager needs (AmazonSSMManagedInstanceCore). The box stops
- * itself through the operating system, so it needs no EC2 permissions at all.
+ * The box's identity: what Session Manager needs (AmazonSSMManagedInstanceCore), and for spot boxes
+ * the right to require IMDSv2 on themselves. The box stops itself through the operating system, so
+ * it needs no other EC2 permission.
  */
 export class InstanceProfile extends Construct {
   readonly profileName: string;
@@ -40,6 +48,16 @@ export class InstanceProfile extends Construct {
       namePrefix: `${props.name}-`,
       role: role.name,
     });
+    if (props.allowRequiringImdsv2) {
+      const requireImdsv2 = new DataAwsIamPolicyDocument(this, 'require-imdsv2', {
+        statement: [{
+          actions: ['ec2:ModifyInstanceMetadataOptions'],
+          resources: [`arn:${props.partition}:ec2:*:*:instance/*`],
+          condition: [{ test: 'ArnEquals', variable: 'ec2:InstanceProfile', values: [profile.arn] }],
+        }],
+      });
+      new IamRolePolicy(this, 'require-imdsv2-policy', { namePrefix: 'require-imdsv2-', role: role.id, policy: requireImdsv2.json });
+    }
     this.profileName = profile.name;
     this.roleName = role.name;
   }

@@ -4,6 +4,16 @@ import { Ec2Tag } from '@cdktf/provider-aws/lib/ec2-tag';
 import { SpotInstanceRequest } from '@cdktf/provider-aws/lib/spot-instance-request';
 import { BoxCount, BoxList, CREATION_ONLY_ARGUMENTS, LaunchSpec, countArgument, launchArguments } from './launch-spec';
 
+/**
+ * The launch arguments EC2's RequestSpotInstances can carry. It has no metadata or CPU options, and
+ * the provider would accept both and drop them silently; the box requires IMDSv2 on itself instead
+ * (see src/userdata/require-imdsv2.sh).
+ */
+function spotLaunchArguments(spec: LaunchSpec) {
+  const { metadataOptions, cpuOptions, ...carried } = launchArguments(spec);
+  return carried;
+}
+
 export interface SpotInstancesProps {
   readonly launch: LaunchSpec;
   /** How many boxes: a number, or a plan-time expression (the `auto` market). */
@@ -43,7 +53,7 @@ export class SpotInstances extends Construct implements BoxList {
 
     const request = new SpotInstanceRequest(this, 'request', {
       count,
-      ...launchArguments(props.launch),
+      ...spotLaunchArguments(props.launch),
       spotType: 'persistent',
       instanceInterruptionBehavior: 'stop',
       waitForFulfillment: true,

@@ -13,6 +13,12 @@ export interface UserDataProps {
   readonly name: string;
   /** The config's `idle` settings. With `enabled: false` nothing idle-related is installed. */
   readonly idle: IdleSettings;
+  /**
+   * Have the box require IMDSv2 on itself at first boot: needed where EC2 takes no metadata options
+   * at launch (spot requests).
+   * @default false
+   */
+  readonly requireImdsv2OnBoot?: boolean;
 }
 
 /** Plain text when it fits EC2's limit, otherwise gzipped (cloud-init unpacks it) and base64-encoded. */
@@ -146,30 +152,39 @@ function writeFileEntry(file: BoxFile): string[] {
   return [...head, '    content: |', ...body];
 }
 
+const IMDSV2_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-require-imdsv2';
+
 function cloudConfig(props: UserDataProps): string {
   assertSingleLine('name', props.name);
-  if (!props.idle.enabled) {
-    return [
-      '#cloud-config',
-      `# ${props.name}: the on-box idle auto-shutdown is off (idle.enabled: false); nothing of it is installed.`,
-      '{}',
-      '',
-    ].join('\n');
+  const files: BoxFile[] = [];
+  const commands: string[] = [];
+  const about: string[] = [];
+  if (props.idle.enabled) {
+    files.push(...boxFiles(props.idle));
+    commands.push('  - [systemctl, daemon-reload]', `  - [systemctl, enable, --now, ${TIMER_UNIT}]`);
+    about.push(`# ${props.name}: the on-box idle auto-shutdown of trainium-spot (src/userdata/). It stops the box after`,
+      `# ${props.idle.consecutiveChecks} idle checks in a row; see journalctl -u trainium-spot-idle.`);
+  } else {
+    about.push(`# ${props.name}: the on-box idle auto-shutdown is off (idle.enabled: false); nothing of it is installed.`);
   }
+  if (props.requireImdsv2OnBoot) {
+    files.push({ path: IMDSV2_SCRIPT_PATH, permissions: '0755', content: readUserdataFile('require-imdsv2.sh') });
+    // Last: it may retry for minutes, and nothing else waits for it.
+    commands.push(`  - [${IMDSV2_SCRIPT_PATH}]`);
+    about.push('# At first boot the box requires IMDSv2 on itself (a spot request cannot set it at launch).');
+  }
+  if (files.length === 0) return ['#cloud-config', ...about, '{}', ''].join('\n');
   return [
     '#cloud-config',
-    `# ${props.name}: the on-box idle auto-shutdown of trainium-spot (src/userdata/). It stops the box after`,
-    `# ${props.idle.consecutiveChecks} idle checks in a row; see journalctl -u trainium-spot-idle.`,
+    ...about,
     'write_files:',
-    ...boxFiles(props.idle).flatMap(writeFileEntry),
+    ...files.flatMap(writeFileEntry),
     'runcmd:',
-    '  - [systemctl, daemon-reload]',
-    `  - [systemctl, enable, --now, ${TIMER_UNIT}]`,
+    ...commands,
     '',
   ].join('\n');
 }
 
-/** The user data of the box, plain or gzipped; throws ConfigError when even gzipped it is too large. */
 export function renderUserData(props: UserDataProps): RenderedUserData {
   const text = cloudConfig(props);
   if (Buffer.byteLength(text, 'utf8') <= USER_DATA_LIMIT_BYTES) return { userData: text };
