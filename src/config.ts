@@ -253,9 +253,9 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
     const problem = cidrProblem(cidr);
     if (problem) {
       fail(['sshCidrs', i], problem);
-    } else if (cidr.endsWith('/0') && !c.allowSshFromAnywhere) {
-      fail(['sshCidrs', i], 'opens SSH to the whole internet; set allowSshFromAnywhere: true to mean it, ' +
-        'or use Session Manager (no SSH needed)');
+    } else if (opensToTheWorld(cidr) && !c.allowSshFromAnywhere) {
+      fail(['sshCidrs', i], 'opens SSH to the whole internet or a large part of it; set allowSshFromAnywhere: ' +
+        'true to mean it, or use Session Manager (no SSH needed)');
     }
   });
 
@@ -285,6 +285,15 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   if (c.capacityReservationId !== undefined && !['capacity-block', 'capacity-reservation'].includes(c.market)) {
     fail('capacityReservationId', `only applies to market "capacity-block" or "capacity-reservation", not "${c.market}"`);
   }
+}
+
+/**
+ * 0.0.0.0/0 and ::/0, and blocks so wide they amount to it (0.0.0.0/1 + 128.0.0.0/1 is the world
+ * too): shorter than /8 for IPv4, /16 for IPv6.
+ */
+function opensToTheWorld(cidr: string): boolean {
+  const prefix = Number(cidr.split('/')[1]);
+  return cidr.includes(':') ? prefix < 16 : prefix < 8;
 }
 
 /** Why a string is not a usable CIDR block, or undefined when it is. */
