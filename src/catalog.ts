@@ -198,11 +198,6 @@ export function instanceFacts(instanceType: string): InstanceTypeFacts | undefin
     : undefined;
 }
 
-export function quotaFor(instanceType: string, market: QuotaMarket): QuotaRef | undefined {
-  const facts = instanceFacts(instanceType);
-  return facts ? QUOTAS[facts.family][market] : undefined;
-}
-
 /** Regions that offer the type, sorted. */
 export function regionsOffering(instanceType: string): string[] {
   return Object.keys(instanceFacts(instanceType)?.offeredIn ?? {}).sort();

@@ -41,7 +41,6 @@ export const NEURON_DLAMI_UBUNTU_2404_PARAMETER =
   '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id';
 
 export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
-export type Market = (typeof MARKETS)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -179,7 +178,6 @@ export const configSchema = z.strictObject({
 export type ConfigInput = z.input<typeof configSchema>;
 type Parsed = z.output<typeof configSchema>;
 export type IdleSettings = Parsed['idle'];
-export type IdleAlarmSettings = Parsed['idleAlarm'];
 export type BackendSettings = Parsed['backend'];
 
 /** The validated configuration, with every catalog-derived default filled in. */

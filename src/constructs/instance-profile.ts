@@ -24,7 +24,6 @@ export interface InstanceProfileProps {
  */
 export class InstanceProfile extends Construct {
   readonly profileName: string;
-  readonly roleName: string;
 
   constructor(scope: Construct, id: string, props: InstanceProfileProps) {
     super(scope, id);
@@ -59,6 +58,5 @@ export class InstanceProfile extends Construct {
       new IamRolePolicy(this, 'require-imdsv2-policy', { namePrefix: 'require-imdsv2-', role: role.id, policy: requireImdsv2.json });
     }
     this.profileName = profile.name;
-    this.roleName = role.name;
   }
 }

@@ -14,8 +14,6 @@ export interface QuotaGuardProps {
 }
 
 export interface QuotaCheck {
-  /** Reference (no `${}`) to the applied quota value in vCPUs. */
-  readonly valueRef: string;
   /** Reference (no `${}`) to whether the quota holds the boxes. */
   readonly fitsRef: string;
   readonly condition: string;
@@ -40,13 +38,11 @@ export class QuotaGuard extends Construct {
         quotaCode: quota.code,
       });
       const fits = new TerraformLocal(this, `${market}-fits`, `\${${data.fqn}.value >= ${this.neededVcpus}}`);
-      const boxes = props.instanceCount === 1 ? `1 x ${props.instanceType}` : `${props.instanceCount} x ${props.instanceType}`;
       this.checks.set(market, {
-        valueRef: `${data.fqn}.value`,
         fitsRef: fits.fqn,
         condition: `\${${data.fqn}.value >= ${this.neededVcpus}}`,
         errorMessage:
-          `Not enough EC2 ${market} quota in ${props.region}: ${boxes} needs ${this.neededVcpus} vCPUs, but ` +
+          `Not enough EC2 ${market} quota in ${props.region}: ${props.instanceCount} x ${props.instanceType} needs ${this.neededVcpus} vCPUs, but ` +
           `"${quota.name}" (${quota.code}) is \${${data.fqn}.value} vCPUs. Ask for more with: ` +
           `${quotaIncreaseCommand(quota, this.neededVcpus, props.region)} ` +
           `-- approval usually takes hours to a business day; \`npx trainium-spot quota\` also shows what is in use.`,
