@@ -87,6 +87,8 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
       /availabilityZoneId "usw2-az1" does not offer trn1\.2xlarge in us-east-2/],
     ['CPU options on the spot market, where EC2 cannot apply them', { cpuCoreCount: 2 },
       /^Invalid config: cpuCoreCount 2 cannot apply to market "spot": EC2 spot requests take no CPU options; use market "on-demand"/],
+    ['CPU options on market auto, which may end as a spot request', { market: 'auto', cpuThreadsPerCore: 1 },
+      /^Invalid config: cpuThreadsPerCore 1 cannot apply to market "auto": EC2 spot requests take no CPU options/],
     ['invalid core count', { market: 'on-demand', cpuCoreCount: 8 }, /^Invalid config: cpuCoreCount 8 is not valid for trn1\.2xlarge; valid core counts: 1, 2, 3, 4$/],
     ['invalid threads per core', { market: 'on-demand', cpuThreadsPerCore: 4 }, /^Invalid config: cpuThreadsPerCore 4 is not valid for trn1\.2xlarge; valid: 1, 2$/],
     ['volume too large', { rootVolumeSizeGiB: 20000 }, /^Invalid config: rootVolumeSizeGiB 20000 must be a whole number from 1 to 16384 GiB$/],

@@ -80,6 +80,15 @@ describe('spot', () => {
     });
   });
 
+  test('creates the CloudWatch alarm-actions service-linked role only when asked', () => {
+    // GIVEN an identity that may not create service-linked roles, so the alarm's stop action would never run
+    const json = synthesizeJson({ createCloudWatchServiceLinkedRole: true });
+    // THEN
+    expect(Object.values(json.resource.aws_iam_service_linked_role)).toEqual([
+      expect.objectContaining({ aws_service_name: 'events.amazonaws.com' }),
+    ]);
+  });
+
   test('passes spotMaxPricePerHour as the spot price cap', () => {
     expect(synthesize({ spotMaxPricePerHour: 0.6 })).toHaveResourceWithProperties(SpotInstanceRequest, { spot_price: '0.6' });
     expect(synthesizeJson({ spotMaxPricePerHour: 0.6 }).output.spot_max_price_per_hour.value).toBe(0.6);

@@ -82,13 +82,13 @@ describe('the default stack', () => {
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
     expect(request.user_data).toContain('path: /usr/local/sbin/trainium-spot-require-imdsv2');
     expect(request.user_data).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
-    expect(json.resource).toHaveProperty('aws_iam_role_policy');
+    expect(Object.values(json.resource.aws_iam_role_policy).map((p) => p.name_prefix)).toContain('require-imdsv2-');
   });
 
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {
     const onDemand = synthesizeJson({ market: 'on-demand' });
     expect(Object.values(onDemand.resource.aws_instance)[0].user_data).not.toContain('require-imdsv2');
-    expect(onDemand.resource).not.toHaveProperty('aws_iam_role_policy');
+    expect(Object.values(onDemand.resource.aws_iam_role_policy).map((p) => p.name_prefix)).not.toContain('require-imdsv2-');
   });
 
   test('without the idle alarm, has no alarm', () => {

@@ -163,6 +163,8 @@ export const configSchema = z.strictObject({
     .describe("Days the persistent spot request stays open (AWS's own default is 7)."),
   createSpotServiceLinkedRole: z.boolean().default(false)
     .describe('Create AWSServiceRoleForEC2Spot (fails where the account has it already).'),
+  createCloudWatchServiceLinkedRole: z.boolean().default(false)
+    .describe("Create AWSServiceRoleForCloudWatchEvents, which the idle alarm's stop action runs as (fails where it exists)."),
   capacityReservationId: z.string().regex(/^cr-[0-9a-f]{8,17}$/, { error: 'must look like cr-0123456789abcdef0' })
     .optional().describe('Capacity Block (required for capacity-block) or reservation (capacity-reservation) to use.'),
   notifyEmail: z.email({ error: 'must be an e-mail address' }).optional()
@@ -228,10 +230,11 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
     fail('cpuThreadsPerCore', `is not valid for ${c.instanceType}; valid: ${list(facts.validThreadsPerCore)}`);
   }
 
-  if (c.market === 'spot') {
+  // `auto` may end as a spot request, which would drop the CPU options without a word.
+  if (c.market === 'spot' || c.market === 'auto') {
     for (const key of ['cpuCoreCount', 'cpuThreadsPerCore'] as const) {
       if (c[key] !== undefined) {
-        fail(key, 'cannot apply to market "spot": EC2 spot requests take no CPU options; use market ' +
+        fail(key, `cannot apply to market "${c.market}": EC2 spot requests take no CPU options; use market ` +
           '"on-demand", "capacity-block" or "capacity-reservation", or leave it out');
       }
     }

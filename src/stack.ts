@@ -124,6 +124,11 @@ export class TrainiumSpotStack extends TerraformStack {
       // (AuthFailure.ServiceLinkedRoleCreationNotPermitted). Creating it fails where it exists.
       new IamServiceLinkedRole(this, 'spot-service-linked-role', { awsServiceName: 'spot.amazonaws.com' });
     }
+    if (config.createCloudWatchServiceLinkedRole) {
+      // An alarm's EC2 stop action runs as AWSServiceRoleForCloudWatchEvents, which CloudWatch creates
+      // with the first such alarm only if the deploying identity may iam:CreateServiceLinkedRole.
+      new IamServiceLinkedRole(this, 'cloudwatch-service-linked-role', { awsServiceName: 'events.amazonaws.com' });
+    }
 
     // ---------------------------------------------------------------- outputs
     new BoxOutputs(this, 'outputs', {

@@ -15,7 +15,23 @@ describe('InstanceProfile', () => {
       policy_arn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
     });
     expect(Object.keys(json.resource.aws_iam_role_policy_attachment)).toHaveLength(1);
-    expect(json.resource).not.toHaveProperty('aws_iam_role_policy');
+  });
+
+  test('denies every way of reading the generated private SSH keys, which that policy would allow', () => {
+    // THEN: one inline policy, a deny of all four GetParameter* actions on the keys and every ancestor path
+    expect(Object.keys(json.resource.aws_iam_role_policy)).toHaveLength(1);
+    const documents = Object.values(json.data.aws_iam_policy_document) as any[];
+    const deny = documents.flatMap((d) => d.statement).find((st) => st.effect === 'Deny');
+    expect(deny).toEqual({
+      effect: 'Deny',
+      actions: ['ssm:GetParameter*'],
+      resources: [
+        'arn:aws:ssm:*:*:parameter/ec2/keypair/*',
+        'arn:aws:ssm:*:*:parameter/ec2/keypair',
+        'arn:aws:ssm:*:*:parameter/ec2',
+        'arn:aws:ssm:*:*:parameter/',
+      ],
+    });
   });
 
   test('lets only EC2 assume the role', () => {
@@ -50,6 +66,8 @@ describe('InstanceProfile for spot boxes', () => {
 
   test('has no such right by default', () => {
     const synthesized = Testing.synthScope((scope) => { new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws' }); });
-    expect(synthesized).not.toHaveResource(IamRolePolicy);
+    const documents = Object.values(JSON.parse(synthesized).data.aws_iam_policy_document) as any[];
+    const actions = documents.flatMap((d) => d.statement).flatMap((st) => st.actions);
+    expect(actions).not.toContain('ec2:ModifyInstanceMetadataOptions');
   });
 });

@@ -4,6 +4,7 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
+import { KEY_PARAMETER_PREFIX } from './ssh-key';
 
 export interface InstanceProfileProps {
   readonly name: string;
@@ -20,7 +21,7 @@ export interface InstanceProfileProps {
 /**
  * The box's identity: what Session Manager needs (AmazonSSMManagedInstanceCore), and for spot boxes
  * the right to require IMDSv2 on themselves. The box stops itself through the operating system, so
- * it needs no other EC2 permission.
+ * it needs no other EC2 permission. It may never read the generated private SSH keys.
  */
 export class InstanceProfile extends Construct {
   readonly profileName: string;
@@ -43,6 +44,20 @@ export class InstanceProfile extends Construct {
       role: role.name,
       policyArn: `arn:${props.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
     });
+    // AmazonSSMManagedInstanceCore allows ssm:GetParameter and ssm:GetParameters on every parameter,
+    // which includes the box's own private key. Parameter Store authorizes each GetParameter* action on
+    // its own, and GetParametersByPath against the requested path, not the parameters it returns, so a
+    // deny must name every action and every ancestor path of the keys:
+    // https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html (checked 2026-12-01).
+    const keyParameters = `arn:${props.partition}:ssm:*:*:parameter${KEY_PARAMETER_PREFIX}`;
+    const denySshKeys = new DataAwsIamPolicyDocument(this, 'deny-ssh-keys', {
+      statement: [{
+        effect: 'Deny',
+        actions: ['ssm:GetParameter*'],
+        resources: [`${keyParameters}*`, ...ancestorPaths(keyParameters)],
+      }],
+    });
+    new IamRolePolicy(this, 'deny-ssh-keys-policy', { namePrefix: 'deny-ssh-keys-', role: role.id, policy: denySshKeys.json });
     const profile = new IamInstanceProfile(this, 'profile', {
       namePrefix: `${props.name}-`,
       role: role.name,
@@ -59,4 +74,12 @@ export class InstanceProfile extends Construct {
     }
     this.profileName = profile.name;
   }
+}
+
+/** `arn:...:parameter/ec2/keypair/` -> the ARNs of `/ec2/keypair`, `/ec2` and `/`. */
+function ancestorPaths(parameterPathArn: string): string[] {
+  const [base, path] = parameterPathArn.split(':parameter');
+  const parts = path.split('/').filter(Boolean);
+  return parts.map((_, i) => `${base}:parameter/${parts.slice(0, parts.length - i).join('/')}`)
+    .concat(`${base}:parameter/`);
 }
