@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test the project has and ends with one line: "N passed, N failed[, N skipped]".
+#   tsc    - one type-check of everything (jest itself only transpiles)
 #   jest   - config, constructs, stack, policy, engine (terraform plan), CLI
 #   bats   - the on-box idle check, run unchanged against stubs
 #   lint   - shellcheck over every shell file (one check per file)
@@ -13,6 +14,16 @@ skipped=0
 report_dir=$(mktemp -d)
 trap 'rm -rf "$report_dir"' EXIT
 
+# Each part prints its own wall time, so a slow part is visible without a profiler.
+part_started=$SECONDS
+end_part() { echo "-- $1: $((SECONDS - part_started)) s"; part_started=$SECONDS; }
+
+# ------------------------------------------------------------------ type-check
+# Once for the whole project: jest transpiles each file on its own (isolatedModules) and checks no types.
+echo "== typecheck"
+if npx tsc --noEmit; then passed=$((passed + 1)); else echo "typecheck failed"; failed=$((failed + 1)); fi
+end_part typecheck
+
 # ------------------------------------------------------------------ jest
 echo "== jest"
 npx jest --ci --json --outputFile="$report_dir/jest.json" "$@"
@@ -25,6 +36,7 @@ if [[ -s "$report_dir/jest.json" ]]; then
 else
   echo "jest wrote no report"; failed=$((failed + 1))
 fi
+end_part jest
 
 # ------------------------------------------------------------------ bats
 echo "== bats"
@@ -42,6 +54,7 @@ if compgen -G "__tests__/userdata/*.bats" > /dev/null; then
 else
   echo "no bats tests found"; failed=$((failed + 1))
 fi
+end_part bats
 
 # ------------------------------------------------------------------ shellcheck
 echo "== shellcheck"
@@ -54,6 +67,7 @@ else
   echo "SKIPPED shellcheck: not installed (Debian/Ubuntu: apt-get install shellcheck; .ci/run installs it)"
   skipped=$((skipped + ${#shell_files[@]}))
 fi
+end_part shellcheck
 
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [[ $failed -eq 0 ]]
