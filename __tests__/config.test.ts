@@ -31,7 +31,7 @@ describe('defaults', () => {
       rootVolumeThroughputMiBps: 125,
       sshCidrs: [],
       allowSshFromAnywhere: false,
-      amiSsmParameter: '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id',
+      image: 'pytorch',
       idleAlarm: { enabled: true, thresholdPercent: 3, periodSeconds: 60, evaluationPeriods: 3 },
       backend: { type: 'local' },
       tags: {},
