@@ -32,6 +32,8 @@ function problemWith(input: ConfigInput): string {
   throw new Error(`accepted ${JSON.stringify(input)}`);
 }
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const theBox = (json: TerraformJson) => Object.values(json.resource.aws_spot_instance_request ?? json.resource.aws_instance)[0];
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ describe('the stack per preset and family', () => {
     const conditions = theBox(json).lifecycle.precondition.map((p: { condition: string }) => p.condition);
     expect(conditions).toEqual(expect.arrayContaining([
       expect.stringMatching(/^\$\{data\.aws_ami\.[^.]+\.architecture == "x86_64"\}$/),
-      `\${startswith(${conditions.find((c: string) => c.includes('startswith'))?.match(/data\.aws_ami\.[^.]+\.name/)?.[0]}, ${JSON.stringify(preset.amiNamePrefix)})}`,
+      expect.stringMatching(new RegExp(`^\\$\\{startswith\\(data\\.aws_ami\\.[^.]+\\.name, ${escape(JSON.stringify(preset.amiNamePrefix))}\\)\\}$`)),
     ]));
     // AND the output and the login message name the environment and the SDK
     const activate = preset.environments.length > 0 ? `source ${preset.environments[0].path}/bin/activate` : undefined;
