@@ -12,7 +12,8 @@ import {
   InstanceFamily,
   presetsFor,
 } from '../src/catalog';
-import { ConfigError, ConfigInput, parseConfig } from '../src/config';
+import { ConfigInput, parseConfig } from '../src/config';
+import { problemWith } from './support/config';
 import { renderUserData } from '../src/userdata';
 import { synthesizeJson, TerraformJson, userDataText } from './support/synth';
 
@@ -20,16 +21,6 @@ import { synthesizeJson, TerraformJson, userDataText } from './support/synth';
 function typeOf(family: InstanceFamily): { instanceType: string; region: string } {
   const instanceType = Object.keys(INSTANCE_TYPES).find((t) => t.startsWith(`${family}.`))!;
   return { instanceType, region: Object.keys(INSTANCE_TYPES[instanceType].offeredIn)[0] };
-}
-
-function problemWith(input: ConfigInput): string {
-  try {
-    parseConfig(input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${JSON.stringify(input)}`);
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
