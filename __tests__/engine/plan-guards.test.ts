@@ -144,11 +144,17 @@ engine('the machine image guards on terraform plan', () => {
   const presetsAndTypes = Object.entries(IMAGE_PRESETS).flatMap(([name, preset]) =>
     preset.families.map((family) => [name, Object.keys(INSTANCE_TYPES).find((t) => t.startsWith(`${family}.`))!] as const));
 
-  test.each(presetsAndTypes)('preset %s on %s plans with its own image', (image, instanceType) => {
-    const region = Object.keys(INSTANCE_TYPES[instanceType].offeredIn)[0];
-    const result = plan(imageHarness({ image, instanceType, region }, amiWithRootSnapshot(40, amiNameOf(IMAGE_PRESETS[image]))));
-    expect(result.errors).toEqual([]);
-    expect(result.ok).toBe(true);
+  test.each(presetsAndTypes)('preset %s on %s plans with its own image and fails with another', (image, instanceType) => {
+    // GIVEN
+    const input = { image, instanceType, region: Object.keys(INSTANCE_TYPES[instanceType].offeredIn)[0] };
+    const other = IMAGE_PRESETS[image === 'base' ? 'multi-framework' : 'base'];
+    // WHEN
+    const own = plan(imageHarness(input, amiWithRootSnapshot(40, amiNameOf(IMAGE_PRESETS[image]))));
+    const foreign = plan(imageHarness(input, amiWithRootSnapshot(40, amiNameOf(other))));
+    // THEN
+    expect(own.errors).toEqual([]);
+    expect(own.ok).toBe(true);
+    expect(foreign.errors.map((e) => e.detail)).toEqual([expect.stringContaining(`but preset ${image} expects an image named`)]);
   });
 
   test('fails the plan when the parameter names an image of another kind, naming it and how to choose', () => {
