@@ -79,24 +79,25 @@ export class MachineImage extends Construct {
 
   /** The data sources that find the image, and where it came from in words. */
   private lookUp(choice: ImageChoice): { image: { data: DataAwsAmi; imageId: string }; where: string } {
-    const parameter = choice.kind === 'ssm' ? choice.ssmParameter : choice.kind === 'preset' ? choice.preset.ssmParameter : undefined;
-    if (parameter !== undefined) {
-      // insecure_value: an AMI id is public, and a sensitive value would taint every output using it.
-      const imageId = new DataAwsSsmParameter(this, 'image-id', { name: parameter }).insecureValue;
-      const data = new DataAwsAmi(this, 'image', { filter: [{ name: 'image-id', values: [imageId] }] });
-      return { image: { data, imageId }, where: parameter };
-    }
     if (choice.kind === 'ami') {
       const data = new DataAwsAmi(this, 'image', { filter: [{ name: 'image-id', values: [choice.amiId] }] });
       return { image: { data, imageId: choice.amiId }, where: 'the config' };
     }
-    // AWS publishes no parameter for this preset: the newest image Amazon owns with its name.
-    const pattern = `${(choice as Extract<ImageChoice, { kind: 'preset' }>).preset.amiNamePrefix} *`;
-    const data = new DataAwsAmi(this, 'image', {
-      mostRecent: true,
-      owners: ['amazon'],
-      filter: [{ name: 'name', values: [pattern] }, { name: 'state', values: ['available'] }],
-    });
-    return { image: { data, imageId: data.id }, where: `the newest Amazon AMI named "${pattern}"` };
+    if (choice.kind === 'preset' && choice.preset.ssmParameter === undefined) {
+      // AWS publishes no parameter for this preset: the newest image Amazon owns with its name.
+      const pattern = `${choice.preset.amiNamePrefix} *`;
+      const data = new DataAwsAmi(this, 'image', {
+        mostRecent: true,
+        owners: ['amazon'],
+        filter: [{ name: 'name', values: [pattern] }, { name: 'state', values: ['available'] }],
+      });
+      return { image: { data, imageId: data.id }, where: `the newest Amazon AMI named "${pattern}"` };
+    }
+    // Set for every other preset (checked just above), and for ssm: images by definition.
+    const parameter = choice.kind === 'ssm' ? choice.ssmParameter : choice.preset.ssmParameter!;
+    // insecure_value: an AMI id is public, and a sensitive value would taint every output using it.
+    const imageId = new DataAwsSsmParameter(this, 'image-id', { name: parameter }).insecureValue;
+    const data = new DataAwsAmi(this, 'image', { filter: [{ name: 'image-id', values: [imageId] }] });
+    return { image: { data, imageId }, where: parameter };
   }
 }

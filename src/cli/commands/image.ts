@@ -28,6 +28,8 @@ const FLAGS: FlagSpecs = {
 
 /** Images older than this get a warning: Neuron moves fast, and old DLAMIs miss security updates. */
 const OLD_AFTER_DAYS = 365;
+/** A deprecation date closer than this is worth a warning ahead of time. */
+const DEPRECATION_NOTICE_DAYS = 90;
 const DAY_MS = 86_400_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -92,25 +94,30 @@ function rootSnapshotSizeGiB(image: Image): number | null {
 // Verdict
 // ---------------------------------------------------------------------------------------------
 
-function warningsFor(report: Omit<ImageReport, 'warnings' | 'passesPlanGuards'>, choice: ImageChoice, now: number): string[] {
-  const warnings: string[] = [];
-  const { ami } = report;
+/** Why `terraform plan` would reject the image: the same checks as the stack's guards. */
+function planGuardProblems(ami: ImageReport['ami'], choice: ImageChoice): string[] {
+  const problems: string[] = [];
   if (ami.architecture !== IMAGE_ARCHITECTURE) {
-    warnings.push(`the image is ${ami.architecture ?? 'of unknown architecture'}, not ${IMAGE_ARCHITECTURE}: terraform plan will fail`);
+    problems.push(`the image is ${ami.architecture ?? 'of unknown architecture'}, not ${IMAGE_ARCHITECTURE}: terraform plan will fail`);
   }
   if (choice.kind === 'preset' && !(ami.name ?? '').startsWith(choice.preset.amiNamePrefix)) {
-    warnings.push(`the image is named "${ami.name ?? ''}", not "${choice.preset.amiNamePrefix} ..." as preset ` +
+    problems.push(`the image is named "${ami.name ?? ''}", not "${choice.preset.amiNamePrefix} ..." as preset ` +
       `${choice.name} expects: terraform plan will fail`);
   }
-  const created = ami.creationDate ? Date.parse(ami.creationDate) : NaN;
-  const ageDays = Math.floor((now - created) / DAY_MS);
+  return problems;
+}
+
+/** Age and deprecation: the plan accepts the image, but a newer one may serve better. */
+function ageWarnings(ami: ImageReport['ami'], now: number): string[] {
+  const warnings: string[] = [];
+  const ageDays = Math.floor((now - (ami.creationDate ? Date.parse(ami.creationDate) : NaN)) / DAY_MS);
   if (ageDays > OLD_AFTER_DAYS) {
     warnings.push(`the image is ${ageDays} days old (created ${isoOrDash(ami.creationDate)}): it lacks a year of Neuron and security updates`);
   }
   const deprecation = ami.deprecationTime ? Date.parse(ami.deprecationTime) : NaN;
   if (deprecation <= now) {
     warnings.push(`AWS deprecated the image on ${isoOrDash(ami.deprecationTime)}: it may vanish from listings; choose a newer one`);
-  } else if (deprecation - now <= OLD_AFTER_DAYS * DAY_MS / 4) {
+  } else if (deprecation - now <= DEPRECATION_NOTICE_DAYS * DAY_MS) {
     warnings.push(`AWS deprecates the image on ${isoOrDash(ami.deprecationTime)}`);
   }
   return warnings;
@@ -148,9 +155,9 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     environments: preset?.preset.environments.map((e) => ({ path: e.path, holds: e.holds })) ?? [],
     activateCommand: activateCommand(choice) ?? null,
   };
-  const warnings = warningsFor(partial, choice, Date.now());
-  const passesPlanGuards = !warnings.some((w) => w.endsWith('terraform plan will fail'));
-  emit(ctx, { ...partial, passesPlanGuards, warnings }, renderImage);
+  const problems = planGuardProblems(partial.ami, choice);
+  const passesPlanGuards = problems.length === 0;
+  emit(ctx, { ...partial, passesPlanGuards, warnings: [...problems, ...ageWarnings(partial.ami, Date.now())] }, renderImage);
   return passesPlanGuards ? EXIT_OK : EXIT_DOES_NOT_FIT;
 }
 
