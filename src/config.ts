@@ -170,7 +170,7 @@ export const configSchema = z.strictObject({
   notifyEmail: z.email({ error: 'must be an e-mail address' }).optional()
     .describe('E-mail address subscribed to spot interruption and rebalance notices.'),
   image: z.string().default(DEFAULT_IMAGE)
-    .describe(`Machine image: a preset (${IMAGE_PRESET_NAMES.join(', ')}), ssm:<parameter path> or an ami-... id. ` +
+    .describe(`Machine image: a preset (${IMAGE_PRESET_NAMES.join(', ')}), ssm: and an SSM parameter path, or an ami-... id. ` +
       'The default, pytorch, trains with PyTorch on the instance type out of the box.'),
   idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch CPU alarm that stops an idle box.'),
   idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown.'),
