@@ -58,6 +58,8 @@ describe('the app', () => {
       /^trainium-spot: TRAINIUM_SPOT_CONFIG: "\/nonexistent\/config\.json" cannot be read/],
     ['cdktf.json context has a typo', {}, { trainiumSpot: { regon: 'us-east-1' } },
       /^trainium-spot: Invalid config: unknown key "regon"; allowed: /],
+    ['the image preset does not support the type', { TRAINIUM_SPOT_INSTANCE_TYPE: 'trn1.2xlarge' }, { trainiumSpot: { image: 'vllm-0.24' } },
+      /^trainium-spot: Invalid config: image "vllm-0\.24" does not support trn1; presets that do: pytorch, pytorch-2\.9, jax-0\.10, multi-framework, base\n$/],
   ])('fails when %s: one line, exit 1, no stack trace, nothing written', (_case, env, context, expected) => {
     // WHEN
     const run = runApp(env, context);

@@ -2,17 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CONFIG_FILE_ENV, ConfigError, loadConfig, parseConfig } from '../src/config';
-
-/** The one line a bad value produces, or a failure when the value is accepted. */
-function problemWith(input: unknown): string {
-  try {
-    parseConfig(input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${JSON.stringify(input)}`);
-}
+import { problemWith } from './support/config';
 
 describe('defaults', () => {
   test('an empty config is the seed box: one trn1.2xlarge on spot in use2-az3', () => {
@@ -31,7 +21,7 @@ describe('defaults', () => {
       rootVolumeThroughputMiBps: 125,
       sshCidrs: [],
       allowSshFromAnywhere: false,
-      amiSsmParameter: '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id',
+      image: 'pytorch',
       idleAlarm: { enabled: true, thresholdPercent: 3, periodSeconds: 60, evaluationPeriods: 3 },
       backend: { type: 'local' },
       tags: {},

@@ -103,7 +103,12 @@ describe('on-demand', () => {
     expect(synthesized).toHaveDataSourceWithProperties(DataAwsServicequotasServiceQuota, { quota_code: 'L-2C3B7624' });
     expect(synthesized).toHaveResourceWithProperties(Instance, {
       lifecycle: expect.objectContaining({
-        precondition: [expect.objectContaining({ error_message: expect.stringContaining('"Running On-Demand Trn instances" (L-2C3B7624)') })],
+        precondition: [
+          expect.objectContaining({ error_message: expect.stringContaining('"Running On-Demand Trn instances" (L-2C3B7624)') }),
+          // then the machine image guards: x86_64, and the name the preset expects
+          expect.objectContaining({ condition: expect.stringContaining('architecture == "x86_64"') }),
+          expect.objectContaining({ condition: expect.stringContaining('startswith(') }),
+        ],
       }),
     });
   });
@@ -182,8 +187,9 @@ function withUserDataDigest(json: TerraformJson): TerraformJson {
   const copy = JSON.parse(JSON.stringify(json)) as TerraformJson;
   for (const type of ['aws_spot_instance_request', 'aws_instance']) {
     for (const block of Object.values(copy.resource[type] ?? {})) {
-      const userData = String(block.user_data);
-      block.user_data = `<${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}>`;
+      const key = block.user_data_base64 !== undefined ? 'user_data_base64' : 'user_data';
+      const userData = String(block[key]);
+      block[key] = `<${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}>`;
     }
   }
   return copy;

@@ -4,7 +4,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { parseConfig } from '../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../src/stack';
 import { terraformMissingReason } from './support/terraform';
-import { synthesize, synthesizeJson } from './support/synth';
+import { synthesize, synthesizeJson, userDataText } from './support/synth';
 
 describe('the default stack', () => {
   const json = synthesizeJson();
@@ -27,7 +27,7 @@ describe('the default stack', () => {
 
   test('outputs the ids and ready-to-paste commands', () => {
     expect(Object.keys(json.output).sort()).toEqual([
-      'availability_zone_id', 'availability_zones', 'fetch_key_command', 'instance_id', 'instance_ids',
+      'activate_command', 'availability_zone_id', 'availability_zones', 'fetch_key_command', 'instance_id', 'instance_ids',
       'interruption_topic_arn', 'key_name', 'key_pair_id', 'market', 'on_demand_price_per_hour', 'private_key_parameter',
       'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'ssh_command', 'ssm_command', 'start_command',
     ]);
@@ -37,9 +37,9 @@ describe('the default stack', () => {
     expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], null)} --region us-east-2');
   });
 
-  test('reads the Neuron DLAMI from its public SSM parameter', () => {
+  test('reads the PyTorch Neuron DLAMI of trn1 from its public SSM parameter', () => {
     const parameter = Object.values(json.data.aws_ssm_parameter)[0];
-    expect(parameter.name).toBe('/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id');
+    expect(parameter.name).toBe('/aws/service/neuron/dlami/pytorch-2.9/ubuntu-24.04/latest/image_id');
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
     expect(request.ami).toMatch(/^\$\{data\.aws_ssm_parameter\.[^.]+\.insecure_value\}$/);
   });
@@ -63,11 +63,11 @@ describe('the default stack', () => {
 
   test('hands the box the cloud-init that installs the idle check and its config', () => {
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
-    expect(request.user_data).toMatch(/^#cloud-config\n/);
-    expect(request.user_data).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
-    expect(request.user_data).toContain('path: /etc/trainium-spot/idle.conf');
-    expect(request.user_data).toContain('CONSECUTIVE_CHECKS=2');
-    expect(request.user_data).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer]');
+    expect(userDataText(request)).toMatch(/^#cloud-config\n/);
+    expect(userDataText(request)).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
+    expect(userDataText(request)).toContain('path: /etc/trainium-spot/idle.conf');
+    expect(userDataText(request)).toContain('CONSECUTIVE_CHECKS=2');
+    expect(userDataText(request)).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer]');
   });
 
   test("tags the spot instance itself with the project tags, the user's tags and its Name", () => {
@@ -80,14 +80,14 @@ describe('the default stack', () => {
 
   test('spot boxes require IMDSv2 on themselves at first boot, since a spot request cannot set it', () => {
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
-    expect(request.user_data).toContain('path: /usr/local/sbin/trainium-spot-require-imdsv2');
-    expect(request.user_data).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
+    expect(userDataText(request)).toContain('path: /usr/local/sbin/trainium-spot-require-imdsv2');
+    expect(userDataText(request)).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
     expect(Object.values(json.resource.aws_iam_role_policy).map((p) => p.name_prefix)).toContain('require-imdsv2-');
   });
 
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {
     const onDemand = synthesizeJson({ market: 'on-demand' });
-    expect(Object.values(onDemand.resource.aws_instance)[0].user_data).not.toContain('require-imdsv2');
+    expect(userDataText(Object.values(onDemand.resource.aws_instance)[0])).not.toContain('require-imdsv2');
     expect(Object.values(onDemand.resource.aws_iam_role_policy).map((p) => p.name_prefix)).not.toContain('require-imdsv2-');
   });
 

@@ -169,6 +169,192 @@ export const INSTANCE_TYPES: Readonly<Record<string, InstanceTypeFacts>> = {
 export const INSTANCE_TYPE_NAMES: readonly string[] = Object.keys(INSTANCE_TYPES);
 
 // ---------------------------------------------------------------------------------------------
+// Machine images (Neuron Deep Learning AMIs)
+// ---------------------------------------------------------------------------------------------
+
+/** The instance family of a type: what AMIs support, e.g. `trn1` for `trn1.2xlarge`. */
+export type InstanceFamily = 'trn1' | 'trn1n' | 'trn2' | 'inf2';
+
+export const INSTANCE_FAMILIES: readonly InstanceFamily[] = ['trn1', 'trn1n', 'trn2', 'inf2'];
+
+/** A Python virtual environment the image ships, and what it holds. */
+export interface ImageEnvironment {
+  readonly path: string;
+  readonly holds: string;
+}
+
+/** One Neuron Deep Learning AMI the stack knows by name. */
+export interface ImagePreset {
+  /** What the image is for, one line. */
+  readonly purpose: string;
+  /**
+   * Public SSM parameter that names the newest image; absent where AWS publishes none, and the
+   * newest image whose name starts with `amiNamePrefix` is used instead.
+   */
+  readonly ssmParameter?: string;
+  /**
+   * What the AMI's name starts with (the rest is a build date, e.g. ` 20260817`). The plan fails when
+   * the image it resolves to is named otherwise; test fixtures build AMI names from it.
+   */
+  readonly amiNamePrefix: string;
+  readonly families: readonly InstanceFamily[];
+  /** The environment to activate for the preset's purpose first; `[]` for the base image. */
+  readonly environments: readonly ImageEnvironment[];
+  /** The Neuron SDK release of the image when it was checked (a parameter may move to a newer one). */
+  readonly neuronSdk: string;
+  readonly source: string;
+}
+
+const CHECKED = 'checked 2026-12-01';
+const DLAMI_GUIDE = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/deploy/environments/dlami.html';
+const DLAMI_RELEASE_NOTES = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/release-notes/components/dlamis.html';
+const ALL_FAMILIES: readonly InstanceFamily[] = ['trn1', 'trn1n', 'trn2', 'inf2'];
+
+/**
+ * Neuron DLAMIs, Ubuntu 24.04 only: Ubuntu 22.04 DLAMIs are out of support on Neuron, Amazon Linux
+ * 2023 DLAMIs lack PyTorch 2.9+ (and so vLLM), and DLAMIs since Neuron 2.26.1 no longer support Inf1
+ * (DLAMI guide, notes). PyTorch/XLA training ended with Neuron 2.30 (PyTorch 2.9 was the last
+ * PyTorch/XLA version); from Neuron 2.32 no DLAMI carries torch-neuronx, and PyTorch 2.9 DLAMIs are
+ * not published after 2.31.0, so the last one stays behind its parameter. Native PyTorch on Neuron
+ * (TorchNeuron) supports Trn2 and Trn3 only.
+ */
+export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
+  'pytorch-2.9': {
+    purpose: 'PyTorch 2.9 training and inference (PyTorch/XLA, torch-neuronx): the last DLAMI with it',
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-2.9/ubuntu-24.04/latest/image_id',
+    amiNamePrefix: 'Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04)',
+    families: ALL_FAMILIES,
+    environments: [
+      { path: '/opt/aws_neuronx_venv_pytorch_2_9', holds: 'PyTorch 2.9, torch-neuronx, NxD Core' },
+      { path: '/opt/aws_neuronx_venv_pytorch_2_9_nxd_inference', holds: 'PyTorch 2.9, NxD Inference' },
+    ],
+    neuronSdk: '2.31.0',
+    source: `${DLAMI_GUIDE} as of Neuron 2.31 (single-framework DLAMIs, SSM parameter prefixes); ` +
+      `${DLAMI_RELEASE_NOTES} (2.32.0: no longer published, use 2.31.0 or earlier); ` +
+      'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/about-neuron/announcements/neuron2.x/' +
+      `announce-no-support-pytorch-xla-training.html; ${CHECKED}`,
+  },
+  'torchneuron-2.14': {
+    purpose: 'PyTorch 2.14 training and inference on native PyTorch (TorchNeuron, torch-neuronx 2.14)',
+    amiNamePrefix: 'Deep Learning AMI Neuron torch-neuronx 2.14.0 (Ubuntu 24.04)',
+    families: ['trn2'],
+    environments: [{ path: '/opt/aws_neuronx_venv_torch_neuronx_2_14_0', holds: 'PyTorch 2.14, TorchNeuron' }],
+    neuronSdk: '2.33.0',
+    source: 'https://awsdocs-neuron.readthedocs-hosted.com/en/v2.33.0/setup/pytorch/update-dlami.html ' +
+      '(DLAMI name, environment, Trn2 and Trn3 only; no SSM parameter documented, so found by name); ' +
+      `https://awsdocs-neuron.readthedocs-hosted.com/en/v2.33.0/setup/pytorch/index.html; ${CHECKED}`,
+  },
+  'jax-0.10': {
+    purpose: 'JAX 0.10 training and inference',
+    ssmParameter: '/aws/service/neuron/dlami/jax-0.10/ubuntu-24.04/latest/image_id',
+    amiNamePrefix: 'Deep Learning AMI Neuron JAX 0.10 (Ubuntu 24.04)',
+    families: ALL_FAMILIES,
+    environments: [{ path: '/opt/aws_neuronx_venv_jax_0_10', holds: 'JAX NeuronX 0.10' }],
+    neuronSdk: '2.32.0',
+    source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs, SSM parameter prefixes); ${CHECKED}`,
+  },
+  'vllm-0.24': {
+    purpose: 'LLM inference serving with vLLM 0.24 (vllm-neuron 0.24.0.1.1.0)',
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-inference-vllm-0.24.0.1.1.0/ubuntu-24.04/latest/image_id',
+    amiNamePrefix: 'Deep Learning AMI Neuron PyTorch Inference vLLM 0.24.0.1.1.0 (Ubuntu 24.04)',
+    families: ['trn2'],
+    environments: [{ path: '/opt/aws_neuronx_venv_pytorch_inference_vllm_0_24_0_1_1_0', holds: 'vLLM 0.24.0, vllm-neuron' }],
+    neuronSdk: '2.32.0',
+    source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs: Trn2, Trn3); ${CHECKED}`,
+  },
+  'multi-framework': {
+    purpose: 'JAX and vLLM in one image, no PyTorch training (the newest multi-framework DLAMI)',
+    ssmParameter: '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id',
+    amiNamePrefix: 'Deep Learning AMI Neuron (Ubuntu 24.04)',
+    families: ALL_FAMILIES,
+    environments: [
+      { path: '/opt/aws_neuronx_venv_jax_0_10', holds: 'JAX NeuronX 0.10' },
+      { path: '/opt/aws_neuronx_venv_pytorch_inference_vllm_0_24_0_1_1_0', holds: 'vLLM 0.24.0, vllm-neuron' },
+    ],
+    neuronSdk: '2.32.0',
+    source: `${DLAMI_GUIDE} as of Neuron 2.32 (multi-framework DLAMI and its environments); ` +
+      `https://awsdocs-neuron.readthedocs-hosted.com/en/v2.32.0/setup/pytorch/update-dlami.html; ${CHECKED}`,
+  },
+  base: {
+    purpose: 'Neuron driver, runtime, tools and EFA only: bring your own framework or containers',
+    ssmParameter: '/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id',
+    amiNamePrefix: 'Deep Learning Base Neuron AMI (Ubuntu 24.04)',
+    families: ALL_FAMILIES,
+    environments: [],
+    neuronSdk: '2.32.0',
+    source: `${DLAMI_GUIDE} as of Neuron 2.32 (base DLAMIs, SSM parameter prefixes); ${CHECKED}`,
+  },
+};
+
+/**
+ * Names that stand for one preset per family. `pytorch`, the default, gives a box that trains with
+ * PyTorch out of the box: the last PyTorch/XLA image where TorchNeuron does not run, TorchNeuron on Trn2.
+ */
+export const IMAGE_ALIASES: Readonly<Record<string, Readonly<Record<InstanceFamily, string>>>> = {
+  pytorch: { trn1: 'pytorch-2.9', trn1n: 'pytorch-2.9', inf2: 'pytorch-2.9', trn2: 'torchneuron-2.14' },
+};
+
+export const DEFAULT_IMAGE = 'pytorch';
+
+export const IMAGE_PRESET_NAMES: readonly string[] = [...Object.keys(IMAGE_ALIASES), ...Object.keys(IMAGE_PRESETS)];
+
+/** The `image` value for an image named by its own SSM parameter or AMI id instead of a preset. */
+export const IMAGE_SSM_PREFIX = 'ssm:';
+export const AMI_ID_PATTERN = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
+const SSM_PATH_PATTERN = /^\/[A-Za-z0-9_.\-/]+$/;
+
+/** An `image` choice, resolved for one instance family. */
+export type ImageChoice =
+  | { readonly kind: 'preset'; readonly name: string; readonly preset: ImagePreset }
+  | { readonly kind: 'ssm'; readonly ssmParameter: string }
+  | { readonly kind: 'ami'; readonly amiId: string };
+
+/** The architecture every supported instance type runs. */
+export const IMAGE_ARCHITECTURE = 'x86_64';
+
+export function instanceFamily(instanceType: string): InstanceFamily | undefined {
+  const family = instanceType.split('.')[0];
+  return (INSTANCE_FAMILIES as readonly string[]).includes(family) ? (family as InstanceFamily) : undefined;
+}
+
+/** Presets (aliases first) that support the family. */
+export function presetsFor(family: InstanceFamily): string[] {
+  return IMAGE_PRESET_NAMES.filter((name) => Object.prototype.hasOwnProperty.call(IMAGE_ALIASES, name) ||
+    IMAGE_PRESETS[name].families.includes(family));
+}
+
+/**
+ * Resolves an `image` value for an instance family, or says in one predicate phrase why it cannot
+ * (for "image "x" <reason>").
+ */
+export function resolveImage(image: string, family: InstanceFamily): ImageChoice | { readonly problem: string } {
+  if (image.startsWith(IMAGE_SSM_PREFIX)) {
+    const path = image.slice(IMAGE_SSM_PREFIX.length);
+    return SSM_PATH_PATTERN.test(path)
+      ? { kind: 'ssm', ssmParameter: path }
+      : { problem: 'must name an SSM parameter path after "ssm:", e.g. ssm:/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id' };
+  }
+  if (image.startsWith('ami-')) {
+    return AMI_ID_PATTERN.test(image) ? { kind: 'ami', amiId: image } : { problem: 'is not an AMI id; expected e.g. ami-0123456789abcdef0' };
+  }
+  const name = Object.prototype.hasOwnProperty.call(IMAGE_ALIASES, image) ? IMAGE_ALIASES[image][family] : image;
+  if (!Object.prototype.hasOwnProperty.call(IMAGE_PRESETS, name)) {
+    return { problem: `is not a preset; allowed: ${IMAGE_PRESET_NAMES.join(', ')}, ssm:<parameter path> or an ami-... id` };
+  }
+  const preset = IMAGE_PRESETS[name];
+  if (!preset.families.includes(family)) {
+    return { problem: `does not support ${family}; presets that do: ${presetsFor(family).join(', ')}` };
+  }
+  return { kind: 'preset', name, preset };
+}
+
+/** `source <environment>/bin/activate` for the image's first environment; undefined where none is known. */
+export function activateCommand(choice: ImageChoice): string | undefined {
+  const environment = choice.kind === 'preset' ? choice.preset.environments[0] : undefined;
+  return environment && `source ${environment.path}/bin/activate`;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Storage limits
 // ---------------------------------------------------------------------------------------------
 

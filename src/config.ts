@@ -8,11 +8,16 @@ import * as ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import {
   AZ_ID_PATTERN,
+  DEFAULT_IMAGE,
   GP3,
   INSTANCE_TYPE_NAMES,
+  IMAGE_PRESET_NAMES,
+  ImageChoice,
   REGION_PATTERN,
   instanceFacts,
+  instanceFamily,
   regionsOffering,
+  resolveImage,
 } from './catalog';
 
 // ---------------------------------------------------------------------------------------------
@@ -36,9 +41,6 @@ export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
 
 /** CloudWatch: for periods under an hour, period x evaluation periods may not exceed one day. */
 const ALARM_MAX_WINDOW_SECONDS = 86400;
-
-export const NEURON_DLAMI_UBUNTU_2404_PARAMETER =
-  '/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id';
 
 export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
 
@@ -169,8 +171,9 @@ export const configSchema = z.strictObject({
     .optional().describe('Capacity Block (required for capacity-block) or reservation (capacity-reservation) to use.'),
   notifyEmail: z.email({ error: 'must be an e-mail address' }).optional()
     .describe('E-mail address subscribed to spot interruption and rebalance notices.'),
-  amiSsmParameter: z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, { error: 'must be an SSM parameter path starting with /' })
-    .default(NEURON_DLAMI_UBUNTU_2404_PARAMETER).describe('Public SSM parameter that names the AMI.'),
+  image: z.string().default(DEFAULT_IMAGE)
+    .describe(`Machine image: a preset (${IMAGE_PRESET_NAMES.join(', ')}), ssm: and an SSM parameter path, or an ami-... id. ` +
+      'The default, pytorch, trains with PyTorch on the instance type out of the box.'),
   idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch CPU alarm that stops an idle box.'),
   idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown.'),
   backend: backendSchema.prefault({ type: 'local' }).describe('Where Terraform keeps state: local, s3 or cloud.'),
@@ -189,6 +192,8 @@ export interface Config extends Readonly<Omit<Parsed, 'availabilityZoneId' | 'cp
   readonly cpuThreadsPerCore: number;
   /** True when the user chose `rootVolumeSizeGiB`; the stack then never grows it. */
   readonly rootVolumeSizeExplicit: boolean;
+  /** `image` resolved for the instance type: a preset of the catalog, an SSM parameter or an AMI id. */
+  readonly resolvedImage: ImageChoice;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,6 +228,8 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   if (c.availabilityZoneId !== undefined && !azIds.includes(c.availabilityZoneId)) {
     fail('availabilityZoneId', `does not offer ${c.instanceType} in ${c.region}; AZ IDs that do: ${list(azIds)}`);
   }
+  const image = resolveImage(c.image, instanceFamily(c.instanceType)!);
+  if ('problem' in image) fail('image', image.problem);
   if (c.cpuCoreCount !== undefined && !facts.validCores.includes(c.cpuCoreCount)) {
     fail('cpuCoreCount', `is not valid for ${c.instanceType}; valid core counts: ${list(facts.validCores)}`);
   }
@@ -427,6 +434,10 @@ function allowedKeysAt(path: readonly PropertyKey[]): string[] {
 
 /** Parse one merged input object; throws ConfigError naming the first problem. */
 export function parseConfig(input: unknown): Config {
+  if (isPlainObject(input) && input.amiSsmParameter !== undefined) {
+    throw new ConfigError(`Invalid config: amiSsmParameter ${JSON.stringify(input.amiSsmParameter)} is no longer a key; ` +
+      `use "image": "ssm:<parameter path>", or a preset: ${IMAGE_PRESET_NAMES.join(', ')}`);
+  }
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(`Invalid config: ${describeIssue(result.error.issues[0], input)}`);
@@ -439,6 +450,7 @@ export function parseConfig(input: unknown): Config {
     cpuCoreCount: c.cpuCoreCount ?? facts.defaultCores,
     cpuThreadsPerCore: c.cpuThreadsPerCore ?? facts.defaultThreadsPerCore,
     rootVolumeSizeExplicit: c.rootVolumeSizeGiB !== undefined,
+    resolvedImage: resolveImage(c.image, instanceFamily(c.instanceType)!) as ImageChoice,
   });
 }
 

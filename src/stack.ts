@@ -9,7 +9,7 @@ import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
-import { INSTANCE_TYPES, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
+import { activateCommand, INSTANCE_TYPES, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
@@ -24,7 +24,7 @@ import { QuotaGuard } from './constructs/quota-guard';
 import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
-import { renderUserData } from './userdata';
+import { LoginMessage, renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
 export const STACK_NAME = 'trainium-spot';
@@ -59,7 +59,8 @@ export class TrainiumSpotStack extends TerraformStack {
     if (config.sshPublicKey === undefined) new TlsProvider(this, 'tls');
     const sshKey = new SshKey(this, 'ssh-key', { name: config.name, publicKey: config.sshPublicKey });
     const image = new MachineImage(this, 'machine-image', {
-      ssmParameter: config.amiSsmParameter,
+      imageSetting: config.image,
+      image: config.resolvedImage,
       rootVolumeSizeGiB: config.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_SIZE_GIB,
       rootVolumeSizeExplicit: config.rootVolumeSizeExplicit,
     });
@@ -70,7 +71,9 @@ export class TrainiumSpotStack extends TerraformStack {
       securityGroupIds: [securityGroup.securityGroupId],
       keyName: sshKey.keyName,
       instanceProfileName: profile.profileName,
-      userData: renderUserData({ name: config.name, idle: config.idle, requireImdsv2OnBoot: spotRequests }),
+      userData: renderUserData({
+        name: config.name, idle: config.idle, requireImdsv2OnBoot: spotRequests, loginMessage: loginMessage(config),
+      }),
       rootVolumeSizeGiB: image.rootVolumeSizeGiB,
       rootVolumeIops: config.rootVolumeIops,
       rootVolumeThroughputMiBps: config.rootVolumeThroughputMiBps,
@@ -95,6 +98,7 @@ export class TrainiumSpotStack extends TerraformStack {
           `offer ${config.instanceType}; AZ IDs in ${config.region} that do: ${offered.join(', ')}.`,
       });
     }
+    launchGuards.push(...image.imageGuards);
     // ---------------------------------------------------------------- the boxes
     const instanceTags = { ...projectTags, Name: config.name };
     const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards);
@@ -150,6 +154,8 @@ export class TrainiumSpotStack extends TerraformStack {
       instanceType: config.instanceType,
       onDemandPricePerHour: facts.onDemandPricePerHour,
       priceSource: PRICE_SOURCE,
+      activateCommand: activateCommand(config.resolvedImage) ??
+        `echo "${NO_ENVIRONMENT(imageLabel(config))}"`,
     });
   }
 
@@ -196,6 +202,24 @@ export class TrainiumSpotStack extends TerraformStack {
       }
     }
   }
+}
+
+/** Where no environment is known: the base image, or an image named by parameter or id. */
+const NO_ENVIRONMENT = (label: string) => `image ${label} names no environment; list them with: ls -d /opt/aws_neuronx_venv_*`;
+
+/** The `image` setting, with the preset it resolved to where that differs. */
+function imageLabel(config: Config): string {
+  const image = config.resolvedImage;
+  return image.kind === 'preset' && image.name !== config.image ? `${config.image} (${image.name})` : config.image;
+}
+
+function loginMessage(config: Config): LoginMessage {
+  const image = config.resolvedImage;
+  return {
+    image: imageLabel(config),
+    activate: activateCommand(image) ?? 'none known for this image',
+    neuronSdk: image.kind === 'preset' ? image.preset.neuronSdk : 'unknown (not a preset)',
+  };
 }
 
 /** Which quotas the chosen market draws on. */

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { QuotaReport } from '../../src/cli/report';
+import { ImageReport, QuotaReport } from '../../src/cli/report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'trainium-spot.js');
@@ -24,10 +24,45 @@ interface FakeAws {
   quota: number | { error: string };
   /** Spot trn1.2xlarge instances DescribeInstances reports as running. */
   spotInstances: number;
+  /** The AMI id GetParameter answers with for any parameter. */
+  readonly parameterValue: string;
+  /** Name and creation date of the one image DescribeImages knows. */
+  image: { name: string; creationDate: string };
   readonly requests: string[];
 }
 
-const fake: FakeAws = { quota: 0, spotInstances: 0, requests: [] };
+const fake: FakeAws = {
+  quota: 0,
+  spotInstances: 0,
+  parameterValue: 'ami-0123456789abcdef0',
+  image: { name: '', creationDate: '' },
+  requests: [],
+};
+
+/** Systems Manager speaks JSON 1.1 too; the fake answers GetParameter for any name. */
+function answerSsm(target: string, body: string, res: http.ServerResponse): void {
+  res.setHeader('content-type', 'application/x-amz-json-1.1');
+  if (target !== 'AmazonSSM.GetParameter') {
+    res.statusCode = 400;
+    res.end(JSON.stringify({ __type: 'ValidationException', message: `fake AWS does not answer ${target}` }));
+    return;
+  }
+  const { Name } = JSON.parse(body) as { Name: string };
+  res.end(JSON.stringify({ Parameter: { Name, Type: 'String', Value: fake.parameterValue, Version: 1 } }));
+}
+
+function describeImagesXml(body: string): string {
+  const params = new URLSearchParams(body);
+  const known = params.get('ImageId.1') === fake.parameterValue;
+  const item = known
+    ? `<item><imageId>${fake.parameterValue}</imageId><name>${fake.image.name}</name><architecture>x86_64</architecture>` +
+      `<creationDate>${fake.image.creationDate}</creationDate><rootDeviceName>/dev/sda1</rootDeviceName>` +
+      '<blockDeviceMapping><item><deviceName>/dev/sda1</deviceName><ebs><snapshotId>snap-1</snapshotId><volumeSize>75</volumeSize>' +
+      '</ebs></item></blockDeviceMapping></item>'
+    : '';
+  return '<?xml version="1.0" encoding="UTF-8"?><DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">' +
+    `<requestId>req-2</requestId><imagesSet>${item}</imagesSet></DescribeImagesResponse>`;
+}
 
 function answerServiceQuotas(target: string, res: http.ServerResponse): void {
   res.setHeader('content-type', 'application/x-amz-json-1.1');
@@ -45,6 +80,10 @@ function answerServiceQuotas(target: string, res: http.ServerResponse): void {
 function answerEc2(body: string, res: http.ServerResponse): void {
   res.setHeader('content-type', 'text/xml;charset=UTF-8');
   const action = new URLSearchParams(body).get('Action');
+  if (action === 'DescribeImages') {
+    res.end(describeImagesXml(body));
+    return;
+  }
   if (action !== 'DescribeInstances') {
     res.statusCode = 400;
     res.end(`<Response><Errors><Error><Code>InvalidAction</Code><Message>${action}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
@@ -69,7 +108,8 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const target = req.headers['x-amz-target'];
     fake.requests.push(typeof target === 'string' ? target : body);
-    if (typeof target === 'string') answerServiceQuotas(target, res);
+    if (typeof target === 'string' && target.startsWith('AmazonSSM.')) answerSsm(target, body, res);
+    else if (typeof target === 'string') answerServiceQuotas(target, res);
     else answerEc2(body, res);
   });
 });
@@ -130,6 +170,7 @@ afterAll(async () => {
 beforeEach(() => {
   fake.quota = 0;
   fake.spotInstances = 0;
+  fake.image = { name: 'Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04) 20260707', creationDate: new Date().toISOString() };
   fake.requests.length = 0;
 });
 
@@ -196,6 +237,29 @@ describe('trainium-spot as a child process', () => {
 
     expect(run.code).toBe(2);
     expect(run.stderr).toBe("trainium-spot: no AWS region: pass --region, set AWS_REGION, or set 'region' in your AWS profile\n");
+  });
+
+  test('GIVEN the defaults WHEN image THEN it reads the PyTorch parameter and the image, and exits 0', async () => {
+    const run = await trainiumSpot(['image']);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Image pytorch (preset pytorch-2.9) for trn1.2xlarge in us-east-2:');
+    expect(run.stdout).toContain('  AMI id         ami-0123456789abcdef0\n');
+    expect(run.stdout).toContain('  Root snapshot  75 GiB\n');
+    expect(run.stdout).toContain('  Activate       source /opt/aws_neuronx_venv_pytorch_2_9/bin/activate\n');
+    expect(fake.requests).toContain('AmazonSSM.GetParameter');
+    expect(fake.requests.find((r) => r.startsWith('Action=DescribeImages'))).toContain('ImageId.1=ami-0123456789abcdef0');
+  });
+
+  test('GIVEN an image from two years ago WHEN image --output json THEN it warns that it is old', async () => {
+    fake.image.creationDate = new Date(Date.now() - 730 * 86_400_000).toISOString();
+
+    const run = await trainiumSpot(['image', '--output', 'json']);
+
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as ImageReport;
+    expect(report.warnings).toEqual([expect.stringMatching(/^the image is 730 days old/)]);
   });
 
   test('GIVEN --help WHEN run THEN it prints the help and exits 0', async () => {

@@ -22,7 +22,7 @@ describe('help', () => {
     expect(run.stdout).toContain('Usage:\n  trainium-spot <command> [flags]');
     for (const command of COMMANDS) expect(run.stdout).toContain(`  ${command.name}`);
     expect(run.stdout).toContain('Examples:\n  trainium-spot quota');
-    expect(run.stdout).toContain('Exit codes: 0 success (quota: it fits), 1 quota: it does not fit, 2 error');
+    expect(run.stdout).toContain('Exit codes: 0 success (quota: it fits), 1 quota: it does not fit, image: the plan would reject it, 2 error');
   });
 
   test.each(COMMANDS.map((c) => [c.name]))('GIVEN help %s WHEN run THEN the same text as "%s --help" is printed', async (name) => {
@@ -48,7 +48,7 @@ describe('help', () => {
     const run = await runCli(['help', 'deploy']);
 
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe('trainium-spot: unknown command "deploy"; commands: quota, capacity, spot-price, regions, help\n');
+    expect(run.stderr).toBe('trainium-spot: unknown command "deploy"; commands: quota, capacity, spot-price, regions, image, help\n');
   });
 });
 

@@ -4,6 +4,8 @@
  */
 import { DataBinding, localsFor, plan, terraformMissingReason, bindData } from '../support/terraform';
 import { synthesizeJson, TerraformJson } from '../support/synth';
+import { IMAGE_PRESETS, INSTANCE_TYPES, ImagePreset } from '../../src/catalog';
+import { ConfigInput } from '../../src/config';
 
 const skipReason = terraformMissingReason();
 if (skipReason) {
@@ -33,10 +35,15 @@ function guardHarness(json: TerraformJson, preconditions: { condition: string; e
   };
 }
 
-/** What `data.aws_ami` returns for an image with a root snapshot of this size. */
-function amiWithRootSnapshot(sizeGiB: number) {
+/** An AMI name as AWS gives a preset's image: its name prefix and a build date. */
+const amiNameOf = (preset: ImagePreset) => `${preset.amiNamePrefix} 20260707`;
+
+/** What `data.aws_ami` returns for an image with a root snapshot of this size (the default preset's image). */
+function amiWithRootSnapshot(sizeGiB: number, name = amiNameOf(IMAGE_PRESETS['pytorch-2.9']), architecture = 'x86_64') {
   return {
     id: 'ami-0123456789abcdef0',
+    name,
+    architecture,
     root_device_name: '/dev/sda1',
     block_device_mappings: [
       { device_name: '/dev/sda1', ebs: { volume_size: String(sizeGiB), volume_type: 'gp3' } },
@@ -110,7 +117,7 @@ engine('the root volume on terraform plan', () => {
     // THEN
     expect(result.ok).toBe(false);
     expect(result.errors.map((e) => e.detail)).toEqual([
-      'rootVolumeSizeGiB is 60 GiB, but the AMI from /aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id ' +
+      'rootVolumeSizeGiB is 60 GiB, but the AMI from /aws/service/neuron/dlami/pytorch-2.9/ubuntu-24.04/latest/image_id ' +
       '(ami-0123456789abcdef0) has a 75 GiB root snapshot. Set rootVolumeSizeGiB to at least 75, ' +
       'or leave it out to size the volume to the AMI automatically.',
     ]);
@@ -121,5 +128,65 @@ engine('the root volume on terraform plan', () => {
     const harness = guardHarness(json, spotRequest(json).lifecycle.precondition.slice(1), [AMI]);
     harness.variable.ami.default = amiWithRootSnapshot(75);
     expect(plan(harness).ok).toBe(true);
+  });
+});
+
+engine('the machine image guards on terraform plan', () => {
+  /** A harness with every launch guard but the quota's, reading the AMI from a variable. */
+  function imageHarness(input: ConfigInput, ami: object) {
+    const json = synthesizeJson({ market: 'on-demand', ...input });
+    const instance = Object.values(json.resource.aws_instance)[0];
+    const harness = guardHarness(json, instance.lifecycle.precondition.slice(1), [AMI]);
+    harness.variable.ami.default = ami as ReturnType<typeof amiWithRootSnapshot>;
+    return harness;
+  }
+
+  const presetsAndTypes = Object.entries(IMAGE_PRESETS).flatMap(([name, preset]) =>
+    preset.families.map((family) => [name, Object.keys(INSTANCE_TYPES).find((t) => t.startsWith(`${family}.`))!] as const));
+
+  test.each(presetsAndTypes)('preset %s on %s plans with its own image and fails with another', (image, instanceType) => {
+    // GIVEN
+    const input = { image, instanceType, region: Object.keys(INSTANCE_TYPES[instanceType].offeredIn)[0] };
+    const other = IMAGE_PRESETS[image === 'base' ? 'multi-framework' : 'base'];
+    // WHEN
+    const own = plan(imageHarness(input, amiWithRootSnapshot(40, amiNameOf(IMAGE_PRESETS[image]))));
+    const foreign = plan(imageHarness(input, amiWithRootSnapshot(40, amiNameOf(other))));
+    // THEN
+    expect(own.errors).toEqual([]);
+    expect(own.ok).toBe(true);
+    expect(foreign.errors.map((e) => e.detail)).toEqual([expect.stringContaining(`but preset ${image} expects an image named`)]);
+  });
+
+  test('fails the plan when the parameter names an image of another kind, naming it and how to choose', () => {
+    // GIVEN the PyTorch preset, but the parameter names the multi-framework image
+    const harness = imageHarness({}, amiWithRootSnapshot(40, 'Deep Learning AMI Neuron (Ubuntu 24.04) 20261019'));
+    // WHEN
+    const result = plan(harness);
+    // THEN
+    expect(result.ok).toBe(false);
+    expect(result.errors.map((e) => e.detail)).toEqual([
+      'image "pytorch" resolved to ami-0123456789abcdef0 "Deep Learning AMI Neuron (Ubuntu 24.04) 20261019" (x86_64) ' +
+      'from /aws/service/neuron/dlami/pytorch-2.9/ubuntu-24.04/latest/image_id, but preset pytorch-2.9 expects an image ' +
+      'named "Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04) ...". Choose another with the config key image: a preset ' +
+      '(pytorch, pytorch-2.9, torchneuron-2.14, jax-0.10, vllm-0.24, multi-framework, base), ssm:<parameter path> or an ' +
+      'ami-... id; `npx trainium-spot image` shows what each resolves to.',
+    ]);
+  });
+
+  test('fails the plan when an AMI id names an arm64 image', () => {
+    const result = plan(imageHarness({ image: 'ami-0123456789abcdef0' }, amiWithRootSnapshot(40, 'my-arm-image', 'arm64')));
+    expect(result.ok).toBe(false);
+    expect(result.errors.map((e) => e.detail)).toEqual([
+      'image "ami-0123456789abcdef0" resolved to ami-0123456789abcdef0 "my-arm-image" (arm64) from the config, but the ' +
+      'supported instance types need an x86_64 image. Choose another with the config key image: a preset (pytorch, ' +
+      'pytorch-2.9, torchneuron-2.14, jax-0.10, vllm-0.24, multi-framework, base), ssm:<parameter path> or an ami-... id; ' +
+      '`npx trainium-spot image` shows what each resolves to.',
+    ]);
+  });
+
+  test('an image named by its own parameter is checked for x86_64 only', () => {
+    const result = plan(imageHarness({ image: 'ssm:/my/images/latest' }, amiWithRootSnapshot(40, 'my-team-image 2026')));
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBe(true);
   });
 });

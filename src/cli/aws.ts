@@ -4,6 +4,7 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { AwsCallSite, CliError, IamAction, translateAwsError } from './errors';
 import { Progress } from './io';
 
@@ -42,6 +43,10 @@ export function ec2Client(region: string): EC2Client {
 
 export function quotasClient(region: string): ServiceQuotasClient {
   return new ServiceQuotasClient(clientConfig(region));
+}
+
+export function ssmClient(region: string): SSMClient {
+  return new SSMClient(clientConfig(region));
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 
 export const EXIT_OK = 0;
-/** `quota`: the instance does not fit in the quota. */
+/** `quota`: the instance does not fit in the quota. `image`: the image would fail the plan's guards. */
 export const EXIT_DOES_NOT_FIT = 1;
 export const EXIT_ERROR = 2;
 
@@ -41,7 +41,7 @@ export function oneLine(text: string): string {
 // ---------------------------------------------------------------------------------------------
 
 /** An IAM action such as `ec2:DescribeInstances`: what a denied call needs, and what we name. */
-export type IamAction = `${'ec2' | 'servicequotas'}:${string}`;
+export type IamAction = `${'ec2' | 'servicequotas' | 'ssm'}:${string}`;
 
 export interface AwsCallSite {
   readonly action: IamAction;

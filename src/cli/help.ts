@@ -52,7 +52,7 @@ export function generalHelp(commands: readonly CommandSpec[]): string {
     ...commands.map((c) => `  ${c.examples[0]}`),
     `  ${PROGRAM} help quota`,
     '',
-    'Exit codes: 0 success (quota: it fits), 1 quota: it does not fit, 2 error (one line on stderr).',
+    'Exit codes: 0 success (quota: it fits), 1 quota: it does not fit, image: the plan would reject it, 2 error (one line on stderr).',
     '',
   ].join('\n');
 }

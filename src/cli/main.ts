@@ -6,6 +6,7 @@ import { parseFlags } from './args';
 import { AwsCaller } from './aws';
 import { CommandSpec } from './command';
 import { capacityCommand } from './commands/capacity';
+import { imageCommand } from './commands/image';
 import { quotaCommand } from './commands/quota';
 import { regionsCommand } from './commands/regions';
 import { spotPriceCommand } from './commands/spot-price';
@@ -16,7 +17,7 @@ import { CliIo, processIo, Progress } from './io';
 export type { CliIo } from './io';
 export type * from './report';
 
-export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand];
+export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand];
 
 const HELP_FLAGS = ['--help', '-h'];
 const commandNames = COMMANDS.map((c) => c.name).join(', ');

@@ -230,6 +230,48 @@ export interface RegionsReport extends Report<'regions'> {
   readonly regions: readonly RegionOffering[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// image
+// ---------------------------------------------------------------------------------------------
+
+export interface ImageEnvironmentRow {
+  readonly path: string;
+  readonly holds: string;
+}
+
+/** `image`: the machine image the stack would launch, as AWS resolves it today. */
+export interface ImageReport extends Report<'image'> {
+  readonly region: string;
+  readonly instanceType: string;
+  /** The `image` setting: a preset or alias, `ssm:<path>` or an AMI id. */
+  readonly image: string;
+  /** The catalog preset it resolved to; `null` for `ssm:` and AMI ids. */
+  readonly preset: string | null;
+  /** The SSM parameter read; `null` when the image was found by name or given by id. */
+  readonly ssmParameter: string | null;
+  /** The name filter of a preset without a parameter (newest Amazon AMI); else `null`. */
+  readonly nameFilter: string | null;
+  readonly ami: {
+    readonly id: string;
+    readonly name: string | null;
+    readonly architecture: string | null;
+    readonly creationDate: string | null;
+    /** Size of the root device's snapshot in GiB; `null` when EC2 reports none. */
+    readonly rootSnapshotSizeGiB: number | null;
+    /** When AWS deprecates (or deprecated) the image; `null` when no date is set. */
+    readonly deprecationTime: string | null;
+  };
+  /** The catalog's Neuron SDK release of the preset; `null` for images that are not presets. */
+  readonly neuronSdk: string | null;
+  readonly environments: readonly ImageEnvironmentRow[];
+  /** `source <env>/bin/activate`; `null` where no environment is known. */
+  readonly activateCommand: string | null;
+  /** False when `terraform plan` would reject the image (not x86_64, or not named as the preset expects). */
+  readonly passesPlanGuards: boolean;
+  /** Why to look twice: older than a year, deprecated, or failing the plan guards. */
+  readonly warnings: readonly string[];
+}
+
 export type AnyReport =
   | QuotaReport
   | QuotaRequestReport
@@ -237,4 +279,5 @@ export type AnyReport =
   | CapacityReport
   | CapacityOfferingsReport
   | SpotPriceReport
-  | RegionsReport;
+  | RegionsReport
+  | ImageReport;

@@ -21,6 +21,8 @@ export interface BoxOutputsProps {
   readonly instanceType: string;
   readonly onDemandPricePerHour: number;
   readonly priceSource: string;
+  /** The shell command that activates the machine image's environment (the login message names it too). */
+  readonly activateCommand: string;
 }
 
 /** The login user of the Ubuntu-based AMIs. */
@@ -61,6 +63,8 @@ export class BoxOutputs extends Construct {
       'Session Manager shell on the first box, no SSH or open port needed');
     output('start_command', `aws ec2 start-instances --instance-ids ${first(props.instanceIdsRef)} --region ${region}`,
       'Starts the first box after it stopped itself');
+    output('activate_command', props.activateCommand,
+      'Activates the environment of the machine image on the box (the login message says the same)');
     output('on_demand_price_per_hour', props.onDemandPricePerHour,
       `On-demand USD per hour of one ${props.instanceType}: ${props.priceSource}`);
 

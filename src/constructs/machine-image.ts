@@ -2,10 +2,13 @@ import { Construct } from 'constructs';
 import { Precondition, TerraformLocal } from 'cdktf';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
+import { IMAGE_ARCHITECTURE, IMAGE_PRESET_NAMES, ImageChoice } from '../catalog';
 
 export interface MachineImageProps {
-  /** Public SSM parameter that names the current AMI id. */
-  readonly ssmParameter: string;
+  /** The `image` config value, as the user wrote it; named in plan-time messages. */
+  readonly imageSetting: string;
+  /** The image it resolves to: a preset of the catalog, an SSM parameter or an AMI id. */
+  readonly image: ImageChoice;
   /** The root volume size the user asked for, or the default floor. */
   readonly rootVolumeSizeGiB: number;
   /**
@@ -15,9 +18,14 @@ export interface MachineImageProps {
   readonly rootVolumeSizeExplicit: boolean;
 }
 
+const HOW_TO_CHOOSE = `Choose another with the config key image: a preset (${IMAGE_PRESET_NAMES.join(', ')}), ` +
+  'ssm:<parameter path> or an ami-... id; `npx trainium-spot image` shows what each resolves to.';
+
 /**
- * The AMI and the root volume size that fits it, both resolved at plan time: the AMI id from the
- * public SSM parameter, its root snapshot size from `aws_ami`.
+ * The AMI and the root volume size that fits it, both resolved at plan time: the AMI id from a
+ * public SSM parameter (or, where AWS publishes none, the newest Amazon AMI with the preset's name),
+ * its architecture, name and root snapshot size from `aws_ami`. Guards fail the plan when the image
+ * is not x86_64 or not the image the preset names.
  */
 export class MachineImage extends Construct {
   readonly imageId: string;
@@ -25,20 +33,34 @@ export class MachineImage extends Construct {
   readonly rootVolumeSizeGiB: number;
   /** The plan-time guard that a chosen root volume holds the AMI (a default size always does). */
   readonly rootVolumeGuard?: Precondition;
+  /** Plan-time guards that the image is x86_64 and, for a preset, named as the preset expects. */
+  readonly imageGuards: Precondition[];
 
   constructor(scope: Construct, id: string, props: MachineImageProps) {
     super(scope, id);
+    const { image, where } = this.lookUp(props.image);
+    this.imageId = image.imageId;
+    const ami = image.data;
 
-    const parameter = new DataAwsSsmParameter(this, 'image-id', { name: props.ssmParameter });
-    // insecure_value: an AMI id is public, and a sensitive value would taint every output using it.
-    this.imageId = parameter.insecureValue;
-    const image = new DataAwsAmi(this, 'image', {
-      filter: [{ name: 'image-id', values: [this.imageId] }],
-    });
+    const found = `\${${ami.fqn}.id} "\${${ami.fqn}.name}" (\${${ami.fqn}.architecture})`;
+    const chosen = `image "${props.imageSetting}"`;
+    this.imageGuards = [{
+      condition: `\${${ami.fqn}.architecture == "${IMAGE_ARCHITECTURE}"}`,
+      errorMessage: `${chosen} resolved to ${found} from ${where}, but the supported instance types need an ` +
+        `${IMAGE_ARCHITECTURE} image. ${HOW_TO_CHOOSE}`,
+    }];
+    if (props.image.kind === 'preset') {
+      const prefix = props.image.preset.amiNamePrefix;
+      this.imageGuards.push({
+        condition: `\${startswith(${ami.fqn}.name, ${JSON.stringify(prefix)})}`,
+        errorMessage: `${chosen} resolved to ${found} from ${where}, but preset ${props.image.name} expects an ` +
+          `image named "${prefix} ...". ${HOW_TO_CHOOSE}`,
+      });
+    }
 
     const snapshot = new TerraformLocal(this, 'root-snapshot-size-gib',
-      `\${try(tonumber(one([for m in ${image.fqn}.block_device_mappings : m.ebs["volume_size"] ` +
-      `if m.device_name == ${image.fqn}.root_device_name])), 0)}`);
+      `\${try(tonumber(one([for m in ${ami.fqn}.block_device_mappings : m.ebs["volume_size"] ` +
+      `if m.device_name == ${ami.fqn}.root_device_name])), 0)}`);
 
     if (!props.rootVolumeSizeExplicit) {
       this.rootVolumeSizeGiB = new TerraformLocal(this, 'root-volume-size-gib',
@@ -49,9 +71,33 @@ export class MachineImage extends Construct {
     this.rootVolumeGuard = {
       condition: `\${${props.rootVolumeSizeGiB} >= ${snapshot.fqn}}`,
       errorMessage:
-        `rootVolumeSizeGiB is ${props.rootVolumeSizeGiB} GiB, but the AMI from ${props.ssmParameter} ` +
-        `(\${${image.fqn}.id}) has a \${${snapshot.fqn}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
+        `rootVolumeSizeGiB is ${props.rootVolumeSizeGiB} GiB, but the AMI from ${where} ` +
+        `(\${${ami.fqn}.id}) has a \${${snapshot.fqn}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
         `\${${snapshot.fqn}}, or leave it out to size the volume to the AMI automatically.`,
     };
+  }
+
+  /** The data sources that find the image, and where it came from in words. */
+  private lookUp(choice: ImageChoice): { image: { data: DataAwsAmi; imageId: string }; where: string } {
+    if (choice.kind === 'ami') {
+      const data = new DataAwsAmi(this, 'image', { filter: [{ name: 'image-id', values: [choice.amiId] }] });
+      return { image: { data, imageId: choice.amiId }, where: 'the config' };
+    }
+    if (choice.kind === 'preset' && choice.preset.ssmParameter === undefined) {
+      // AWS publishes no parameter for this preset: the newest image Amazon owns with its name.
+      const pattern = `${choice.preset.amiNamePrefix} *`;
+      const data = new DataAwsAmi(this, 'image', {
+        mostRecent: true,
+        owners: ['amazon'],
+        filter: [{ name: 'name', values: [pattern] }, { name: 'state', values: ['available'] }],
+      });
+      return { image: { data, imageId: data.id }, where: `the newest Amazon AMI named "${pattern}"` };
+    }
+    // Set for every other preset (checked just above), and for ssm: images by definition.
+    const parameter = choice.kind === 'ssm' ? choice.ssmParameter : choice.preset.ssmParameter!;
+    // insecure_value: an AMI id is public, and a sensitive value would taint every output using it.
+    const imageId = new DataAwsSsmParameter(this, 'image-id', { name: parameter }).insecureValue;
+    const data = new DataAwsAmi(this, 'image', { filter: [{ name: 'image-id', values: [imageId] }] });
+    return { image: { data, imageId }, where: parameter };
   }
 }

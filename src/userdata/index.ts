@@ -19,6 +19,20 @@ export interface UserDataProps {
    * @default false
    */
   readonly requireImdsv2OnBoot?: boolean;
+  /**
+   * What the login message (/etc/motd) says about the machine image.
+   * @default - no login message is written
+   */
+  readonly loginMessage?: LoginMessage;
+}
+
+/** The machine image as the login message names it. */
+export interface LoginMessage {
+  /** The `image` setting and the preset it resolved to, e.g. `pytorch (pytorch-2.9)`. */
+  readonly image: string;
+  /** The command that activates the image's environment, or what to do where none is known. */
+  readonly activate: string;
+  readonly neuronSdk: string;
 }
 
 /** Plain text when it fits EC2's limit, otherwise gzipped (cloud-init unpacks it) and base64-encoded. */
@@ -167,6 +181,15 @@ function cloudConfig(props: UserDataProps): string {
   } else {
     about.push(`# ${props.name}: the on-box idle auto-shutdown is off (idle.enabled: false); nothing of it is installed.`);
   }
+  if (props.loginMessage) {
+    const { image, activate, neuronSdk } = props.loginMessage;
+    [image, activate, neuronSdk].forEach((value) => assertSingleLine('image', value));
+    files.push({
+      path: '/etc/motd',
+      permissions: '0644',
+      content: fillTemplate('trainium-spot-motd', { IMAGE: image, ACTIVATE: activate, NEURON_SDK: neuronSdk }),
+    });
+  }
   if (props.requireImdsv2OnBoot) {
     files.push({ path: IMDSV2_SCRIPT_PATH, permissions: '0755', content: readUserdataFile('require-imdsv2.sh') });
     // Last: it may retry for minutes, and nothing else waits for it.
@@ -179,8 +202,7 @@ function cloudConfig(props: UserDataProps): string {
     ...about,
     'write_files:',
     ...files.flatMap(writeFileEntry),
-    'runcmd:',
-    ...commands,
+    ...(commands.length > 0 ? ['runcmd:', ...commands] : []),
     '',
   ].join('\n');
 }
