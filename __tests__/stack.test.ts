@@ -29,7 +29,7 @@ describe('the default stack', () => {
     expect(Object.keys(json.output).sort()).toEqual([
       'availability_zone_id', 'availability_zones', 'fetch_key_command', 'instance_id', 'instance_ids',
       'interruption_topic_arn', 'key_name', 'key_pair_id', 'market', 'on_demand_price_per_hour', 'private_key_parameter',
-      'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'ssh_command', 'ssm_command', 'start_command',
+      'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'spot_request_status_codes', 'ssh_command', 'ssm_command', 'start_command',
     ]);
     expect(json.output.fetch_key_command.value).toMatch(
       /^aws ssm get-parameter --name \$\{aws_ssm_parameter\.[^}]+\.name\} --with-decryption --query Parameter\.Value --output text --region us-east-2 > ~\/\.ssh\/trainium-spot\.pem && chmod 400 ~\/\.ssh\/trainium-spot\.pem$/);
