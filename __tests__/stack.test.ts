@@ -85,6 +85,12 @@ describe('the default stack', () => {
     expect(json.resource).toHaveProperty('aws_iam_role_policy');
   });
 
+  test("the script's shell expansions are escaped, so Terraform leaves them for the box", () => {
+    const request = Object.values(json.resource.aws_spot_instance_request)[0];
+    expect(request.user_data).toContain('IMDS=$${TS_IMDS_ENDPOINT:-http://169.254.169.254}');
+    expect(request.user_data).not.toMatch(/(^|[^$])\$\{/);
+  });
+
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {
     const onDemand = synthesizeJson({ market: 'on-demand' });
     expect(Object.values(onDemand.resource.aws_instance)[0].user_data).not.toContain('require-imdsv2');
