@@ -180,12 +180,12 @@ describe('malformed flags', () => {
     [
       'the command is unknown',
       ['quotas'],
-      'trainium-spot: unknown command "quotas"; commands: quota, capacity, spot-price, regions, help\n',
+      'trainium-spot: unknown command "quotas"; commands: quota, capacity, spot-price, regions, where, help\n',
     ],
     [
       'no command is given',
       [],
-      "trainium-spot: no command given; commands: quota, capacity, spot-price, regions, help (try 'trainium-spot --help')\n",
+      "trainium-spot: no command given; commands: quota, capacity, spot-price, regions, where, help (try 'trainium-spot --help')\n",
     ],
   ])('fails when %s', async (_case, argv, expected) => {
     const run = await runCli(argv);
