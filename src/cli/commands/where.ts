@@ -212,7 +212,9 @@ export const whereCommand: CommandSpec = {
   notes:
     'Ranking: AZs whose region has spot quota for all the boxes first, then the higher Spot placement score\n' +
     '(GetSpotPlacementScores, single AZ, target capacity = the vCPUs of all the boxes), then the lower current\n' +
-    'spot price. A score is a likelihood at the time of asking, not a promise. Quotas are per region and\n' +
+    'spot price. A score is a likelihood at the time of asking, not a promise; AWS scores only its top 10\n' +
+    'AZs (the rest show -), and a request for one instance type always scores low, so compare the scores\n' +
+    'with each other. Quotas are per region and\n' +
     'count default vCPUs, as `quota` does. Capacity Blocks are listed for the types that have them.\n\n' +
     `Needs: ${ACTIONS.join(', ')}.\n\n` +
     'Exit codes: 0 listed (even when no AZ offers the type), 2 error.',
