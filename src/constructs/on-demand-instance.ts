@@ -10,7 +10,8 @@ export type InstanceMarket =
    * A persistent spot request made by RunInstances, whose instance stops (never terminates) on
    * interruption. RunInstances supports persistent requests only with `stop` or `hibernate`, and
    * keeps them open until cancelled: no `valid_until` needed. Deleting the instance cancels the
-   * request first (AWS provider 5.100.0 and later), so a replaced box leaves no request behind.
+   * request first (checked in AWS provider 5.100.0, see the README), so a replaced box leaves no
+   * request behind.
    */
   | { readonly kind: 'spot'; readonly maxPricePerHour?: number }
   | { readonly kind: 'capacity-block'; readonly capacityReservationId: string }
