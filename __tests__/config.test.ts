@@ -57,6 +57,16 @@ describe('defaults', () => {
     expect(config).toMatchObject({ cpuCoreCount: 2, cpuThreadsPerCore: 1, sshCidrs: ['203.0.113.7/32', '2001:db8::/64'] });
   });
 
+  test('spot boxes launch through a spot request unless run-instances is chosen', () => {
+    expect(parseConfig({}).spotLaunch).toBe('spot-request');
+    expect(parseConfig({ spotLaunch: 'run-instances' }).spotLaunch).toBe('run-instances');
+  });
+
+  test.each(['spot', 'auto'] as const)('CPU options on market %s are accepted with spotLaunch run-instances', (market) => {
+    const config = parseConfig({ market, spotLaunch: 'run-instances', cpuCoreCount: 2, cpuThreadsPerCore: 1 });
+    expect(config).toMatchObject({ cpuCoreCount: 2, cpuThreadsPerCore: 1 });
+  });
+
   test('SSH from anywhere is accepted only when asked for by name', () => {
     expect(parseConfig({ sshCidrs: ['0.0.0.0/0'], allowSshFromAnywhere: true }).sshCidrs).toEqual(['0.0.0.0/0']);
   });
@@ -75,10 +85,12 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
       /^Invalid config: availabilityZoneId "use2-az1" does not offer trn1\.2xlarge in us-east-2; AZ IDs that do: use2-az3$/],
     ['AZ ID of another region', { availabilityZoneId: 'usw2-az1' },
       /availabilityZoneId "usw2-az1" does not offer trn1\.2xlarge in us-east-2/],
-    ['CPU options on the spot market, where EC2 cannot apply them', { cpuCoreCount: 2 },
-      /^Invalid config: cpuCoreCount 2 cannot apply to market "spot": EC2 spot requests take no CPU options; use market "on-demand"/],
-    ['CPU options on market auto, which may end as a spot request', { market: 'auto', cpuThreadsPerCore: 1 },
-      /^Invalid config: cpuThreadsPerCore 1 cannot apply to market "auto": EC2 spot requests take no CPU options/],
+    ['CPU options on a spot request, which EC2 cannot apply', { cpuCoreCount: 2 },
+      /^Invalid config: cpuCoreCount 2 cannot apply to market "spot" with spotLaunch "spot-request": EC2 spot requests take no CPU options; set spotLaunch "run-instances"/],
+    ['CPU options on the auto market with spot requests', { market: 'auto', cpuThreadsPerCore: 1 },
+      /^Invalid config: cpuThreadsPerCore 1 cannot apply to market "auto" with spotLaunch "spot-request"/],
+    ['an unknown spot launch path', { spotLaunch: 'fleet' },
+      /^Invalid config: spotLaunch "fleet" must be one of spot-request, run-instances$/],
     ['invalid core count', { market: 'on-demand', cpuCoreCount: 8 }, /^Invalid config: cpuCoreCount 8 is not valid for trn1\.2xlarge; valid core counts: 1, 2, 3, 4$/],
     ['invalid threads per core', { market: 'on-demand', cpuThreadsPerCore: 4 }, /^Invalid config: cpuThreadsPerCore 4 is not valid for trn1\.2xlarge; valid: 1, 2$/],
     ['volume too large', { rootVolumeSizeGiB: 20000 }, /^Invalid config: rootVolumeSizeGiB 20000 must be a whole number from 1 to 16384 GiB$/],

@@ -13,7 +13,7 @@ import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscrip
 import { SpotInstanceRequest } from '@cdktf/provider-aws/lib/spot-instance-request';
 import { ConfigInput } from '../src/config';
 import { DataBinding, bindData, localsFor, plan, terraformMissingReason } from './support/terraform';
-import { TerraformJson, synthesize, synthesizeJson } from './support/synth';
+import { TerraformJson, blocksOf, synthesize, synthesizeJson, userDataText } from './support/synth';
 
 const CAPACITY_BLOCK: ConfigInput = {
   market: 'capacity-block', instanceType: 'trn1.32xlarge', capacityReservationId: 'cr-0123456789abcdef0',
@@ -28,11 +28,14 @@ const COMMON_OUTPUTS = [
 
 describe.each<[string, ConfigInput]>([
   ['spot', {}],
+  ['spot via run-instances', { spotLaunch: 'run-instances' }],
   ['on-demand', { market: 'on-demand' }],
   ['capacity-block', CAPACITY_BLOCK],
   ['capacity-reservation', { market: 'capacity-reservation' }],
   ['auto', { market: 'auto' }],
-])('the %s market', (market, input) => {
+  ['auto via run-instances', { market: 'auto', spotLaunch: 'run-instances' }],
+])('the %s market', (label, input) => {
+  const market = label.split(' ')[0];
   const json = synthesizeJson(input);
 
   test('exposes the common outputs', () => {
@@ -53,6 +56,104 @@ describe.each<[string, ConfigInput]>([
     const value = json.output.market.value;
     if (market === 'auto') expect(value).toMatch(/^\$\{local\.market-decision_market_[0-9A-F]+\}$/);
     else expect(value).toBe(market);
+  });
+});
+
+// ------------------------------------------------------------------- the two spot launch paths
+/** The spot boxes' resource block, whichever path launched them. */
+function spotBlock(json: TerraformJson): Record<string, any> {
+  const requests = Object.values(json.resource.aws_spot_instance_request ?? {});
+  const instances = Object.entries(json.resource.aws_instance ?? {}).filter(([name]) => name.startsWith('spot_'));
+  const all = [...requests, ...instances.map(([, block]) => block)];
+  if (all.length !== 1) throw new Error(`expected one spot resource, found ${all.length}`);
+  return all[0];
+}
+
+describe.each<[string, ConfigInput]>([
+  ['spot', {}],
+  ['auto', { market: 'auto' }],
+])('market %s', (market, marketInput) => {
+  describe.each([1, 2])('with instanceCount %i', (instanceCount) => {
+    const input = { ...marketInput, instanceCount };
+    const countOf = (block: Record<string, any>) =>
+      (market === 'auto' ? expect(block.count).toMatch(new RegExp(`== "spot" \\? ${instanceCount} : 0\\}$`)) : expect(block.count).toBe(instanceCount));
+
+    describe('spotLaunch spot-request (the default)', () => {
+      const json = synthesizeJson(input);
+      const request = spotBlock(json);
+
+      test('launches persistent spot requests that stop on interruption and wait for capacity', () => {
+        expect(Object.keys(json.resource.aws_spot_instance_request)).toHaveLength(1);
+        expect(request).toMatchObject({ spot_type: 'persistent', instance_interruption_behavior: 'stop', wait_for_fulfillment: true });
+        expect(request.valid_until).toMatch(/^\$\{terraform_data\.[^.]+\.output\.valid_until\}$/);
+        countOf(request);
+      });
+
+      test('tags the instances through aws_ec2_tag and requires IMDSv2 from the box itself', () => {
+        expect(blocksOf(json, 'aws_ec2_tag').map((tag) => tag.key)).toEqual(expect.arrayContaining(['Name', 'Project']));
+        expect(request).not.toHaveProperty('metadata_options');
+        expect(userDataText(request)).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
+        expect(JSON.stringify(json.data.aws_iam_policy_document)).toContain('ec2:ModifyInstanceMetadataOptions');
+      });
+
+      test('outputs the request ids and their EC2 status codes', () => {
+        expect(json.output.spot_request_ids.value).toMatch(/^\$\{aws_spot_instance_request\.[^.]+\[\*\]\.id\}$/);
+        expect(json.output.spot_request_status_codes.value).toMatch(/^\$\{aws_spot_instance_request\.[^.]+\[\*\]\.spot_bid_status\}$/);
+      });
+    });
+
+    describe('spotLaunch run-instances', () => {
+      const json = synthesizeJson({ ...input, spotLaunch: 'run-instances', cpuCoreCount: 2, spotMaxPricePerHour: 0.9 });
+      const instance = spotBlock(json);
+
+      test('launches aws_instance with a persistent spot request that stops on interruption, and no spot request resource', () => {
+        expect(json.resource.aws_spot_instance_request).toBeUndefined();
+        expect(instance.instance_market_options).toEqual({
+          market_type: 'spot',
+          spot_options: { spot_instance_type: 'persistent', instance_interruption_behavior: 'stop', max_price: '0.9' },
+        });
+        expect(instance.instance_initiated_shutdown_behavior).toBe('stop');
+        countOf(instance);
+      });
+
+      test('sets IMDSv2 and the CPU options at launch, with no first-boot step and no right to change metadata', () => {
+        expect(instance.metadata_options).toEqual({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 });
+        expect(instance.cpu_options).toEqual({ core_count: 2, threads_per_core: 2 });
+        expect(userDataText(instance)).not.toContain('require-imdsv2');
+        expect(JSON.stringify(json.data.aws_iam_policy_document)).not.toContain('ec2:ModifyInstanceMetadataOptions');
+      });
+
+      test('tags the instance and its volumes directly: no aws_ec2_tag, no valid_until', () => {
+        expect(instance.tags).toEqual({ Name: 'trainium-spot' });
+        expect(instance.volume_tags).toEqual({ Name: 'trainium-spot' });
+        expect(json.resource.aws_ec2_tag).toBeUndefined();
+        expect(instance).not.toHaveProperty('valid_until');
+        expect(instance.instance_market_options.spot_options).not.toHaveProperty('valid_until');
+        expect(Object.keys(json.resource.terraform_data ?? {}).filter((name) => name.includes('valid-until'))).toEqual([]);
+      });
+
+      test('keeps the alarm per box, the interruption notices, the AZ and the request ids in its outputs', () => {
+        const alarm = Object.values(json.resource.aws_cloudwatch_metric_alarm)[0];
+        expect(alarm.count).toBe(instanceCount);
+        expect(Object.keys(json.resource.aws_cloudwatch_event_rule)).toHaveLength(1);
+        expect(String(json.output.availability_zones.value)).toMatch(/aws_instance\.spot_[^.]+\[\*\]\.availability_zone/);
+        expect(json.output.spot_request_ids.value).toMatch(/^\$\{aws_instance\.spot_[^.]+\[\*\]\.spot_instance_request_id\}$/);
+        expect(json.output).not.toHaveProperty('spot_request_status_codes');
+        expect(json.output.spot_max_price_per_hour.value).toBe(0.9);
+      });
+
+      test('keeps the guards', () => {
+        const guards: { condition: string; error_message: string }[] = instance.lifecycle.precondition ?? [];
+        if (market === 'spot') {
+          expect(guards[0].condition).toMatch(new RegExp(`\\.value >= ${8 * instanceCount}\\}$`));
+          expect(guards[0].error_message).toContain('"All Trn Spot Instance Requests" (L-6B0D517C)');
+        } else {
+          const decisionGuard = Object.values(json.resource.terraform_data).find((block) => block.lifecycle?.precondition);
+          expect(decisionGuard!.lifecycle.precondition[0].error_message).toMatch(/^Neither quota holds the boxes/);
+        }
+        expect(instance.lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64']);
+      });
+    });
   });
 });
 

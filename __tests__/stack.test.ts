@@ -29,7 +29,7 @@ describe('the default stack', () => {
     expect(Object.keys(json.output).sort()).toEqual([
       'activate_command', 'availability_zone_id', 'availability_zones', 'fetch_key_command', 'instance_id', 'instance_ids',
       'interruption_topic_arn', 'key_name', 'key_pair_id', 'market', 'on_demand_price_per_hour', 'private_key_parameter',
-      'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'ssh_command', 'ssm_command', 'start_command',
+      'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'spot_request_status_codes', 'ssh_command', 'ssm_command', 'start_command',
     ]);
     expect(json.output.fetch_key_command.value).toMatch(
       /^aws ssm get-parameter --name \$\{aws_ssm_parameter\.[^}]+\.name\} --with-decryption --query Parameter\.Value --output text --region us-east-2 > ~\/\.ssh\/trainium-spot\.pem && chmod 400 ~\/\.ssh\/trainium-spot\.pem$/);
@@ -83,6 +83,14 @@ describe('the default stack', () => {
     expect(userDataText(request)).toContain('path: /usr/local/sbin/trainium-spot-require-imdsv2');
     expect(userDataText(request)).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
     expect(Object.values(json.resource.aws_iam_role_policy).map((p) => p.name_prefix)).toContain('require-imdsv2-');
+  });
+
+  test("the script's shell expansions are escaped, so Terraform leaves them for the box", () => {
+    // GIVEN user data small enough to travel as plain text (without the idle check)
+    const plain = synthesizeJson({ idle: { enabled: false } });
+    const request = Object.values(plain.resource.aws_spot_instance_request)[0];
+    expect(request.user_data).toContain('IMDS=$${TS_IMDS_ENDPOINT:-http://169.254.169.254}');
+    expect(request.user_data).not.toMatch(/(^|[^$])\$\{/);
   });
 
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {

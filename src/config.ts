@@ -44,6 +44,12 @@ const ALARM_MAX_WINDOW_SECONDS = 86400;
 
 export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
 
+/**
+ * How a spot box is launched: a persistent `aws_spot_instance_request` (EC2 RequestSpotInstances),
+ * or an `aws_instance` with spot market options (EC2 RunInstances).
+ */
+export const SPOT_LAUNCHES = ['spot-request', 'run-instances'] as const;
+
 // ---------------------------------------------------------------------------------------------
 // Schema
 // ---------------------------------------------------------------------------------------------
@@ -140,6 +146,9 @@ export const configSchema = z.strictObject({
   instanceType: z.string().default('trn1.2xlarge').describe(`Instance type, one of ${INSTANCE_TYPE_NAMES.join(', ')}.`),
   market: z.enum(MARKETS, { error: `must be one of ${MARKETS.join(', ')}` }).default('spot')
     .describe('Purchase market; `auto` picks spot or on-demand at plan time from the quotas.'),
+  spotLaunch: z.enum(SPOT_LAUNCHES, { error: `must be one of ${SPOT_LAUNCHES.join(', ')}` }).default('spot-request')
+    .describe('How spot boxes launch: `spot-request` (aws_spot_instance_request) or `run-instances` ' +
+      '(aws_instance with spot market options: IMDSv2 and CPU options at launch, no RequestSpotInstances).'),
   instanceCount: between(1, 64).default(1).describe('Number of identical boxes.'),
   availabilityZoneId: z.string().regex(AZ_ID_PATTERN, { error: 'must be an AZ ID such as use2-az3' }).optional()
     .describe('AZ ID (not name) of the box; default: the first AZ ID that offers the type in the region.'),
@@ -151,9 +160,10 @@ export const configSchema = z.strictObject({
   rootVolumeThroughputMiBps: between(GP3.minThroughputMiBps, GP3.maxThroughputMiBps, ' MiB/s')
     .default(GP3.minThroughputMiBps).describe('gp3 throughput of the root volume in MiB/s.'),
   cpuCoreCount: z.number().int().positive().optional()
-    .describe("CPU cores (not for market spot); default: the type's default. Fewer cores save neither money nor quota."),
+    .describe("CPU cores (with spot only through spotLaunch run-instances); default: the type's default. " +
+      'Fewer cores save neither money nor quota.'),
   cpuThreadsPerCore: z.number().int().positive().optional()
-    .describe("Threads per core, 1 turns off SMT (not for market spot); default: the type's default."),
+    .describe("Threads per core, 1 turns off SMT (with spot only through spotLaunch run-instances); default: the type's default."),
   sshCidrs: z.array(z.string()).default([]).describe('Networks (IPv4 or IPv6 CIDR) that may reach SSH; default none.'),
   allowSshFromAnywhere: z.boolean().default(false).describe('The only way to put 0.0.0.0/0 or ::/0 in sshCidrs.'),
   sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, {
@@ -162,7 +172,7 @@ export const configSchema = z.strictObject({
   spotMaxPricePerHour: z.number().positive({ error: 'must be a price in USD per hour above 0' }).optional()
     .describe('Spot price cap in USD per hour; default: the on-demand price. A cap adds interruptions.'),
   spotRequestValidDays: between(1, 3650, ' days').default(365)
-    .describe("Days the persistent spot request stays open (AWS's own default is 7)."),
+    .describe("Days the persistent spot request stays open (AWS's own default is 7); spotLaunch spot-request only."),
   createSpotServiceLinkedRole: z.boolean().default(false)
     .describe('Create AWSServiceRoleForEC2Spot (fails where the account has it already).'),
   createCloudWatchServiceLinkedRole: z.boolean().default(false)
@@ -237,12 +247,13 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
     fail('cpuThreadsPerCore', `is not valid for ${c.instanceType}; valid: ${list(facts.validThreadsPerCore)}`);
   }
 
-  // `auto` may end as a spot request, which would drop the CPU options without a word.
-  if (c.market === 'spot' || c.market === 'auto') {
+  // RequestSpotInstances takes no CPU options (the provider would drop them silently); RunInstances does.
+  if ((c.market === 'spot' || c.market === 'auto') && c.spotLaunch === 'spot-request') {
     for (const key of ['cpuCoreCount', 'cpuThreadsPerCore'] as const) {
       if (c[key] !== undefined) {
-        fail(key, `cannot apply to market "${c.market}": EC2 spot requests take no CPU options; use market ` +
-          '"on-demand", "capacity-block" or "capacity-reservation", or leave it out');
+        fail(key, `cannot apply to market "${c.market}" with spotLaunch "spot-request": EC2 spot requests take no ` +
+          'CPU options; set spotLaunch "run-instances", use market "on-demand", "capacity-block" or ' +
+          '"capacity-reservation", or leave it out');
       }
     }
   }

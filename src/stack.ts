@@ -15,7 +15,7 @@ import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { InstanceProfile } from './constructs/instance-profile';
 import { InterruptionNotice } from './constructs/interruption-notice';
-import { BoxList, LaunchSpec } from './constructs/launch-spec';
+import { BoxCount, BoxList, LaunchSpec } from './constructs/launch-spec';
 import { MachineImage } from './constructs/machine-image';
 import { MarketDecision } from './constructs/market-decision';
 import { Network } from './constructs/network';
@@ -51,8 +51,9 @@ export class TrainiumSpotStack extends TerraformStack {
       vpcId: network.vpcId,
       sshCidrs: config.sshCidrs,
     });
-    // EC2's RequestSpotInstances takes no metadata options: a spot box requires IMDSv2 on itself.
-    const spotRequests = config.market === 'spot' || config.market === 'auto';
+    // EC2's RequestSpotInstances takes no metadata options: a box it launches requires IMDSv2 on
+    // itself. RunInstances (spotLaunch "run-instances") sets them at launch.
+    const spotRequests = (config.market === 'spot' || config.market === 'auto') && config.spotLaunch === 'spot-request';
     const profile = new InstanceProfile(this, 'instance-profile', {
       name: config.name, partition, allowRequiringImdsv2: spotRequests,
     });
@@ -148,6 +149,7 @@ export class TrainiumSpotStack extends TerraformStack {
       privateKeyParameterName: sshKey.privateKeyParameterName,
       spot: spot && notice && {
         requestIds: spot.requestIds,
+        requestStatusCodes: spot.requestStatusCodes,
         maxPricePerHour: config.spotMaxPricePerHour ?? facts.onDemandPricePerHour,
         interruptionTopicArn: notice.topicArn,
       },
@@ -160,26 +162,33 @@ export class TrainiumSpotStack extends TerraformStack {
   }
 
   /**
-   * The instance resources of the chosen market. `auto` declares both a spot request and an
-   * on-demand instance, and Terraform's plan-time decision gives exactly one of them a count.
+   * The instance resources of the chosen market. `auto` declares both a spot box and an on-demand
+   * instance, and Terraform's plan-time decision gives exactly one of them a count.
    */
   private launchBoxes(config: Config, launch: LaunchSpec, instanceTags: Record<string, string>,
-    quotaGuard: QuotaGuard, launchGuards: Precondition[]): { boxes: BoxList[]; market: string; spot?: SpotInstances } {
+    quotaGuard: QuotaGuard, launchGuards: Precondition[]): { boxes: BoxList[]; market: string; spot?: SpotBoxes } {
     const guardedBy = (market: QuotaMarket): Precondition[] => {
       const check = quotaGuard.check(market);
       return [{ condition: check.condition, errorMessage: check.errorMessage }, ...launchGuards];
     };
-    const spotProps = {
-      launch,
-      maxPricePerHour: config.spotMaxPricePerHour,
-      validDays: config.spotRequestValidDays,
-      instanceTags,
+    // Both launch paths share the construct id: switching spotLaunch replaces the box either way.
+    const spotBoxes = (count: BoxCount, preconditions: Precondition[]): SpotBoxes => {
+      if (config.spotLaunch === 'run-instances') {
+        const boxes = new OnDemandInstances(this, 'spot', {
+          launch, market: { kind: 'spot', maxPricePerHour: config.spotMaxPricePerHour }, count, instanceTags, preconditions,
+        });
+        return { boxes, requestIds: boxes.spotRequestIds };
+      }
+      const requests = new SpotInstances(this, 'spot', {
+        launch, maxPricePerHour: config.spotMaxPricePerHour, validDays: config.spotRequestValidDays, instanceTags, count, preconditions,
+      });
+      return { boxes: requests, requestIds: requests.requestIds, requestStatusCodes: requests.requestStatusCodes };
     };
 
     switch (config.market) {
       case 'spot': {
-        const spot = new SpotInstances(this, 'spot', { ...spotProps, count: config.instanceCount, preconditions: guardedBy('spot') });
-        return { boxes: [spot], market: config.market, spot };
+        const spot = spotBoxes(config.instanceCount, guardedBy('spot'));
+        return { boxes: [spot.boxes], market: config.market, spot };
       }
       case 'auto': {
         const decision = new MarketDecision(this, 'market-decision', {
@@ -187,11 +196,11 @@ export class TrainiumSpotStack extends TerraformStack {
           onDemand: quotaGuard.check('on-demand'),
           instanceCount: config.instanceCount,
         });
-        const spot = new SpotInstances(this, 'spot', { ...spotProps, count: decision.spotCount, preconditions: launchGuards });
+        const spot = spotBoxes(decision.spotCount, launchGuards);
         const onDemand = new OnDemandInstances(this, 'on-demand', {
           launch, market: { kind: 'on-demand' }, count: decision.onDemandCount, instanceTags, preconditions: launchGuards,
         });
-        return { boxes: [spot, onDemand], market: decision.market, spot };
+        return { boxes: [spot.boxes, onDemand], market: decision.market, spot };
       }
       default: {
         const preconditions = config.market === 'capacity-block' ? launchGuards : guardedBy('on-demand');
@@ -220,6 +229,14 @@ function loginMessage(config: Config): LoginMessage {
     activate: activateCommand(image) ?? 'none known for this image',
     neuronSdk: image.kind === 'preset' ? image.preset.neuronSdk : 'unknown (not a preset)',
   };
+}
+
+/** The spot boxes of either launch path, and what the outputs say about their requests. */
+interface SpotBoxes {
+  readonly boxes: BoxList;
+  readonly requestIds: string;
+  /** Only a spot request (`spotLaunch: "spot-request"`) reports a status code. */
+  readonly requestStatusCodes?: string;
 }
 
 /** Which quotas the chosen market draws on. */

@@ -180,12 +180,12 @@ describe('malformed flags', () => {
     [
       'the command is unknown',
       ['quotas'],
-      'trainium-spot: unknown command "quotas"; commands: quota, capacity, spot-price, regions, image, help\n',
+      'trainium-spot: unknown command "quotas"; commands: quota, capacity, spot-price, regions, image, where, help\n',
     ],
     [
       'no command is given',
       [],
-      "trainium-spot: no command given; commands: quota, capacity, spot-price, regions, image, help (try 'trainium-spot --help')\n",
+      "trainium-spot: no command given; commands: quota, capacity, spot-price, regions, image, where, help (try 'trainium-spot --help')\n",
     ],
   ])('fails when %s', async (_case, argv, expected) => {
     const run = await runCli(argv);

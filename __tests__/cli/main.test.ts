@@ -48,7 +48,7 @@ describe('help', () => {
     const run = await runCli(['help', 'deploy']);
 
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe('trainium-spot: unknown command "deploy"; commands: quota, capacity, spot-price, regions, image, help\n');
+    expect(run.stderr).toBe('trainium-spot: unknown command "deploy"; commands: quota, capacity, spot-price, regions, image, where, help\n');
   });
 });
 

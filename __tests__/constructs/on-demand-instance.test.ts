@@ -50,4 +50,22 @@ describe('OnDemandInstances', () => {
     });
     expect(onlyInstance(synth({ kind: 'capacity-reservation' }))).not.toHaveProperty('instance_market_options');
   });
+
+  test('spot through RunInstances is a persistent request that stops on interruption, with IMDSv2 and CPU options at launch', () => {
+    // WHEN
+    const instance = onlyInstance(synth({ kind: 'spot' }));
+    // THEN
+    expect(instance.instance_market_options).toEqual({
+      market_type: 'spot',
+      spot_options: { spot_instance_type: 'persistent', instance_interruption_behavior: 'stop' },
+    });
+    expect(instance.metadata_options).toEqual({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 });
+    expect(instance.cpu_options).toEqual({ core_count: 4, threads_per_core: 2 });
+    expect(instance.volume_tags).toEqual({ Name: 'box' });
+  });
+
+  test('a spot price cap becomes max_price, and is left to AWS otherwise', () => {
+    expect(onlyInstance(synth({ kind: 'spot', maxPricePerHour: 0.5 })).instance_market_options.spot_options.max_price).toBe('0.5');
+    expect(onlyInstance(synth({ kind: 'spot' })).instance_market_options.spot_options).not.toHaveProperty('max_price');
+  });
 });

@@ -10,6 +10,7 @@ import { imageCommand } from './commands/image';
 import { quotaCommand } from './commands/quota';
 import { regionsCommand } from './commands/regions';
 import { spotPriceCommand } from './commands/spot-price';
+import { whereCommand } from './commands/where';
 import { CliError, EXIT_ERROR, EXIT_OK, oneLine } from './errors';
 import { commandHelp, generalHelp, PROGRAM } from './help';
 import { CliIo, processIo, Progress } from './io';
@@ -17,7 +18,7 @@ import { CliIo, processIo, Progress } from './io';
 export type { CliIo } from './io';
 export type * from './report';
 
-export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand];
+export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand, whereCommand];
 
 const HELP_FLAGS = ['--help', '-h'];
 const commandNames = COMMANDS.map((c) => c.name).join(', ');

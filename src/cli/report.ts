@@ -272,6 +272,67 @@ export interface ImageReport extends Report<'image'> {
   readonly warnings: readonly string[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// where
+// ---------------------------------------------------------------------------------------------
+
+/** How much of one vCPU quota of a region is free, and whether the boxes fit in it. */
+export interface QuotaRoom {
+  /** e.g. `L-6B0D517C`. */
+  readonly code: string;
+  readonly name: string;
+  readonly valueVcpus: number;
+  /** Running and pending instances of the family in this market, in default vCPUs. */
+  readonly inUseVcpus: number;
+  readonly freeVcpus: number;
+  /** Whether `instanceCount` boxes fit in what is free. */
+  readonly fits: boolean;
+}
+
+/** One AZ that offers the type, with everything that says how likely a box starts there. */
+export interface WhereZone {
+  /** 1 = best. */
+  readonly rank: number;
+  readonly region: string;
+  readonly availabilityZoneId: string;
+  /** This account's name for the AZ; `null` when DescribeAvailabilityZones did not list it. */
+  readonly availabilityZone: string | null;
+  /**
+   * EC2 Spot placement score, 1 (unlikely) to 10 (very likely), for all the boxes in this one AZ;
+   * `null` when AWS gave no score for it.
+   */
+  readonly placementScore: number | null;
+  /** `null` when EC2 reported no spot price for the AZ in the last 24 hours. */
+  readonly spotPrice: {
+    readonly nowPerHour: number;
+    readonly since: string | null;
+    readonly minPerHour24h: number;
+    readonly maxPerHour24h: number;
+  } | null;
+  /** The region's quotas (every AZ of a region shares them). */
+  readonly spotQuota: QuotaRoom;
+  readonly onDemandQuota: QuotaRoom;
+  /** Capacity Blocks on sale in this AZ; `null` for types without Capacity Blocks. */
+  readonly capacityBlocks: { readonly offerings: number; readonly earliestStart: string | null } | null;
+}
+
+/** `where`: every AZ that offers the type, best first, and the config lines for the best. */
+export interface WhereReport extends Report<'where'> {
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  /** Default vCPUs of all the boxes: the placement scores' target capacity and what the quotas must hold. */
+  readonly vcpusNeeded: number;
+  readonly regions: readonly string[];
+  /** Asked-for regions where EC2 offers the type in no AZ. */
+  readonly regionsWithoutType: readonly string[];
+  /** Hours of the Capacity Blocks looked for; `null` for types without Capacity Blocks. */
+  readonly capacityBlockHours: number | null;
+  /** Best first: the spot quota holds the boxes, then higher placement score, then lower spot price. */
+  readonly zones: readonly WhereZone[];
+  /** The config keys that launch in the best AZ; `null` when no AZ offers the type. */
+  readonly config: { readonly region: string; readonly availabilityZoneId: string } | null;
+}
+
 export type AnyReport =
   | QuotaReport
   | QuotaRequestReport
@@ -280,4 +341,5 @@ export type AnyReport =
   | CapacityOfferingsReport
   | SpotPriceReport
   | RegionsReport
-  | ImageReport;
+  | ImageReport
+  | WhereReport;

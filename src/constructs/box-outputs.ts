@@ -17,7 +17,13 @@ export interface BoxOutputsProps {
   /** @default - an imported key: no parameter, no fetch command */
   readonly privateKeyParameterName?: string;
   /** @default - not a spot market: no spot outputs */
-  readonly spot?: { readonly requestIds: string; readonly maxPricePerHour: number; readonly interruptionTopicArn: string };
+  readonly spot?: {
+    readonly requestIds: string;
+    /** @default - launched by RunInstances: no request status output */
+    readonly requestStatusCodes?: string;
+    readonly maxPricePerHour: number;
+    readonly interruptionTopicArn: string;
+  };
   readonly instanceType: string;
   readonly onDemandPricePerHour: number;
   readonly priceSource: string;
@@ -70,6 +76,10 @@ export class BoxOutputs extends Construct {
 
     if (props.spot) {
       output('spot_request_ids', props.spot.requestIds, 'Persistent spot request ids');
+      if (props.spot.requestStatusCodes !== undefined) {
+        output('spot_request_status_codes', props.spot.requestStatusCodes,
+          'EC2 status code of each spot request at the last refresh: fulfilled, capacity-not-available, price-too-low, ...');
+      }
       output('spot_max_price_per_hour', props.spot.maxPricePerHour,
         'Most a spot box may cost per hour (the on-demand price unless spotMaxPricePerHour is set)');
       output('interruption_topic_arn', props.spot.interruptionTopicArn, 'SNS topic with spot interruption and rebalance notices');

@@ -33,7 +33,7 @@ export function launchArguments(spec: LaunchSpec) {
     vpcSecurityGroupIds: spec.securityGroupIds,
     keyName: spec.keyName,
     iamInstanceProfile: spec.instanceProfileName,
-    ...spec.userData,
+    ...('userData' in spec.userData ? { userData: terraformLiteral(spec.userData.userData) } : spec.userData),
     // CKV_AWS_126: one-minute metrics, which the one-minute idle alarm needs.
     monitoring: true,
     // CKV_AWS_135.
@@ -51,6 +51,14 @@ export function launchArguments(spec: LaunchSpec) {
       deleteOnTermination: true,
     },
   };
+}
+
+/**
+ * Terraform reads `${` and `%{` in any JSON string as template syntax, and the user data carries
+ * shell (`${VAR:-default}`) and user-given patterns: escaped, they reach EC2 exactly as written.
+ */
+export function terraformLiteral(text: string): string {
+  return text.replace(/([$%])\{/g, (_, sign: string) => `${sign}${sign}{`);
 }
 
 export const CREATION_ONLY_ARGUMENTS = ['ami', 'user_data', 'user_data_base64'];

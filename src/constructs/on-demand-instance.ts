@@ -6,6 +6,14 @@ import { BoxCount, BoxList, CREATION_ONLY_ARGUMENTS, LaunchSpec, countArgument, 
 /** How an `aws_instance` is bought. */
 export type InstanceMarket =
   | { readonly kind: 'on-demand' }
+  /**
+   * A persistent spot request made by RunInstances, whose instance stops (never terminates) on
+   * interruption. RunInstances supports persistent requests only with `stop` or `hibernate`, and
+   * keeps them open until cancelled: no `valid_until` needed. Deleting the instance cancels the
+   * request first (checked in AWS provider 5.100.0, see the README), so a replaced box leaves no
+   * request behind.
+   */
+  | { readonly kind: 'spot'; readonly maxPricePerHour?: number }
   | { readonly kind: 'capacity-block'; readonly capacityReservationId: string }
   | { readonly kind: 'capacity-reservation'; readonly capacityReservationId?: string };
 
@@ -18,9 +26,14 @@ export interface OnDemandInstancesProps {
   readonly preconditions: Precondition[];
 }
 
-/** Instances bought on demand, in a Capacity Block, or in an On-Demand Capacity Reservation. */
+/**
+ * Instances launched by EC2 RunInstances: on demand, on spot, in a Capacity Block, or in an
+ * On-Demand Capacity Reservation. Metadata and CPU options, tags and volume tags go in at launch.
+ */
 export class OnDemandInstances extends Construct implements BoxList {
   readonly instanceIds: string;
+  /** The spot request ids of the boxes (`spot` market only; empty strings otherwise). */
+  readonly spotRequestIds: string;
   readonly publicIps: string;
   readonly availabilityZones: string;
 
@@ -34,13 +47,14 @@ export class OnDemandInstances extends Construct implements BoxList {
       ...marketArguments(props.market),
       // `shutdown -h now` from the idle check must stop the box, not terminate it.
       instanceInitiatedShutdownBehavior: 'stop',
-      // The provider's default tags add the rest; a spot request's instance gets them through aws_ec2_tag.
+      // The provider's default tags add the rest (RunInstances tags the instance and volumes itself).
       tags: { Name: props.instanceTags.Name },
       volumeTags: { Name: props.instanceTags.Name },
       lifecycle: { ignoreChanges: CREATION_ONLY_ARGUMENTS, precondition: props.preconditions },
     });
 
     this.instanceIds = `\${${instance.fqn}[*].id}`;
+    this.spotRequestIds = `\${${instance.fqn}[*].spot_instance_request_id}`;
     this.publicIps = `\${${instance.fqn}[*].public_ip}`;
     this.availabilityZones = `\${${instance.fqn}[*].availability_zone}`;
   }
@@ -50,6 +64,17 @@ function marketArguments(market: InstanceMarket) {
   switch (market.kind) {
     case 'on-demand':
       return {};
+    case 'spot':
+      return {
+        instanceMarketOptions: {
+          marketType: 'spot',
+          spotOptions: {
+            spotInstanceType: 'persistent',
+            instanceInterruptionBehavior: 'stop',
+            ...(market.maxPricePerHour !== undefined ? { maxPrice: String(market.maxPricePerHour) } : {}),
+          },
+        },
+      };
     case 'capacity-block':
       return {
         instanceMarketOptions: { marketType: 'capacity-block' },

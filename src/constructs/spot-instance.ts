@@ -37,6 +37,11 @@ export interface SpotInstancesProps {
 export class SpotInstances extends Construct implements BoxList {
   readonly instanceIds: string;
   readonly requestIds: string;
+  /**
+   * EC2's status code of each request (`fulfilled`, `capacity-not-available`, `price-too-low`, ...),
+   * as of the last refresh.
+   */
+  readonly requestStatusCodes: string;
   readonly publicIps: string;
   readonly availabilityZones: string;
 
@@ -75,6 +80,7 @@ export class SpotInstances extends Construct implements BoxList {
 
     this.instanceIds = `\${${request.fqn}[*].spot_instance_id}`;
     this.requestIds = `\${${request.fqn}[*].id}`;
+    this.requestStatusCodes = `\${${request.fqn}[*].spot_bid_status}`;
     this.publicIps = `\${${request.fqn}[*].public_ip}`;
     this.availabilityZones = `\${${request.fqn}[*].availability_zone}`;
   }

@@ -47,7 +47,7 @@ const FLAGS: FlagSpecs = {
 
 const LIST_ONLY_FLAGS = ['blocks', 'odcr', 'instance-types', 'available-only', 'min-capacity', 'active-only'];
 const OFFERINGS_ONLY_FLAGS = ['instance-type', 'count', 'duration-hours'];
-const DEFAULT_OFFERING_HOURS = 24;
+export const DEFAULT_OFFERING_HOURS = 24;
 /** `--active-only`: usable now, or (Capacity Blocks) paid for and starting later. */
 const ACTIVE_STATES = new Set(['active', 'scheduled']);
 
@@ -220,6 +220,25 @@ function toOffer(region: string, o: CapacityBlockOffering): CapacityBlockOffer {
   };
 }
 
+/** Capacity Blocks for sale in one region. */
+export async function blockOfferingsIn(
+  ctx: CommandContext,
+  region: string,
+  instanceType: string,
+  instanceCount: number,
+  durationHours: number,
+): Promise<CapacityBlockOffer[]> {
+  const client = ec2Client(region);
+  const offers: CapacityBlockOffer[] = [];
+  const input = { InstanceType: instanceType as _InstanceType, InstanceCount: instanceCount, CapacityDurationHours: durationHours };
+  await ctx.aws.call('ec2:DescribeCapacityBlockOfferings', region, async () => {
+    for await (const page of paginateDescribeCapacityBlockOfferings({ client }, input)) {
+      offers.push(...(page.CapacityBlockOfferings ?? []).map((o) => toOffer(region, o)));
+    }
+  });
+  return offers;
+}
+
 async function listOfferings(flags: Flags, ctx: CommandContext): Promise<number> {
   const instanceType = flags.instanceType('instance-type');
   if (!instanceType) throw new UsageError('capacity', '--offerings needs --instance-type TYPE, e.g. trn1.32xlarge');
@@ -233,17 +252,7 @@ async function listOfferings(flags: Flags, ctx: CommandContext): Promise<number>
   const regions = await regionsToAsk(flags, ctx);
 
   const perRegion = await Promise.all(
-    regions.map(async (region) => {
-      const client = ec2Client(region);
-      const offers: CapacityBlockOffer[] = [];
-      const input = { InstanceType: instanceType as _InstanceType, InstanceCount: instanceCount, CapacityDurationHours: durationHours };
-      await ctx.aws.call('ec2:DescribeCapacityBlockOfferings', region, async () => {
-        for await (const page of paginateDescribeCapacityBlockOfferings({ client }, input)) {
-          offers.push(...(page.CapacityBlockOfferings ?? []).map((o) => toOffer(region, o)));
-        }
-      });
-      return offers;
-    }),
+    regions.map((region) => blockOfferingsIn(ctx, region, instanceType, instanceCount, durationHours)),
   );
   const report: CapacityOfferingsReport = {
     schemaVersion: SCHEMA_VERSION,

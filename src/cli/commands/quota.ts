@@ -97,7 +97,7 @@ export function assessQuota(inputs: QuotaInputs): QuotaAssessment {
 // Quota look-ups
 // ---------------------------------------------------------------------------------------------
 
-interface QuotaTarget {
+export interface QuotaTarget {
   readonly region: string;
   readonly instanceType: string;
   readonly facts: InstanceTypeFacts;
@@ -233,7 +233,15 @@ export const consolePath = (quota: QuotaRef): string =>
 export const consoleUrl = (quota: QuotaRef, region: string): string =>
   `https://${region}.console.aws.amazon.com/servicequotas/home/services/${EC2_SERVICE_CODE}/quotas/${quota.code}`;
 
-async function checkQuota(ctx: CommandContext, target: QuotaTarget, instancesWanted: number): Promise<number> {
+export interface QuotaHeadroom {
+  readonly quota: QuotaValue;
+  readonly instances: UsedInstance[];
+  readonly inUseVcpus: number;
+  readonly assessment: QuotaAssessment;
+}
+
+/** The quota, what already uses it, and whether `instancesWanted` more fit: the whole check, without output. */
+export async function quotaHeadroom(ctx: CommandContext, target: QuotaTarget, instancesWanted: number): Promise<QuotaHeadroom> {
   const { facts } = target;
   const [quota, instances] = await Promise.all([
     fetchQuota(ctx, quotasClient(target.region), target),
@@ -241,6 +249,11 @@ async function checkQuota(ctx: CommandContext, target: QuotaTarget, instancesWan
   ]);
   const inUseVcpus = instances.reduce((sum, i) => sum + i.vcpus, 0);
   const assessment = assessQuota({ quotaVcpus: quota.valueVcpus, inUseVcpus, vcpusPerInstance: facts.vcpus, instancesWanted });
+  return { quota, instances, inUseVcpus, assessment };
+}
+
+async function checkQuota(ctx: CommandContext, target: QuotaTarget, instancesWanted: number): Promise<number> {
+  const { quota, instances, inUseVcpus, assessment } = await quotaHeadroom(ctx, target, instancesWanted);
   const increase: IncreaseAdvice | null = assessment.fits
     ? null
     : {
@@ -257,7 +270,7 @@ async function checkQuota(ctx: CommandContext, target: QuotaTarget, instancesWan
     market: target.market,
     quota,
     usage: { inUseVcpus, instances },
-    vcpusPerInstance: facts.vcpus,
+    vcpusPerInstance: target.facts.vcpus,
     instancesWanted,
     neededVcpus: assessment.neededVcpus,
     freeVcpus: assessment.freeVcpus,

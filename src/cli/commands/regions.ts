@@ -16,7 +16,8 @@ const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
 };
 
-async function liveAzIds(ctx: CommandContext, region: string, instanceType: string): Promise<string[]> {
+/** AZ IDs of a region that offer the type, from EC2 (DescribeInstanceTypeOfferings), sorted. */
+export async function liveAzIds(ctx: CommandContext, region: string, instanceType: string): Promise<string[]> {
   const client = ec2Client(region);
   const azIds: string[] = [];
   await ctx.aws.call('ec2:DescribeInstanceTypeOfferings', region, async () => {

@@ -21,18 +21,25 @@ const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
 };
 
-interface Window {
+export interface Window {
   readonly start: Date;
   readonly end: Date;
 }
 
-async function zonePrices(
+/** The window `spot-price` reports on: the last 24 hours up to now. */
+export function lastDay(): Window {
+  const end = new Date();
+  return { start: new Date(end.getTime() - WINDOW_MS), end };
+}
+
+/** Spot prices per AZ of one region, and the region's AZ IDs by AZ name. */
+export async function zonePrices(
   ctx: CommandContext,
   region: string,
   instanceType: string,
   window: Window,
   onDemandPerHour: number,
-): Promise<SpotZonePrice[]> {
+): Promise<{ zones: SpotZonePrice[]; zoneIds: Map<string, string> }> {
   const client = ec2Client(region);
   const history: SpotPrice[] = [];
   const [zones] = await Promise.all([
@@ -55,7 +62,7 @@ async function zonePrices(
     if (!record.AvailabilityZone || !Number.isFinite(price)) continue;
     byZone.set(record.AvailabilityZone, [...(byZone.get(record.AvailabilityZone) ?? []), { price, at: record.Timestamp }]);
   }
-  return [...byZone.entries()].map(([zone, samples]) => {
+  const priced = [...byZone.entries()].map(([zone, samples]) => {
     // The answer includes the last change before the window: that price was in effect in it too.
     const latest = samples.reduce((a, b) => ((b.at?.getTime() ?? 0) > (a.at?.getTime() ?? 0) ? b : a));
     const prices = samples.map((s) => s.price);
@@ -70,18 +77,18 @@ async function zonePrices(
       savingPercent: roundTo((1 - latest.price / onDemandPerHour) * 100, 1),
     };
   });
+  return { zones: priced, zoneIds };
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const type = flags.catalogInstanceType('instance-type', DEFAULT_INSTANCE_TYPE);
   const regions = flags.regions() ?? regionsOffering(type.name);
-  const end = new Date();
-  const window = { start: new Date(end.getTime() - WINDOW_MS), end };
+  const window = lastDay();
   const perRegion = await Promise.all(
     regions.map((region) => zonePrices(ctx, region, type.name, window, type.facts.onDemandPricePerHour)),
   );
   const zones = perRegion
-    .flat()
+    .flatMap((r) => r.zones)
     .sort((a, b) => a.pricePerHour - b.pricePerHour || a.availabilityZone.localeCompare(b.availabilityZone));
   const report: SpotPriceReport = {
     schemaVersion: SCHEMA_VERSION,
