@@ -53,11 +53,11 @@ describe('the app', () => {
 
   test.each<[string, Record<string, string>, object | undefined, RegExp]>([
     ['an env var holds a bad value', { TRAINIUM_SPOT_INSTANCE_TYPE: 'trn9.xlarge' }, undefined,
-      /^trainium-spot: Invalid config: instanceType "trn9\.xlarge" is not a supported instance type; supported: /],
+      /^trainium-spot: TRAINIUM_SPOT_INSTANCE_TYPE: instanceType "trn9\.xlarge" is not a supported instance type; supported: /],
     ['the config file does not exist', { TRAINIUM_SPOT_CONFIG: '/nonexistent/config.json' }, undefined,
       /^trainium-spot: TRAINIUM_SPOT_CONFIG: "\/nonexistent\/config\.json" cannot be read/],
     ['cdktf.json context has a typo', {}, { trainiumSpot: { regon: 'us-east-1' } },
-      /^trainium-spot: Invalid config: unknown key "regon"; allowed: /],
+      /^trainium-spot: cdktf.json context.trainiumSpot: unknown key "regon"; allowed: /],
   ])('fails when %s: one line, exit 1, no stack trace, nothing written', (_case, env, context, expected) => {
     // WHEN
     const run = runApp(env, context);
