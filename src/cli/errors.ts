@@ -41,7 +41,7 @@ export function oneLine(text: string): string {
 // ---------------------------------------------------------------------------------------------
 
 /** An IAM action such as `ec2:DescribeInstances`: what a denied call needs, and what we name. */
-export type IamAction = `${'ec2' | 'servicequotas'}:${string}`;
+export type IamAction = `${'ec2' | 'servicequotas' | 'ssm' | 'cloudwatch'}:${string}`;
 
 export interface AwsCallSite {
   readonly action: IamAction;

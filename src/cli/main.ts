@@ -2,6 +2,7 @@
  * The preflight CLI: `trainium-spot <command> [flags]`. bin/trainium-spot.js runs the bundle of
  * this file (dist/cli.js) and exits with what `main` returns; `main` itself never exits.
  */
+import { ConfigError } from '../config';
 import { parseFlags } from './args';
 import { AwsCaller } from './aws';
 import { CommandSpec } from './command';
@@ -55,6 +56,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (error) {
     // Calls still running in other regions would leave the spinner on the error's line.
     progress?.clear();
+    if (error instanceof ConfigError) {
+      io.stderr.write(error.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));
+      return EXIT_ERROR;
+    }
     const message =
       error instanceof CliError ? error.message : `unexpected error: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;
     io.stderr.write(`${PROGRAM}: ${message}\n`);

@@ -7,16 +7,10 @@
  * region serves both lists. (DescribeCapacityBlocks exists too, but describes blocks without their
  * instance type and counts.)
  */
-import {
-  _InstanceType,
-  CapacityBlockOffering,
-  CapacityReservation,
-  paginateDescribeCapacityBlockOfferings,
-  paginateDescribeCapacityReservations,
-} from '@aws-sdk/client-ec2';
+import type { _InstanceType, CapacityBlockOffering, CapacityReservation } from '@aws-sdk/client-ec2';
 import { INSTANCE_TYPE_NAMES, instanceFacts } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client, resolveRegion } from '../aws';
+import { ec2Client, resolveRegion, sdk } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK, UsageError } from '../errors';
 import { isoOrDash, plural, renderTable, roundTo } from '../format';
@@ -87,6 +81,7 @@ function toReservation(region: string, cr: CapacityReservation): Reservation {
 
 async function reservationsIn(ctx: CommandContext, region: string, instanceTypes: string[] | undefined): Promise<Reservation[]> {
   const client = ec2Client(region);
+  const { paginateDescribeCapacityReservations } = sdk.ec2();
   const filters = instanceTypes ? [{ Name: 'instance-type', Values: instanceTypes }] : undefined;
   const found: Reservation[] = [];
   await ctx.aws.call('ec2:DescribeCapacityReservations', region, async () => {
@@ -235,6 +230,7 @@ async function listOfferings(flags: Flags, ctx: CommandContext): Promise<number>
   const perRegion = await Promise.all(
     regions.map(async (region) => {
       const client = ec2Client(region);
+      const { paginateDescribeCapacityBlockOfferings } = sdk.ec2();
       const offers: CapacityBlockOffer[] = [];
       const input = { InstanceType: instanceType as _InstanceType, InstanceCount: instanceCount, CapacityDurationHours: durationHours };
       await ctx.aws.call('ec2:DescribeCapacityBlockOfferings', region, async () => {
