@@ -84,6 +84,11 @@ export async function resolveRegion(
 export class AwsCaller {
   constructor(private readonly progress: Progress) {}
 
+  /** Shows `label` as progress (on a terminal) until the returned function is called. */
+  show(label: string): () => void {
+    return this.progress.start(label);
+  }
+
   async call<T>(action: IamAction, region: string, run: () => Promise<T>): Promise<T> {
     const site: AwsCallSite = { action, region };
     const done = this.progress.start(`${action} in ${region}`);

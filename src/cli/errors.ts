@@ -6,6 +6,8 @@
 export const EXIT_OK = 0;
 /** `quota`: the instance does not fit in the quota. */
 export const EXIT_DOES_NOT_FIT = 1;
+/** Daily commands: `status` found no box, `start` could not get one running and reachable, `stop` was declined. */
+export const EXIT_NOT_DONE = 1;
 export const EXIT_ERROR = 2;
 
 /** A failure phrased for the person at the terminal. The message is printed as is, on one line. */

@@ -1,5 +1,5 @@
 /**
- * The preflight CLI: `trainium-spot <command> [flags]`. bin/trainium-spot.js runs the bundle of
+ * The CLI: `trainium-spot <command> [flags]`, daily use and preflight checks. bin/trainium-spot.js runs the bundle of
  * this file (dist/cli.js) and exits with what `main` returns; `main` itself never exits.
  */
 import { ConfigError } from '../config';
@@ -10,6 +10,11 @@ import { capacityCommand } from './commands/capacity';
 import { quotaCommand } from './commands/quota';
 import { regionsCommand } from './commands/regions';
 import { spotPriceCommand } from './commands/spot-price';
+import { sshCommand } from './commands/ssh';
+import { sshConfigCommand } from './commands/ssh-config';
+import { startCommand } from './commands/start';
+import { statusCommand } from './commands/status';
+import { stopCommand } from './commands/stop';
 import { CliError, EXIT_ERROR, EXIT_OK, oneLine } from './errors';
 import { commandHelp, generalHelp, PROGRAM } from './help';
 import { CliIo, processIo, Progress } from './io';
@@ -17,7 +22,10 @@ import { CliIo, processIo, Progress } from './io';
 export type { CliIo } from './io';
 export type * from './report';
 
-export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand];
+export const COMMANDS: readonly CommandSpec[] = [
+  statusCommand, startCommand, stopCommand, sshCommand, sshConfigCommand,
+  quotaCommand, capacityCommand, spotPriceCommand, regionsCommand,
+];
 
 const HELP_FLAGS = ['--help', '-h'];
 const commandNames = COMMANDS.map((c) => c.name).join(', ');
