@@ -140,9 +140,12 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
 function renderStart(r: StartReport, timeoutSeconds: number): string {
   const lines = r.boxes.map((b) => {
     const path = b.statesSeen.join(' -> ');
-    if (b.market === 'spot' && b.state === 'stopped') {
+    if (b.state === 'stopped' && b.market === 'spot') {
       return `${b.instanceId}: spot capacity for ${b.instanceType} in ${b.availabilityZone ?? r.region} is not back yet; ` +
         'its persistent spot request starts it when capacity returns (try again later, or see trainium-spot spot-price)';
+    }
+    if (b.state === 'stopped') {
+      return `${b.instanceId}: EC2 has no ${b.instanceType} capacity in ${b.availabilityZone ?? r.region} right now; try again later`;
     }
     return `${b.instanceId}: ${path}${b.reachable ? `, SSM agent online, public IP ${b.publicIp ?? 'none'}` : ''}`;
   });
