@@ -206,6 +206,18 @@ export const KEY_PARAMETER_PREFIX = '/ec2/keypair/';
 /** The login user of the Ubuntu-based Neuron DLAMIs. */
 export const LOGIN_USER = 'ubuntu';
 
+/** The file in ~/.ssh that holds a generated private key: one per key pair, so never a stale one. */
+export const keyFileName = (name: string, keyPairId: string): string => `${name}-${keyPairId}.pem`;
+
+/**
+ * ssh's ProxyCommand through Session Manager: ssh connects to the instance id (%h), no open port.
+ * Source: Systems Manager User Guide, "Allow and control permissions for SSH connections through
+ * Session Manager" (AWS-StartSSHSession), https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-getting-started-enable-ssh-connections.html,
+ * checked 2026-12-01.
+ */
+export const sessionManagerProxyCommand = (region: string): string =>
+  `aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region ${region}`;
+
 /**
  * The custom metric the on-box idle check publishes after each check, per box (dimension
  * `InstanceId`): 1 when the check found the box idle, 0 when it found activity. `status` shows the

@@ -136,6 +136,7 @@ export class TrainiumSpotStack extends TerraformStack {
       availabilityZoneId: network.availabilityZoneId,
       keyPairId: sshKey.keyPairId,
       keyName: sshKey.keyName,
+      sshOpen: config.sshCidrs.length > 0,
       privateKeyParameterName: sshKey.privateKeyParameterName,
       spot: spot && notice && {
         requestIds: spot.requestIds,

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Instance } from '@aws-sdk/client-ec2';
-import { KEY_PARAMETER_PREFIX, MANAGED_BY_TAG } from '../catalog';
+import { KEY_PARAMETER_PREFIX, keyFileName, MANAGED_BY_TAG } from '../catalog';
 import { ec2Client, sdk, ssmClient } from './aws';
 import { CommandContext } from './command';
 import { CliError } from './errors';
@@ -71,7 +71,7 @@ export function noBoxesMessage(name: string, region: string): string {
 
 /** Where the private key of a generated key pair is kept: one file per key pair, never stale. */
 export const keyFile = (home: string, name: string, keyPairId: string): string =>
-  path.join(home, '.ssh', `${name}-${keyPairId}.pem`);
+  path.join(home, '.ssh', keyFileName(name, keyPairId));
 
 /** Writes `content` with mode 0600 through a temporary file and a rename: never half a key. */
 export function writePrivateFile(file: string, content: string): void {
@@ -110,10 +110,6 @@ export async function cachedKey(ctx: CommandContext, region: string, name: strin
   writePrivateFile(file, key.endsWith('\n') ? key : `${key}\n`);
   return file;
 }
-
-/** The Session Manager route: ssh connects to the instance id, so IP changes never matter. */
-export const ssmProxyCommand = (region: string): string =>
-  `aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region ${region}`;
 
 export const homeOf = (env: Readonly<Record<string, string | undefined>>): string => env.HOME || os.homedir();
 

@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LOGIN_USER } from '../../catalog';
+import { LOGIN_USER, sessionManagerProxyCommand } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { cachedKey, findBoxes, homeOf, noBoxesMessage, ssmProxyCommand, writePrivateFile } from '../boxes';
+import { cachedKey, findBoxes, homeOf, noBoxesMessage, writePrivateFile } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandConfig } from '../config';
 import { CliError, EXIT_OK } from '../errors';
@@ -91,7 +91,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     `  HostName ${h.instanceId}`,
     `  User ${LOGIN_USER}`,
     ...(identity ? [`  IdentityFile ${identity}`, '  IdentitiesOnly yes'] : []),
-    `  ProxyCommand ${ssmProxyCommand(region)}`,
+    `  ProxyCommand ${sessionManagerProxyCommand(region)}`,
     // The Session Manager channel already proves which instance answers.
     '  StrictHostKeyChecking accept-new',
   ].join('\n'));

@@ -4,9 +4,9 @@
  * sshCidrs opens port 22, in which case ssh goes straight to the public IP.
  */
 import { spawn } from 'node:child_process';
-import { LOGIN_USER } from '../../catalog';
+import { LOGIN_USER, sessionManagerProxyCommand } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { cachedKey, findBoxes, homeOf, noBoxesMessage, ssmProxyCommand } from '../boxes';
+import { cachedKey, findBoxes, homeOf, noBoxesMessage } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandConfig } from '../config';
 import { CliError, EXIT_OK } from '../errors';
@@ -39,7 +39,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const direct = config.sshCidrs.length > 0 && box.publicIp !== null;
   const argv = direct
     ? ['ssh', ...identity, `${LOGIN_USER}@${box.publicIp}`]
-    : ['ssh', ...identity, '-o', `ProxyCommand=${ssmProxyCommand(region)}`, '-o', 'StrictHostKeyChecking=accept-new',
+    : ['ssh', ...identity, '-o', `ProxyCommand=${sessionManagerProxyCommand(region)}`, '-o', 'StrictHostKeyChecking=accept-new',
       `${LOGIN_USER}@${box.instanceId}`];
   if (flags.boolean('print') || ctx.output === 'json') {
     const report: SshReport = {
