@@ -16,6 +16,17 @@ function problemsWith(run: () => unknown): readonly string[] {
   throw new Error('the config was accepted');
 }
 
+let dir: string;
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-config-')); });
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A config file in the test's own directory: JSON text as given, or an object as JSON. */
+function writeFile(content: string | object): string {
+  const file = path.join(dir, 'config.json');
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
 /** The first line a bad value produces. */
 const problemWith = (input: unknown): string => problemsWith(() => parseConfig(input))[0];
 
@@ -151,14 +162,6 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
 });
 
 describe('sources: defaults < cdktf.json context < config file < env vars', () => {
-  let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-config-')); });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const writeFile = (content: string) => {
-    const file = path.join(dir, 'config.json');
-    fs.writeFileSync(file, content);
-    return file;
-  };
 
   test('context overrides defaults, the file overrides context, env vars override the file', () => {
     // GIVEN
@@ -199,14 +202,6 @@ describe('sources: defaults < cdktf.json context < config file < env vars', () =
 });
 
 describe('every problem at once, one line each, naming the source', () => {
-  let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-config-')); });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const writeFile = (content: object) => {
-    const file = path.join(dir, 'config.json');
-    fs.writeFileSync(file, JSON.stringify(content));
-    return file;
-  };
 
   test('fails when a capacity block lacks its id and its type has none: both problems in one run', () => {
     // WHEN
@@ -263,9 +258,6 @@ describe('every problem at once, one line each, naming the source', () => {
 });
 
 describe('sources that look right but are not', () => {
-  let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-config-')); });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('"$schema" in the config file and in the context is accepted and sets nothing', () => {
     // GIVEN the line the README tells editors to use
@@ -324,9 +316,6 @@ describe('sources that look right but are not', () => {
 });
 
 describe('the context the app and the CLI read', () => {
-  let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-context-')); });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('cdktf.json in the directory, when cdktf-cli did not hand one over', () => {
     fs.writeFileSync(path.join(dir, 'cdktf.json'), JSON.stringify({ app: 'x', context: { trainiumSpot: { region: 'us-west-2' } } }));
