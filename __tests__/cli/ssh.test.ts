@@ -125,6 +125,20 @@ describe('ssh-config', () => {
       '# trainium-spot: Host blocks of its boxes (trainium-spot ssh-config --remove takes them out)\nInclude trainium-spot/*.conf\n');
   });
 
+  test('GIVEN ~/.ssh/config is a link into a dotfiles folder WHEN ssh-config THEN the link stays and its target gets the Include', async () => {
+    const dotfile = path.join(home, 'dotfiles', 'ssh_config');
+    fs.mkdirSync(path.dirname(dotfile));
+    fs.writeFileSync(dotfile, OWN_LINES, { mode: 0o644 });
+    fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+    fs.symlinkSync(dotfile, userConfig());
+
+    await runCli(['ssh-config'], { env: env() });
+
+    expect(fs.lstatSync(userConfig()).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(dotfile, 'utf8')).toMatch(/^# trainium-spot: .*\nInclude trainium-spot\/\*\.conf\n\nHost work\n/);
+    expect(fs.statSync(dotfile).mode & 0o777).toBe(0o644);
+  });
+
   test('--remove with nothing written says so and touches nothing', async () => {
     const run = await runCli(['ssh-config', '--remove'], { env: env() });
     expect(run.code).toBe(0);

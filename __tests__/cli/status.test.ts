@@ -92,6 +92,17 @@ describe('status', () => {
     expect(await ec2.call(0).thisValue.config.region()).toBe('us-west-2');
   });
 
+  test('GIVEN CloudWatch denies reading the idle metric WHEN status THEN the verdict is unknown and the rest is shown', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [box({ InstanceId: 'i-0aaa' })] }] });
+    cloudWatch.on(GetMetricStatisticsCommand).rejects(awsError('AccessDenied'));
+
+    const { code, json, stderr } = await runJson<StatusReport>(['status']);
+
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(json.boxes[0]).toMatchObject({ instanceId: 'i-0aaa', idle: null, costPerHour: 0.4031 });
+  });
+
   test('fails when EC2 denies DescribeInstances: exit 2, one line naming the action', async () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('UnauthorizedOperation'));
     const run = await runCli(['status']);

@@ -73,14 +73,19 @@ export function noBoxesMessage(name: string, region: string): string {
 export const keyFile = (home: string, name: string, keyPairId: string): string =>
   path.join(home, '.ssh', keyFileName(name, keyPairId));
 
-/** Writes `content` with mode 0600 through a temporary file and a rename: never half a key. */
+/**
+ * Writes `content` through a temporary file and a rename, never half a file: mode 0600, or the mode
+ * the file has. A symbolic link (a dotfiles repository's ~/.ssh/config) stays one: its target is written.
+ */
 export function writePrivateFile(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
+  const target = fs.existsSync(file) ? fs.realpathSync(file) : file;
+  const mode = fs.existsSync(target) ? fs.statSync(target).mode & 0o777 & ~0o022 : 0o600;
+  fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+  const temporary = `${target}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temporary, content, { mode: 0o600 });
-    fs.chmodSync(temporary, 0o600);
-    fs.renameSync(temporary, file);
+    fs.writeFileSync(temporary, content, { mode });
+    fs.chmodSync(temporary, mode);
+    fs.renameSync(temporary, target);
   } finally {
     fs.rmSync(temporary, { force: true });
   }

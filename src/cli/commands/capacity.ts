@@ -28,7 +28,7 @@ const FLAGS: FlagSpecs = {
   blocks: { type: 'boolean', description: 'Capacity Blocks for ML only' },
   odcr: { type: 'boolean', description: 'On-Demand Capacity Reservations only' },
   'instance-types': { type: 'string', placeholder: 'T1,T2', description: 'Only these instance types' },
-  regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: AWS_REGION, else your profile)' },
+  regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: the configured region)' },
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
   'available-only': { type: 'boolean', description: 'Only reservations with instances still free' },
   'min-capacity': { type: 'string', placeholder: 'N', description: 'Only reservations with at least N instances free' },

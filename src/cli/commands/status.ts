@@ -9,7 +9,7 @@ import { cloudWatchClient, ec2Client, sdk } from '../aws';
 import { findBoxes } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandConfig } from '../config';
-import { EXIT_NOT_DONE, EXIT_OK } from '../errors';
+import { AwsCallError, EXIT_NOT_DONE, EXIT_OK } from '../errors';
 import { plural, renderTable, roundTo, usd } from '../format';
 import { BoxState, BoxStatus, SCHEMA_VERSION, StatusReport } from '../report';
 
@@ -20,6 +20,9 @@ const FLAGS: FlagSpecs = {
 /** How far back the idle verdict may date: the check publishes every minute or so. */
 const IDLE_LOOKBACK_MS = 3_600_000;
 const PRODUCT_DESCRIPTION = 'Linux/UNIX';
+
+/** AWS's names for a denied call: without CloudWatch read rights status still shows everything else. */
+const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
 
 async function idleVerdict(ctx: CommandContext, region: string, instanceId: string, now: Date): Promise<BoxStatus['idle']> {
   const client = cloudWatchClient(region);
@@ -32,7 +35,10 @@ async function idleVerdict(ctx: CommandContext, region: string, instanceId: stri
       EndTime: now,
       Period: 60,
       Statistics: ['Maximum'],
-    })));
+    }))).catch((error: unknown) => {
+    if (error instanceof AwsCallError && DENIED.has(error.code)) return { Datapoints: [] };
+    throw error;
+  });
   const latest = (out.Datapoints ?? [])
     .filter((d) => d.Timestamp && typeof d.Maximum === 'number')
     .sort((a, b) => b.Timestamp!.getTime() - a.Timestamp!.getTime())[0];
@@ -131,8 +137,9 @@ export const statusCommand: CommandSpec = {
   notes:
     'Boxes are found by their tags (Name = the configured name, ManagedBy=trainium-spot) in the\n' +
     'configured region, so status needs no Terraform state. The idle verdict is the latest value of\n' +
-    `the on-box check's CloudWatch metric ${IDLE_METRIC.namespace}/${IDLE_METRIC.name} in the last hour. Cost: the current spot\n` +
-    'price for spot boxes, else the catalog on-demand price (US East); stopped boxes cost only storage.\n\n' +
+    `the on-box check's CloudWatch metric ${IDLE_METRIC.namespace}/${IDLE_METRIC.name} in the last hour ("-" when there is none,\n` +
+    'or cloudwatch:GetMetricStatistics is denied). Cost: the current spot price for spot boxes, else\n' +
+    'the catalog on-demand price (US East); stopped boxes cost only storage.\n\n' +
     'Exit codes: 0 boxes listed, 1 no box found, 2 error.',
   run,
 };
