@@ -59,10 +59,12 @@ export function refreshBoxes(ctx: CommandContext, region: string, ids: string[])
   return describe(ctx, region, [], ids);
 }
 
-/** One line for "nothing found", naming what was looked for and where. */
-export function noBoxesMessage(name: string, region: string): string {
-  return `no box named ${name} in ${region} (tags Name=${name}, ${MANAGED_BY_TAG.key}=${MANAGED_BY_TAG.value}); ` +
-    'deploy it first (npx cdktf deploy), or give --region where it runs';
+/** The boxes, for commands that act on them: none is an error naming what was looked for and where. */
+export async function requireBoxes(ctx: CommandContext, region: string, name: string): Promise<BoxState[]> {
+  const boxes = await findBoxes(ctx, region, name);
+  if (boxes.length > 0) return boxes;
+  throw new CliError(`no box named ${name} in ${region} (tags Name=${name}, ${MANAGED_BY_TAG.key}=${MANAGED_BY_TAG.value}); ` +
+    'deploy it first (npx cdktf deploy), or give --region where it runs');
 }
 
 // ---------------------------------------------------------------------------------------------

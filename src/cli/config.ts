@@ -4,6 +4,7 @@
  * manages what the stack deploys. Flags override it for one run.
  */
 import { Config, LoadedConfig, loadConfigWithOrigins, readContext, regionDisagreement } from '../config';
+import type { Flags } from './args';
 import type { CommandContext } from './command';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -12,13 +13,20 @@ export function loadCliConfig(env: Env, cwd: string = process.cwd()): LoadedConf
   return loadConfigWithOrigins({ context: readContext(env, cwd), env });
 }
 
+/** What a command works on: the configuration, and the region (`--region` for this run, else the configured one). */
+export interface CommandTarget {
+  readonly config: Config;
+  readonly region: string;
+}
+
 /**
  * The config for one command run. When no `--region` overrides the region and AWS_REGION names
  * another one, a warning line says which region is used and why.
  */
-export function commandConfig(ctx: CommandContext, regionFlag: string | undefined): Config {
+export function commandTarget(ctx: CommandContext, flags: Flags): CommandTarget {
+  const regionFlag = flags.region();
   const loaded = loadCliConfig(ctx.io.env, ctx.io.cwd);
   const warning = regionFlag === undefined ? regionDisagreement(loaded, ctx.io.env) : undefined;
   if (warning) ctx.io.stderr.write(`trainium-spot: ${warning}\n`);
-  return loaded.config;
+  return { config: loaded.config, region: regionFlag ?? loaded.config.region };
 }

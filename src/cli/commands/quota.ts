@@ -20,7 +20,7 @@ import {
 import { Flags, FlagSpecs } from '../args';
 import type { Config } from '../../config';
 import { ec2Client, quotasClient, sdk } from '../aws';
-import { commandConfig } from '../config';
+import { commandTarget } from '../config';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { AwsCallError, CliError, EXIT_DOES_NOT_FIT, EXIT_OK, UsageError } from '../errors';
 import { isoOrDash, plural, renderFields, renderTable } from '../format';
@@ -430,8 +430,7 @@ function renderStatus(r: QuotaStatusReport): string {
 const quotaMarketOf = (market: Config['market']): QuotaMarket => (market === 'spot' || market === 'auto' ? 'spot' : 'on-demand');
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const regionFlag = flags.region();
-  const config = commandConfig(ctx, regionFlag);
+  const { config, region } = commandTarget(ctx, flags);
   const type = flags.catalogInstanceType('instance-type', config.instanceType);
   const market = flags.oneOf('market', QUOTA_MARKETS, quotaMarketOf(config.market));
   const desiredVcpus = flags.wholeNumber('request');
@@ -439,7 +438,6 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   if (desiredVcpus !== undefined && status) throw new UsageError('quota', '--request and --status cannot be used together');
   if (desiredVcpus !== undefined || status) flags.reject(['count'], `with ${status ? '--status' : '--request'}`);
   const instancesWanted = flags.wholeNumber('count') ?? config.instanceCount;
-  const region = regionFlag ?? config.region;
   const target: QuotaTarget = {
     region,
     instanceType: type.name,

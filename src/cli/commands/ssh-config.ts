@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOGIN_USER, sessionManagerProxyCommand } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { cachedKey, findBoxes, homeOf, noBoxesMessage, writePrivateFile } from '../boxes';
+import { cachedKey, homeOf, requireBoxes, writePrivateFile } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
-import { commandConfig } from '../config';
-import { CliError, EXIT_OK } from '../errors';
+import { commandTarget } from '../config';
+import { EXIT_OK } from '../errors';
 import { SCHEMA_VERSION, SshConfigReport } from '../report';
 
 const FLAGS: FlagSpecs = {
@@ -64,9 +64,7 @@ function remove(paths: Paths): SshConfigReport['action'] {
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const regionFlag = flags.region();
-  const config = commandConfig(ctx, regionFlag);
-  const region = regionFlag ?? config.region;
+  const { config, region } = commandTarget(ctx, flags);
   const home = homeOf(ctx.io.env);
   const paths = pathsFor(home, config.name);
   const report = (action: SshConfigReport['action'], hosts: SshConfigReport['hosts']): SshConfigReport => ({
@@ -79,8 +77,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     return EXIT_OK;
   }
 
-  const boxes = await findBoxes(ctx, region, config.name);
-  if (boxes.length === 0) throw new CliError(noBoxesMessage(config.name, region));
+  const boxes = await requireBoxes(ctx, region, config.name);
   const hosts = boxes.map((b, i) => ({ alias: i === 0 ? config.name : `${config.name}-${i + 1}`, instanceId: b.instanceId }));
   const keyName = boxes[0].keyName;
   const identity = config.sshPublicKey === undefined && keyName

@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { LOGIN_USER, sessionManagerProxyCommand } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { cachedKey, findBoxes, homeOf, noBoxesMessage } from '../boxes';
+import { cachedKey, homeOf, requireBoxes } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
-import { commandConfig } from '../config';
+import { commandTarget } from '../config';
 import { CliError, EXIT_OK } from '../errors';
 import { SCHEMA_VERSION, SshReport } from '../report';
 
@@ -19,12 +19,9 @@ const FLAGS: FlagSpecs = {
 };
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const regionFlag = flags.region();
   const wanted = flags.string('instance-id');
-  const config = commandConfig(ctx, regionFlag);
-  const region = regionFlag ?? config.region;
-  const boxes = await findBoxes(ctx, region, config.name);
-  if (boxes.length === 0) throw new CliError(noBoxesMessage(config.name, region));
+  const { config, region } = commandTarget(ctx, flags);
+  const boxes = await requireBoxes(ctx, region, config.name);
   const box = wanted ? boxes.find((b) => b.instanceId === wanted) : boxes.find((b) => b.state === 'running');
   if (!box) {
     throw new CliError(wanted

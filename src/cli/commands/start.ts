@@ -6,10 +6,10 @@
 import { LOGIN_USER } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
 import { ec2Client, sdk, ssmClient } from '../aws';
-import { findBoxes, noBoxesMessage, refreshBoxes, SPOT_CAPACITY_STOP } from '../boxes';
+import { refreshBoxes, requireBoxes, SPOT_CAPACITY_STOP } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
-import { commandConfig } from '../config';
-import { AwsCallError, CliError, EXIT_NOT_DONE, EXIT_OK } from '../errors';
+import { commandTarget } from '../config';
+import { AwsCallError, EXIT_NOT_DONE, EXIT_OK } from '../errors';
 import { renderFields } from '../format';
 import { BoxState, SCHEMA_VERSION, StartedBox, StartReport } from '../report';
 
@@ -97,13 +97,10 @@ const connectCommands = (region: string, instanceId: string) => ({
 });
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const regionFlag = flags.region();
   const timeoutSeconds = flags.wholeNumber('timeout', 0) ?? DEFAULT_TIMEOUT_SECONDS;
   const intervalSeconds = flags.wholeNumber('interval', 0) ?? DEFAULT_INTERVAL_SECONDS;
-  const config = commandConfig(ctx, regionFlag);
-  const region = regionFlag ?? config.region;
-  const boxes = await findBoxes(ctx, region, config.name);
-  if (boxes.length === 0) throw new CliError(noBoxesMessage(config.name, region));
+  const { config, region } = commandTarget(ctx, flags);
+  const boxes = await requireBoxes(ctx, region, config.name);
 
   // A spot box that EC2 stopped for capacity is EC2's to restart: its persistent request does it
   // when capacity returns, and StartInstances on it fails.

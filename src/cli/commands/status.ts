@@ -8,7 +8,7 @@ import { Flags, FlagSpecs } from '../args';
 import { cloudWatchClient, ec2Client, sdk } from '../aws';
 import { findBoxes } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
-import { commandConfig } from '../config';
+import { commandTarget } from '../config';
 import { AwsCallError, EXIT_NOT_DONE, EXIT_OK } from '../errors';
 import { plural, renderTable, roundTo, usd } from '../format';
 import { BoxState, BoxStatus, SCHEMA_VERSION, StatusReport } from '../report';
@@ -74,9 +74,7 @@ export function costPerHour(box: BoxState, spotPrice: number | null): number {
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const regionFlag = flags.region();
-  const config = commandConfig(ctx, regionFlag);
-  const region = regionFlag ?? config.region;
+  const { config, region } = commandTarget(ctx, flags);
   const now = new Date();
   const boxes = await findBoxes(ctx, region, config.name);
   const [prices, verdicts] = await Promise.all([

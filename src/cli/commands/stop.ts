@@ -4,10 +4,10 @@
  */
 import { Flags, FlagSpecs } from '../args';
 import { ec2Client, sdk } from '../aws';
-import { findBoxes, noBoxesMessage } from '../boxes';
+import { requireBoxes } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
-import { commandConfig } from '../config';
-import { CliError, EXIT_NOT_DONE, EXIT_OK, UsageError } from '../errors';
+import { commandTarget } from '../config';
+import { EXIT_NOT_DONE, EXIT_OK, UsageError } from '../errors';
 import { plural } from '../format';
 import { SCHEMA_VERSION, StopReport } from '../report';
 
@@ -19,11 +19,8 @@ const FLAGS: FlagSpecs = {
 const STOPPABLE = ['pending', 'running'];
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const regionFlag = flags.region();
-  const config = commandConfig(ctx, regionFlag);
-  const region = regionFlag ?? config.region;
-  const boxes = await findBoxes(ctx, region, config.name);
-  if (boxes.length === 0) throw new CliError(noBoxesMessage(config.name, region));
+  const { config, region } = commandTarget(ctx, flags);
+  const boxes = await requireBoxes(ctx, region, config.name);
   const toStop = boxes.filter((b) => STOPPABLE.includes(b.state));
   const alreadyStopped = boxes.filter((b) => !STOPPABLE.includes(b.state)).map((b) => b.instanceId);
 
