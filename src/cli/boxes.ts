@@ -16,7 +16,13 @@ import { BoxState } from './report';
 /** Every state but terminated: a stopped box is still the user's box. */
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 
-/** What EC2 says when it stopped a spot box for want of capacity (or price). */
+/**
+ * What EC2 says when it stopped a spot box for want of capacity (or price); its persistent request
+ * then reopens and restarts the box when capacity returns. Sources: EC2 API Reference, StateReason,
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html, and EC2 User Guide,
+ * "Get the status of a Spot Instance request", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-request-status.html,
+ * both checked 2026-12-01.
+ */
 export const SPOT_CAPACITY_STOP = 'Server.SpotInstanceShutdown';
 
 export function boxOf(instance: Instance): BoxState {
