@@ -1,28 +1,30 @@
 /**
  * The cdktf app: read the configuration once, validate it, and synthesize the stack.
- * A bad value ends here with one line on stderr and exit code 1, before anything is written
- * (the App itself creates its output directory, so it is made only after the config is valid).
+ * `npm run synth` runs it directly (it reads cdktf.json's context itself); `cdktf synth` runs it
+ * too, handing the context over in CDKTF_CONTEXT_JSON. A bad config ends here with one line per
+ * problem on stderr and exit code 1, before anything is written (the App itself creates its output
+ * directory, so it is made only after the config is valid).
  */
 import { App } from 'cdktf';
-import { CONTEXT_KEY, ConfigError, loadConfig } from './src/config';
+import { ConfigError, loadConfigWithOrigins, readContext, regionDisagreement } from './src/config';
 import { STACK_NAME, TrainiumSpotStack } from './src/stack';
 
-/** cdktf-cli hands cdktf.json's `context` to the app in this variable. */
-const CONTEXT_ENV = 'CDKTF_CONTEXT_JSON';
+const PROGRAM = 'trainium-spot';
 
 function main(): void {
   try {
-    const context = JSON.parse(process.env[CONTEXT_ENV] ?? '{}') as Record<string, unknown>;
-    const config = loadConfig({ context: { [CONTEXT_KEY]: context[CONTEXT_KEY] }, env: process.env });
+    const loaded = loadConfigWithOrigins({ context: readContext(process.env, process.cwd()), env: process.env });
+    const warning = regionDisagreement(loaded, process.env);
+    if (warning) process.stderr.write(`${PROGRAM}: ${warning}\n`);
     // skipValidation: cdktf's only validation here shells out to `terraform version` (for
     // terraform_data), so synth would need Terraform installed; the tests run the validations instead.
     // stackTraces: a stack trace per construct costs a sixth of synth time and never reaches the JSON.
     const app = new App({ skipValidation: true, stackTraces: false });
-    new TrainiumSpotStack(app, STACK_NAME, config);
+    new TrainiumSpotStack(app, STACK_NAME, loaded.config);
     app.synth();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`trainium-spot: ${err.message}\n`);
+    process.stderr.write(err.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));
     process.exit(1);
   }
 }

@@ -53,13 +53,13 @@ describe('the app', () => {
 
   test.each<[string, Record<string, string>, object | undefined, RegExp]>([
     ['an env var holds a bad value', { TRAINIUM_SPOT_INSTANCE_TYPE: 'trn9.xlarge' }, undefined,
-      /^trainium-spot: Invalid config: instanceType "trn9\.xlarge" is not a supported instance type; supported: /],
+      /^trainium-spot: TRAINIUM_SPOT_INSTANCE_TYPE: instanceType "trn9\.xlarge" is not a supported instance type; supported: /],
     ['the config file does not exist', { TRAINIUM_SPOT_CONFIG: '/nonexistent/config.json' }, undefined,
       /^trainium-spot: TRAINIUM_SPOT_CONFIG: "\/nonexistent\/config\.json" cannot be read/],
     ['cdktf.json context has a typo', {}, { trainiumSpot: { regon: 'us-east-1' } },
-      /^trainium-spot: Invalid config: unknown key "regon"; allowed: /],
+      /^trainium-spot: cdktf.json context.trainiumSpot: unknown key "regon"; allowed: /],
     ['the image preset does not support the type', { TRAINIUM_SPOT_INSTANCE_TYPE: 'trn1.2xlarge' }, { trainiumSpot: { image: 'vllm-0.24' } },
-      /^trainium-spot: Invalid config: image "vllm-0\.24" does not support trn1; presets that do: pytorch, pytorch-2\.9, jax-0\.10, multi-framework, base\n$/],
+      /^trainium-spot: cdktf\.json context\.trainiumSpot: image "vllm-0\.24" does not support trn1; presets that do: pytorch, pytorch-2\.9, jax-0\.10, multi-framework, base\n$/],
   ])('fails when %s: one line, exit 1, no stack trace, nothing written', (_case, env, context, expected) => {
     // WHEN
     const run = runApp(env, context);
@@ -70,6 +70,67 @@ describe('the app', () => {
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(fs.existsSync(path.join(outdir, 'stacks'))).toBe(false);
+  });
+});
+
+describe('npm run synth: the app run directly', () => {
+  let project: string;
+  beforeEach(() => { project = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-project-')); });
+  afterEach(() => fs.rmSync(project, { recursive: true, force: true }));
+
+  const npmSynth = (env: Record<string, string> = {}) => spawnSync('npm', ['run', 'synth'], {
+    cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CDKTF_OUTDIR: outdir, ...env },
+  });
+
+  test('package.json runs the app itself, not cdktf-cli', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.scripts.synth).toBe('node scripts/app.mjs');
+  });
+
+  test('writes stacks/trainium-spot/cdk.tf.json, with nothing on stderr', () => {
+    const run = npmSynth();
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(stackFile(), 'utf8')).provider.aws[0].region).toBe('us-east-2');
+  });
+
+  test('fails when a value is bad: exactly one line on stderr, naming the source, exit 1', () => {
+    const run = npmSynth({ TRAINIUM_SPOT_MARKET: 'reserved' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe('trainium-spot: TRAINIUM_SPOT_MARKET: market "reserved" must be one of spot, on-demand, capacity-block, ' +
+      'capacity-reservation, auto\n');
+    expect(fs.existsSync(path.join(outdir, 'stacks'))).toBe(false);
+  });
+
+  test('reads cdktf.json of the directory it runs in when cdktf-cli hands over no context', () => {
+    fs.writeFileSync(path.join(project, 'cdktf.json'), JSON.stringify({ app: 'x', context: { trainiumSpot: { region: 'us-west-2' } } }));
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'main.js')], {
+      cwd: project, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', CDKTF_OUTDIR: outdir },
+    });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(fs.readFileSync(stackFile(), 'utf8')).provider.aws[0].region).toBe('us-west-2');
+  });
+
+  test('fails when cdktf.json has the key in the wrong case, and when two values are bad: one line per problem', () => {
+    fs.writeFileSync(path.join(project, 'cdktf.json'), JSON.stringify({ context: { trainiumspot: { region: 'us-west-2' } } }));
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'main.js')], {
+      cwd: project, encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', CDKTF_OUTDIR: outdir, TRAINIUM_SPOT_MARKET: 'capacity-block' },
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trimEnd().split('\n')).toEqual([
+      'trainium-spot: cdktf.json context: key "trainiumspot" is not read (keys are case-sensitive); put the config under "trainiumSpot"',
+      'trainium-spot: TRAINIUM_SPOT_MARKET: capacityReservationId (missing) is required when market is "capacity-block"; give the Capacity Block\'s cr-… id',
+      'trainium-spot: TRAINIUM_SPOT_MARKET: market "capacity-block" is not offered for trn1.2xlarge; types with Capacity Blocks: trn1.32xlarge, trn1n.32xlarge, trn2.48xlarge',
+    ]);
+  });
+
+  test('GIVEN AWS_REGION differs from the configured region WHEN synth THEN one warning line, and the stack keeps the configured region', () => {
+    const run = runApp({ AWS_REGION: 'us-west-2' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('trainium-spot: warning: AWS_REGION is us-west-2, but the configured region is us-east-2 (from defaults); ' +
+      'using us-east-2: set TRAINIUM_SPOT_REGION or "region" in the config to change it\n');
+    expect(JSON.parse(fs.readFileSync(stackFile(), 'utf8')).provider.aws[0].region).toBe('us-east-2');
   });
 });
 

@@ -105,21 +105,21 @@ describe('the image config key', () => {
 
   test.each<[string, ConfigInput, string]>([
     ['a trn2-only preset on trn1', { image: 'torchneuron-2.14' },
-      'Invalid config: image "torchneuron-2.14" does not support trn1; presets that do: pytorch, pytorch-2.9, jax-0.10, multi-framework, base'],
+      'config: image "torchneuron-2.14" does not support trn1; presets that do: pytorch, pytorch-2.9, jax-0.10, multi-framework, base'],
     ['the vLLM preset on inf2', { image: 'vllm-0.24', ...typeOf('inf2') },
-      'Invalid config: image "vllm-0.24" does not support inf2; presets that do: pytorch, pytorch-2.9, jax-0.10, multi-framework, base'],
+      'config: image "vllm-0.24" does not support inf2; presets that do: pytorch, pytorch-2.9, jax-0.10, multi-framework, base'],
     ['an unknown preset', { image: 'tensorflow' },
-      `Invalid config: image "tensorflow" is not a preset; allowed: ${IMAGE_PRESET_NAMES.join(', ')}, ssm:<parameter path> or an ami-... id`],
-    ['a malformed AMI id', { image: 'ami-123' }, 'Invalid config: image "ami-123" is not an AMI id; expected e.g. ami-0123456789abcdef0'],
+      `config: image "tensorflow" is not a preset; allowed: ${IMAGE_PRESET_NAMES.join(', ')}, ssm:<parameter path> or an ami-... id`],
+    ['a malformed AMI id', { image: 'ami-123' }, 'config: image "ami-123" is not an AMI id; expected e.g. ami-0123456789abcdef0'],
     ['an ssm: value without a path', { image: 'ssm:image' },
-      'Invalid config: image "ssm:image" must name an SSM parameter path after "ssm:", e.g. ssm:/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id'],
+      'config: image "ssm:image" must name an SSM parameter path after "ssm:", e.g. ssm:/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id'],
   ])('fails when %s: one line naming what is allowed', (_case, input, message) => {
     expect(problemWith(input)).toBe(message);
   });
 
   test('fails when the retired amiSsmParameter key is used, saying what replaces it', () => {
     expect(problemWith({ amiSsmParameter: '/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id' } as ConfigInput)).toBe(
-      'Invalid config: amiSsmParameter "/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id" is no longer a key; ' +
+      'config: amiSsmParameter "/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id" is no longer a key; ' +
       `use "image": "ssm:<parameter path>", or a preset: ${IMAGE_PRESET_NAMES.join(', ')}`);
   });
 });

@@ -1,4 +1,8 @@
 /** The whole default stack: what a user gets from `cdktf synth` with no config at all. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Testing } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { parseConfig } from '../src/config';
@@ -31,10 +35,42 @@ describe('the default stack', () => {
       'interruption_topic_arn', 'key_name', 'key_pair_id', 'market', 'on_demand_price_per_hour', 'private_key_parameter',
       'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'spot_request_status_codes', 'ssh_command', 'ssm_command', 'start_command',
     ]);
-    expect(json.output.fetch_key_command.value).toMatch(
-      /^aws ssm get-parameter --name \$\{aws_ssm_parameter\.[^}]+\.name\} --with-decryption --query Parameter\.Value --output text --region us-east-2 > ~\/\.ssh\/trainium-spot\.pem && chmod 400 ~\/\.ssh\/trainium-spot\.pem$/);
-    expect(json.output.ssh_command.value).toBe('ssh -i ~/.ssh/trainium-spot.pem ubuntu@${try(local.public-ips[0], null)}');
+    const keyFile = '~/.ssh/trainium-spot-${aws_key_pair.ssh-key_key-pair_C1AB6A3E.key_pair_id}.pem';
+    expect(json.output.fetch_key_command.value).toBe('mkdir -p ~/.ssh && (umask 077 && aws ssm get-parameter ' +
+      '--name ${aws_ssm_parameter.ssh-key_private-key-parameter_F4FB697A.name} --with-decryption --query Parameter.Value ' +
+      `--output text --region us-east-2 > ${keyFile}.tmp) && mv -f ${keyFile}.tmp ${keyFile}`);
+    expect(json.output.ssh_command.value).toBe(`ssh -i ${keyFile} -o ProxyCommand='aws ssm start-session --target %h ` +
+      "--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2' ubuntu@${try(local.instance-ids[0], null)}");
     expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], null)} --region us-east-2');
+  });
+
+  test('with sshCidrs and sshPublicKey, ssh_command goes to the public IP with the user\'s own key', () => {
+    const open = synthesizeJson({ sshCidrs: ['203.0.113.0/24'], sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7 me@laptop' });
+    expect(open.output.ssh_command.value).toBe('ssh ubuntu@${try(local.public-ips[0], null)}');
+  });
+
+  test('fetch_key_command runs twice: the second run replaces the key, which stays mode 0600', () => {
+    // GIVEN the command with its references resolved, a temp HOME and an `aws` that prints a key
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-fetch-'));
+    const bin = path.join(home, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'aws'), '#!/bin/sh\necho "KEY $COUNT"\n', { mode: 0o755 });
+    const command = (json.output.fetch_key_command.value as string)
+      .replace(/\$\{aws_ssm_parameter\.[^}]+\}/, '/ec2/keypair/key-0123').replace(/\$\{aws_key_pair\.[^}]+\}/g, 'key-0123');
+    const run = (count: string) => spawnSync('sh', ['-c', command], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, COUNT: count }, encoding: 'utf8' });
+    try {
+      // WHEN
+      const first = run('1');
+      const second = run('2');
+      // THEN
+      const key = path.join(home, '.ssh', 'trainium-spot-key-0123.pem');
+      expect([first.status, first.stderr, second.status, second.stderr]).toEqual([0, '', 0, '']);
+      expect(fs.readFileSync(key, 'utf8')).toBe('KEY 2\n');
+      expect(fs.statSync(key).mode & 0o777).toBe(0o600);
+      expect(fs.readdirSync(path.join(home, '.ssh'))).toEqual(['trainium-spot-key-0123.pem']);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test('reads the PyTorch Neuron DLAMI of trn1 from its public SSM parameter', () => {
@@ -47,6 +83,8 @@ describe('the default stack', () => {
   test('with sshPublicKey, outputs no private key parameter or fetch command', () => {
     const imported = synthesizeJson({ sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7 me@laptop' });
     expect(imported.output).not.toHaveProperty('fetch_key_command');
+    expect(imported.output.ssh_command.value).toBe("ssh -o ProxyCommand='aws ssm start-session --target %h " +
+      "--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2' ubuntu@${try(local.instance-ids[0], null)}");
     expect(imported.output).not.toHaveProperty('private_key_parameter');
     expect(imported.provider).not.toHaveProperty('tls');
   });

@@ -24,8 +24,10 @@ type JsonSchema = {
 };
 
 export function configSchemaJson(): string {
-  const schema = z.toJSONSchema(configSchema, { io: 'input' }) as Record<string, unknown>;
-  return `${JSON.stringify({ ...schema, title: 'trainium-spot configuration' }, null, 2)}\n`;
+  const schema = z.toJSONSchema(configSchema, { io: 'input' }) as Record<string, unknown> & { properties: object };
+  // A config file may point editors at this schema; the loader accepts and ignores the key.
+  const properties = { $schema: { type: 'string', description: 'This schema, for editors (ignored by the loader).' }, ...schema.properties };
+  return `${JSON.stringify({ ...schema, properties, title: 'trainium-spot configuration' }, null, 2)}\n`;
 }
 
 function rows(properties: Record<string, JsonSchema>, prefix = ''): string[] {

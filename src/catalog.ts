@@ -375,6 +375,43 @@ export const GP3 = {
 export const USER_DATA_LIMIT_BYTES = 16384;
 
 // ---------------------------------------------------------------------------------------------
+// What the stack creates and the CLI looks for
+// ---------------------------------------------------------------------------------------------
+
+/** The tag every box carries (beside `Name` = the config's name): the CLI finds boxes by both. */
+export const MANAGED_BY_TAG = { key: 'ManagedBy', value: 'trainium-spot' } as const;
+
+/**
+ * Where SSM keeps generated private keys, followed by the key pair id: the path AWS itself uses for
+ * the keys it generates. Source: AWS CloudFormation User Guide, AWS::EC2::KeyPair ("the private key
+ * is saved to AWS Systems Manager Parameter Store ... /ec2/keypair/{key_pair_id}"),
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-keypair.html, checked 2026-12-01.
+ */
+export const KEY_PARAMETER_PREFIX = '/ec2/keypair/';
+
+/** The login user of the Ubuntu-based Neuron DLAMIs. */
+export const LOGIN_USER = 'ubuntu';
+
+/** The file in ~/.ssh that holds a generated private key: one per key pair, so never a stale one. */
+export const keyFileName = (name: string, keyPairId: string): string => `${name}-${keyPairId}.pem`;
+
+/**
+ * ssh's ProxyCommand through Session Manager: ssh connects to the instance id (%h), no open port.
+ * Source: Systems Manager User Guide, "Allow and control permissions for SSH connections through
+ * Session Manager" (AWS-StartSSHSession), https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-getting-started-enable-ssh-connections.html,
+ * checked 2026-12-01.
+ */
+export const sessionManagerProxyCommand = (region: string): string =>
+  `aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region ${region}`;
+
+/**
+ * The custom metric the on-box idle check publishes after each check, per box (dimension
+ * `InstanceId`): 1 when the check found the box idle, 0 when it found activity. `status` shows the
+ * latest value.
+ */
+export const IDLE_METRIC = { namespace: 'TrainiumSpot', name: 'Idle', dimension: 'InstanceId' } as const;
+
+// ---------------------------------------------------------------------------------------------
 // Look-ups
 // ---------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
  * validates once and returns a frozen, typed object. Nothing else reads the environment.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import {
@@ -24,11 +25,18 @@ import {
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-/** A configuration problem, phrased for people: one line, the field, the value, what is allowed. */
+/**
+ * Configuration problems, phrased for people: every problem found, one line each, naming the source
+ * that held the value, the field, the value and what is allowed.
+ */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const lines = typeof problems === 'string' ? [problems] : problems;
+    super(lines.join('\n'));
     this.name = 'ConfigError';
+    this.problems = lines;
   }
 }
 
@@ -213,8 +221,9 @@ export interface Config extends Readonly<Omit<Parsed, 'availabilityZoneId' | 'cp
 const list = (values: readonly (string | number)[]) => values.join(', ');
 
 function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
-  const fail = (path: string | (string | number)[], message: string) =>
-    ctx.addIssue({ code: 'custom', path: typeof path === 'string' ? [path] : path, message });
+  // `cause`: the key whose value makes this one wrong; its source is named when this one is missing.
+  const fail = (path: string | (string | number)[], message: string, cause?: string) =>
+    ctx.addIssue({ code: 'custom', path: typeof path === 'string' ? [path] : path, message, params: { cause } });
 
   for (const [key, value] of Object.entries(c.tags)) {
     if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
@@ -232,7 +241,7 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   }
   const azIds = facts.offeredIn[c.region];
   if (!azIds) {
-    fail('region', `does not offer ${c.instanceType}; regions that do: ${list(regionsOffering(c.instanceType))}`);
+    fail('region', `does not offer ${c.instanceType}; regions that do: ${list(regionsOffering(c.instanceType))}`, 'instanceType');
     return;
   }
   if (c.availabilityZoneId !== undefined && !azIds.includes(c.availabilityZoneId)) {
@@ -263,7 +272,8 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
     fail('rootVolumeIops', `exceeds the gp3 limit of ${GP3.maxIopsPerGiB} IOPS per GiB ` +
       `(${sizeGiB * GP3.maxIopsPerGiB} for ${sizeGiB} GiB); raise rootVolumeSizeGiB or lower the IOPS`);
   }
-  if (c.rootVolumeThroughputMiBps > c.rootVolumeIops * GP3.maxThroughputPerIops) {
+  const iopsInRange = c.rootVolumeIops >= GP3.minIops && c.rootVolumeIops <= GP3.maxIops;
+  if (iopsInRange && c.rootVolumeThroughputMiBps > c.rootVolumeIops * GP3.maxThroughputPerIops) {
     fail('rootVolumeThroughputMiBps', `exceeds the gp3 limit of 0.25 MiB/s per provisioned IOPS ` +
       `(${c.rootVolumeIops * GP3.maxThroughputPerIops} for ${c.rootVolumeIops} IOPS)`);
   }
@@ -291,15 +301,15 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
 
   const needsReservation = c.market === 'capacity-block';
   if (needsReservation && c.capacityReservationId === undefined) {
-    fail('capacityReservationId', `is required when market is "${c.market}"; give the Capacity Block's cr-… id`);
+    fail('capacityReservationId', `is required when market is "${c.market}"; give the Capacity Block's cr-… id`, 'market');
   }
   if (c.market === 'capacity-block' && !facts.capacityBlocks) {
-    fail('market', `"capacity-block" is not offered for ${c.instanceType}; types with Capacity Blocks: ` +
+    fail('market', `is not offered for ${c.instanceType}; types with Capacity Blocks: ` +
       list(INSTANCE_TYPE_NAMES.filter((t) => instanceFacts(t)?.capacityBlocks)));
   }
   if (c.capacityReservationId !== undefined && c.availabilityZoneId === undefined && c.subnetId === undefined) {
     fail('availabilityZoneId', `is required with capacityReservationId: a reservation lives in one AZ, and the ` +
-      `box must launch there; give its AZ ID (or a subnetId in that AZ)`);
+      `box must launch there; give its AZ ID (or a subnetId in that AZ)`, 'capacityReservationId');
   }
   if (c.capacityReservationId !== undefined && !['capacity-block', 'capacity-reservation'].includes(c.market)) {
     fail('capacityReservationId', `only applies to market "capacity-block" or "capacity-reservation", not "${c.market}"`);
@@ -333,11 +343,17 @@ function cidrProblem(cidr: string): string | undefined {
   return undefined;
 }
 
+
 // ---------------------------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------------------------
 
-/** Env vars that override single keys, documented in the README. */
+/**
+ * Env vars that override single keys, documented in the README.
+ * The region rule, the same for the stack and the CLI: `region` from these sources, default
+ * us-east-2; AWS_REGION never picks it (a warning says when the two disagree), and a CLI flag
+ * `--region` overrides it for one run.
+ */
 export const ENV_OVERRIDES: Readonly<Record<string, keyof ConfigInput>> = {
   TRAINIUM_SPOT_REGION: 'region',
   TRAINIUM_SPOT_INSTANCE_TYPE: 'instanceType',
@@ -349,110 +365,254 @@ export const ENV_OVERRIDES: Readonly<Record<string, keyof ConfigInput>> = {
 /** The key in cdktf.json `context` that holds a config object. */
 export const CONTEXT_KEY = 'trainiumSpot';
 export const CONFIG_FILE_ENV = 'TRAINIUM_SPOT_CONFIG';
+/** cdktf-cli hands cdktf.json's `context` to the app in this variable. */
+export const CDKTF_CONTEXT_ENV = 'CDKTF_CONTEXT_JSON';
+/** A config object may name its JSON schema (for editors); the key sets nothing. */
+const SCHEMA_KEY = '$schema';
+const CONTEXT_SOURCE = `cdktf.json context.${CONTEXT_KEY}`;
+const CLOUD_ENV_SOURCE = 'TF_CLOUD_ORGANIZATION and TF_WORKSPACE';
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 export interface ConfigSources {
   /** cdktf.json `context` (the whole object; our part lives under `trainiumSpot`). */
   readonly context?: Record<string, unknown>;
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly env?: Env;
 }
 
 type Json = Record<string, unknown>;
 const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Later layers win; nested objects merge key by key, arrays and scalars are replaced. */
+/** One source of config keys and the name a person knows it by. */
+interface Layer {
+  readonly source: string;
+  readonly values: Json;
+}
+
+/**
+ * Later layers win; nested objects merge key by key, arrays and scalars are replaced. An object
+ * whose `type` differs (a backend) is replaced whole: its keys belong to the other type.
+ */
 function mergeLayers(layers: readonly Json[]): Json {
   const out: Json = {};
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
-      out[key] = isPlainObject(value) && isPlainObject(out[key])
-        ? mergeLayers([out[key] as Json, value])
-        : value;
+      const earlier = out[key];
+      const sameKind = isPlainObject(value) && isPlainObject(earlier) &&
+        (value.type === undefined || earlier.type === undefined || value.type === earlier.type);
+      out[key] = sameKind ? mergeLayers([earlier as Json, value as Json]) : value;
     }
   }
   return out;
 }
 
-function readConfigFile(path: string): Json {
+const withoutSchemaKey = (values: Json): Json =>
+  Object.fromEntries(Object.entries(values).filter(([key]) => key !== SCHEMA_KEY));
+
+function readJson(file: string, what: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new ConfigError(`${CONFIG_FILE_ENV}: "${path}" cannot be read; expected the path of a JSON config file`);
+    throw new ConfigError(`${what}: "${file}" cannot be read; expected the path of a JSON config file`);
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${CONFIG_FILE_ENV}: "${path}" is not valid JSON (${(err as Error).message})`);
+    throw new ConfigError(`${what}: "${file}" is not valid JSON (${(err as Error).message})`);
   }
-  if (!isPlainObject(parsed)) {
-    throw new ConfigError(`${CONFIG_FILE_ENV}: "${path}" must hold a JSON object of config keys`);
-  }
-  return parsed;
 }
 
-function envLayer(env: Readonly<Record<string, string | undefined>>): Json {
-  const layer: Json = {};
+function readConfigFile(file: string): Json {
+  const parsed = readJson(file, CONFIG_FILE_ENV);
+  if (!isPlainObject(parsed)) {
+    throw new ConfigError(`${CONFIG_FILE_ENV}: "${file}" must hold a JSON object of config keys`);
+  }
+  return withoutSchemaKey(parsed);
+}
+
+/**
+ * The cdktf.json `context` the app runs with: what cdktf-cli hands over in CDKTF_CONTEXT_JSON, else
+ * the `context` of cdktf.json in `dir` (when the app or the CLI runs on its own), else nothing.
+ */
+export function readContext(env: Env, dir: string): Json {
+  const handed = env[CDKTF_CONTEXT_ENV];
+  let context: unknown;
+  if (handed) {
+    try {
+      context = JSON.parse(handed);
+    } catch (err) {
+      throw new ConfigError(`${CDKTF_CONTEXT_ENV} is not valid JSON (${(err as Error).message})`);
+    }
+  } else {
+    const file = path.join(dir, 'cdktf.json');
+    if (!fs.existsSync(file)) return {};
+    const project = readJson(file, 'cdktf.json');
+    context = isPlainObject(project) ? project.context : undefined;
+  }
+  if (context === undefined) return {};
+  if (!isPlainObject(context)) throw new ConfigError('cdktf.json: "context" must be an object');
+  return context;
+}
+
+/** Letters to change, add or drop to turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** Context keys that look meant for us but are not read: another case, a dash, a typo. */
+function nearMissContextKeys(context: Json): string[] {
+  return Object.keys(context).filter((key) => key !== CONTEXT_KEY &&
+    (/^trainium/i.test(key) || editDistance(key.toLowerCase(), CONTEXT_KEY.toLowerCase()) <= 2));
+}
+
+/** Every source in precedence order, and what is wrong with them before the schema looks. */
+function collectLayers(sources: ConfigSources): { layers: Layer[]; problems: string[] } {
+  const env = sources.env ?? {};
+  const context = sources.context ?? {};
+  const problems: string[] = [];
+  const layers: Layer[] = [];
+
+  for (const key of nearMissContextKeys(context)) {
+    problems.push(`cdktf.json context: key "${key}" is not read (keys are case-sensitive); ` +
+      `put the config under "${CONTEXT_KEY}"`);
+  }
+  const fromContext = context[CONTEXT_KEY];
+  if (fromContext !== undefined && !isPlainObject(fromContext)) {
+    problems.push(`${CONTEXT_SOURCE} must be an object of config keys, not ${JSON.stringify(fromContext)}`);
+  } else if (fromContext !== undefined) {
+    layers.push({ source: CONTEXT_SOURCE, values: withoutSchemaKey(fromContext) });
+  }
+
+  const file = env[CONFIG_FILE_ENV];
+  if (file) {
+    try {
+      layers.push({ source: file, values: readConfigFile(file) });
+    } catch (err) {
+      problems.push(...(err as ConfigError).problems);
+    }
+  }
+
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
-    if (value !== undefined && value !== '') layer[key] = value;
+    if (value !== undefined && value !== '') layers.push({ source: name, values: { [key]: value } });
   }
-  const org = env.TF_CLOUD_ORGANIZATION;
-  const workspace = env.TF_WORKSPACE;
-  if (org && workspace) {
-    layer.backend = { type: 'cloud', organization: org, workspace, ...(env.TF_CLOUD_HOSTNAME ? { hostname: env.TF_CLOUD_HOSTNAME } : {}) };
+
+  const organization = env.TF_CLOUD_ORGANIZATION || undefined;
+  const workspace = env.TF_WORKSPACE || undefined;
+  if (organization && workspace) {
+    const other = [...layers].reverse().find((l) => isPlainObject(l.values.backend));
+    const otherType = other && (other.values.backend as Json).type;
+    if (other && otherType !== 'cloud') {
+      problems.push(`two backends: ${other.source} sets backend ${JSON.stringify(otherType ?? '(no type)')}, and ` +
+        `${CLOUD_ENV_SOURCE} select Terraform Cloud; keep one (remove "backend" there, or unset the variables)`);
+    } else {
+      const hostname = env.TF_CLOUD_HOSTNAME ? { hostname: env.TF_CLOUD_HOSTNAME } : {};
+      layers.push({ source: CLOUD_ENV_SOURCE, values: { backend: { type: 'cloud', organization, workspace, ...hostname } } });
+    }
+  } else if (organization || workspace) {
+    const [set, unset] = organization ? ['TF_CLOUD_ORGANIZATION', 'TF_WORKSPACE'] : ['TF_WORKSPACE', 'TF_CLOUD_ORGANIZATION'];
+    problems.push(`${set} "${organization ?? workspace}" is set but ${unset} is not; Terraform Cloud needs both ` +
+      '(or neither, to use the backend of the config)');
   }
-  return layer;
+  return { layers, problems };
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>((v, key) => (isPlainObject(v) || Array.isArray(v) ? (v as Json)[key as string] : undefined), input);
+function valueAt(input: unknown, at: readonly PropertyKey[]): unknown {
+  return at.reduce<unknown>((v, key) => (isPlainObject(v) || Array.isArray(v) ? (v as Json)[key as string] : undefined), input);
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = issue.path.map(String).join('.');
+/** The source that set the value at `at` (or the object holding it), else `defaults`. */
+function originOf(layers: readonly Layer[], at: readonly PropertyKey[]): string | undefined {
+  for (let depth = at.length; depth > 0; depth--) {
+    const prefix = at.slice(0, depth);
+    const layer = [...layers].reverse().find((l) => valueAt(l.values, prefix) !== undefined);
+    if (layer) return layer.source;
+  }
+  return undefined;
+}
+
+const withArticle = (noun: string): string => `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, layers: readonly Layer[]): string {
+  const at = issue.path.map(String).join('.');
+  const cause = (issue as { params?: { cause?: string } }).params?.cause;
+  const origin = (keys: readonly PropertyKey[]) =>
+    originOf(layers, keys) ?? (cause !== undefined ? originOf(layers, [cause]) : undefined) ?? 'defaults';
   if (issue.code === 'unrecognized_keys') {
-    const where = path ? ` in ${path}` : '';
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}; ` +
-      `allowed: ${list(allowedKeysAt(issue.path))}`;
+    const where = at ? ` in ${at}` : '';
+    return `${origin([...issue.path, issue.keys[0]])}: unknown key${issue.keys.length > 1 ? 's' : ''} ` +
+      `${issue.keys.map((k) => `"${k}"`).join(', ')}${where}; allowed: ${list(allowedKeysAt(issue.path, input))}`;
   }
   const value = valueAt(input, issue.path);
   const shown = value === undefined ? '(missing)' : JSON.stringify(value);
-  return `${path || 'config'} ${shown} ${phrase(issue, value)}`;
+  return `${origin(issue.path)}: ${at || 'config'} ${shown} ${phrase(issue, value)}`;
 }
 
 /** Our own messages read as predicates ("must be ..."); zod's built-in ones are rephrased to match. */
 function phrase(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type') {
     if (value === undefined) return 'is required';
-    const expected = issue.expected === 'int' ? 'whole number' : issue.expected;
-    return `must be a ${expected}`;
+    const expected = ({ int: 'whole number', record: 'object' } as Record<string, string>)[issue.expected] ?? issue.expected;
+    return `must be ${withArticle(expected)}`;
   }
   return /^[A-Z]/.test(issue.message) ? `is invalid: ${issue.message}` : issue.message;
 }
 
-/** The keys a strict object accepts at a path of the schema, for "unknown key" messages. */
-function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+/**
+ * The keys a strict object accepts at a path of the schema, for "unknown key" messages; in a
+ * union of object types (the backend), the keys of the type the input names.
+ */
+function allowedKeysAt(at: readonly PropertyKey[], input: unknown): string[] {
   let shape: Record<string, z.ZodType> = configSchema.shape;
-  for (const key of path) {
+  for (const [depth, key] of at.entries()) {
     let node: z.ZodType | undefined = shape[key as string];
     while (node && !(node instanceof z.ZodObject) && 'unwrap' in node) node = (node as z.ZodDefault).unwrap() as z.ZodType;
+    if (node instanceof z.ZodDiscriminatedUnion) {
+      const type = valueAt(input, [...at.slice(0, depth + 1), 'type']);
+      node = (node.options as z.ZodObject[]).find((o) => (o.shape.type as z.ZodLiteral).value === type);
+    }
     if (!(node instanceof z.ZodObject)) return Object.keys(shape);
     shape = node.shape;
   }
   return Object.keys(shape);
 }
 
-/** Parse one merged input object; throws ConfigError naming the first problem. */
-export function parseConfig(input: unknown): Config {
-  if (isPlainObject(input) && input.amiSsmParameter !== undefined) {
-    throw new ConfigError(`Invalid config: amiSsmParameter ${JSON.stringify(input.amiSsmParameter)} is no longer a key; ` +
-      `use "image": "ssm:<parameter path>", or a preset: ${IMAGE_PRESET_NAMES.join(', ')}`);
-  }
+/** Keys that once existed, with what replaces them. */
+const RETIRED_KEYS: Readonly<Record<string, string>> = {
+  amiSsmParameter: `use "image": "ssm:<parameter path>", or a preset: ${IMAGE_PRESET_NAMES.join(', ')}`,
+};
+
+/** One line per retired key in use, and which "unknown key" issues those lines already answer. */
+function retiredKeyProblems(input: unknown, layers: readonly Layer[]) {
+  const used = isPlainObject(input) ? Object.keys(RETIRED_KEYS).filter((key) => input[key] !== undefined) : [];
+  return {
+    lines: used.map((key) => `${originOf(layers, [key]) ?? 'defaults'}: ${key} ` +
+      `${JSON.stringify((input as Record<string, unknown>)[key])} is no longer a key; ${RETIRED_KEYS[key]}`),
+    answers: (issue: z.core.$ZodIssue): boolean => issue.code === 'unrecognized_keys' && issue.path.length === 0 &&
+      issue.keys.every((key) => used.includes(key)),
+  };
+}
+
+/** Validates the merged layers once; throws ConfigError with every problem, one line each. */
+function parseLayers(layers: readonly Layer[], problems: readonly string[]): Config {
+  const input = mergeLayers(layers.map((l) => l.values));
   const result = configSchema.safeParse(input);
-  if (!result.success) {
-    throw new ConfigError(`Invalid config: ${describeIssue(result.error.issues[0], input)}`);
-  }
+  const retired = retiredKeyProblems(input, layers);
+  const issues = (result.success ? [] : result.error.issues).filter((i) => !retired.answers(i));
+  // A key with a malformed value gets that one line, not a second one from the cross-field checks.
+  const malformed = new Set(issues.filter((i) => i.code !== 'custom').map((i) => String(i.path[0])));
+  const all = [...problems, ...retired.lines, ...issues.filter((i) => i.code !== 'custom' || !malformed.has(String(i.path[0])))
+    .map((i) => describeIssue(i, input, layers))];
+  if (all.length > 0 || !result.success) throw new ConfigError(all);
   const c = result.data;
   const facts = instanceFacts(c.instanceType)!;
   return deepFreeze({
@@ -465,20 +625,38 @@ export function parseConfig(input: unknown): Config {
   });
 }
 
+/** Parse one input object (named `config` in messages); throws ConfigError naming every problem. */
+export function parseConfig(input: unknown): Config {
+  if (!isPlainObject(input)) throw new ConfigError('config must be an object of config keys');
+  return parseLayers([{ source: 'config', values: input }], []);
+}
+
+/** A validated config and where its values came from. */
+export interface LoadedConfig {
+  readonly config: Config;
+  /** The source that set a top-level key: `cdktf.json context.trainiumSpot`, a file, an env var, or `defaults`. */
+  origin(key: keyof ConfigInput): string;
+}
+
+/** Merge every source, validate once, freeze; keep where each value came from. */
+export function loadConfigWithOrigins(sources: ConfigSources = {}): LoadedConfig {
+  const { layers, problems } = collectLayers(sources);
+  const config = parseLayers(layers, problems);
+  return { config, origin: (key) => originOf(layers, [key]) ?? 'defaults' };
+}
+
 /** Merge every source, validate once, freeze. */
 export function loadConfig(sources: ConfigSources = {}): Config {
-  const env = sources.env ?? {};
-  const contextLayer = sources.context?.[CONTEXT_KEY];
-  if (contextLayer !== undefined && !isPlainObject(contextLayer)) {
-    throw new ConfigError(`cdktf.json context.${CONTEXT_KEY} must be an object of config keys`);
-  }
-  const filePath = env[CONFIG_FILE_ENV];
-  const layers: Json[] = [
-    contextLayer ?? {},
-    filePath ? readConfigFile(filePath) : {},
-    envLayer(env),
-  ];
-  return parseConfig(mergeLayers(layers));
+  return loadConfigWithOrigins(sources).config;
+}
+
+/** One line when AWS_REGION names another region than the one the stack and the CLI use. */
+export function regionDisagreement(loaded: LoadedConfig, env: Env): string | undefined {
+  const awsRegion = env.AWS_REGION;
+  const { region } = loaded.config;
+  if (!awsRegion || awsRegion === region) return undefined;
+  return `warning: AWS_REGION is ${awsRegion}, but the configured region is ${region} (from ${loaded.origin('region')}); ` +
+    `using ${region}: set TRAINIUM_SPOT_REGION or "region" in the config to change it`;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -9,7 +9,7 @@ import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
-import { activateCommand, INSTANCE_TYPES, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
+import { activateCommand, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
@@ -36,7 +36,7 @@ export class TrainiumSpotStack extends TerraformStack {
 
     configureBackend(this, id, config.backend, config.region);
     // Provider default tags reach every resource but a spot request's instance, which is tagged below.
-    const projectTags = { Project: config.name, ManagedBy: 'trainium-spot', ...config.tags };
+    const projectTags = { Project: config.name, [MANAGED_BY_TAG.key]: MANAGED_BY_TAG.value, ...config.tags };
     new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
 
@@ -146,6 +146,7 @@ export class TrainiumSpotStack extends TerraformStack {
       availabilityZoneId: network.availabilityZoneId,
       keyPairId: sshKey.keyPairId,
       keyName: sshKey.keyName,
+      sshOpen: config.sshCidrs.length > 0,
       privateKeyParameterName: sshKey.privateKeyParameterName,
       spot: spot && notice && {
         requestIds: spot.requestIds,

@@ -1,5 +1,6 @@
 /** Shared helpers for the CLI tests: run `main` in-process and fake AWS SDK errors. */
 import { main } from '../../src/cli/main';
+import type { Instance } from '@aws-sdk/client-ec2';
 import { CliIo } from '../../src/cli/io';
 
 export interface CliRun {
@@ -11,6 +12,10 @@ export interface CliRun {
 export interface RunOptions {
   readonly env?: Record<string, string | undefined>;
   readonly isTTY?: boolean;
+  /** Where cdktf.json is looked for. */
+  readonly cwd?: string;
+  /** Answers yes/no questions, as a person at a terminal would. */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** The region the in-process runs use unless a test passes --region or its own env. */
@@ -24,6 +29,8 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
     stderr: { write: (text: string) => (stderr += text) },
     env: options.env ?? { AWS_REGION: TEST_REGION },
     isTTY: options.isTTY ?? false,
+    cwd: options.cwd,
+    confirm: options.confirm,
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };
@@ -45,4 +52,20 @@ export function expectOneLine(stderr: string): void {
   expect(stderr.endsWith('\n')).toBe(true);
   expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+/** A box of the default stack as DescribeInstances reports it. */
+export function box(overrides: Partial<Instance> & { InstanceId: string; state?: string }): Instance {
+  const { state = 'running', ...rest } = overrides;
+  return {
+    InstanceType: 'trn1.2xlarge',
+    InstanceLifecycle: 'spot',
+    State: { Name: state as never, Code: 16 },
+    Placement: { AvailabilityZone: 'us-east-2c', AvailabilityZoneId: 'use2-az3' },
+    PublicIpAddress: state === 'running' ? '203.0.113.10' : undefined,
+    LaunchTime: new Date(Date.now() - 90 * 60_000),
+    KeyName: 'trainium-spot-2025',
+    Tags: [{ Key: 'Name', Value: 'trainium-spot' }, { Key: 'ManagedBy', Value: 'trainium-spot' }],
+    ...rest,
+  };
 }

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ImageReport, QuotaReport, WhereReport } from '../../src/cli/report';
+import { QuotaReport, SshConfigReport, StatusReport } from '../../src/cli/report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'trainium-spot.js');
@@ -16,140 +16,114 @@ const BIN = path.join(ROOT, 'bin', 'trainium-spot.js');
 jest.setTimeout(30_000);
 
 // ---------------------------------------------------------------------------------------------
-// Fake AWS: Service Quotas speaks JSON 1.1 (X-Amz-Target), EC2 the query protocol with XML answers
+// Fake AWS: Service Quotas and SSM speak JSON 1.1, CloudWatch JSON 1.0 (X-Amz-Target), EC2 the
+// query protocol with XML answers
 // ---------------------------------------------------------------------------------------------
+
+interface FakeBox {
+  readonly id: string;
+  state: string;
+  /** EC2's state reason code. */
+  readonly reason?: string;
+}
 
 interface FakeAws {
   /** The applied quota value GetServiceQuota answers with, or an error `__type` to fail with. */
   quota: number | { error: string };
-  /** Per region and quota code, instead of `quota`; a missing entry answers NoSuchResourceException. */
-  quotaByRegion: Record<string, Record<string, number>> | undefined;
-  /** Spot trn1.2xlarge instances DescribeInstances reports as running. */
-  spotInstances: number;
-  /** The AMI id GetParameter answers with for any parameter. */
-  readonly parameterValue: string;
-  /** Name and creation date of the one image DescribeImages knows. */
-  image: { name: string; creationDate: string };
-  /** EC2 actions answered with UnauthorizedOperation. */
-  deniedEc2: string[];
-  readonly requests: string[];
+  /** The stack's spot trn1.2xlarge boxes. */
+  boxes: FakeBox[];
+  /** States a started box passes through, one per DescribeInstances by id. */
+  afterStart: string[];
+  /** The error code StartInstances fails with, if any. */
+  startError?: string;
+  /** Action (EC2) or target (JSON protocols), and the region from the request's signature. */
+  readonly requests: { readonly action: string; readonly region: string; readonly body: string }[];
 }
 
-const fake: FakeAws = {
-  quota: 0,
-  quotaByRegion: undefined,
-  spotInstances: 0,
-  parameterValue: 'ami-0123456789abcdef0',
-  image: { name: '', creationDate: '' },
-  deniedEc2: [],
-  requests: [],
-};
+const fake: FakeAws = { quota: 0, boxes: [], afterStart: [], requests: [] };
+const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
 
-/** Systems Manager speaks JSON 1.1 too; the fake answers GetParameter for any name. */
-function answerSsm(target: string, body: string, res: http.ServerResponse): void {
-  res.setHeader('content-type', 'application/x-amz-json-1.1');
-  if (target !== 'AmazonSSM.GetParameter') {
+function answerJson(target: string, res: http.ServerResponse): void {
+  const [service, operation] = target.split('.');
+  res.setHeader('content-type', service === 'GraniteServiceVersion20100801' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1');
+  const fail = (type: string, message: string) => {
     res.statusCode = 400;
-    res.end(JSON.stringify({ __type: 'ValidationException', message: `fake AWS does not answer ${target}` }));
-    return;
-  }
-  const { Name } = JSON.parse(body) as { Name: string };
-  res.end(JSON.stringify({ Parameter: { Name, Type: 'String', Value: fake.parameterValue, Version: 1 } }));
-}
-
-function describeImagesXml(body: string): string {
-  const params = new URLSearchParams(body);
-  const known = params.get('ImageId.1') === fake.parameterValue;
-  const item = known
-    ? `<item><imageId>${fake.parameterValue}</imageId><name>${fake.image.name}</name><architecture>x86_64</architecture>` +
-      `<creationDate>${fake.image.creationDate}</creationDate><rootDeviceName>/dev/sda1</rootDeviceName>` +
-      '<blockDeviceMapping><item><deviceName>/dev/sda1</deviceName><ebs><snapshotId>snap-1</snapshotId><volumeSize>75</volumeSize>' +
-      '</ebs></item></blockDeviceMapping></item>'
-    : '';
-  return '<?xml version="1.0" encoding="UTF-8"?><DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">' +
-    `<requestId>req-2</requestId><imagesSet>${item}</imagesSet></DescribeImagesResponse>`;
-}
-
-/** The region a request is signed for: the SDK sends one endpoint for all, but signs per region. */
-const signedRegion = (req: http.IncomingMessage): string =>
-  /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'unknown';
-
-function answerServiceQuotas(target: string, body: string, region: string, res: http.ServerResponse): void {
-  res.setHeader('content-type', 'application/x-amz-json-1.1');
-  const code = (JSON.parse(body || '{}') as { QuotaCode?: string }).QuotaCode ?? '';
-  const regional = fake.quotaByRegion?.[region]?.[code];
-  if (target !== 'ServiceQuotasV20190624.GetServiceQuota') {
-    res.statusCode = 400;
-    res.end(JSON.stringify({ __type: 'IllegalArgumentException', message: `fake AWS does not answer ${target}` }));
-  } else if (fake.quotaByRegion && regional === undefined) {
-    res.statusCode = 400;
-    res.end(JSON.stringify({ __type: 'NoSuchResourceException', message: 'The request failed because the specified service quota does not exist.' }));
-  } else if (fake.quotaByRegion) {
-    res.end(JSON.stringify({ Quota: { QuotaCode: code, QuotaName: code, Value: regional } }));
-  } else if (typeof fake.quota === 'object') {
-    res.statusCode = 400;
-    res.end(JSON.stringify({ __type: fake.quota.error, message: 'User: arn:aws:iam::123456789012:user/dev is not authorized' }));
-  } else {
-    res.end(JSON.stringify({ Quota: { QuotaCode: 'L-6B0D517C', QuotaName: 'All Trn Spot Instance Requests', Value: fake.quota } }));
+    res.end(JSON.stringify({ __type: type, message }));
+  };
+  switch (operation) {
+    case 'GetServiceQuota':
+      if (typeof fake.quota === 'object') return fail(fake.quota.error, 'User: arn:aws:iam::123456789012:user/dev is not authorized');
+      return void res.end(JSON.stringify({ Quota: { QuotaCode: 'L-6B0D517C', QuotaName: 'All Trn Spot Instance Requests', Value: fake.quota } }));
+    case 'DescribeInstanceInformation':
+      return void res.end(JSON.stringify({
+        InstanceInformationList: fake.boxes.filter((b) => b.state === 'running').map((b) => ({ InstanceId: b.id, PingStatus: 'Online' })),
+      }));
+    case 'GetParameter':
+      return void res.end(JSON.stringify({ Parameter: { Name: '/ec2/keypair/key-0123456789abcdef0', Type: 'SecureString', Value: PRIVATE_KEY } }));
+    case 'GetMetricStatistics':
+      return void res.end(JSON.stringify({ Label: 'Idle', Datapoints: [{ Timestamp: Date.now() / 1000 - 120, Maximum: 0 }] }));
+    default:
+      return fail('IllegalArgumentException', `fake AWS does not answer ${target}`);
   }
 }
 
-// The `where` world: trn1.2xlarge in two AZs of us-east-1 and one of us-east-2, not in eu-west-1.
-const WHERE_ZONES: Record<string, [name: string, id: string, price: string][]> = {
-  'us-east-1': [['us-east-1a', 'use1-az6', '0.5100'], ['us-east-1b', 'use1-az5', '0.4200']],
-  'us-east-2': [['us-east-2c', 'use2-az3', '0.3900']],
-  'eu-west-1': [],
-};
-const WHERE_SCORES: [region: string, azId: string, score: number][] = [
-  ['us-east-1', 'use1-az6', 4], ['us-east-1', 'use1-az5', 8], ['us-east-2', 'use2-az3', 6],
-];
-
-const ec2Response = (action: string, inner: string) =>
+const ec2Xml = (action: string, inner: string) =>
   `<?xml version="1.0" encoding="UTF-8"?><${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
   `<requestId>req-1</requestId>${inner}</${action}Response>`;
-const items = (rows: string[]) => rows.map((row) => `<item>${row}</item>`).join('');
 
-/** Answers of the EC2 actions `where` calls beyond DescribeInstances, for the region signed for. */
-const WHERE_ACTIONS: Record<string, (region: string) => string> = {
-  GetSpotPlacementScores: () => `<spotPlacementScoreSet>${items(WHERE_SCORES.map(([region, id, score]) =>
-    `<region>${region}</region><availabilityZoneId>${id}</availabilityZoneId><score>${score}</score>`))}</spotPlacementScoreSet>`,
-  DescribeInstanceTypeOfferings: (region) => `<instanceTypeOfferingSet>${items((WHERE_ZONES[region] ?? []).map(([, id]) =>
-    `<instanceType>trn1.2xlarge</instanceType><locationType>availability-zone-id</locationType><location>${id}</location>`))}</instanceTypeOfferingSet>`,
-  DescribeAvailabilityZones: (region) => `<availabilityZoneInfo>${items((WHERE_ZONES[region] ?? []).map(([name, id]) =>
-    `<zoneName>${name}</zoneName><zoneId>${id}</zoneId><regionName>${region}</regionName>`))}</availabilityZoneInfo>`,
-  DescribeSpotPriceHistory: (region) => `<spotPriceHistorySet>${items((WHERE_ZONES[region] ?? []).map(([name, , price]) =>
-    `<instanceType>trn1.2xlarge</instanceType><productDescription>Linux/UNIX</productDescription><spotPrice>${price}</spotPrice>` +
-    `<timestamp>2026-12-01T10:00:00.000Z</timestamp><availabilityZone>${name}</availabilityZone>`))}</spotPriceHistorySet><nextToken></nextToken>`,
-};
+const STATE_CODES: Record<string, number> = { pending: 0, running: 16, stopping: 64, stopped: 80 };
+const stateXml = (tag: string, name: string) => `<${tag}><code>${STATE_CODES[name]}</code><name>${name}</name></${tag}>`;
 
-function answerEc2(body: string, region: string, res: http.ServerResponse): void {
+function boxXml(b: FakeBox): string {
+  return `<item><instanceId>${b.id}</instanceId><instanceType>trn1.2xlarge</instanceType><instanceLifecycle>spot</instanceLifecycle>` +
+    stateXml('instanceState', b.state) +
+    '<placement><availabilityZone>us-east-2c</availabilityZone><availabilityZoneId>use2-az3</availabilityZoneId></placement>' +
+    (b.state === 'running' ? '<ipAddress>203.0.113.10</ipAddress>' : '') +
+    `<launchTime>${new Date(Date.now() - 600_000).toISOString()}</launchTime><keyName>trainium-spot-2025</keyName>` +
+    (b.reason ? `<stateReason><code>${b.reason}</code><message>${b.reason}</message></stateReason>` : '') +
+    '<tagSet><item><key>Name</key><value>trainium-spot</value></item><item><key>ManagedBy</key><value>trainium-spot</value></item></tagSet></item>';
+}
+
+function answerEc2(body: string, res: http.ServerResponse): void {
   res.setHeader('content-type', 'text/xml;charset=UTF-8');
-  const action = new URLSearchParams(body).get('Action') ?? '';
-  if (action === 'DescribeImages') {
-    res.end(describeImagesXml(body));
-    return;
-  }
+  const params = new URLSearchParams(body);
+  const action = params.get('Action') ?? '';
   const fail = (code: string, message: string) => {
     res.statusCode = 400;
     res.end(`<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
   };
-  if (fake.deniedEc2.includes(action)) return fail('UnauthorizedOperation', 'You are not authorized to perform this operation.');
-  if (WHERE_ACTIONS[action]) {
-    res.end(ec2Response(action, WHERE_ACTIONS[action](region)));
-    return;
+  switch (action) {
+    case 'DescribeInstances': {
+      if (params.get('InstanceId.1')) {
+        const next = fake.afterStart.shift();
+        if (next) fake.boxes.forEach((b) => (b.state = next));
+      }
+      const wanted = [...params.entries()].filter(([k]) => /^Filter\.\d+\.Value\.\d+$/.test(k)).map(([, v]) => v);
+      const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'].filter((st) => wanted.includes(st));
+      const shown = fake.boxes.filter((b) => states.length === 0 || states.includes(b.state));
+      return void res.end(ec2Xml(action,
+        `<reservationSet><item><reservationId>r-1</reservationId><instancesSet>${shown.map(boxXml).join('')}</instancesSet></item></reservationSet>`));
+    }
+    case 'StartInstances':
+    case 'StopInstances': {
+      if (action === 'StartInstances' && fake.startError) return fail(fake.startError, 'There is no Spot capacity available that matches your request.');
+      const next = action === 'StartInstances' ? 'pending' : 'stopping';
+      const items = fake.boxes.filter((b) => b.id === params.get('InstanceId.1')).map((b) => {
+        const item = `<item><instanceId>${b.id}</instanceId>${stateXml('currentState', next)}${stateXml('previousState', b.state)}</item>`;
+        b.state = next;
+        return item;
+      });
+      return void res.end(ec2Xml(action, `<instancesSet>${items.join('')}</instancesSet>`));
+    }
+    case 'DescribeKeyPairs':
+      return void res.end(ec2Xml(action, '<keySet><item><keyPairId>key-0123456789abcdef0</keyPairId><keyName>trainium-spot-2025</keyName></item></keySet>'));
+    case 'DescribeSpotPriceHistory':
+      return void res.end(ec2Xml(action, '<spotPriceHistorySet><item><instanceType>trn1.2xlarge</instanceType>' +
+        '<productDescription>Linux/UNIX</productDescription><spotPrice>0.403100</spotPrice>' +
+        `<timestamp>${new Date().toISOString()}</timestamp><availabilityZone>us-east-2c</availabilityZone></item></spotPriceHistorySet>`));
+    default:
+      return fail('InvalidAction', action);
   }
-  if (action !== 'DescribeInstances') return fail('InvalidAction', action);
-  const items = Array.from(
-    { length: fake.spotInstances },
-    (_, i) =>
-      `<item><instanceId>i-${i}</instanceId><instanceType>trn1.2xlarge</instanceType><instanceLifecycle>spot</instanceLifecycle>` +
-      '<instanceState><code>16</code><name>running</name></instanceState></item>',
-  ).join('');
-  res.end(
-    '<?xml version="1.0" encoding="UTF-8"?><DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">' +
-      `<requestId>req-1</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet>${items}</instancesSet></item></reservationSet>` +
-      '</DescribeInstancesResponse>',
-  );
 }
 
 const server = http.createServer((req, res) => {
@@ -157,10 +131,11 @@ const server = http.createServer((req, res) => {
   req.on('data', (chunk: Buffer) => (body += chunk.toString()));
   req.on('end', () => {
     const target = req.headers['x-amz-target'];
-    fake.requests.push(typeof target === 'string' ? target : body);
-    if (typeof target === 'string' && target.startsWith('AmazonSSM.')) answerSsm(target, body, res);
-    else if (typeof target === 'string') answerServiceQuotas(target, body, signedRegion(req), res);
-    else answerEc2(body, signedRegion(req), res);
+    const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? '';
+    const action = typeof target === 'string' ? target : new URLSearchParams(body).get('Action') ?? '';
+    fake.requests.push({ action, region, body });
+    if (typeof target === 'string') answerJson(target, res);
+    else answerEc2(body, res);
   });
 });
 
@@ -219,12 +194,13 @@ afterAll(async () => {
 
 beforeEach(() => {
   fake.quota = 0;
-  fake.quotaByRegion = undefined;
-  fake.spotInstances = 0;
-  fake.image = { name: 'Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04) 20260707', creationDate: new Date().toISOString() };
-  fake.deniedEc2 = [];
+  fake.boxes = [];
+  fake.afterStart = [];
+  fake.startError = undefined;
   fake.requests.length = 0;
 });
+
+const actions = () => fake.requests.map((r) => r.action);
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -233,7 +209,7 @@ beforeEach(() => {
 describe('trainium-spot as a child process', () => {
   test('GIVEN quota 16 with one spot trn1.2xlarge running WHEN quota --output json THEN it exits 0 with the verdict fits', async () => {
     fake.quota = 16;
-    fake.spotInstances = 1;
+    fake.boxes = [{ id: 'i-0', state: 'running' }];
 
     const run = await trainiumSpot(['quota', '--output', 'json']);
 
@@ -242,13 +218,13 @@ describe('trainium-spot as a child process', () => {
     const report = JSON.parse(run.stdout) as QuotaReport;
     expect(report).toMatchObject({ command: 'quota', region: 'us-east-2', verdict: 'fits', freeVcpus: 8, additionalInstancesThatFit: 1 });
     expect(report.usage.inUseVcpus).toBe(8);
-    expect(fake.requests).toContain('ServiceQuotasV20190624.GetServiceQuota');
-    expect(fake.requests.find((r) => r.startsWith('Action=DescribeInstances'))).toContain('Filter.1.Name=instance-state-name');
+    expect(actions()).toContain('ServiceQuotasV20190624.GetServiceQuota');
+    expect(fake.requests.find((r) => r.action === 'DescribeInstances')?.body).toContain('Filter.1.Name=instance-state-name');
   });
 
   test('GIVEN quota 8 with one spot trn1.2xlarge running WHEN quota THEN it exits 1 and prints the increase command', async () => {
     fake.quota = 8;
-    fake.spotInstances = 1;
+    fake.boxes = [{ id: 'i-0', state: 'running' }];
 
     const run = await trainiumSpot(['quota', '--region', 'us-east-2']);
 
@@ -284,106 +260,154 @@ describe('trainium-spot as a child process', () => {
     );
   });
 
-  test('fails when no region can be resolved: exit 2 and one line saying how to set one', async () => {
-    const run = await trainiumSpot(['quota'], { AWS_REGION: '' });
-
-    expect(run.code).toBe(2);
-    expect(run.stderr).toBe("trainium-spot: no AWS region: pass --region, set AWS_REGION, or set 'region' in your AWS profile\n");
-  });
-
-  test('GIVEN the defaults WHEN image THEN it reads the PyTorch parameter and the image, and exits 0', async () => {
-    const run = await trainiumSpot(['image']);
-
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain('Image pytorch (preset pytorch-2.9) for trn1.2xlarge in us-east-2:');
-    expect(run.stdout).toContain('  AMI id         ami-0123456789abcdef0\n');
-    expect(run.stdout).toContain('  Root snapshot  75 GiB\n');
-    expect(run.stdout).toContain('  Activate       source /opt/aws_neuronx_venv_pytorch_2_9/bin/activate\n');
-    expect(fake.requests).toContain('AmazonSSM.GetParameter');
-    expect(fake.requests.find((r) => r.startsWith('Action=DescribeImages'))).toContain('ImageId.1=ami-0123456789abcdef0');
-  });
-
-  test('GIVEN an image from two years ago WHEN image --output json THEN it warns that it is old', async () => {
-    fake.image.creationDate = new Date(Date.now() - 730 * 86_400_000).toISOString();
-
-    const run = await trainiumSpot(['image', '--output', 'json']);
-
-    expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as ImageReport;
-    expect(report.warnings).toEqual([expect.stringMatching(/^the image is 730 days old/)]);
-  });
-
   test('GIVEN --help WHEN run THEN it prints the help and exits 0', async () => {
     const run = await trainiumSpot(['--help']);
 
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('trainium-spot <command> [flags]');
   });
+  test('GIVEN --help WHEN run THEN --help of a daily command exits 0 without loading the AWS SDK', async () => {
+    const run = await trainiumSpot(['status', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('trainium-spot status - Every box of the stack');
+    expect(fake.requests).toEqual([]);
+  });
 });
 
-describe('trainium-spot where as a child process', () => {
-  const REGIONS = ['where', '--regions', 'us-east-1,us-east-2,eu-west-1'];
+describe('the daily loop as a child process', () => {
+  test.each<[string, FakeBox[], number]>([
+    ['no box', [], 1],
+    ['one box', [{ id: 'i-0aaa', state: 'running' }], 0],
+    ['two boxes', [{ id: 'i-0aaa', state: 'running' }, { id: 'i-0bbb', state: 'stopped' }], 0],
+  ])('GIVEN %s WHEN status --output json THEN every box is listed with its state', async (_case, boxes, exitCode) => {
+    fake.boxes = boxes.map((b) => ({ ...b }));
 
-  beforeEach(() => {
-    fake.quotaByRegion = {
-      'us-east-1': { 'L-6B0D517C': 16, 'L-2C3B7624': 8 },
-      'us-east-2': { 'L-6B0D517C': 0, 'L-2C3B7624': 8 },
-    };
+    const run = await trainiumSpot(['status', '--output', 'json']);
+
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(exitCode);
+    const report = JSON.parse(run.stdout) as StatusReport;
+    expect(report.boxes.map((b) => [b.instanceId, b.state])).toEqual(boxes.map((b) => [b.id, b.state]));
+    expect(report.boxes.filter((b) => b.state === 'running').map((b) => b.idle?.verdict)).toEqual(
+      boxes.filter((b) => b.state === 'running').map(() => 'busy'));
+    expect(report.costPerHour).toBe(boxes.some((b) => b.state === 'running') ? 0.4031 : 0);
   });
 
-  test('GIVEN scores, prices and quotas in three regions WHEN where --output json THEN the AZs are ranked and the best is named', async () => {
-    // WHEN
-    const run = await trainiumSpot([...REGIONS, '--output', 'json']);
-    // THEN
+  test('GIVEN a stopped box WHEN start THEN it goes stopped -> pending -> running, waits for the SSM agent and prints how to connect', async () => {
+    fake.boxes = [{ id: 'i-0aaa', state: 'stopped' }];
+    fake.afterStart = ['pending', 'running'];
+
+    const run = await trainiumSpot(['start', '--interval', '1']);
+
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as WhereReport;
-    expect(report.zones.map((z) => [z.region, z.availabilityZoneId, z.availabilityZone, z.placementScore, z.spotPrice?.nowPerHour, z.spotQuota.freeVcpus]))
-      .toEqual([
-        ['us-east-1', 'use1-az5', 'us-east-1b', 8, 0.42, 16],
-        ['us-east-1', 'use1-az6', 'us-east-1a', 4, 0.51, 16],
-        // The highest score but no spot quota: last.
-        ['us-east-2', 'use2-az3', 'us-east-2c', 6, 0.39, 0],
-      ]);
-    expect(report.regionsWithoutType).toEqual(['eu-west-1']);
-    expect(report.config).toEqual({ region: 'us-east-1', availabilityZoneId: 'use1-az5' });
-    expect(fake.requests.filter((r) => r.startsWith('Action=GetSpotPlacementScores'))).toHaveLength(1);
-    const scoresAsked = new URLSearchParams(fake.requests.find((r) => r.startsWith('Action=GetSpotPlacementScores')));
-    expect(Object.fromEntries(scoresAsked)).toMatchObject({
-      TargetCapacity: '8', TargetCapacityUnitType: 'vcpu', SingleAvailabilityZone: 'true', 'InstanceType.1': 'trn1.2xlarge',
-      'RegionName.1': 'us-east-1', 'RegionName.2': 'us-east-2', 'RegionName.3': 'eu-west-1',
-    });
+    expect(run.stdout).toContain('i-0aaa: stopped -> pending -> running, SSM agent online, public IP 203.0.113.10');
+    expect(run.stdout).toContain('aws ssm start-session --target i-0aaa --region us-east-2');
+    expect(actions().filter((a) => a === 'StartInstances')).toHaveLength(1);
+    expect(actions()).toContain('AmazonSSM.DescribeInstanceInformation');
   });
 
-  test('GIVEN the table output THEN it ends with the exact config lines of the best AZ', async () => {
-    const run = await trainiumSpot(REGIONS);
+  test('GIVEN EC2 has no spot capacity WHEN start THEN it says so plainly and exits 1', async () => {
+    fake.boxes = [{ id: 'i-0aaa', state: 'stopped' }];
+    fake.startError = 'InsufficientInstanceCapacity';
+
+    const run = await trainiumSpot(['start', '--interval', '0']);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('i-0aaa: spot capacity for trn1.2xlarge in us-east-2c is not back yet; its persistent spot request ' +
+      'starts it when capacity returns (try again later, or see trainium-spot spot-price)\n');
+  });
+
+  test('fails without credentials: exit 2, one line saying how to get some, nothing sent', async () => {
+    const run = await trainiumSpot(['status'], { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' });
+
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^trainium-spot: no AWS credentials found \(.*\): run 'aws configure' or 'aws sso login', set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n$/);
+    expect(fake.requests).toEqual([]);
+  });
+
+  test('GIVEN AWS_REGION names another region than the configuration WHEN status THEN it warns in one line and asks the configured region', async () => {
+    fake.boxes = [{ id: 'i-0aaa', state: 'running' }];
+
+    const run = await trainiumSpot(['status'], { AWS_REGION: 'us-west-2' });
 
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('Not offered in: eu-west-1\n');
-    expect(run.stdout).toMatch(/\n {2}"region": "us-east-1",\n {2}"availabilityZoneId": "use1-az5"\n$/);
+    expect(run.stderr).toBe('trainium-spot: warning: AWS_REGION is us-west-2, but the configured region is us-east-2 (from defaults); ' +
+      'using us-east-2: set TRAINIUM_SPOT_REGION or "region" in the config to change it\n');
+    expect(new Set(fake.requests.map((r) => r.region))).toEqual(new Set(['us-east-2']));
   });
 
-  test('fails when the caller may not get placement scores: exit 2 and one line naming the permission', async () => {
-    fake.deniedEc2 = ['GetSpotPlacementScores'];
-
-    const run = await trainiumSpot(REGIONS);
-
-    expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toBe(
-      'trainium-spot: access denied: your credentials may not call ec2:GetSpotPlacementScores in us-east-1 ' +
-        '(UnauthorizedOperation); allow the IAM action ec2:GetSpotPlacementScores for your user or role\n',
-    );
+  test('GIVEN TRAINIUM_SPOT_REGION where no box runs WHEN status THEN it asks that region and exits 1', async () => {
+    fake.boxes = [];
+    const run = await trainiumSpot(['status'], { TRAINIUM_SPOT_REGION: 'us-west-2', AWS_REGION: '' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('No box named trainium-spot in us-west-2');
+    expect(fake.requests.map((r) => r.region)).toEqual(['us-west-2']);
   });
 
-  test('fails when there are no AWS credentials: exit 2, one line, and AWS is never asked', async () => {
-    const run = await trainiumSpot(REGIONS, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' });
+  test('GIVEN a running box WHEN ssh THEN it fetches the key once and runs ssh through Session Manager', async () => {
+    // GIVEN an ssh that prints what it was given
+    fake.boxes = [{ id: 'i-0aaa', state: 'running' }];
+    const userHome = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-ssh-'));
+    const bin = path.join(userHome, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'ssh'), '#!/bin/sh\necho "ssh $*"\nexit 7\n', { mode: 0o755 });
+    const env = { HOME: userHome, PATH: `${bin}:${process.env.PATH ?? ''}` };
+    try {
+      // WHEN
+      const first = await trainiumSpot(['ssh'], env);
+      const second = await trainiumSpot(['ssh'], env);
+      // THEN
+      const key = path.join(userHome, '.ssh', 'trainium-spot-key-0123456789abcdef0.pem');
+      expect(first.code).toBe(7);
+      expect(first.stdout).toBe(`ssh -i ${key} -o IdentitiesOnly=yes -o ProxyCommand=aws ssm start-session --target %h ` +
+        '--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2 -o StrictHostKeyChecking=accept-new ubuntu@i-0aaa\n');
+      expect(second.stdout).toBe(first.stdout);
+      expect(fs.readFileSync(key, 'utf8')).toBe(PRIVATE_KEY);
+      expect(fs.statSync(key).mode & 0o777).toBe(0o600);
+      expect(actions().filter((a) => a === 'AmazonSSM.GetParameter')).toHaveLength(1);
+    } finally {
+      fs.rmSync(userHome, { recursive: true, force: true });
+    }
+  });
 
+  test('GIVEN a temp HOME WHEN ssh-config runs, runs again after the box changed, and --remove THEN written once, rewritten in place, removed', async () => {
+    fake.boxes = [{ id: 'i-0aaa', state: 'stopped' }];
+    const userHome = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-sshconfig-'));
+    const managed = path.join(userHome, '.ssh', 'trainium-spot', 'trainium-spot.conf');
+    const userConfig = path.join(userHome, '.ssh', 'config');
+    try {
+      const written = await trainiumSpot(['ssh-config'], { HOME: userHome });
+      const again = await trainiumSpot(['ssh-config'], { HOME: userHome });
+      fake.boxes = [{ id: 'i-0ccc', state: 'stopped' }];
+      const rewritten = await trainiumSpot(['ssh-config', '--output', 'json'], { HOME: userHome });
+      const afterRewrite = fs.readFileSync(managed, 'utf8');
+      const removed = await trainiumSpot(['ssh-config', '--remove'], { HOME: userHome });
+
+      expect([written.code, again.code, rewritten.code, removed.code]).toEqual([0, 0, 0, 0]);
+      expect(written.stdout).toBe(`Wrote ${managed} (included from ${userConfig})\n  ssh trainium-spot    # i-0aaa through Session Manager\n`);
+      expect(again.stdout).toContain('Up to date:');
+      expect((JSON.parse(rewritten.stdout) as SshConfigReport).action).toBe('written');
+      expect(afterRewrite).toContain('HostName i-0ccc');
+      expect(removed.stdout).toBe(`Removed ${managed} and, with no other blocks left, its Include.\n`);
+      expect(fs.existsSync(managed)).toBe(false);
+      expect(fs.readFileSync(userConfig, 'utf8')).toBe('');
+    } finally {
+      fs.rmSync(userHome, { recursive: true, force: true });
+    }
+  });
+
+  test('fails when stop has no terminal and no --yes: one line, nothing stopped', async () => {
+    fake.boxes = [{ id: 'i-0aaa', state: 'running' }];
+    const run = await trainiumSpot(['stop']);
     expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^trainium-spot: no AWS credentials found \(.*\): run 'aws configure' or 'aws sso login'/);
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(fake.requests).toEqual([]);
+    expect(actions()).not.toContain('StopInstances');
+
+    const yes = await trainiumSpot(['stop', '--yes']);
+    expect(yes.code).toBe(0);
+    expect(yes.stdout).toContain('i-0aaa: running -> stopping');
   });
 });

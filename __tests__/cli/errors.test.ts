@@ -4,6 +4,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { ec2Client, MAX_ATTEMPTS, quotasClient } from '../../src/cli/aws';
 import { awsError, expectOneLine, runCli } from './cli-test-helpers';
+import { COMMANDS } from '../../src/cli/main';
+
+const COMMAND_NAMES = COMMANDS.map((c) => c.name).join(', ');
 
 const ec2 = mockClient(EC2Client);
 const quotas = mockClient(ServiceQuotasClient);
@@ -180,12 +183,12 @@ describe('malformed flags', () => {
     [
       'the command is unknown',
       ['quotas'],
-      'trainium-spot: unknown command "quotas"; commands: quota, capacity, spot-price, regions, image, where, help\n',
+      `trainium-spot: unknown command "quotas"; commands: ${COMMAND_NAMES}, help\n`,
     ],
     [
       'no command is given',
       [],
-      "trainium-spot: no command given; commands: quota, capacity, spot-price, regions, image, where, help (try 'trainium-spot --help')\n",
+      `trainium-spot: no command given; commands: ${COMMAND_NAMES}, help (try 'trainium-spot --help')\n`,
     ],
   ])('fails when %s', async (_case, argv, expected) => {
     const run = await runCli(argv);

@@ -2,10 +2,12 @@
  * AWS SDK clients as the CLI uses them: the standard credential chain and region resolution,
  * a retry budget for throttling, and one wrapper that shows progress and translates failures.
  */
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { AwsCallSite, CliError, IamAction, translateAwsError } from './errors';
+import type * as CloudWatchSdk from '@aws-sdk/client-cloudwatch';
+import type * as Ec2Sdk from '@aws-sdk/client-ec2';
+import type * as QuotasSdk from '@aws-sdk/client-service-quotas';
+import type * as SsmSdk from '@aws-sdk/client-ssm';
+import { loadCliConfig } from './config';
+import { AwsCallSite, IamAction, translateAwsError } from './errors';
 import { Progress } from './io';
 
 /**
@@ -37,40 +39,55 @@ const clientConfig = (region: string | undefined) => {
   };
 };
 
-export function ec2Client(region: string): EC2Client {
-  return new EC2Client(clientConfig(region));
+/**
+ * The SDK modules, each loaded on first use by the command that needs it: client-ec2 alone takes
+ * over a second to load, which `--help` and the commands that never call EC2 should not pay.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+export const sdk = {
+  ec2: (): typeof Ec2Sdk => require('@aws-sdk/client-ec2'),
+  quotas: (): typeof QuotasSdk => require('@aws-sdk/client-service-quotas'),
+  ssm: (): typeof SsmSdk => require('@aws-sdk/client-ssm'),
+  cloudWatch: (): typeof CloudWatchSdk => require('@aws-sdk/client-cloudwatch'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export function ec2Client(region: string): Ec2Sdk.EC2Client {
+  return new (sdk.ec2().EC2Client)(clientConfig(region));
 }
 
-export function quotasClient(region: string): ServiceQuotasClient {
-  return new ServiceQuotasClient(clientConfig(region));
+export function quotasClient(region: string): QuotasSdk.ServiceQuotasClient {
+  return new (sdk.quotas().ServiceQuotasClient)(clientConfig(region));
 }
 
-export function ssmClient(region: string): SSMClient {
-  return new SSMClient(clientConfig(region));
+export function ssmClient(region: string): SsmSdk.SSMClient {
+  return new (sdk.ssm().SSMClient)(clientConfig(region));
+}
+
+export function cloudWatchClient(region: string): CloudWatchSdk.CloudWatchClient {
+  return new (sdk.cloudWatch().CloudWatchClient)(clientConfig(region));
 }
 
 /**
- * The region a single-region command works in: the `--region` flag, else `AWS_REGION`, else what
- * the SDK resolves from the shared config profile (`AWS_PROFILE`, `region =` in ~/.aws/config).
+ * The region a single-region command works in, by the rule the stack follows too: the `--region`
+ * flag for this run, else the configured `region` (cdktf.json context, $TRAINIUM_SPOT_CONFIG,
+ * TRAINIUM_SPOT_REGION, default us-east-2). AWS_REGION does not choose it.
  */
 export async function resolveRegion(
   flag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<string> {
-  const fromFlagOrEnv = flag ?? env.AWS_REGION;
-  if (fromFlagOrEnv) return fromFlagOrEnv;
-  try {
-    return await new EC2Client(clientConfig(undefined)).config.region();
-  } catch {
-    throw new CliError(
-      "no AWS region: pass --region, set AWS_REGION, or set 'region' in your AWS profile",
-    );
-  }
+  return flag ?? loadCliConfig(env).config.region;
 }
 
 /** Runs AWS calls with a progress line and turns their failures into one-line CLI errors. */
 export class AwsCaller {
   constructor(private readonly progress: Progress) {}
+
+  /** Shows `label` as progress (on a terminal) until the returned function is called. */
+  show(label: string): () => void {
+    return this.progress.start(label);
+  }
 
   async call<T>(action: IamAction, region: string, run: () => Promise<T>): Promise<T> {
     const site: AwsCallSite = { action, region };

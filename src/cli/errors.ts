@@ -6,6 +6,8 @@
 export const EXIT_OK = 0;
 /** `quota`: the instance does not fit in the quota. `image`: the image would fail the plan's guards. */
 export const EXIT_DOES_NOT_FIT = 1;
+/** Daily commands: `status` found no box, `start` could not get one running and reachable, `stop` was declined. */
+export const EXIT_NOT_DONE = 1;
 export const EXIT_ERROR = 2;
 
 /** A failure phrased for the person at the terminal. The message is printed as is, on one line. */
@@ -41,7 +43,7 @@ export function oneLine(text: string): string {
 // ---------------------------------------------------------------------------------------------
 
 /** An IAM action such as `ec2:DescribeInstances`: what a denied call needs, and what we name. */
-export type IamAction = `${'ec2' | 'servicequotas' | 'ssm'}:${string}`;
+export type IamAction = `${'ec2' | 'servicequotas' | 'ssm' | 'cloudwatch'}:${string}`;
 
 export interface AwsCallSite {
   readonly action: IamAction;

@@ -34,7 +34,7 @@ export function commandHelp(command: CommandSpec): string {
 export function generalHelp(commands: readonly CommandSpec[]): string {
   const width = Math.max(...commands.map((c) => c.name.length), 'help'.length);
   return [
-    `${PROGRAM} - preflight checks before you deploy the Trainium spot stack`,
+    `${PROGRAM} - run the Trainium spot box day to day, and check before you deploy it`,
     '',
     'Usage:',
     `  ${PROGRAM} <command> [flags]`,
@@ -44,15 +44,18 @@ export function generalHelp(commands: readonly CommandSpec[]): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     `  ${'help'.padEnd(width)}  Show help for a command`,
     '',
-    'Every command takes --output table|json and --help. Credentials and region come from the',
-    'standard AWS SDK chain (AWS_PROFILE, AWS_REGION, ~/.aws/config, SSO, instance roles);',
-    '--region (or --regions) overrides the region.',
+    'Every command takes --output table|json and --help. Commands read the stack\'s configuration',
+    '(cdktf.json context, $TRAINIUM_SPOT_CONFIG, TRAINIUM_SPOT_* variables) for the region, type,',
+    'market and count; flags override them for one run. AWS_REGION does not pick the region (a',
+    'warning says when it differs). Credentials come from the standard AWS SDK chain (AWS_PROFILE,',
+    '~/.aws/config, SSO, instance roles).',
     '',
     'Examples:',
     ...commands.map((c) => `  ${c.examples[0]}`),
     `  ${PROGRAM} help quota`,
     '',
-    'Exit codes: 0 success (quota: it fits), 1 quota: it does not fit, image: the plan would reject it, 2 error (one line on stderr).',
+    'Exit codes: 0 success, 1 not done (quota: does not fit; status: no box; start: capacity not back',
+    'or not ready in time; stop: declined; image: the plan would reject it), 2 error (one line on stderr).',
     '',
   ].join('\n');
 }

@@ -17,15 +17,35 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Whether stderr is a terminal; the progress indicator is drawn only then. */
   readonly isTTY: boolean;
+  /** Where cdktf.json is looked for. @default - the process's working directory */
+  readonly cwd?: string;
+  /**
+   * Asks a yes/no question and resolves to the answer.
+   * @default - no way to ask: no terminal on stdin and stderr
+   */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 export function processIo(): CliIo {
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
     isTTY: Boolean(process.stderr.isTTY),
+    cwd: process.cwd(),
+    confirm: interactive ? askOnTerminal : undefined,
   };
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const readline = await import('node:readline/promises');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

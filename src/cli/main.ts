@@ -1,7 +1,8 @@
 /**
- * The preflight CLI: `trainium-spot <command> [flags]`. bin/trainium-spot.js runs the bundle of
+ * The CLI: `trainium-spot <command> [flags]`, daily use and preflight checks. bin/trainium-spot.js runs the bundle of
  * this file (dist/cli.js) and exits with what `main` returns; `main` itself never exits.
  */
+import { ConfigError } from '../config';
 import { parseFlags } from './args';
 import { AwsCaller } from './aws';
 import { CommandSpec } from './command';
@@ -10,6 +11,11 @@ import { imageCommand } from './commands/image';
 import { quotaCommand } from './commands/quota';
 import { regionsCommand } from './commands/regions';
 import { spotPriceCommand } from './commands/spot-price';
+import { sshCommand } from './commands/ssh';
+import { sshConfigCommand } from './commands/ssh-config';
+import { startCommand } from './commands/start';
+import { statusCommand } from './commands/status';
+import { stopCommand } from './commands/stop';
 import { whereCommand } from './commands/where';
 import { CliError, EXIT_ERROR, EXIT_OK, oneLine } from './errors';
 import { commandHelp, generalHelp, PROGRAM } from './help';
@@ -18,7 +24,10 @@ import { CliIo, processIo, Progress } from './io';
 export type { CliIo } from './io';
 export type * from './report';
 
-export const COMMANDS: readonly CommandSpec[] = [quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand, whereCommand];
+export const COMMANDS: readonly CommandSpec[] = [
+  statusCommand, startCommand, stopCommand, sshCommand, sshConfigCommand,
+  quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand, whereCommand,
+];
 
 const HELP_FLAGS = ['--help', '-h'];
 const commandNames = COMMANDS.map((c) => c.name).join(', ');
@@ -57,6 +66,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (error) {
     // Calls still running in other regions would leave the spinner on the error's line.
     progress?.clear();
+    if (error instanceof ConfigError) {
+      io.stderr.write(error.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));
+      return EXIT_ERROR;
+    }
     const message =
       error instanceof CliError ? error.message : `unexpected error: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;
     io.stderr.write(`${PROGRAM}: ${message}\n`);

@@ -333,6 +333,95 @@ export interface WhereReport extends Report<'where'> {
   readonly config: { readonly region: string; readonly availabilityZoneId: string } | null;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Daily use: status, start, stop, ssh, ssh-config
+// ---------------------------------------------------------------------------------------------
+
+/** One box as EC2 describes it. */
+export interface BoxState {
+  readonly instanceId: string;
+  /** pending, running, stopping, stopped, shutting-down. */
+  readonly state: string;
+  /** EC2's InstanceLifecycle (`spot`, `capacity-block`, ...), `on-demand` when there is none. */
+  readonly market: string;
+  readonly instanceType: string;
+  readonly availabilityZone: string | null;
+  readonly availabilityZoneId: string | null;
+  /** Changes on every start. */
+  readonly publicIp: string | null;
+  /** When the box last started. */
+  readonly launchTime: string | null;
+  readonly keyName: string | null;
+  /** EC2's state reason code, e.g. `Server.SpotInstanceShutdown` for a spot box stopped for capacity. */
+  readonly stateReason: string | null;
+}
+
+export interface BoxStatus extends BoxState {
+  /** Minutes since the last start; `null` unless running. */
+  readonly uptimeMinutes: number | null;
+  /** The idle check's latest verdict from its CloudWatch metric; `null` when it has published none in the last hour. */
+  readonly idle: { readonly verdict: 'idle' | 'busy'; readonly at: string } | null;
+  /** The current spot price in the box's AZ; `null` for other markets. */
+  readonly spotPricePerHour: number | null;
+  /** What the box costs per running hour (spot price, else the catalog's on-demand price); 0 unless running. */
+  readonly costPerHour: number;
+}
+
+/** `status`: every box of the stack in the region. */
+export interface StatusReport extends Report<'status'> {
+  readonly region: string;
+  readonly name: string;
+  readonly boxes: readonly BoxStatus[];
+  /** Sum over the running boxes, USD per hour, storage not included. */
+  readonly costPerHour: number;
+}
+
+export interface StartedBox extends BoxState {
+  /** Every state seen while waiting, first to last, e.g. stopped, pending, running. */
+  readonly statesSeen: readonly string[];
+  /** Whether its SSM agent reported Online. */
+  readonly reachable: boolean;
+}
+
+/** `start`: the boxes started and waited for. */
+export interface StartReport extends Report<'start'> {
+  readonly region: string;
+  readonly name: string;
+  /** `capacity-not-back`: a spot box waits for capacity; `timed-out`: not running and reachable in time. */
+  readonly outcome: 'ready' | 'capacity-not-back' | 'timed-out';
+  readonly boxes: readonly StartedBox[];
+  /** Commands that connect to the first box. */
+  readonly connect: { readonly ssh: string; readonly sessionManager: string };
+}
+
+/** `stop`: the boxes asked to stop. */
+export interface StopReport extends Report<'stop'> {
+  readonly region: string;
+  readonly name: string;
+  readonly stopped: readonly { readonly instanceId: string; readonly previousState: string; readonly currentState: string }[];
+  /** Boxes that were stopped or stopping already. */
+  readonly alreadyStopped: readonly string[];
+}
+
+/** `ssh --print` / `--output json`: how `ssh` would connect. */
+export interface SshReport extends Report<'ssh'> {
+  readonly region: string;
+  readonly instanceId: string;
+  /** `session-manager` unless sshCidrs opens port 22 and the box has a public IP. */
+  readonly route: 'session-manager' | 'public-ip';
+  /** The ssh command line, program first. */
+  readonly argv: readonly string[];
+}
+
+/** `ssh-config`: the managed file of Host blocks. */
+export interface SshConfigReport extends Report<'ssh-config'> {
+  readonly file: string;
+  /** The ssh config that includes it. */
+  readonly includedFrom: string;
+  readonly action: 'written' | 'unchanged' | 'removed' | 'absent';
+  readonly hosts: readonly { readonly alias: string; readonly instanceId: string }[];
+}
+
 export type AnyReport =
   | QuotaReport
   | QuotaRequestReport
@@ -342,4 +431,9 @@ export type AnyReport =
   | SpotPriceReport
   | RegionsReport
   | ImageReport
-  | WhereReport;
+  | WhereReport
+  | StatusReport
+  | StartReport
+  | StopReport
+  | SshReport
+  | SshConfigReport;

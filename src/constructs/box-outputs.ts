@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { TerraformOutput } from 'cdktf';
+import { keyFileName, LOGIN_USER, sessionManagerProxyCommand } from '../catalog';
 import type { BoxList } from './launch-spec';
 
 export interface BoxOutputsProps {
@@ -14,6 +15,11 @@ export interface BoxOutputsProps {
   readonly availabilityZoneId: string;
   readonly keyPairId: string;
   readonly keyName: string;
+  /**
+   * Whether port 22 is open to some network (sshCidrs), so that ssh can go to the public IP.
+   * @default false - ssh goes through Session Manager, to the instance id
+   */
+  readonly sshOpen?: boolean;
   /** @default - an imported key: no parameter, no fetch command */
   readonly privateKeyParameterName?: string;
   /** @default - not a spot market: no spot outputs */
@@ -30,9 +36,6 @@ export interface BoxOutputsProps {
   /** The shell command that activates the machine image's environment (the login message names it too). */
   readonly activateCommand: string;
 }
-
-/** The login user of the Ubuntu-based AMIs. */
-const LOGIN_USER = 'ubuntu';
 
 /**
  * What users script against, the same in every market: ids, addresses, and ready-to-paste commands.
@@ -56,15 +59,23 @@ export class BoxOutputs extends Construct {
     output('key_pair_id', props.keyPairId, 'EC2 key pair id');
     output('key_name', props.keyName, 'EC2 key pair name');
 
-    const keyFile = `~/.ssh/${props.name}.pem`;
-    if (props.privateKeyParameterName !== undefined) {
+    // The same file `trainium-spot ssh` keeps the key in. The fetch writes a temporary file with
+    // mode 0600 (umask) and renames it: a second run replaces the key, never leaves half of one.
+    const generated = props.privateKeyParameterName !== undefined;
+    const keyFile = `~/.ssh/${keyFileName(props.name, props.keyPairId)}`;
+    if (generated) {
       output('private_key_parameter', props.privateKeyParameterName, 'SSM SecureString parameter with the private key');
       output('fetch_key_command',
-        `aws ssm get-parameter --name ${props.privateKeyParameterName} --with-decryption --query Parameter.Value ` +
-        `--output text --region ${region} > ${keyFile} && chmod 400 ${keyFile}`,
-        'Saves the generated private key');
+        `mkdir -p ~/.ssh && (umask 077 && aws ssm get-parameter --name ${props.privateKeyParameterName} --with-decryption ` +
+        `--query Parameter.Value --output text --region ${region} > ${keyFile}.tmp) && mv -f ${keyFile}.tmp ${keyFile}`,
+        'Saves the generated private key (mode 0600); safe to run again');
     }
-    output('ssh_command', `ssh -i ${keyFile} ${LOGIN_USER}@${first(props.publicIpsRef)}`, 'SSH to the first box');
+    const identity = generated ? `-i ${keyFile} ` : '';
+    output('ssh_command', props.sshOpen
+      ? `ssh ${identity}${LOGIN_USER}@${first(props.publicIpsRef)}`
+      : `ssh ${identity}-o ProxyCommand='${sessionManagerProxyCommand(region)}' ${LOGIN_USER}@${first(props.instanceIdsRef)}`,
+    `SSH to the first box${props.sshOpen ? '' : ' through Session Manager (no open port)'}${generated ? '' : ', with your own key'}; ` +
+    'or: npx trainium-spot ssh');
     output('ssm_command', `aws ssm start-session --target ${first(props.instanceIdsRef)} --region ${region}`,
       'Session Manager shell on the first box, no SSH or open port needed');
     output('start_command', `aws ec2 start-instances --instance-ids ${first(props.instanceIdsRef)} --region ${region}`,

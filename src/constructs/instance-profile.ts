@@ -4,7 +4,7 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
-import { KEY_PARAMETER_PREFIX } from './ssh-key';
+import { KEY_PARAMETER_PREFIX } from '../catalog';
 
 export interface InstanceProfileProps {
   readonly name: string;

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { KeyPair } from '@cdktf/provider-aws/lib/key-pair';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { PrivateKey } from '@cdktf/provider-tls/lib/private-key';
+import { KEY_PARAMETER_PREFIX } from '../catalog';
 
 export interface SshKeyProps {
   readonly name: string;
@@ -12,8 +13,6 @@ export interface SshKeyProps {
   readonly publicKey?: string;
 }
 
-/** Where SSM keeps generated private keys; the path the retrieval commands use. */
-export const KEY_PARAMETER_PREFIX = '/ec2/keypair/';
 
 /** The box's SSH key pair: the user's own public key, or a generated one stored as a SecureString. */
 export class SshKey extends Construct {

@@ -7,16 +7,10 @@
  * region serves both lists. (DescribeCapacityBlocks exists too, but describes blocks without their
  * instance type and counts.)
  */
-import {
-  _InstanceType,
-  CapacityBlockOffering,
-  CapacityReservation,
-  paginateDescribeCapacityBlockOfferings,
-  paginateDescribeCapacityReservations,
-} from '@aws-sdk/client-ec2';
+import type { _InstanceType, CapacityBlockOffering, CapacityReservation } from '@aws-sdk/client-ec2';
 import { INSTANCE_TYPE_NAMES, instanceFacts } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client, resolveRegion } from '../aws';
+import { ec2Client, resolveRegion, sdk } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK, UsageError } from '../errors';
 import { isoOrDash, plural, renderTable, roundTo } from '../format';
@@ -34,7 +28,7 @@ const FLAGS: FlagSpecs = {
   blocks: { type: 'boolean', description: 'Capacity Blocks for ML only' },
   odcr: { type: 'boolean', description: 'On-Demand Capacity Reservations only' },
   'instance-types': { type: 'string', placeholder: 'T1,T2', description: 'Only these instance types' },
-  regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: AWS_REGION, else your profile)' },
+  regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: the configured region)' },
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
   'available-only': { type: 'boolean', description: 'Only reservations with instances still free' },
   'min-capacity': { type: 'string', placeholder: 'N', description: 'Only reservations with at least N instances free' },
@@ -87,6 +81,7 @@ function toReservation(region: string, cr: CapacityReservation): Reservation {
 
 async function reservationsIn(ctx: CommandContext, region: string, instanceTypes: string[] | undefined): Promise<Reservation[]> {
   const client = ec2Client(region);
+  const { paginateDescribeCapacityReservations } = sdk.ec2();
   const filters = instanceTypes ? [{ Name: 'instance-type', Values: instanceTypes }] : undefined;
   const found: Reservation[] = [];
   await ctx.aws.call('ec2:DescribeCapacityReservations', region, async () => {
@@ -229,6 +224,7 @@ export async function blockOfferingsIn(
   durationHours: number,
 ): Promise<CapacityBlockOffer[]> {
   const client = ec2Client(region);
+  const { paginateDescribeCapacityBlockOfferings } = sdk.ec2();
   const offers: CapacityBlockOffer[] = [];
   const input = { InstanceType: instanceType as _InstanceType, InstanceCount: instanceCount, CapacityDurationHours: durationHours };
   await ctx.aws.call('ec2:DescribeCapacityBlockOfferings', region, async () => {

@@ -2,8 +2,7 @@
  * `image`: which machine image a box of the type would launch with today, in a region: the preset
  * (or `ssm:` parameter, or AMI id) resolved through SSM and EC2, with the warnings worth acting on.
  */
-import { DescribeImagesCommand, Image } from '@aws-sdk/client-ec2';
-import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import type { Image } from '@aws-sdk/client-ec2';
 import {
   activateCommand,
   DEFAULT_IMAGE,
@@ -13,16 +12,16 @@ import {
   resolveImage,
 } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client, resolveRegion, ssmClient } from '../aws';
+import { ec2Client, sdk, ssmClient } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { AwsCallError, CliError, EXIT_DOES_NOT_FIT, EXIT_OK, UsageError } from '../errors';
 import { isoOrDash, renderFields } from '../format';
 import { ImageReport, SCHEMA_VERSION } from '../report';
-import { DEFAULT_INSTANCE_TYPE } from './quota';
+import { commandTarget } from '../config';
 
 const FLAGS: FlagSpecs = {
-  'instance-type': { type: 'string', placeholder: 'TYPE', description: `Instance type from the catalog (default: ${DEFAULT_INSTANCE_TYPE})` },
-  image: { type: 'string', placeholder: 'IMAGE', description: `Preset, ssm:<parameter path> or ami-... id (default: ${DEFAULT_IMAGE})` },
+  'instance-type': { type: 'string', placeholder: 'TYPE', description: 'Instance type from the catalog (default: the configured instanceType)' },
+  image: { type: 'string', placeholder: 'IMAGE', description: `Preset, ssm:<parameter path> or ami-... id (default: the configured image, else ${DEFAULT_IMAGE})` },
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: AWS_REGION, else your AWS profile)' },
 };
 
@@ -58,7 +57,7 @@ function lookupOf(choice: ImageChoice): Lookup {
 
 async function parameterValue(ctx: CommandContext, region: string, name: string): Promise<string> {
   try {
-    const answer = await ctx.aws.call('ssm:GetParameter', region, () => ssmClient(region).send(new GetParameterCommand({ Name: name })));
+    const answer = await ctx.aws.call('ssm:GetParameter', region, () => ssmClient(region).send(new (sdk.ssm().GetParameterCommand)({ Name: name })));
     const value = answer.Parameter?.Value;
     if (!value) throw new CliError(`SSM parameter ${name} in ${region} has no value`);
     return value;
@@ -75,7 +74,7 @@ async function findImage(ctx: CommandContext, region: string, lookup: Lookup): P
   const input = id !== null
     ? { ImageIds: [id] }
     : { Owners: ['amazon'], Filters: [{ Name: 'name', Values: [lookup.nameFilter!] }, { Name: 'state', Values: ['available'] }] };
-  const answer = await ctx.aws.call('ec2:DescribeImages', region, () => ec2Client(region).send(new DescribeImagesCommand(input)));
+  const answer = await ctx.aws.call('ec2:DescribeImages', region, () => ec2Client(region).send(new (sdk.ec2().DescribeImagesCommand)(input)));
   const newest = (answer.Images ?? []).reduce<Image | undefined>(
     (best, image) => (best === undefined || (image.CreationDate ?? '') > (best.CreationDate ?? '') ? image : best), undefined);
   if (!newest?.ImageId) {
@@ -124,12 +123,12 @@ function ageWarnings(ami: ImageReport['ami'], now: number): string[] {
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const type = flags.catalogInstanceType('instance-type', DEFAULT_INSTANCE_TYPE);
+  const { config, region } = commandTarget(ctx, flags);
+  const type = flags.catalogInstanceType('instance-type', config.instanceType);
   const family = instanceFamily(type.name)!;
-  const setting = flags.string('image') ?? DEFAULT_IMAGE;
+  const setting = flags.string('image') ?? config.image;
   const choice = resolveImage(setting, family);
   if ('problem' in choice) throw new UsageError('image', `--image "${setting}" ${choice.problem}`);
-  const region = await resolveRegion(flags.region(), ctx.io.env);
 
   const lookup = lookupOf(choice);
   const image = await findImage(ctx, region, lookup);

@@ -2,22 +2,8 @@
  * `quota`: does the next instance fit in the account's vCPU quota?
  * Also files an increase request (`--request N`) and follows it (`--status`).
  */
-import {
-  _InstanceType,
-  EC2Client,
-  Instance,
-  paginateDescribeInstances,
-  paginateDescribeInstanceTypes,
-} from '@aws-sdk/client-ec2';
-import {
-  GetAWSDefaultServiceQuotaCommand,
-  GetServiceQuotaCommand,
-  paginateListRequestedServiceQuotaChangeHistoryByQuota,
-  RequestedServiceQuotaChange,
-  RequestServiceQuotaIncreaseCommand,
-  ServiceQuota,
-  ServiceQuotasClient,
-} from '@aws-sdk/client-service-quotas';
+import type { _InstanceType, EC2Client, Instance } from '@aws-sdk/client-ec2';
+import type { RequestedServiceQuotaChange, ServiceQuota, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import {
   EC2_SERVICE_CODE,
   INSTANCE_TYPE_NAMES,
@@ -32,7 +18,9 @@ import {
   regionsOffering,
 } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client, quotasClient, resolveRegion } from '../aws';
+import type { Config } from '../../config';
+import { ec2Client, quotasClient, sdk } from '../aws';
+import { commandTarget } from '../config';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { AwsCallError, CliError, EXIT_DOES_NOT_FIT, EXIT_OK, UsageError } from '../errors';
 import { isoOrDash, plural, renderFields, renderTable } from '../format';
@@ -47,15 +35,15 @@ import {
   UsedInstance,
 } from '../report';
 
-export const DEFAULT_INSTANCE_TYPE = 'trn1.2xlarge';
+/** The schema's default type; commands default to the configured one. */
 const QUOTA_MARKETS = ['spot', 'on-demand'] as const satisfies readonly QuotaMarket[];
 const RUNNING_STATES = ['pending', 'running'];
 
 const FLAGS: FlagSpecs = {
-  'instance-type': { type: 'string', placeholder: 'TYPE', description: `Instance type from the catalog (default: ${DEFAULT_INSTANCE_TYPE})` },
-  region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: AWS_REGION, else your AWS profile)' },
-  market: { type: 'string', placeholder: 'spot|on-demand', description: 'Which quota to check (default: spot)' },
-  count: { type: 'string', placeholder: 'N', description: 'How many more instances must fit (default: 1)' },
+  'instance-type': { type: 'string', placeholder: 'TYPE', description: 'Instance type from the catalog (default: the configured instanceType)' },
+  region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
+  market: { type: 'string', placeholder: 'spot|on-demand', description: 'Which quota to check (default: the one the configured market draws on)' },
+  count: { type: 'string', placeholder: 'N', description: 'How many more instances must fit (default: the configured instanceCount)' },
   request: { type: 'string', placeholder: 'VCPUS', description: 'File an increase request: the new quota value, in vCPUs' },
   status: { type: 'boolean', description: 'List the increase requests for the quota and their status' },
 };
@@ -125,6 +113,7 @@ function quotaValue(quota: ServiceQuota | undefined, ref: QuotaRef, source: Quot
 
 /** The applied value, else AWS's default when the account has none applied. */
 async function fetchQuota(ctx: CommandContext, client: ServiceQuotasClient, target: QuotaTarget): Promise<QuotaValue> {
+  const { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand } = sdk.quotas();
   const input = { ServiceCode: EC2_SERVICE_CODE, QuotaCode: target.quota.code };
   try {
     const applied = await ctx.aws.call('servicequotas:GetServiceQuota', target.region, () =>
@@ -175,7 +164,7 @@ async function defaultVcpus(
   const vcpus = new Map<string, number>();
   if (instanceTypes.length === 0) return vcpus;
   await ctx.aws.call('ec2:DescribeInstanceTypes', region, async () => {
-    const pages = paginateDescribeInstanceTypes({ client }, { InstanceTypes: instanceTypes as _InstanceType[] });
+    const pages = sdk.ec2().paginateDescribeInstanceTypes({ client }, { InstanceTypes: instanceTypes as _InstanceType[] });
     for await (const page of pages) {
       for (const type of page.InstanceTypes ?? []) {
         if (type.InstanceType && type.VCpuInfo?.DefaultVCpus) vcpus.set(type.InstanceType, type.VCpuInfo.DefaultVCpus);
@@ -202,7 +191,7 @@ async function instancesInUse(
       { Name: 'instance-state-name', Values: RUNNING_STATES },
       { Name: 'instance-type', Values: classes.map((c) => `${c}*`) },
     ];
-    for await (const page of paginateDescribeInstances({ client }, { Filters: filters })) {
+    for await (const page of sdk.ec2().paginateDescribeInstances({ client }, { Filters: filters })) {
       for (const reservation of page.Reservations ?? []) found.push(...(reservation.Instances ?? []));
     }
   });
@@ -368,7 +357,7 @@ async function requestIncrease(ctx: CommandContext, target: QuotaTarget, desired
   try {
     const out = await ctx.aws.call('servicequotas:RequestServiceQuotaIncrease', target.region, () =>
       client.send(
-        new RequestServiceQuotaIncreaseCommand({ ServiceCode: EC2_SERVICE_CODE, QuotaCode: target.quota.code, DesiredValue: desiredVcpus }),
+        new (sdk.quotas().RequestServiceQuotaIncreaseCommand)({ ServiceCode: EC2_SERVICE_CODE, QuotaCode: target.quota.code, DesiredValue: desiredVcpus }),
       ),
     );
     change = out.RequestedQuota;
@@ -408,7 +397,7 @@ async function showStatus(ctx: CommandContext, target: QuotaTarget): Promise<num
   try {
     await ctx.aws.call('servicequotas:ListRequestedServiceQuotaChangeHistoryByQuota', target.region, async () => {
       const input = { ServiceCode: EC2_SERVICE_CODE, QuotaCode: target.quota.code };
-      for await (const page of paginateListRequestedServiceQuotaChangeHistoryByQuota({ client }, input)) {
+      for await (const page of sdk.quotas().paginateListRequestedServiceQuotaChangeHistoryByQuota({ client }, input)) {
         changes.push(...(page.RequestedQuotas ?? []));
       }
     });
@@ -449,15 +438,18 @@ function renderStatus(r: QuotaStatusReport): string {
 // The command
 // ---------------------------------------------------------------------------------------------
 
+/** The quota a configured market draws on first: auto tries spot; reservations and blocks run on on-demand capacity. */
+const quotaMarketOf = (market: Config['market']): QuotaMarket => (market === 'spot' || market === 'auto' ? 'spot' : 'on-demand');
+
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const type = flags.catalogInstanceType('instance-type', DEFAULT_INSTANCE_TYPE);
-  const market = flags.oneOf('market', QUOTA_MARKETS, 'spot');
+  const { config, region } = commandTarget(ctx, flags);
+  const type = flags.catalogInstanceType('instance-type', config.instanceType);
+  const market = flags.oneOf('market', QUOTA_MARKETS, quotaMarketOf(config.market));
   const desiredVcpus = flags.wholeNumber('request');
   const status = flags.boolean('status');
   if (desiredVcpus !== undefined && status) throw new UsageError('quota', '--request and --status cannot be used together');
   if (desiredVcpus !== undefined || status) flags.reject(['count'], `with ${status ? '--status' : '--request'}`);
-  const instancesWanted = flags.wholeNumber('count') ?? 1;
-  const region = await resolveRegion(flags.region(), ctx.io.env);
+  const instancesWanted = flags.wholeNumber('count') ?? config.instanceCount;
   const target: QuotaTarget = {
     region,
     instanceType: type.name,
@@ -487,6 +479,8 @@ export const quotaCommand: CommandSpec = {
     'trainium-spot quota --status',
   ],
   notes:
+    'Instance type, market, count and region default to the stack\'s configuration (cdktf.json context,\n' +
+    '$TRAINIUM_SPOT_CONFIG, TRAINIUM_SPOT_* variables); flags override them for this run.\n\n' +
     'EC2 quotas count default vCPUs per instance family, market and region. The check adds up the\n' +
     'running and pending instances of the family in the market (spot: spot instances; on-demand:\n' +
     'everything else, Capacity Block instances included) and compares with the applied quota value\n' +

@@ -1,16 +1,15 @@
 /** `regions`: where an instance type is offered, by region and AZ ID; `--live` asks EC2 too. */
-import { paginateDescribeInstanceTypeOfferings } from '@aws-sdk/client-ec2';
 import { regionsOffering } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client } from '../aws';
+import { ec2Client, sdk } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK } from '../errors';
 import { renderTable } from '../format';
 import { RegionOffering, RegionsReport, SCHEMA_VERSION } from '../report';
-import { DEFAULT_INSTANCE_TYPE } from './quota';
+import { loadCliConfig } from '../config';
 
 const FLAGS: FlagSpecs = {
-  'instance-type': { type: 'string', placeholder: 'TYPE', description: `Instance type from the catalog (default: ${DEFAULT_INSTANCE_TYPE})` },
+  'instance-type': { type: 'string', placeholder: 'TYPE', description: 'Instance type from the catalog (default: the configured instanceType)' },
   live: { type: 'boolean', description: 'Also ask EC2 (DescribeInstanceTypeOfferings) and compare' },
   regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to show (default: the regions the catalog lists)' },
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
@@ -19,6 +18,7 @@ const FLAGS: FlagSpecs = {
 /** AZ IDs of a region that offer the type, from EC2 (DescribeInstanceTypeOfferings), sorted. */
 export async function liveAzIds(ctx: CommandContext, region: string, instanceType: string): Promise<string[]> {
   const client = ec2Client(region);
+  const { paginateDescribeInstanceTypeOfferings } = sdk.ec2();
   const azIds: string[] = [];
   await ctx.aws.call('ec2:DescribeInstanceTypeOfferings', region, async () => {
     const input = {
@@ -35,7 +35,7 @@ export async function liveAzIds(ctx: CommandContext, region: string, instanceTyp
 const sameIds = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join() === [...b].sort().join();
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const type = flags.catalogInstanceType('instance-type', DEFAULT_INSTANCE_TYPE);
+  const type = flags.catalogInstanceType('instance-type', loadCliConfig(ctx.io.env, ctx.io.cwd).config.instanceType);
   const live = flags.boolean('live');
   const regions = flags.regions() ?? regionsOffering(type.name);
   const offerings: RegionOffering[] = await Promise.all(

@@ -2,21 +2,21 @@
  * `spot-price`: the current and last-24-hours spot price per Availability Zone, named by AZ name and
  * AZ ID (names are shuffled per account, IDs are not), against the catalog's on-demand price.
  */
-import { _InstanceType, DescribeAvailabilityZonesCommand, paginateDescribeSpotPriceHistory, SpotPrice } from '@aws-sdk/client-ec2';
+import type { _InstanceType, SpotPrice } from '@aws-sdk/client-ec2';
 import { PRICE_SOURCE, regionsOffering } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client } from '../aws';
+import { ec2Client, sdk } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK } from '../errors';
 import { isoOrDash, renderTable, roundTo, usd } from '../format';
 import { SCHEMA_VERSION, SpotPriceReport, SpotZonePrice } from '../report';
-import { DEFAULT_INSTANCE_TYPE } from './quota';
+import { loadCliConfig } from '../config';
 
 const PRODUCT_DESCRIPTION = 'Linux/UNIX';
 const WINDOW_MS = 24 * 3_600_000;
 
 const FLAGS: FlagSpecs = {
-  'instance-type': { type: 'string', placeholder: 'TYPE', description: `Instance type from the catalog (default: ${DEFAULT_INSTANCE_TYPE})` },
+  'instance-type': { type: 'string', placeholder: 'TYPE', description: 'Instance type from the catalog (default: the configured instanceType)' },
   regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: every region the catalog lists for the type)' },
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
 };
@@ -41,6 +41,7 @@ export async function zonePrices(
   onDemandPerHour: number,
 ): Promise<{ zones: SpotZonePrice[]; zoneIds: Map<string, string> }> {
   const client = ec2Client(region);
+  const { DescribeAvailabilityZonesCommand, paginateDescribeSpotPriceHistory } = sdk.ec2();
   const history: SpotPrice[] = [];
   const [zones] = await Promise.all([
     ctx.aws.call('ec2:DescribeAvailabilityZones', region, () => client.send(new DescribeAvailabilityZonesCommand({}))),
@@ -81,7 +82,7 @@ export async function zonePrices(
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const type = flags.catalogInstanceType('instance-type', DEFAULT_INSTANCE_TYPE);
+  const type = flags.catalogInstanceType('instance-type', loadCliConfig(ctx.io.env, ctx.io.cwd).config.instanceType);
   const regions = flags.regions() ?? regionsOffering(type.name);
   const window = lastDay();
   const perRegion = await Promise.all(

@@ -4,22 +4,23 @@
  * 24-hour spot price, the spot and on-demand quota headroom of the region, and Capacity Blocks on
  * sale. Best first, ending with the config keys that pin the stack to the best AZ.
  */
-import { _InstanceType, paginateGetSpotPlacementScores } from '@aws-sdk/client-ec2';
+import type { _InstanceType } from '@aws-sdk/client-ec2';
 import { InstanceTypeFacts, QuotaMarket, QUOTAS, regionsOffering } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import { ec2Client } from '../aws';
+import { ec2Client, sdk } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK } from '../errors';
 import { isoOrDash, renderTable, usd } from '../format';
 import { CapacityBlockOffer, QuotaRoom, SCHEMA_VERSION, WhereReport, WhereZone } from '../report';
 import { blockOfferingsIn, DEFAULT_OFFERING_HOURS } from './capacity';
-import { DEFAULT_INSTANCE_TYPE, quotaHeadroom, QuotaHeadroom } from './quota';
+import { loadCliConfig } from '../config';
+import { quotaHeadroom, QuotaHeadroom } from './quota';
 import { liveAzIds } from './regions';
 import { lastDay, Window, zonePrices } from './spot-price';
 
 const FLAGS: FlagSpecs = {
-  'instance-type': { type: 'string', placeholder: 'TYPE', description: `Instance type from the catalog (default: ${DEFAULT_INSTANCE_TYPE})` },
-  count: { type: 'string', placeholder: 'N', description: 'How many boxes must start together (default: 1)' },
+  'instance-type': { type: 'string', placeholder: 'TYPE', description: 'Instance type from the catalog (default: the configured instanceType)' },
+  count: { type: 'string', placeholder: 'N', description: 'How many boxes must start together (default: the configured instanceCount)' },
   regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: every region the catalog lists for the type)' },
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
 };
@@ -60,6 +61,7 @@ async function placementScores(ctx: CommandContext, regions: readonly string[], 
       SingleAvailabilityZone: true,
       RegionNames: [...regions],
     };
+    const { paginateGetSpotPlacementScores } = sdk.ec2();
     for await (const page of paginateGetSpotPlacementScores({ client, pageSize: 1000 }, input)) {
       for (const s of page.SpotPlacementScores ?? []) {
         if (s.Region && s.AvailabilityZoneId && typeof s.Score === 'number') scores.set(zoneKey(s.Region, s.AvailabilityZoneId), s.Score);
@@ -138,8 +140,9 @@ export function byBestFirst(a: Omit<WhereZone, 'rank'>, b: Omit<WhereZone, 'rank
 // ---------------------------------------------------------------------------------------------
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
-  const type = flags.catalogInstanceType('instance-type', DEFAULT_INSTANCE_TYPE);
-  const instanceCount = flags.wholeNumber('count') ?? 1;
+  const { config } = loadCliConfig(ctx.io.env, ctx.io.cwd);
+  const type = flags.catalogInstanceType('instance-type', config.instanceType);
+  const instanceCount = flags.wholeNumber('count') ?? config.instanceCount;
   const regions = flags.regions() ?? regionsOffering(type.name);
   const target: Target = { instanceType: type.name, facts: type.facts, instanceCount, vcpusNeeded: instanceCount * type.facts.vcpus };
   const window = lastDay();
