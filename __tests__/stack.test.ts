@@ -37,6 +37,11 @@ describe('the default stack', () => {
     expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], null)} --region us-east-2');
   });
 
+  test("names the spot boxes' Availability Zone after the subnet's (a spot request without placement reports none)", () => {
+    expect(json.output.availability_zones.value).toMatch(
+      /^\$\{\[for box in aws_spot_instance_request\.[^ ]+ : aws_subnet\.[^ ]+\.availability_zone\]\}$/);
+  });
+
   test('reads the Neuron DLAMI from its public SSM parameter', () => {
     const parameter = Object.values(json.data.aws_ssm_parameter)[0];
     expect(parameter.name).toBe('/aws/service/neuron/dlami/multi-framework/ubuntu-24.04/latest/image_id');

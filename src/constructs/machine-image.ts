@@ -36,9 +36,11 @@ export class MachineImage extends Construct {
       filter: [{ name: 'image-id', values: [this.imageId] }],
     });
 
+    // Total: 0 when the AMI has no mapping for its root device, or one without a size (an empty
+    // list gives max() only the 0; `one([])` would be null, and max(50, null) fails the plan).
     const snapshot = new TerraformLocal(this, 'root-snapshot-size-gib',
-      `\${try(tonumber(one([for m in ${image.fqn}.block_device_mappings : m.ebs["volume_size"] ` +
-      `if m.device_name == ${image.fqn}.root_device_name])), 0)}`);
+      `\${try(max(0, [for m in ${image.fqn}.block_device_mappings : tonumber(lookup(m.ebs, "volume_size", "0")) ` +
+      `if m.device_name == ${image.fqn}.root_device_name]...), 0)}`);
 
     if (!props.rootVolumeSizeExplicit) {
       this.rootVolumeSizeGiB = new TerraformLocal(this, 'root-volume-size-gib',
