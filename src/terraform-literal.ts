@@ -6,5 +6,5 @@
  * (developer.hashicorp.com/terraform/language/syntax/json, checked 2026-12-01).
  */
 export function literal(text: string): string {
-  return text.replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+  return text.replace(/([$%])\{/g, (_, introducer: string) => `${introducer}${introducer}{`);
 }

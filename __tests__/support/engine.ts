@@ -210,22 +210,25 @@ export class EngineDir {
     return { ok: raw.code === 0 && parsed.valid === true, diagnostics: parsed.diagnostics ?? [], raw };
   }
 
-  /** terraform plan -json: errors, and the planned changes from the saved plan. */
-  async plan(extra: string[] = []): Promise<PlanOutcome> {
-    const raw = await this.terraform(['plan', '-input=false', '-json', '-lock=false', '-out=plan.bin', ...extra]);
+  /**
+   * terraform plan -json: its diagnostics and planned changes, read from the stream (a `show` of the
+   * saved plan would start every provider twice more). `plan.bin` is kept for `show`.
+   */
+  async plan(): Promise<PlanOutcome> {
+    const raw = await this.terraform(['plan', '-input=false', '-json', '-lock=false', '-out=plan.bin']);
     const messages = raw.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
     const diagnostics: Diagnostic[] = messages.filter((m) => m.type === 'diagnostic').map((m) => m.diagnostic);
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    if (raw.code !== 0) return { ok: false, errors, changes: [], outputs: {}, resources: [], raw };
+    const changes = messages.filter((m) => m.type === 'planned_change')
+      .map((m) => ({ address: m.change.resource.addr as string, action: m.change.action as string }));
+    const summary = messages.find((m) => m.type === 'change_summary')?.changes;
+    return { ok: raw.code === 0, errors: diagnostics.filter((d) => d.severity === 'error'), changes, summary, raw };
+  }
+
+  /** The saved plan of the last `plan`, as `terraform show -json` gives it. */
+  async show(): Promise<{ resource_changes: { address: string; type: string; change: { actions: string[]; after: any } }[] }> {
     const shown = await this.terraform(['show', '-json', 'plan.bin']);
-    const saved = JSON.parse(shown.stdout);
-    const changes = (saved.resource_changes ?? [])
-      .filter((c: ResourceChange) => !(c.change.actions.length === 1 && ['no-op', 'read'].includes(c.change.actions[0])))
-      .map((c: ResourceChange) => ({ address: c.address, actions: c.change.actions, before: c.change.before, after: c.change.after }));
-    const outputs = Object.fromEntries(Object.entries<{ value?: unknown }>(saved.planned_values?.outputs ?? {})
-      .map(([name, o]) => [name, o.value]));
-    const resources = collectResources(saved.planned_values?.root_module);
-    return { ok: true, errors, changes, outputs, resources, raw };
+    if (shown.code !== 0) throw new Error(`terraform show failed: ${shown.stderr}`);
+    return JSON.parse(shown.stdout);
   }
 
   async apply(): Promise<TerraformResult> {
@@ -248,22 +251,13 @@ export class EngineDir {
   }
 }
 
-interface ResourceChange { address: string; change: { actions: string[]; before: any; after: any } }
-
-export interface PlannedResource { address: string; type: string; values: Record<string, any> }
-
-function collectResources(module: { resources?: PlannedResource[]; child_modules?: unknown[] } | undefined): PlannedResource[] {
-  if (!module) return [];
-  return [...(module.resources ?? []), ...((module.child_modules ?? []) as typeof module[]).flatMap(collectResources)];
-}
-
 export interface PlanOutcome {
   readonly ok: boolean;
   readonly errors: Diagnostic[];
-  /** Resources the plan would change (not no-op, not read). */
-  readonly changes: { address: string; actions: string[]; before: any; after: any }[];
-  readonly outputs: Record<string, unknown>;
-  readonly resources: PlannedResource[];
+  /** Planned changes: resource address and action (create, update, replace, delete). */
+  readonly changes: { address: string; action: string }[];
+  /** Terraform's count of what the plan adds, changes and removes. */
+  readonly summary?: { add: number; change: number; remove: number };
   readonly raw: TerraformResult;
 }
 
