@@ -9,14 +9,16 @@ import type { Fixture } from '../support/engine';
 export interface Variant {
   readonly name: string;
   readonly config: ConfigInput;
+  /** Also compare the planned user data with the renderer's text (one per distinct user data). */
+  readonly checkUserData?: boolean;
 }
 
 const OWN_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJTkzjSVu7OL1nBNH1wcvaM5u7x3g3F0cT2xjBqfUf9 me@laptop';
 export const OWN_SUBNET = 'subnet-0123456789abcdef0';
 
 export const VARIANTS: readonly Variant[] = [
-  { name: 'defaults (spot)', config: {} },
-  { name: 'on-demand', config: { market: 'on-demand' } },
+  { name: 'defaults (spot)', config: {}, checkUserData: true },
+  { name: 'on-demand', config: { market: 'on-demand' }, checkUserData: true },
   { name: 'auto', config: { market: 'auto' } },
   { name: 'capacity-block', config: { market: 'capacity-block', instanceType: 'trn1.32xlarge', availabilityZoneId: 'use2-az3', capacityReservationId: 'cr-0123456789abcdef0' } },
   { name: 'capacity-reservation, open', config: { market: 'capacity-reservation' } },
@@ -29,9 +31,9 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'Inferentia inf2.xlarge', config: { instanceType: 'inf2.xlarge' } },
   { name: 'trn1.32xlarge', config: { instanceType: 'trn1.32xlarge' } },
   { name: 'explicit root volume, CPU options, on-demand', config: { market: 'on-demand', rootVolumeSizeGiB: 200, cpuCoreCount: 2, cpuThreadsPerCore: 1 } },
-  { name: 'idle check and alarm off, spot service-linked role', config: { idle: { enabled: false }, idleAlarm: { enabled: false }, createSpotServiceLinkedRole: true } },
-  { name: 'gzipped user data', config: { idle: { processPatterns: Array.from({ length: 60 }, (_, i) => `job-${i}-[a-z0-9]{8}-${'x'.repeat(200)}`) } } },
-  { name: 'template characters in user text', config: { tags: { 'cost/${center}': '%{team}' }, idle: { processPatterns: ['python .*\\$\\{HOME\\}', '%{'] } } },
+  { name: 'idle check and alarm off, spot service-linked role', config: { idle: { enabled: false }, idleAlarm: { enabled: false }, createSpotServiceLinkedRole: true }, checkUserData: true },
+  { name: 'gzipped user data', config: { idle: { processPatterns: Array.from({ length: 60 }, (_, i) => `job-${i}-[a-z0-9]{8}-${'x'.repeat(200)}`) } }, checkUserData: true },
+  { name: 'template characters in user text', config: { tags: { 'cost/${center}': '%{team}' }, idle: { processPatterns: ['python .*\\$\\{HOME\\}', '%{'] } }, checkUserData: true },
   { name: 'S3 backend', config: { backend: { type: 's3', bucket: 'my-state', key: 'trainium-spot/terraform.tfstate' } } },
   { name: 'Terraform Cloud backend', config: { backend: { type: 'cloud', organization: 'acme', workspace: 'ml-box' } } },
 ];

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { Precondition, TerraformLocal } from 'cdktf';
+import { DataResource, Precondition, TerraformLocal } from 'cdktf';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
 
@@ -48,12 +48,20 @@ export class MachineImage extends Construct {
       return;
     }
     this.rootVolumeSizeGiB = props.rootVolumeSizeGiB;
+    // The guard compares with the snapshot of the AMI at creation, kept like valid_until: a newer,
+    // larger AMI must not fail every later plan of a box that already runs on the older one.
+    const atCreation = new DataResource(this, 'root-snapshot-at-creation', {
+      input: { size_gib: snapshot.asNumber },
+      lifecycle: { ignoreChanges: ['input'] },
+    });
+    // `input`, not `output`: it is known at the first plan, so a too-small size fails that plan.
+    const snapshotAtCreation = `${atCreation.fqn}.input.size_gib`;
     this.rootVolumeGuard = {
-      condition: `\${${props.rootVolumeSizeGiB} >= ${snapshot.fqn}}`,
+      condition: `\${${props.rootVolumeSizeGiB} >= ${snapshotAtCreation}}`,
       errorMessage:
         `rootVolumeSizeGiB is ${props.rootVolumeSizeGiB} GiB, but the AMI from ${props.ssmParameter} ` +
-        `(\${${image.fqn}.id}) has a \${${snapshot.fqn}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
-        `\${${snapshot.fqn}}, or leave it out to size the volume to the AMI automatically.`,
+        `(\${${image.fqn}.id}) has a \${${snapshotAtCreation}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
+        `\${${snapshotAtCreation}}, or leave it out to size the volume to the AMI automatically.`,
     };
   }
 }
