@@ -3,7 +3,7 @@ import { Testing } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { parseConfig } from '../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../src/stack';
-import { terraformMissingReason } from './support/terraform';
+import { terraformMissingReason } from './support/engine';
 import { synthesize, synthesizeJson } from './support/synth';
 
 describe('the default stack', () => {
