@@ -3,9 +3,11 @@
  * A bad value ends here with one line on stderr and exit code 1, before anything is written
  * (the App itself creates its output directory, so it is made only after the config is valid).
  */
+import * as path from 'node:path';
 import { App } from 'cdktf';
 import { CONTEXT_KEY, ConfigError, loadConfig } from './src/config';
 import { STACK_NAME, TrainiumSpotStack } from './src/stack';
+import { writeTerraformTests } from './src/terraform-tests';
 
 /** cdktf-cli hands cdktf.json's `context` to the app in this variable. */
 const CONTEXT_ENV = 'CDKTF_CONTEXT_JSON';
@@ -20,6 +22,7 @@ function main(): void {
     const app = new App({ skipValidation: true, stackTraces: false });
     new TrainiumSpotStack(app, STACK_NAME, config);
     app.synth();
+    writeTerraformTests(path.join(app.outdir, 'stacks', STACK_NAME), STACK_NAME, config.market);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`trainium-spot: ${err.message}\n`);

@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type ConfigInput, parseConfig } from '../../src/config';
+import { STACK_NAME } from '../../src/stack';
+import { writeTerraformTests } from '../../src/terraform-tests';
 import { renderUserData } from '../../src/userdata';
 import { EngineDir, PlanOutcome, REAL_AWS_VERSION, realAwsCliConfig, terraformMissingReason } from '../support/engine';
 import { synthesizeJson, TerraformJson } from '../support/synth';
@@ -268,6 +270,23 @@ describe('the engine tests catch a broken stack', () => {
       expect(broken.diagnostics.map((d) => d.summary)).toEqual([expect.stringMatching(summary)]);
     });
   }, TIMEOUT_MS);
+});
+
+// ------------------------------------------------------------------------------ terraform test
+describe('the shipped `terraform test` files, with the stand-ins supplying the schemas', () => {
+  engineTest.each(['defaults (spot)', 'on-demand', 'capacity-reservation, open', 'capacity-block', 'auto', '3 boxes on spot', 'own SSH key'])(
+    '%s: every run passes', async (name) => {
+      // GIVEN the stack and the test file the app writes beside it for this market
+      const config = parseConfig(VARIANTS.find((v) => v.name === name)!.config);
+      await withStack(synthesizeJson(VARIANTS.find((v) => v.name === name)!.config), async (dir) => {
+        writeTerraformTests(dir.stackDir, STACK_NAME, config.market);
+        // WHEN
+        const run = await dir.terraform(['test', '-no-color']);
+        // THEN
+        expect({ code: run.code, stderr: run.stderr, stdout: run.stdout }).toMatchObject({ code: 0, stderr: '' });
+        expect(run.stdout).toMatch(/^Success! [1-9]\d* passed, 0 failed\.$/m);
+      });
+    }, TIMEOUT_MS);
 });
 
 // ------------------------------------------------------------------------------ the real AWS provider
