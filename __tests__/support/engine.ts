@@ -17,7 +17,7 @@ export const TERRAFORM = process.env.TERRAFORM_BIN ?? 'terraform';
 const ROOT = path.resolve(__dirname, '..', '..');
 const STANDIN_DIR = path.join(ROOT, '__tests__', 'engine', 'standin');
 const PROTO_FILES = ['tfplugin5.8.proto', 'grpc_controller.proto', 'grpc_stdio.proto', 'grpc_broker.proto', 'health.proto'];
-/** Shared by every test and worker: the mirror, the parsed schemas, Terraform's plugin cache. */
+/** Shared by every test and worker: the bundled stand-in, the mirror, the parsed schemas. */
 export const ENGINE_CACHE = path.join(ROOT, 'node_modules', '.cache', 'trainium-spot-engine');
 /** Where a real AWS provider may be installed on this machine (never required). */
 export const REAL_PLUGIN_DIR = '/opt/tf-plugins';
@@ -151,13 +151,12 @@ export class EngineDir {
     if (!options.cliConfig) {
       fs.writeFileSync(cliConfig, `provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(mirror)}\n  }\n}\n`);
     }
-    const pluginCache = path.join(ENGINE_CACHE, 'plugin-cache');
-    fs.mkdirSync(pluginCache, { recursive: true });
     this.env = {
       ...process.env,
       TF_CLI_CONFIG_FILE: cliConfig,
-      TF_PLUGIN_CACHE_DIR: pluginCache,
-      TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE: '1',
+      // No TF_PLUGIN_CACHE_DIR: the mirror's packages are two-line scripts (init copies them in well
+      // under a second), and a cache keyed by version would keep serving a stand-in after it changed.
+      TF_PLUGIN_CACHE_DIR: '',
       // The stand-ins speak plaintext gRPC; Terraform's AutoMTLS would need a certificate per start.
       TF_DISABLE_PLUGIN_TLS: '1',
       TF_IN_AUTOMATION: '1',

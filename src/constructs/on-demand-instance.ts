@@ -48,9 +48,10 @@ export class OnDemandInstances extends Construct implements BoxList {
 
 /**
  * AWS provider 6.25 reads instance_market_options back as empty for any instance without a spot
- * request, and a changed market_type replaces the instance: without this, every plan after the first
- * would replace a Capacity Block box and its disk (hashicorp/terraform-provider-aws PR #48701 fixes
- * the read after 6.25; checked 2026-12-01).
+ * request (resourceInstanceRead), and a changed market_type replaces the instance: without this,
+ * every plan after the first would replace a Capacity Block box and its disk. Reported fixed after
+ * 6.25 in hashicorp/terraform-provider-aws PR #48701 (from a review of the provider source; the fix
+ * itself not re-checked here, 2026-12-01).
  */
 function marketIgnoredChanges(market: InstanceMarket): string[] {
   return market.kind === 'capacity-block' ? ['instance_market_options'] : [];

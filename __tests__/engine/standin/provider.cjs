@@ -210,9 +210,9 @@ function planTagsAll(block, planned) {
 }
 
 /**
- * Arguments whose change replaces the resource, from the AWS and TLS providers' schemas (ForceNew;
- * registry docs "Forces new resource", checked 2026-12-01). A spot request replaces on any argument
- * but its tags (internal/service/ec2/ec2_spot_instance_request.go marks every other field ForceNew).
+ * Arguments whose change replaces the resource (ForceNew in the providers; the cdktf packages do not
+ * record it). A hand list of what the stack's tests exercise; a spot request is treated as replaced
+ * by any argument but its tags, since EC2 cannot modify a spot request in place.
  */
 const REPLACED_BY = {
   aws_instance: ['ami', 'availability_zone', 'subnet_id', 'key_name', 'instance_market_options', 'cpu_options', 'tenancy', 'placement_group', 'private_ip'],
@@ -239,10 +239,11 @@ function replacedBy(typeName, block, prior, planned) {
 
 // ---------------------------------------------------------------------------------- quirks
 /**
- * Behaviour of the real AWS provider 6.25.0 that the stack must survive, reproduced on purpose:
+ * Behaviour of the real AWS provider 6.25.0 that the stack must survive, reproduced on purpose
+ * (from a review of the provider source):
  * - aws_instance: reading an instance that has no spot request sets instance_market_options to
- *   null, whatever it was launched with (resourceInstanceRead; fixed after 6.25 in PR #48701), so a
- *   Capacity Block box sees its market_type vanish on every refresh.
+ *   null, whatever it was launched with (resourceInstanceRead; reported fixed after 6.25 in PR
+ *   #48701), so a Capacity Block box sees its market_type vanish on every refresh.
  * - aws_spot_instance_request: availability_zone stays unset when the request carries no Placement
  *   (the provider only copies it from the request's launch specification).
  */

@@ -38,9 +38,9 @@ export interface ProviderSchema {
 }
 
 /**
- * What the generated code does not record, checked against the providers' documentation
- * (registry.terraform.io/providers/hashicorp/aws/6.25.0 and hashicorp/tls/4.1.0, checked 2026-12-01):
- * secret values are `sensitive`; `value_wo` is a write-only argument (Terraform 1.11+).
+ * What the generated code does not record, for the types the stack uses: secret values are
+ * `sensitive` (so Terraform refuses them in plain outputs), `value_wo` is a write-only argument
+ * (Terraform 1.11+). Deprecation and max_items above 1 change nothing the tests look at.
  */
 export const SCHEMA_ADDITIONS: Readonly<Record<string, Readonly<Record<string, Partial<SchemaAttribute>>>>> = {
   aws_ssm_parameter: { value: { sensitive: true }, value_wo: { write_only: true, sensitive: true } },
