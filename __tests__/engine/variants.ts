@@ -32,7 +32,7 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'trn1.32xlarge', config: { instanceType: 'trn1.32xlarge' } },
   { name: 'explicit root volume, CPU options, on-demand', config: { market: 'on-demand', rootVolumeSizeGiB: 200, cpuCoreCount: 2, cpuThreadsPerCore: 1 } },
   { name: 'idle check and alarm off, spot service-linked role', config: { idle: { enabled: false }, idleAlarm: { enabled: false }, createSpotServiceLinkedRole: true }, checkUserData: true },
-  { name: 'gzipped user data', config: { idle: { processPatterns: Array.from({ length: 60 }, (_, i) => `job-${i}-[a-z0-9]{8}-${'x'.repeat(200)}`) } }, checkUserData: true },
+  { name: 'gzipped user data', config: { idle: { processPatterns: Array.from({ length: 60 }, (_, i) => `job-${i}-[a-z0-9]{8}-${'x'.repeat(170)}`) } }, checkUserData: true },
   { name: 'template characters in user text', config: { tags: { 'cost/${center}': '%{team}' }, idle: { processPatterns: ['python .*\\$\\{HOME\\}', '%{'] } }, checkUserData: true },
   { name: 'S3 backend', config: { backend: { type: 's3', bucket: 'my-state', key: 'trainium-spot/terraform.tfstate' } } },
   { name: 'Terraform Cloud backend', config: { backend: { type: 'cloud', organization: 'acme', workspace: 'ml-box' } } },

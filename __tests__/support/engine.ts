@@ -78,10 +78,13 @@ function bundleStandin(): string {
   return bundle;
 }
 
-/** Installs the stand-in of each provider into the shared mirror (idempotent, atomic). */
+/**
+ * Installs the stand-in of each provider into a mirror of that bundle (idempotent, atomic): a changed
+ * stand-in gets a new mirror, so directories initialised from the old one keep matching their lock file.
+ */
 function installStandins(json: TerraformJson): string {
-  const mirror = path.join(ENGINE_CACHE, 'mirror');
   const standin = bundleStandin();
+  const mirror = path.join(path.dirname(standin), 'mirror');
   for (const p of requiredProviders(json)) {
     const dir = path.join(mirror, 'registry.terraform.io', p.namespace, p.name, p.version, 'linux_amd64');
     const file = path.join(dir, `terraform-provider-${p.name}_v${p.version}`);
@@ -260,15 +263,23 @@ export interface PlanOutcome {
   readonly raw: TerraformResult;
 }
 
+function realAwsDir(): string {
+  return path.join(REAL_PLUGIN_DIR, 'registry.terraform.io', 'hashicorp', 'aws', REAL_AWS_VERSION, 'linux_amd64');
+}
+
+/** Why the real AWS provider cannot be used here, or undefined when it can. */
+export function realAwsMissingReason(): string | undefined {
+  return fs.existsSync(realAwsDir()) ? undefined : `no AWS provider ${REAL_AWS_VERSION} under ${REAL_PLUGIN_DIR}`;
+}
+
 /** A CLI config that installs the real AWS provider from REAL_PLUGIN_DIR and the rest from the stand-in mirror. */
-export function realAwsCliConfig(dir: string): string | undefined {
-  const binary = path.join(REAL_PLUGIN_DIR, 'registry.terraform.io', 'hashicorp', 'aws', REAL_AWS_VERSION, 'linux_amd64');
-  if (!fs.existsSync(binary)) return undefined;
+export function realAwsCliConfig(dir: string, json: TerraformJson): string {
+  const standinMirror = installStandins(json);
   const file = path.join(dir, 'terraformrc-real-aws');
   fs.writeFileSync(file, [
     'provider_installation {',
     `  filesystem_mirror {\n    path = ${JSON.stringify(REAL_PLUGIN_DIR)}\n    include = ["registry.terraform.io/hashicorp/aws"]\n  }`,
-    `  filesystem_mirror {\n    path = ${JSON.stringify(path.join(ENGINE_CACHE, 'mirror'))}\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }`,
+    `  filesystem_mirror {\n    path = ${JSON.stringify(standinMirror)}\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }`,
     '}',
     '',
   ].join('\n'));
