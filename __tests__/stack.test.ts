@@ -33,8 +33,8 @@ describe('the default stack', () => {
     ]);
     expect(json.output.fetch_key_command.value).toMatch(
       /^aws ssm get-parameter --name \$\{aws_ssm_parameter\.[^}]+\.name\} --with-decryption --query Parameter\.Value --output text --region us-east-2 > ~\/\.ssh\/trainium-spot\.pem && chmod 400 ~\/\.ssh\/trainium-spot\.pem$/);
-    expect(json.output.ssh_command.value).toBe('ssh -i ~/.ssh/trainium-spot.pem ubuntu@${try(local.public-ips[0], null)}');
-    expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], null)} --region us-east-2');
+    expect(json.output.ssh_command.value).toBe('ssh -i ~/.ssh/trainium-spot.pem ubuntu@${try(local.public-ips[0], "")}');
+    expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], "")} --region us-east-2');
   });
 
   test("names the spot boxes' Availability Zone after the subnet's (a spot request without placement reports none)", () => {

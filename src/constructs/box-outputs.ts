@@ -36,6 +36,9 @@ export class BoxOutputs extends Construct {
     const output = (name: string, value: unknown, description: string) =>
       new TerraformOutput(this, name, { value, description, staticId: true });
     const first = (ref: string) => `\${try(${ref}[0], null)}`;
+    // Inside a command, null would fail the whole plan when there is no box (`auto` with neither quota,
+    // where the plan must fail on its own guard alone): the command is then left incomplete instead.
+    const firstInText = (ref: string) => `\${try(${ref}[0], "")}`;
     const region = props.region;
 
     output('market', props.market, 'Purchase market of the boxes: spot, on-demand, capacity-block or capacity-reservation');
@@ -56,10 +59,10 @@ export class BoxOutputs extends Construct {
         `--output text --region ${region} > ${keyFile} && chmod 400 ${keyFile}`,
         'Saves the generated private key');
     }
-    output('ssh_command', `ssh -i ${keyFile} ${LOGIN_USER}@${first(props.publicIpsRef)}`, 'SSH to the first box');
-    output('ssm_command', `aws ssm start-session --target ${first(props.instanceIdsRef)} --region ${region}`,
+    output('ssh_command', `ssh -i ${keyFile} ${LOGIN_USER}@${firstInText(props.publicIpsRef)}`, 'SSH to the first box');
+    output('ssm_command', `aws ssm start-session --target ${firstInText(props.instanceIdsRef)} --region ${region}`,
       'Session Manager shell on the first box, no SSH or open port needed');
-    output('start_command', `aws ec2 start-instances --instance-ids ${first(props.instanceIdsRef)} --region ${region}`,
+    output('start_command', `aws ec2 start-instances --instance-ids ${firstInText(props.instanceIdsRef)} --region ${region}`,
       'Starts the first box after it stopped itself');
     output('on_demand_price_per_hour', props.onDemandPricePerHour,
       `On-demand USD per hour of one ${props.instanceType}: ${props.priceSource}`);
