@@ -5,9 +5,11 @@
  * problem on stderr and exit code 1, before anything is written (the App itself creates its output
  * directory, so it is made only after the config is valid).
  */
+import * as path from 'node:path';
 import { App } from 'cdktf';
 import { ConfigError, loadConfigWithOrigins, readContext, regionDisagreement } from './src/config';
 import { STACK_NAME, TrainiumSpotStack } from './src/stack';
+import { writeTerraformTests } from './src/terraform-tests';
 
 const PROGRAM = 'trainium-spot';
 
@@ -22,6 +24,7 @@ function main(): void {
     const app = new App({ skipValidation: true, stackTraces: false });
     new TrainiumSpotStack(app, STACK_NAME, loaded.config);
     app.synth();
+    writeTerraformTests(path.join(app.outdir, 'stacks', STACK_NAME), STACK_NAME, loaded.config.market);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(err.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));

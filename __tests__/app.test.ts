@@ -44,6 +44,18 @@ describe('the app', () => {
     expect(Object.keys(json.resource.aws_spot_instance_request)).toHaveLength(1);
   });
 
+  test('writes the `terraform test` file of the configured market and its mocks beside the stack', () => {
+    // WHEN
+    const run = runApp({}, { trainiumSpot: { market: 'auto' } });
+    // THEN
+    expect(run.status).toBe(0);
+    const tests = path.join(outdir, 'stacks', 'trainium-spot', 'tests');
+    expect(fs.readdirSync(tests).sort()).toEqual(['mocks', 'trainium-spot.tftest.hcl']);
+    expect(fs.readFileSync(path.join(tests, 'trainium-spot.tftest.hcl'), 'utf8'))
+      .toBe(fs.readFileSync(path.join(ROOT, 'tftest', 'auto.tftest.hcl'), 'utf8'));
+    expect(fs.readdirSync(path.join(tests, 'mocks'))).toEqual(['aws.tfmock.hcl']);
+  });
+
   test('reads its config from cdktf.json context', () => {
     const run = runApp({}, { trainiumSpot: { region: 'us-west-2' } });
     expect(run.status).toBe(0);

@@ -7,7 +7,7 @@ import { Testing } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { parseConfig } from '../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../src/stack';
-import { terraformMissingReason } from './support/terraform';
+import { terraformMissingReason } from './support/engine';
 import { synthesize, synthesizeJson, userDataText } from './support/synth';
 
 describe('the default stack', () => {
@@ -40,13 +40,18 @@ describe('the default stack', () => {
       '--name ${aws_ssm_parameter.ssh-key_private-key-parameter_F4FB697A.name} --with-decryption --query Parameter.Value ' +
       `--output text --region us-east-2 > ${keyFile}.tmp) && mv -f ${keyFile}.tmp ${keyFile}`);
     expect(json.output.ssh_command.value).toBe(`ssh -i ${keyFile} -o ProxyCommand='aws ssm start-session --target %h ` +
-      "--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2' ubuntu@${try(local.instance-ids[0], null)}");
-    expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], null)} --region us-east-2');
+      '--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2\' ubuntu@${try(local.instance-ids[0], "")}');
+    expect(json.output.ssm_command.value).toBe('aws ssm start-session --target ${try(local.instance-ids[0], "")} --region us-east-2');
+  });
+
+  test("names the spot boxes' Availability Zone after the subnet's (a spot request without placement reports none)", () => {
+    expect(json.output.availability_zones.value).toMatch(
+      /^\$\{\[for box in aws_spot_instance_request\.[^ ]+ : aws_subnet\.[^ ]+\.availability_zone\]\}$/);
   });
 
   test('with sshCidrs and sshPublicKey, ssh_command goes to the public IP with the user\'s own key', () => {
     const open = synthesizeJson({ sshCidrs: ['203.0.113.0/24'], sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7 me@laptop' });
-    expect(open.output.ssh_command.value).toBe('ssh ubuntu@${try(local.public-ips[0], null)}');
+    expect(open.output.ssh_command.value).toBe('ssh ubuntu@${try(local.public-ips[0], "")}');
   });
 
   test('fetch_key_command runs twice: the second run replaces the key, which stays mode 0600', () => {

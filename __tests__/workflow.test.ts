@@ -13,16 +13,17 @@ describe('.github/workflows/terraform-plan.yml', () => {
   test('points terraform at the synthesized stack directory', () => {
     expect(workflow.env.STACK_DIR).toBe(`cdktf.out/stacks/${STACK_NAME}`);
     const terraformSteps = steps.filter((s) => s.run?.startsWith('terraform '));
-    expect(terraformSteps.map((s) => s.run!.split(' ').slice(0, 2).join(' '))).toEqual(['terraform init', 'terraform plan']);
+    expect(terraformSteps.map((s) => s.run!.split(' ').slice(0, 2).join(' '))).toEqual(['terraform init', 'terraform test', 'terraform plan']);
     for (const step of terraformSteps) expect(step['working-directory']).toBe('${{ env.STACK_DIR }}');
   });
 
-  test('installs, synthesizes, authenticates, then plans, in that order', () => {
+  test('installs, synthesizes, authenticates, runs the shipped terraform tests, then plans, in that order', () => {
     const order = [
       indexOf((s) => s.run === 'npm ci'),
       indexOf((s) => s.run === 'npx cdktf synth'),
       indexOf((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@') ?? false),
       indexOf((s) => s.run?.startsWith('terraform init') ?? false),
+      indexOf((s) => s.run?.startsWith('terraform test') ?? false),
       indexOf((s) => s.run?.startsWith('terraform plan') ?? false),
     ];
     expect(order.every((i) => i >= 0)).toBe(true);

@@ -24,6 +24,7 @@ import { QuotaGuard } from './constructs/quota-guard';
 import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
+import { literal } from './terraform-literal';
 import { LoginMessage, renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
@@ -36,7 +37,9 @@ export class TrainiumSpotStack extends TerraformStack {
 
     configureBackend(this, id, config.backend, config.region);
     // Provider default tags reach every resource but a spot request's instance, which is tagged below.
-    const projectTags = { Project: config.name, [MANAGED_BY_TAG.key]: MANAGED_BY_TAG.value, ...config.tags };
+    // Tag keys and values are the user's text, never templates.
+    const userTags = Object.fromEntries(Object.entries(config.tags).map(([key, value]) => [literal(key), literal(value)]));
+    const projectTags = { Project: config.name, [MANAGED_BY_TAG.key]: MANAGED_BY_TAG.value, ...userTags };
     new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
 
@@ -76,6 +79,7 @@ export class TrainiumSpotStack extends TerraformStack {
         name: config.name, idle: config.idle, requireImdsv2OnBoot: spotRequests, loginMessage: loginMessage(config),
       }),
       rootVolumeSizeGiB: image.rootVolumeSizeGiB,
+      rootVolumeSizeFollowsImage: !config.rootVolumeSizeExplicit,
       rootVolumeIops: config.rootVolumeIops,
       rootVolumeThroughputMiBps: config.rootVolumeThroughputMiBps,
       cpuCoreCount: config.cpuCoreCount,
@@ -102,7 +106,7 @@ export class TrainiumSpotStack extends TerraformStack {
     launchGuards.push(...image.imageGuards);
     // ---------------------------------------------------------------- the boxes
     const instanceTags = { ...projectTags, Name: config.name };
-    const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards);
+    const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards, network);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
     const instanceIds = new TerraformLocal(this, 'instance-ids', concat((b) => b.instanceIds));
@@ -167,7 +171,7 @@ export class TrainiumSpotStack extends TerraformStack {
    * instance, and Terraform's plan-time decision gives exactly one of them a count.
    */
   private launchBoxes(config: Config, launch: LaunchSpec, instanceTags: Record<string, string>,
-    quotaGuard: QuotaGuard, launchGuards: Precondition[]): { boxes: BoxList[]; market: string; spot?: SpotBoxes } {
+    quotaGuard: QuotaGuard, launchGuards: Precondition[], network: Network): { boxes: BoxList[]; market: string; spot?: SpotBoxes } {
     const guardedBy = (market: QuotaMarket): Precondition[] => {
       const check = quotaGuard.check(market);
       return [{ condition: check.condition, errorMessage: check.errorMessage }, ...launchGuards];
@@ -181,7 +185,8 @@ export class TrainiumSpotStack extends TerraformStack {
         return { boxes, requestIds: boxes.spotRequestIds };
       }
       const requests = new SpotInstances(this, 'spot', {
-        launch, maxPricePerHour: config.spotMaxPricePerHour, validDays: config.spotRequestValidDays, instanceTags, count, preconditions,
+        launch, maxPricePerHour: config.spotMaxPricePerHour, validDays: config.spotRequestValidDays, availabilityZone: network.availabilityZone,
+        instanceTags, count, preconditions,
       });
       return { boxes: requests, requestIds: requests.requestIds, requestStatusCodes: requests.requestStatusCodes };
     };

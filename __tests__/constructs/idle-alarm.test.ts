@@ -23,7 +23,7 @@ describe('IdleAlarm', () => {
       evaluation_periods: 3,
       datapoints_to_alarm: 3,
       treat_missing_data: 'notBreaching',
-      dimensions: { InstanceId: '${local.instance_ids[count.index]}' },
+      dimensions: { InstanceId: '${try(local.instance_ids[count.index], "")}' },
       actions_enabled: true,
       alarm_actions: ['arn:aws:automate:us-east-2:ec2:stop'],
     });

@@ -8,6 +8,7 @@ const props: SpotInstancesProps = {
   launch: LAUNCH,
   count: 1,
   validDays: 365,
+  availabilityZone: '${aws_subnet.box.availability_zone}',
   instanceTags: { Name: 'box', team: 'ml' },
   preconditions: [{ condition: '${1 > 0}', errorMessage: 'never' }],
 };
@@ -66,6 +67,12 @@ describe('SpotInstances', () => {
   test('never replaces a running box because a newer AMI or new user data appeared', () => {
     expect(onlyRequest(synth()).lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64']);
   });
+
+  test('keeps a root volume size that follows the AMI at its creation value', () => {
+    const request = onlyRequest(synth({ launch: { ...LAUNCH, rootVolumeSizeFollowsImage: true } }));
+    expect(request.lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64', 'root_block_device[0].volume_size']);
+  });
+
 
   test('carries the preconditions it is given', () => {
     expect(onlyRequest(synth()).lifecycle.precondition).toEqual([{ condition: '${1 > 0}', error_message: 'never' }]);

@@ -10,6 +10,7 @@ export const LAUNCH: LaunchSpec = {
   instanceProfileName: 'box-profile',
   userData: { userData: '#cloud-config\n' },
   rootVolumeSizeGiB: 50,
+  rootVolumeSizeFollowsImage: false,
   rootVolumeIops: 3000,
   rootVolumeThroughputMiBps: 125,
   cpuCoreCount: 4,

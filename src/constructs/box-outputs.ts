@@ -47,6 +47,9 @@ export class BoxOutputs extends Construct {
     const output = (name: string, value: unknown, description: string) =>
       new TerraformOutput(this, name, { value, description, staticId: true });
     const first = (ref: string) => `\${try(${ref}[0], null)}`;
+    // Inside a command, null would fail the whole plan when there is no box (`auto` with neither quota,
+    // where the plan must fail on its own guard alone): the command is then left incomplete instead.
+    const firstInText = (ref: string) => `\${try(${ref}[0], "")}`;
     const region = props.region;
 
     output('market', props.market, 'Purchase market of the boxes: spot, on-demand, capacity-block or capacity-reservation');
@@ -72,13 +75,13 @@ export class BoxOutputs extends Construct {
     }
     const identity = generated ? `-i ${keyFile} ` : '';
     output('ssh_command', props.sshOpen
-      ? `ssh ${identity}${LOGIN_USER}@${first(props.publicIpsRef)}`
-      : `ssh ${identity}-o ProxyCommand='${sessionManagerProxyCommand(region)}' ${LOGIN_USER}@${first(props.instanceIdsRef)}`,
+      ? `ssh ${identity}${LOGIN_USER}@${firstInText(props.publicIpsRef)}`
+      : `ssh ${identity}-o ProxyCommand='${sessionManagerProxyCommand(region)}' ${LOGIN_USER}@${firstInText(props.instanceIdsRef)}`,
     `SSH to the first box${props.sshOpen ? '' : ' through Session Manager (no open port)'}${generated ? '' : ', with your own key'}; ` +
     'or: npx trainium-spot ssh');
-    output('ssm_command', `aws ssm start-session --target ${first(props.instanceIdsRef)} --region ${region}`,
+    output('ssm_command', `aws ssm start-session --target ${firstInText(props.instanceIdsRef)} --region ${region}`,
       'Session Manager shell on the first box, no SSH or open port needed');
-    output('start_command', `aws ec2 start-instances --instance-ids ${first(props.instanceIdsRef)} --region ${region}`,
+    output('start_command', `aws ec2 start-instances --instance-ids ${firstInText(props.instanceIdsRef)} --region ${region}`,
       'Starts the first box after it stopped itself');
     output('activate_command', props.activateCommand,
       'Activates the environment of the machine image on the box (the login message says the same)');

@@ -32,7 +32,8 @@ export class IdleAlarm extends Construct {
         `for ${minutes} minutes.`,
       namespace: 'AWS/EC2',
       metricName: 'CPUUtilization',
-      dimensions: { InstanceId: `\${${props.instanceIdsRef}[count.index]}` },
+      // try: with no box at all (`auto` with neither quota) the plan must fail on its guard alone.
+      dimensions: { InstanceId: `\${try(${props.instanceIdsRef}[count.index], "")}` },
       statistic: 'Average',
       period: props.periodSeconds,
       evaluationPeriods: props.evaluationPeriods,

@@ -3,6 +3,7 @@
  * the same config are the same machine. Secure values are fixed here, not options.
  */
 import { Token } from 'cdktf';
+import { literal } from '../terraform-literal';
 import type { RenderedUserData } from '../userdata';
 
 export interface LaunchSpec {
@@ -12,8 +13,14 @@ export interface LaunchSpec {
   readonly securityGroupIds: string[];
   readonly keyName: string;
   readonly instanceProfileName: string;
+  /** The user data as the box receives it; `launchArguments` escapes it for Terraform. */
   readonly userData: RenderedUserData;
   readonly rootVolumeSizeGiB: number;
+  /**
+   * Whether the root volume size follows the AMI (a plan-time value) rather than the user's choice.
+   * Such a size is kept at creation: a newer AMI never resizes or replaces a running box's disk.
+   */
+  readonly rootVolumeSizeFollowsImage: boolean;
   readonly rootVolumeIops: number;
   readonly rootVolumeThroughputMiBps: number;
   readonly cpuCoreCount: number;
@@ -33,7 +40,7 @@ export function launchArguments(spec: LaunchSpec) {
     vpcSecurityGroupIds: spec.securityGroupIds,
     keyName: spec.keyName,
     iamInstanceProfile: spec.instanceProfileName,
-    ...('userData' in spec.userData ? { userData: terraformLiteral(spec.userData.userData) } : spec.userData),
+    ...terraformUserData(spec.userData),
     // CKV_AWS_126: one-minute metrics, which the one-minute idle alarm needs.
     monitoring: true,
     // CKV_AWS_135.
@@ -53,15 +60,19 @@ export function launchArguments(spec: LaunchSpec) {
   };
 }
 
-/**
- * Terraform reads `${` and `%{` in any JSON string as template syntax, and the user data carries
- * shell (`${VAR:-default}`) and user-given patterns: escaped, they reach EC2 exactly as written.
- */
-export function terraformLiteral(text: string): string {
-  return text.replace(/([$%])\{/g, (_, sign: string) => `${sign}${sign}{`);
+/** User data is a script, not a template: `${` and `%{` in it must reach the box as written. */
+function terraformUserData(userData: RenderedUserData): RenderedUserData {
+  return 'userData' in userData ? { userData: literal(userData.userData) } : userData;
 }
 
-export const CREATION_ONLY_ARGUMENTS = ['ami', 'user_data', 'user_data_base64'];
+/**
+ * Arguments kept as they were at creation (`ignore_changes`): the AMI, the user data and a root volume
+ * size that follows the AMI all come from the public parameter, so a newer AMI never replaces or
+ * resizes a running box; boxes created later get the newer values.
+ */
+export function creationOnlyArguments(spec: LaunchSpec): string[] {
+  return ['ami', 'user_data', 'user_data_base64', ...(spec.rootVolumeSizeFollowsImage ? ['root_block_device[0].volume_size'] : [])];
+}
 
 /** What every market exposes about its boxes: plan-time list expressions, one element per box. */
 export interface BoxList {

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { Precondition, TerraformLocal } from 'cdktf';
+import { DataResource, Precondition, TerraformLocal } from 'cdktf';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
 import { IMAGE_ARCHITECTURE, IMAGE_PRESET_NAMES, ImageChoice } from '../catalog';
@@ -58,9 +58,11 @@ export class MachineImage extends Construct {
       });
     }
 
+    // Total: 0 when the AMI has no mapping for its root device, or one without a size (an empty
+    // list gives max() only the 0; `one([])` would be null, and max(50, null) fails the plan).
     const snapshot = new TerraformLocal(this, 'root-snapshot-size-gib',
-      `\${try(tonumber(one([for m in ${ami.fqn}.block_device_mappings : m.ebs["volume_size"] ` +
-      `if m.device_name == ${ami.fqn}.root_device_name])), 0)}`);
+      `\${try(max(0, [for m in ${ami.fqn}.block_device_mappings : tonumber(lookup(m.ebs, "volume_size", "0")) ` +
+      `if m.device_name == ${ami.fqn}.root_device_name]...), 0)}`);
 
     if (!props.rootVolumeSizeExplicit) {
       this.rootVolumeSizeGiB = new TerraformLocal(this, 'root-volume-size-gib',
@@ -68,12 +70,20 @@ export class MachineImage extends Construct {
       return;
     }
     this.rootVolumeSizeGiB = props.rootVolumeSizeGiB;
+    // The guard compares with the snapshot of the AMI at creation, kept like valid_until: a newer,
+    // larger AMI must not fail every later plan of a box that already runs on the older one.
+    const atCreation = new DataResource(this, 'root-snapshot-at-creation', {
+      input: { size_gib: snapshot.asNumber },
+      lifecycle: { ignoreChanges: ['input'] },
+    });
+    // `input`, not `output`: it is known at the first plan, so a too-small size fails that plan.
+    const snapshotAtCreation = `${atCreation.fqn}.input.size_gib`;
     this.rootVolumeGuard = {
-      condition: `\${${props.rootVolumeSizeGiB} >= ${snapshot.fqn}}`,
+      condition: `\${${props.rootVolumeSizeGiB} >= ${snapshotAtCreation}}`,
       errorMessage:
         `rootVolumeSizeGiB is ${props.rootVolumeSizeGiB} GiB, but the AMI from ${where} ` +
-        `(\${${ami.fqn}.id}) has a \${${snapshot.fqn}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
-        `\${${snapshot.fqn}}, or leave it out to size the volume to the AMI automatically.`,
+        `(\${${ami.fqn}.id}) has a \${${snapshotAtCreation}} GiB root snapshot. Set rootVolumeSizeGiB to at least ` +
+        `\${${snapshotAtCreation}}, or leave it out to size the volume to the AMI automatically.`,
     };
   }
 

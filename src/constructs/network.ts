@@ -29,6 +29,8 @@ export class Network extends Construct {
   readonly subnetId: string;
   /** The AZ ID of the subnet, known at plan time (a data source for an existing subnet). */
   readonly availabilityZoneId: string;
+  /** The Availability Zone name of the subnet (names differ between accounts; known after apply). */
+  readonly availabilityZone: string;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -38,6 +40,7 @@ export class Network extends Construct {
       this.vpcId = existing.vpcId;
       this.subnetId = existing.id;
       this.availabilityZoneId = existing.availabilityZoneId;
+      this.availabilityZone = existing.availabilityZone;
       return;
     }
 
@@ -72,5 +75,6 @@ export class Network extends Construct {
     this.vpcId = vpc.id;
     this.subnetId = subnet.id;
     this.availabilityZoneId = props.availabilityZoneId;
+    this.availabilityZone = subnet.availabilityZone;
   }
 }

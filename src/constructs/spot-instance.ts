@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { DataResource, Precondition } from 'cdktf';
 import { Ec2Tag } from '@cdktf/provider-aws/lib/ec2-tag';
 import { SpotInstanceRequest } from '@cdktf/provider-aws/lib/spot-instance-request';
-import { BoxCount, BoxList, CREATION_ONLY_ARGUMENTS, LaunchSpec, countArgument, launchArguments } from './launch-spec';
+import { BoxCount, BoxList, LaunchSpec, creationOnlyArguments, countArgument, launchArguments } from './launch-spec';
 
 /**
  * The launch arguments EC2's RequestSpotInstances can carry. It has no metadata or CPU options, and
@@ -25,6 +25,11 @@ export interface SpotInstancesProps {
   readonly maxPricePerHour?: number;
   /** How long the persistent request stays open (AWS's own default is 7 days). */
   readonly validDays: number;
+  /**
+   * The Availability Zone (name) of the launch subnet. The provider leaves a spot request's
+   * availability_zone unset when the request names no placement, so the boxes' zone comes from here.
+   */
+  readonly availabilityZone: string;
   /** Tags for the instances (tags on a spot request never reach its instance). */
   readonly instanceTags: Readonly<Record<string, string>>;
   readonly preconditions: Precondition[];
@@ -65,7 +70,7 @@ export class SpotInstances extends Construct implements BoxList {
       validUntil: `\${${validUntil.fqn}.output.valid_until}`,
       ...(props.maxPricePerHour !== undefined ? { spotPrice: String(props.maxPricePerHour) } : {}),
       tags: { Name: props.instanceTags.Name },
-      lifecycle: { ignoreChanges: CREATION_ONLY_ARGUMENTS, precondition: props.preconditions },
+      lifecycle: { ignoreChanges: creationOnlyArguments(props.launch), precondition: props.preconditions },
     });
 
     // Construct ids by position: tag keys may hold characters that construct ids cannot tell apart.
@@ -82,6 +87,6 @@ export class SpotInstances extends Construct implements BoxList {
     this.requestIds = `\${${request.fqn}[*].id}`;
     this.requestStatusCodes = `\${${request.fqn}[*].spot_bid_status}`;
     this.publicIps = `\${${request.fqn}[*].public_ip}`;
-    this.availabilityZones = `\${${request.fqn}[*].availability_zone}`;
+    this.availabilityZones = `\${[for box in ${request.fqn} : ${props.availabilityZone}]}`;
   }
 }

@@ -3,6 +3,7 @@ import { KeyPair } from '@cdktf/provider-aws/lib/key-pair';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { PrivateKey } from '@cdktf/provider-tls/lib/private-key';
 import { KEY_PARAMETER_PREFIX } from '../catalog';
+import { literal } from '../terraform-literal';
 
 export interface SshKeyProps {
   readonly name: string;
@@ -25,7 +26,8 @@ export class SshKey extends Construct {
     super(scope, id);
 
     if (props.publicKey !== undefined) {
-      const imported = new KeyPair(this, 'key-pair', { keyNamePrefix: `${props.name}-`, publicKey: props.publicKey });
+      // A key's comment is free text: never a template.
+      const imported = new KeyPair(this, 'key-pair', { keyNamePrefix: `${props.name}-`, publicKey: literal(props.publicKey) });
       this.keyName = imported.keyName;
       this.keyPairId = imported.keyPairId;
       return;

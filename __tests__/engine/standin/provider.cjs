@@ -1,0 +1,464 @@
+#!/usr/bin/env node
+/**
+ * A stand-in Terraform provider: the real engine starts it like any provider (go-plugin handshake,
+ * gRPC tfplugin5), so `terraform init/validate/plan/apply` run on the whole stack with no network.
+ *
+ *   node provider.cjs <name>        e.g. aws or tls
+ *
+ * Environment (set by the tests; Terraform passes its own environment on to providers):
+ *   TRAINIUM_STANDIN_SCHEMA_DIR   directory with <name>.json, the schema in `providers schema -json` shape
+ *   TRAINIUM_STANDIN_FIXTURE      JSON file answering the data sources (quotas, AMI, SSM parameter, subnets)
+ *   TF_DISABLE_PLUGIN_TLS=1       plaintext gRPC; with AutoMTLS (PLUGIN_CLIENT_CERT set) the stand-in refuses
+ *
+ * Behaviour: computed attributes the config leaves unset plan as unknown, apply invents values for
+ * them (ids, ARNs, addresses), a read returns the state as it is (plus the few known quirks of the
+ * real provider listed in QUIRKS), and data sources answer from the fixture. Terraform itself checks
+ * the configuration against the schema (unknown arguments, types, required arguments).
+ */
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const { encode, decode, ExtensionCodec, ExtData } = require('@msgpack/msgpack');
+
+// ---------------------------------------------------------------------------------- handshake
+// go-plugin (github.com/hashicorp/go-plugin, server.go): the client sets the magic cookie and the
+// protocol versions it speaks; the plugin answers with one line on stdout:
+// CORE-PROTOCOL-VERSION|APP-PROTOCOL-VERSION|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT
+const MAGIC_COOKIE_KEY = 'TF_PLUGIN_MAGIC_COOKIE';
+const MAGIC_COOKIE_VALUE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
+const CORE_PROTOCOL_VERSION = 1;
+const APP_PROTOCOL_VERSION = 5;
+
+const providerName = process.argv[2];
+
+function refuse(message) {
+  process.stderr.write(`terraform-provider-${providerName ?? '?'} (stand-in): ${message}\n`);
+  process.exit(1);
+}
+
+if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
+  refuse('this is a Terraform plugin; it is started by Terraform, not by hand');
+}
+if (!/^[a-z0-9]+$/.test(providerName ?? '')) refuse('usage: provider.cjs <provider name>');
+const offered = (process.env.PLUGIN_PROTOCOL_VERSIONS ?? String(APP_PROTOCOL_VERSION)).split(',');
+if (!offered.includes(String(APP_PROTOCOL_VERSION))) refuse(`Terraform offers protocols ${offered}; this speaks ${APP_PROTOCOL_VERSION}`);
+if (process.env.PLUGIN_CLIENT_CERT) {
+  refuse('Terraform asked for mutual TLS (AutoMTLS); run it with TF_DISABLE_PLUGIN_TLS=1 for the stand-in providers');
+}
+
+const schemaFile = path.join(process.env.TRAINIUM_STANDIN_SCHEMA_DIR ?? refuse('TRAINIUM_STANDIN_SCHEMA_DIR is not set'), `${providerName}.json`);
+const SCHEMA = JSON.parse(fs.readFileSync(schemaFile, 'utf8'));
+const FIXTURE = process.env.TRAINIUM_STANDIN_FIXTURE
+  ? JSON.parse(fs.readFileSync(process.env.TRAINIUM_STANDIN_FIXTURE, 'utf8'))
+  : {};
+
+// ---------------------------------------------------------------------------------- values
+// cty's msgpack encoding (github.com/zclconf/go-cty, cty/msgpack): objects are maps, lists and
+// sets arrays, null is nil; an unknown value is extension 0 (fixext1 0xd4 0x00 0x00), and an
+// unknown carrying refinements (nullness, prefixes, bounds) is extension 12.
+const UNKNOWN = Symbol('unknown');
+const extensions = new ExtensionCodec();
+for (const type of [0, 12]) {
+  extensions.register({
+    type,
+    encode: () => null,
+    decode: () => UNKNOWN,
+  });
+}
+const fromMsgpack = (bytes) => (bytes && bytes.length ? decode(bytes, { extensionCodec: extensions }) : null);
+const toMsgpack = (value) => encode(markUnknowns(value), { extensionCodec: extensions });
+
+function markUnknowns(value) {
+  if (value === UNKNOWN) return new ExtData(0, new Uint8Array([0]));
+  if (Array.isArray(value)) return value.map(markUnknowns);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, markUnknowns(v)]));
+  }
+  return value;
+}
+
+/** A DynamicValue from a request: msgpack, or JSON (raw states). */
+function dynamicValue(dv) {
+  if (!dv) return null;
+  if (dv.msgpack && dv.msgpack.length) return fromMsgpack(dv.msgpack);
+  if (dv.json && dv.json.length) return JSON.parse(Buffer.from(dv.json).toString('utf8'));
+  return null;
+}
+
+/** A value completed to its schema: every attribute and block present, absent ones null or empty. */
+function conform(block, value) {
+  if (value === null || value === undefined) return null;
+  if (value === UNKNOWN) return UNKNOWN;
+  const out = {};
+  for (const [name, attribute] of Object.entries(block.attributes ?? {})) {
+    out[name] = conformType(attribute.type, value[name]);
+  }
+  for (const [name, nested] of Object.entries(block.block_types ?? {})) {
+    const v = value[name];
+    if (nested.nesting_mode === 'single') out[name] = v === undefined ? null : conform(nested.block, Array.isArray(v) ? v[0] : v);
+    else if (v === UNKNOWN) out[name] = UNKNOWN;
+    else out[name] = (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]).map((e) => conform(nested.block, e));
+  }
+  return out;
+}
+
+function conformType(type, value) {
+  if (value === undefined || value === null) return null;
+  if (value === UNKNOWN || typeof type === 'string') return value;
+  const [kind, inner] = type;
+  if (kind === 'list' || kind === 'set') return value.map((e) => conformType(inner, e));
+  if (kind === 'map') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conformType(inner, v)]));
+  if (kind === 'object') return Object.fromEntries(Object.keys(inner).map((k) => [k, conformType(inner[k], value[k])]));
+  throw new Error(`stand-in: type ${JSON.stringify(type)} is not supported`);
+}
+
+function schemaOf(kind, typeName) {
+  const table = kind === 'data' ? SCHEMA.data_source_schemas : SCHEMA.resource_schemas;
+  const entry = table[typeName];
+  if (!entry) throw new Error(`stand-in ${providerName}: no schema for ${kind} ${typeName}`);
+  return entry.block;
+}
+
+// ---------------------------------------------------------------------------------- invented values
+let serial = 0;
+const hex = (n) => crypto.randomBytes(n).toString('hex');
+
+/** Resource ids as AWS shapes them, by resource type. */
+const ID_PREFIXES = {
+  aws_instance: 'i-', aws_spot_instance_request: 'sir-', aws_vpc: 'vpc-', aws_subnet: 'subnet-',
+  aws_security_group: 'sg-', aws_default_security_group: 'sg-', aws_internet_gateway: 'igw-',
+  aws_route_table: 'rtb-', aws_route_table_association: 'rtbassoc-', aws_key_pair: 'key-',
+  aws_vpc_security_group_ingress_rule: 'sgr-', aws_vpc_security_group_egress_rule: 'sgr-',
+};
+
+let providerConfig = {};
+
+function region() {
+  return providerConfig.region || FIXTURE.region || 'us-east-2';
+}
+
+function inventString(typeName, name, state) {
+  if (name === 'id') return `${ID_PREFIXES[typeName] ?? `${typeName.replace(/^[a-z]+_/, '')}-`}${hex(8)}`;
+  if (name === 'arn') return `arn:aws:standin:${region()}:123456789012:${typeName}/${state.id ?? hex(4)}`;
+  if (name === 'spot_instance_id' || name === 'instance_id') return `i-${hex(8)}`;
+  if (name === 'key_pair_id') return `key-${hex(8)}`;
+  if (name === 'public_ip') return `198.51.100.${(serial++ % 250) + 1}`;
+  if (name === 'private_ip') return `10.42.0.${(serial++ % 250) + 4}`;
+  if (name === 'availability_zone') return FIXTURE.availabilityZone ?? `${region()}a`;
+  if (name === 'public_key_openssh') return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${hex(16)} stand-in\n`;
+  if (name.startsWith('private_key')) return `-----BEGIN PRIVATE KEY-----\nstand-in ${hex(8)}\n-----END PRIVATE KEY-----\n`;
+  if (typeof state[`${name}_prefix`] === 'string') return `${state[`${name}_prefix`]}${hex(6)}`;
+  return `stand-in-${name}-${hex(3)}`;
+}
+
+function inventValue(typeName, name, type, state) {
+  if (type === 'string') return inventString(typeName, name, state);
+  if (type === 'number') return 0;
+  if (type === 'bool') return false;
+  const kind = type[0];
+  if (kind === 'list' || kind === 'set') return [];
+  if (kind === 'map') return {};
+  return null;
+}
+
+/** Replaces every unknown left in a planned value with an invented one. */
+function settle(typeName, block, value) {
+  if (value === null || value === UNKNOWN) return value;
+  const out = { ...value };
+  // `id` first: an ARN names it.
+  const names = Object.keys(block.attributes ?? {}).sort((a, b) => (a === 'id' ? -1 : b === 'id' ? 1 : 0));
+  for (const name of names) {
+    if (out[name] === UNKNOWN) out[name] = inventValue(typeName, name, block.attributes[name].type, out);
+  }
+  for (const [name, nested] of Object.entries(block.block_types ?? {})) {
+    if (out[name] === UNKNOWN) out[name] = nested.nesting_mode === 'single' ? null : [];
+    else if (Array.isArray(out[name])) out[name] = out[name].map((e) => settle(typeName, nested.block, e));
+    else if (out[name]) out[name] = settle(typeName, nested.block, out[name]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------- planning
+/** A new object: computed attributes the config leaves null become unknown; write-only ones stay null. */
+function planCreate(block, proposed) {
+  if (proposed === null || proposed === UNKNOWN) return proposed;
+  const out = { ...proposed };
+  for (const [name, attribute] of Object.entries(block.attributes ?? {})) {
+    if (attribute.write_only) out[name] = null;
+    else if (attribute.computed && out[name] === null) out[name] = UNKNOWN;
+  }
+  for (const [name, nested] of Object.entries(block.block_types ?? {})) {
+    if (Array.isArray(out[name])) out[name] = out[name].map((e) => planCreate(nested.block, e));
+    else if (out[name] && out[name] !== UNKNOWN) out[name] = planCreate(nested.block, out[name]);
+  }
+  return out;
+}
+
+const isKnownMap = (v) => v && v !== UNKNOWN && typeof v === 'object' && Object.values(v).every((x) => x !== UNKNOWN);
+
+/** tags_all is the provider's default tags under the resource's own, as the AWS provider plans it. */
+function planTagsAll(block, planned) {
+  if (!planned || !block.attributes?.tags_all || !block.attributes?.tags) return planned;
+  const defaults = providerConfig.default_tags?.[0]?.tags ?? {};
+  const tags = planned.tags ?? {};
+  if (!isKnownMap(tags) || !isKnownMap(defaults)) return { ...planned, tags_all: UNKNOWN };
+  return { ...planned, tags_all: { ...defaults, ...tags } };
+}
+
+/**
+ * Arguments whose change replaces the resource (ForceNew in the providers; the cdktf packages do not
+ * record it). A hand list of what the stack's tests exercise; a spot request is treated as replaced
+ * by any argument but its tags, since EC2 cannot modify a spot request in place.
+ */
+const REPLACED_BY = {
+  aws_instance: ['ami', 'availability_zone', 'subnet_id', 'key_name', 'instance_market_options', 'cpu_options', 'tenancy', 'placement_group', 'private_ip'],
+  aws_spot_instance_request: (name) => !['tags', 'tags_all', 'timeouts'].includes(name),
+  aws_key_pair: ['key_name', 'key_name_prefix', 'public_key'],
+  aws_ssm_parameter: ['name'],
+  aws_subnet: ['vpc_id', 'cidr_block', 'availability_zone', 'availability_zone_id'],
+  aws_iam_role: ['name', 'name_prefix'],
+  aws_iam_instance_profile: ['name', 'name_prefix'],
+  aws_security_group: ['name', 'name_prefix', 'vpc_id', 'description'],
+  tls_private_key: ['algorithm', 'rsa_bits', 'ecdsa_curve'],
+};
+
+function replacedBy(typeName, block, prior, planned) {
+  const rule = REPLACED_BY[typeName];
+  if (!rule || !prior || !planned) return [];
+  const names = [...Object.keys(block.attributes ?? {}), ...Object.keys(block.block_types ?? {})]
+    .filter((name) => (typeof rule === 'function' ? rule(name) : rule.includes(name)))
+    .filter((name) => !block.attributes?.[name]?.computed || planned[name] !== UNKNOWN);
+  return names
+    .filter((name) => JSON.stringify(markUnknowns(prior[name])) !== JSON.stringify(markUnknowns(planned[name])))
+    .map((name) => ({ steps: [{ attribute_name: name }] }));
+}
+
+// ---------------------------------------------------------------------------------- quirks
+/**
+ * Behaviour of the real AWS provider 6.25.0 that the stack must survive, reproduced on purpose
+ * (from a review of the provider source):
+ * - aws_instance: reading an instance that has no spot request sets instance_market_options to
+ *   null, whatever it was launched with (resourceInstanceRead; reported fixed after 6.25 in PR
+ *   #48701), so a Capacity Block box sees its market_type vanish on every refresh.
+ * - aws_spot_instance_request: availability_zone stays unset when the request carries no Placement
+ *   (the provider only copies it from the request's launch specification).
+ */
+const QUIRKS = {
+  read: {
+    aws_instance: (state) => {
+      const market = state.instance_market_options;
+      if (Array.isArray(market) && market.length > 0 && market[0].market_type !== 'spot') {
+        return { ...state, instance_market_options: [] };
+      }
+      return state;
+    },
+  },
+  apply: {
+    aws_spot_instance_request: (state, planned) =>
+      (planned.availability_zone === UNKNOWN ? { ...state, availability_zone: null } : state),
+  },
+};
+
+// ---------------------------------------------------------------------------------- data sources
+function fixtureError(message) {
+  return { severity: 'ERROR', summary: 'Stand-in fixture', detail: message };
+}
+
+function policyDocument(config) {
+  const statements = (config.statement ?? []).map((s) => ({
+    Effect: s.effect ?? 'Allow',
+    Action: s.actions,
+    Resource: s.resources,
+    Principal: (s.principals ?? []).length ? Object.fromEntries(s.principals.map((p) => [p.type === 'Service' ? 'Service' : 'AWS', p.identifiers])) : undefined,
+    Condition: (s.condition ?? []).length ? Object.fromEntries(s.condition.map((c) => [c.test, { [c.variable]: c.values }])) : undefined,
+  }));
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+/** Values the fixture gives a data source, or an error diagnostic naming what is missing. */
+const DATA_SOURCES = {
+  aws_servicequotas_service_quota: (config) => {
+    const value = FIXTURE.quotas?.[config.quota_code];
+    if (typeof value !== 'number') return { error: `no quota value for ${config.quota_code} in the fixture` };
+    return { value, quota_name: `stand-in ${config.quota_code}`, adjustable: true, global_quota: false, default_value: 0 };
+  },
+  aws_ssm_parameter: (config) => {
+    const value = FIXTURE.ssmParameters?.[config.name];
+    if (typeof value !== 'string') return { error: `no SSM parameter ${config.name} in the fixture` };
+    return { value, insecure_value: value, type: 'String', version: 1, arn: `arn:aws:ssm:${region()}::parameter${config.name}` };
+  },
+  aws_ami: (config) => {
+    // EC2's filters: `image-id` by value, `name` as a glob (only `*` is used by the stack).
+    const filters = config.filter ?? [];
+    const matches = (filter, id, ami) => {
+      if (filter.name === 'image-id') return filter.values.includes(id);
+      if (filter.name === 'name') return filter.values.some((glob) => new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(ami.name));
+      return true;
+    };
+    const found = Object.entries(FIXTURE.amis ?? {}).filter(([id, ami]) => filters.every((f) => matches(f, id, ami)));
+    if (found.length === 0) return { error: `no AMI in the fixture matches ${JSON.stringify(filters)}` };
+    if (found.length > 1 && !config.most_recent) return { error: `several AMIs in the fixture match ${JSON.stringify(filters)}` };
+    const [id, ami] = found[0];
+    return { id, image_id: id, name: ami.name, architecture: ami.architecture, root_device_name: ami.root_device_name, block_device_mappings: ami.block_device_mappings };
+  },
+  aws_partition: () => ({ id: 'aws', partition: 'aws', dns_suffix: 'amazonaws.com', reverse_dns_prefix: 'com.amazonaws' }),
+  aws_subnet: (config) => {
+    const subnet = FIXTURE.subnets?.[config.id];
+    if (!subnet) return { error: `no subnet ${config.id} in the fixture` };
+    return { ...subnet, id: config.id };
+  },
+  aws_iam_policy_document: (config) => {
+    const json = policyDocument(config);
+    return { json, minified_json: json, id: crypto.createHash('sha256').update(json).digest('hex').slice(0, 10) };
+  },
+};
+
+function readDataSource(typeName, config) {
+  const block = schemaOf('data', typeName);
+  const answer = DATA_SOURCES[typeName]?.(config) ?? {};
+  if (answer.error) return { diagnostics: [fixtureError(`${typeName}: ${answer.error}`)] };
+  const merged = { ...config };
+  for (const [name, value] of Object.entries(answer)) if (name in (block.attributes ?? {})) merged[name] = value;
+  return { state: settle(typeName, block, planCreate(block, conform(block, merged))) };
+}
+
+// ---------------------------------------------------------------------------------- the service
+function protoSchema(block) {
+  const attributes = Object.entries(block.attributes ?? {}).map(([name, a]) => ({
+    name,
+    type: Buffer.from(JSON.stringify(a.type)),
+    required: Boolean(a.required),
+    optional: Boolean(a.optional),
+    computed: Boolean(a.computed),
+    sensitive: Boolean(a.sensitive),
+    write_only: Boolean(a.write_only),
+  }));
+  const NESTING = { single: 'SINGLE', list: 'LIST', set: 'SET', map: 'MAP', group: 'GROUP' };
+  const block_types = Object.entries(block.block_types ?? {}).map(([name, b]) => ({
+    type_name: name,
+    block: protoSchema(b.block),
+    nesting: NESTING[b.nesting_mode],
+    min_items: b.min_items ?? 0,
+    max_items: b.max_items ?? 0,
+  }));
+  return { version: 0, attributes, block_types };
+}
+
+const schemaMessage = (entry) => ({ version: entry.version ?? 0, block: protoSchema(entry.block) });
+const dyn = (value) => ({ msgpack: Buffer.from(toMsgpack(value)) });
+
+function guard(handler) {
+  return (call, callback) => {
+    try {
+      callback(null, handler(call.request));
+    } catch (err) {
+      callback(null, { diagnostics: [{ severity: 'ERROR', summary: 'Stand-in provider error', detail: String(err.stack ?? err) }] });
+    }
+  };
+}
+
+const providerService = {
+  GetMetadata: guard(() => ({
+    server_capabilities: { plan_destroy: false, get_provider_schema_optional: false, move_resource_state: false },
+    resources: Object.keys(SCHEMA.resource_schemas).map((type_name) => ({ type_name })),
+    data_sources: Object.keys(SCHEMA.data_source_schemas).map((type_name) => ({ type_name })),
+  })),
+  GetSchema: guard(() => ({
+    provider: schemaMessage(SCHEMA.provider),
+    resource_schemas: Object.fromEntries(Object.entries(SCHEMA.resource_schemas).map(([k, v]) => [k, schemaMessage(v)])),
+    data_source_schemas: Object.fromEntries(Object.entries(SCHEMA.data_source_schemas).map(([k, v]) => [k, schemaMessage(v)])),
+    server_capabilities: { plan_destroy: false, get_provider_schema_optional: false, move_resource_state: false },
+  })),
+  PrepareProviderConfig: guard((req) => ({ prepared_config: req.config })),
+  ValidateResourceTypeConfig: guard(() => ({ diagnostics: [] })),
+  ValidateDataSourceConfig: guard(() => ({ diagnostics: [] })),
+  ValidateEphemeralResourceConfig: guard(() => ({ diagnostics: [] })),
+  Configure: guard((req) => {
+    providerConfig = dynamicValue(req.config) ?? {};
+    return { diagnostics: [] };
+  }),
+  UpgradeResourceState: guard((req) => {
+    const block = schemaOf('resource', req.type_name);
+    const raw = req.raw_state?.json?.length ? JSON.parse(Buffer.from(req.raw_state.json).toString('utf8')) : null;
+    return { upgraded_state: dyn(conform(block, raw)) };
+  }),
+  ReadResource: guard((req) => {
+    const state = dynamicValue(req.current_state);
+    const quirk = QUIRKS.read[req.type_name];
+    return { new_state: dyn(state && quirk ? quirk(state) : state), private: req.private };
+  }),
+  PlanResourceChange: guard((req) => {
+    const block = schemaOf('resource', req.type_name);
+    const prior = dynamicValue(req.prior_state);
+    const proposed = dynamicValue(req.proposed_new_state);
+    if (proposed === null) return { planned_state: dyn(null) };
+    const planned = planTagsAll(block, prior === null ? planCreate(block, proposed) : proposed);
+    return { planned_state: dyn(planned), requires_replace: replacedBy(req.type_name, block, prior, planned), planned_private: req.prior_private };
+  }),
+  ApplyResourceChange: guard((req) => {
+    const planned = dynamicValue(req.planned_state);
+    if (planned === null) return { new_state: dyn(null) };
+    const block = schemaOf('resource', req.type_name);
+    let state = settle(req.type_name, block, planned);
+    const quirk = QUIRKS.apply[req.type_name];
+    if (quirk) state = quirk(state, planned);
+    return { new_state: dyn(state), private: req.planned_private };
+  }),
+  ImportResourceState: guard((req) => {
+    const block = schemaOf('resource', req.type_name);
+    return { imported_resources: [{ type_name: req.type_name, state: dyn(conform(block, { id: req.id })) }] };
+  }),
+  MoveResourceState: guard(() => ({
+    diagnostics: [{ severity: 'ERROR', summary: 'Stand-in provider', detail: 'moving resource state is not supported' }],
+  })),
+  ReadDataSource: guard((req) => {
+    const result = readDataSource(req.type_name, dynamicValue(req.config));
+    return result.diagnostics ? { diagnostics: result.diagnostics } : { state: dyn(result.state) };
+  }),
+  OpenEphemeralResource: guard(() => ({ diagnostics: [fixtureError('ephemeral resources are not supported')] })),
+  RenewEphemeralResource: guard(() => ({})),
+  CloseEphemeralResource: guard(() => ({})),
+  GetFunctions: guard(() => ({ functions: {} })),
+  CallFunction: guard(() => ({ error: { text: 'the stand-in has no functions' } })),
+  Stop: guard(() => ({ Error: '' })),
+};
+
+// ---------------------------------------------------------------------------------- serving
+// The harness bundles this file with esbuild and writes the protocol definitions (proto/) beside the
+// bundle as one JSON descriptor: a provider starts twice per terraform command, so start-up counts.
+const DESCRIPTOR = JSON.parse(fs.readFileSync(path.join(__dirname, 'proto-descriptor.json'), 'utf8'));
+const PROTOS = grpc.loadPackageDefinition(protoLoader.fromJSON(DESCRIPTOR, {
+  keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
+}));
+
+const server = new grpc.Server();
+server.addService(PROTOS.tfplugin5.Provider.service, providerService);
+server.addService(PROTOS.plugin.GRPCController.service, {
+  // go-plugin's Kill calls Shutdown, then waits for the process to exit.
+  Shutdown: (_call, callback) => {
+    callback(null, {});
+    setImmediate(() => server.tryShutdown(() => process.exit(0)));
+    setTimeout(() => process.exit(0), 200).unref();
+  },
+});
+server.addService(PROTOS.plugin.GRPCStdio.service, {
+  // Nothing is written to stdio after the handshake; keep the stream open until shutdown.
+  StreamStdio: () => {},
+});
+server.addService(PROTOS.plugin.GRPCBroker.service, {
+  StartStream: (call) => call.on('data', () => {}),
+});
+server.addService(PROTOS.grpc.health.v1.Health.service, {
+  Check: (_call, callback) => callback(null, { status: 'SERVING' }),
+  List: (_call, callback) => callback(null, { statuses: { plugin: { status: 'SERVING' } } }),
+  Watch: (call) => call.write({ status: 'SERVING' }),
+});
+
+server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+  if (err) refuse(`cannot listen: ${err.message}`);
+  process.stdout.write(`${CORE_PROTOCOL_VERSION}|${APP_PROTOCOL_VERSION}|tcp|127.0.0.1:${port}|grpc|\n`);
+});
