@@ -13,6 +13,7 @@ import { INSTANCE_TYPES, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './c
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
+import { IdleStopRule } from './constructs/idle-stop-rule';
 import { InstanceProfile } from './constructs/instance-profile';
 import { InterruptionNotice } from './constructs/interruption-notice';
 import { BoxList, LaunchSpec } from './constructs/launch-spec';
@@ -24,7 +25,7 @@ import { QuotaGuard } from './constructs/quota-guard';
 import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
-import { renderUserData } from './userdata';
+import { IDLE_METRIC_NAME, IDLE_METRIC_NAMESPACE, renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
 export const STACK_NAME = 'trainium-spot';
@@ -53,8 +54,10 @@ export class TrainiumSpotStack extends TerraformStack {
     });
     // EC2's RequestSpotInstances takes no metadata options: a spot box requires IMDSv2 on itself.
     const spotRequests = config.market === 'spot' || config.market === 'auto';
+    const publishVerdict = config.idle.enabled && config.idle.publishVerdict;
     const profile = new InstanceProfile(this, 'instance-profile', {
       name: config.name, partition, allowRequiringImdsv2: spotRequests,
+      metricNamespace: publishVerdict ? IDLE_METRIC_NAMESPACE : undefined,
     });
     if (config.sshPublicKey === undefined) new TlsProvider(this, 'tls');
     const sshKey = new SshKey(this, 'ssh-key', { name: config.name, publicKey: config.sshPublicKey });
@@ -70,7 +73,10 @@ export class TrainiumSpotStack extends TerraformStack {
       securityGroupIds: [securityGroup.securityGroupId],
       keyName: sshKey.keyName,
       instanceProfileName: profile.profileName,
-      userData: renderUserData({ name: config.name, idle: config.idle, requireImdsv2OnBoot: spotRequests }),
+      userData: renderUserData({
+        name: config.name, region: config.region, idle: config.idle,
+        interruptionWatcher: spotRequests, requireImdsv2OnBoot: spotRequests,
+      }),
       rootVolumeSizeGiB: image.rootVolumeSizeGiB,
       rootVolumeIops: config.rootVolumeIops,
       rootVolumeThroughputMiBps: config.rootVolumeThroughputMiBps,
@@ -105,15 +111,26 @@ export class TrainiumSpotStack extends TerraformStack {
 
     // ---------------------------------------------------------------- stopping and warnings
     if (config.idleAlarm.enabled) {
-      new IdleAlarm(this, 'idle-alarm', {
+      const alarm = new IdleAlarm(this, 'idle-alarm', {
         name: config.name,
         region: config.region,
         partition,
         instanceCount: config.instanceCount,
         instanceIdsRef: instanceIds.fqn,
-        thresholdPercent: config.idleAlarm.thresholdPercent,
-        periodSeconds: config.idleAlarm.periodSeconds,
-        evaluationPeriods: config.idleAlarm.evaluationPeriods,
+        verdictNamespace: IDLE_METRIC_NAMESPACE,
+        verdictMetricName: IDLE_METRIC_NAME,
+        silentMinutes: config.idleAlarm.silentMinutes,
+        lowCpuMinutes: config.idleAlarm.lowCpuMinutes,
+        lowCpuThresholdPercent: lowCpuThresholdPercent(config.idleAlarm.lowCpuBusyVcpus, facts.vcpus),
+      });
+      new IdleStopRule(this, 'idle-stop-rule', {
+        name: config.name,
+        region: config.region,
+        partition,
+        instanceCount: config.instanceCount,
+        instanceIdsRef: instanceIds.fqn,
+        alarmArnsRef: alarm.deadCheckAlarmArnsRef,
+        instanceTags: { Project: config.name, ManagedBy: 'trainium-spot' },
       });
     }
     const notice = spot && new InterruptionNotice(this, 'interruption-notice', {
@@ -191,6 +208,14 @@ export class TrainiumSpotStack extends TerraformStack {
       }
     }
   }
+}
+
+/**
+ * CPUUtilization is the average over all vCPUs: `busyVcpus` busy vCPUs read as this percentage, rounded
+ * down to 0.01 % (CloudWatch thresholds are plain numbers). 0.5 vCPU is 6.25 % of 8 vCPUs, 0.39 % of 128.
+ */
+export function lowCpuThresholdPercent(busyVcpus: number, vcpus: number): number {
+  return Math.floor((busyVcpus * 10000) / vcpus) / 100;
 }
 
 /** Which quotas the chosen market draws on. */
