@@ -52,15 +52,16 @@ WORK=0 NOTHING=1 UNSURE=2 PRESENT=3
 # Timers fire a little early or late: an idle window this close to its end counts as ended.
 JITTER_CENTISECONDS=500
 
-# The clock: the tests set TS_NOW (epoch seconds) to drive a simulated day.
-now() { printf '%s' "${TS_NOW:-$EPOCHSECONDS}"; }
+# The wall clock, read once: only log stamps and the keep-alive file's first sighting use it. The tests
+# set TS_NOW (epoch seconds) to drive a simulated day.
+NOW=${TS_NOW:-$EPOCHSECONDS}
 
 # ---------------------------------------------------------------------------------------------
 # Logging: stdout reaches the journal under systemd; by hand we also send it there with logger.
 # ---------------------------------------------------------------------------------------------
 log() {
   local stamp
-  printf -v stamp '%(%Y-%m-%dT%H:%M:%S%z)T' "$(now)"
+  printf -v stamp '%(%Y-%m-%dT%H:%M:%S%z)T' "$NOW"
   printf '%s\n' "$*"
   { printf '%s %s\n' "$stamp" "$*" >>"$LOG_FILE"; } 2>/dev/null || true
   if [[ -z ${JOURNAL_STREAM:-} ]]; then
@@ -152,11 +153,26 @@ at_or_above() {
   return "$NOTHING"
 }
 
-load_state() { read -r "$1" 2>/dev/null <"$STATE_DIR/$2"; }
-# Written whole then renamed, so a run killed mid-write never leaves half a number behind.
-save_state() {
+# State of this boot, one key=value per line in STATE_DIR/state: read once, written once per check.
+declare -A STATE=()
+read_state_file() {
+  local key value
+  [[ -r $STATE_DIR/state ]] || return 0
+  while IFS='=' read -r key value; do
+    [[ -n $key ]] && STATE[$key]=$value
+  done <"$STATE_DIR/state"
+}
+load_state() {
+  [[ -n ${STATE[$2]+set} ]] || return 1
+  printf -v "$1" '%s' "${STATE[$2]}"
+}
+save_state() { STATE[$1]=$2; }
+# Written whole then renamed, so a run killed mid-write never leaves half a state behind.
+write_state_file() {
+  local key text=''
   [[ $SAVE == true ]] || return 0
-  printf '%s\n' "$2" >"$STATE_DIR/$1.new" && mv -f "$STATE_DIR/$1.new" "$STATE_DIR/$1"
+  for key in "${!STATE[@]}"; do text+="$key=${STATE[$key]}"$'\n'; done
+  printf '%s' "$text" >"$STATE_DIR/state.new" && mv -f "$STATE_DIR/state.new" "$STATE_DIR/state"
 }
 
 # A rate since the previous check from a counter: sets RATE_MILLI (thousandths of a unit per second).
@@ -164,14 +180,16 @@ save_state() {
 rate_since_last_check() {
   local previous then_cs then_count
   load_state previous "$1" || previous='0 0'
-  save_state "$1" "$UPTIME_CENTISECONDS $2" || {
-    REASON="cannot write $STATE_DIR"
-    return "$UNSURE"
-  }
+  save_state "$1" "$UPTIME_CENTISECONDS $2"
   read -r then_cs then_count <<<"$previous"
-  if ! [[ $then_cs =~ ^[0-9]+$ && $then_count =~ ^[0-9]+$ ]] || ((UPTIME_CENTISECONDS <= then_cs || $2 < then_count)); then
-    REASON='no interval since the previous check (or counters reset)'
+  if ! [[ $then_cs =~ ^[0-9]+$ && $then_count =~ ^[0-9]+$ ]] || ((UPTIME_CENTISECONDS < then_cs || $2 < then_count)); then
+    REASON='counters went back since the previous check'
     return "$UNSURE"
+  fi
+  # A second check at the same moment learns nothing new; the idle window runs from the last activity.
+  if ((UPTIME_CENTISECONDS == then_cs)); then
+    REASON='no time since the previous check'
+    return "$NOTHING"
   fi
   RATE_MILLI=$((($2 - then_count) * 100 * $3 / (UPTIME_CENTISECONDS - then_cs)))
 }
@@ -210,10 +228,11 @@ identity_of() {
 }
 
 snapshot_processes() {
-  local out status=0 pid ppid args i ancestor pattern
+  local table=$STATE_DIR/ps.out status=0 pid ppid args i ancestor pattern
   local -a pids=() command_lines=()
   local -A parent_of=()
-  out=$(run_bounded ps "${PS_ARGS[@]}") || status=$?
+  # Through a file rather than $(...): one process less per check.
+  run_bounded ps "${PS_ARGS[@]}" >"$table" || status=$?
   if ((status != 0)); then
     PS_ERROR="ps failed: $(failure "$status")"
     return 0
@@ -223,7 +242,7 @@ snapshot_processes() {
     parent_of[$pid]=$ppid
     pids+=("$pid")
     command_lines+=("$args")
-  done <<<"$out"
+  done <"$table"
   # Leave out this check itself and everything it started (subshells, timeout, ps): a pattern such
   # as 'ps' or 'timeout' must not find the check looking for it.
   for i in "${!pids[@]}"; do
@@ -309,7 +328,7 @@ detect_neuron() {
   session_process 'Neuron compiler' '(^|[ /])(neuronx-cc|neuron-cc|neuron_parallel_compile)( |$)' '' || status=$?
   ((status == NOTHING)) || return "$status"
   if [[ -s $NEURON_REPORTS ]]; then
-    reports=$(<"$NEURON_REPORTS") || true
+    read -r -d '' reports <"$NEURON_REPORTS" || true
     [[ $SAVE == true ]] && : >"$NEURON_REPORTS"
     where='neuron-monitor since the previous check'
   else
@@ -441,14 +460,15 @@ detect_cpu() {
   done
   idle=${fields[4]}
   load_state previous cpu.sample || previous='0 0'
-  save_state cpu.sample "$total $idle" || {
-    REASON="cannot write $STATE_DIR"
-    return "$UNSURE"
-  }
+  save_state cpu.sample "$total $idle"
   read -r then_total then_idle <<<"$previous"
-  if ! [[ $then_total =~ ^[0-9]+$ && $then_idle =~ ^[0-9]+$ ]] || ((total <= then_total)); then
-    REASON='no CPU time passed since the previous check'
+  if ! [[ $then_total =~ ^[0-9]+$ && $then_idle =~ ^[0-9]+$ ]] || ((total < then_total)); then
+    REASON='CPU counters went back since the previous check'
     return "$UNSURE"
+  fi
+  if ((total == then_total)); then
+    REASON='no CPU time since the previous check'
+    return "$NOTHING"
   fi
   busy_milli=$(((total - then_total - (idle - then_idle)) * 100000 / (total - then_total)))
   # One busy vCPU is work however many share the average: on 128 vCPUs it is under 1 %.
@@ -533,33 +553,35 @@ detect_network() {
 
 # `touch /run/trainium-spot/keepalive` keeps the box up for KEEPALIVE_MINUTES. The touch is dated on the
 # boot clock when a check first sees it (its wall-clock age counts at most back to the previous check),
-# so a clock step can neither end nor extend it.
+# so a clock step can neither end nor extend it. A reference file with the last seen mtime tells a new
+# touch (newer or older: the clock may have stepped back) without running stat every check.
 detect_keepalive() {
-  local mtime age_cs seen='' seen_mtime seen_cs then_cs
+  local ref=$STATE_DIR/keepalive.ref mtime age_cs seen='' seen_cs=''
   if [[ ! -e $KEEPALIVE_FILE ]]; then
     REASON="no $KEEPALIVE_FILE"
     return "$NOTHING"
   fi
-  mtime=$(stat -c %Y -- "$KEEPALIVE_FILE") || {
-    REASON="cannot stat $KEEPALIVE_FILE"
-    return "$UNSURE"
-  }
-  if ((mtime == 0)); then
-    REASON='never touched'
-    return "$NOTHING"
-  fi
   load_state seen keepalive.seen || seen=''
-  read -r seen_mtime seen_cs <<<"$seen"
-  if [[ $seen_mtime != "$mtime" || ! $seen_cs =~ ^[0-9]+$ ]]; then
-    then_cs=$LAST_CHECK_CENTISECONDS
-    age_cs=$((($(now) - mtime) * 100))
-    ((age_cs < 0)) && age_cs=0
-    ((age_cs > UPTIME_CENTISECONDS - then_cs)) && age_cs=$((UPTIME_CENTISECONDS - then_cs))
-    seen_cs=$((UPTIME_CENTISECONDS - age_cs))
-    save_state keepalive.seen "$mtime $seen_cs" || {
-      REASON="cannot write $STATE_DIR"
+  seen_cs=${seen#* }
+  if [[ -z $seen || $KEEPALIVE_FILE -nt $ref || $KEEPALIVE_FILE -ot $ref ]]; then
+    mtime=$(stat -c %Y -- "$KEEPALIVE_FILE") || {
+      REASON="cannot stat $KEEPALIVE_FILE"
       return "$UNSURE"
     }
+    if ((mtime == 0)); then
+      seen_cs=never
+    else
+      age_cs=$(((NOW - mtime) * 100))
+      ((age_cs < 0)) && age_cs=0
+      ((age_cs > UPTIME_CENTISECONDS - LAST_CHECK_CENTISECONDS)) && age_cs=$((UPTIME_CENTISECONDS - LAST_CHECK_CENTISECONDS))
+      seen_cs=$((UPTIME_CENTISECONDS - age_cs))
+    fi
+    save_state keepalive.seen "$mtime $seen_cs"
+    [[ $SAVE == true ]] && { touch -r "$KEEPALIVE_FILE" -- "$ref" 2>/dev/null || true; }
+  fi
+  if [[ ! $seen_cs =~ ^[0-9]+$ ]]; then
+    REASON='never touched'
+    return "$NOTHING"
   fi
   age_cs=$((UPTIME_CENTISECONDS - seen_cs))
   if ((age_cs < KEEPALIVE_MINUTES * 6000)); then
@@ -584,7 +606,7 @@ detect_terminal() {
     [[ $atime =~ ^[0-9]+$ ]] && ((atime > newest)) && newest=$atime
   done
   load_state previous terminal.input && [[ $previous =~ ^[0-9]+$ ]] || previous=0
-  save_state terminal.input "$newest" || true
+  save_state terminal.input "$newest"
   if ((newest > previous && previous > 0)); then
     REASON="input on ${#terminals[@]} terminal(s) since the previous check"
     return "$WORK"
@@ -628,8 +650,7 @@ forget_earlier_boots() {
   read -r boot_id 2>/dev/null <"$PROC_ROOT/sys/kernel/random/boot_id" || boot_id=unknown
   load_state saved boot-id || saved=''
   [[ $saved == "$boot_id" ]] && return 0
-  rm -f -- "$STATE_DIR"/{last-active,last-work,last-check,cpu.sample,net.sample,disk.sample,keepalive.seen,terminal.input} &&
-    save_state boot-id "$boot_id"
+  STATE=([boot-id]=$boot_id)
 }
 
 # Created with a 1970 mtime so that creating it is no sign of life. Mode 0666 in a root-owned
@@ -683,10 +704,10 @@ decide() {
       fi
     fi
   fi
-  if ! save_state last-active "$last_active" || ! save_state last-work "$last_work" ||
-    ! save_state last-check "$UPTIME_CENTISECONDS"; then
-    die "cannot write $STATE_DIR"
-  fi
+  save_state last-active "$last_active"
+  save_state last-work "$last_work"
+  save_state last-check "$UPTIME_CENTISECONDS"
+  write_state_file || die "cannot write $STATE_DIR"
 }
 
 # The verdict for the CloudWatch backstop: StopVerdict 1 when this check stops the box, else 0; a dry
@@ -694,7 +715,7 @@ decide() {
 # backstop watches for, and it waits far longer than one missed minute.
 PUBLISHED=''
 publish_verdict() {
-  local instance_id='' status=0 out
+  local instance_id='' status=0 out=
   [[ $PUBLISH_VERDICT == true ]] || return 0
   read -r instance_id 2>/dev/null <"$INSTANCE_ID_FILE" || true
   if [[ ! $instance_id =~ ^i-[0-9a-f]+$ ]]; then
@@ -705,11 +726,13 @@ publish_verdict() {
     PUBLISHED='cloudwatch: not published (no AWS_REGION_NAME in idle.conf)'
     return 0
   fi
-  out=$(run_bounded aws cloudwatch put-metric-data --region "$AWS_REGION_NAME" --namespace "$METRIC_NAMESPACE" \
-    --metric-name StopVerdict --dimensions "InstanceId=$instance_id" --unit Count --value "$1" 2>&1) || status=$?
+  run_bounded aws cloudwatch put-metric-data --region "$AWS_REGION_NAME" --namespace "$METRIC_NAMESPACE" \
+    --metric-name StopVerdict --dimensions "InstanceId=$instance_id" --unit Count --value "$1" \
+    >"$STATE_DIR/aws.out" 2>&1 || status=$?
   if ((status == 0)); then
     PUBLISHED="cloudwatch: StopVerdict=$1"
   else
+    read -r -d '' out <"$STATE_DIR/aws.out" || true
     printf -v PUBLISHED 'cloudwatch: not published (aws %s: %.200s)' "$(failure "$status")" "${out//$'\n'/ }"
   fi
 }
@@ -757,7 +780,7 @@ main() {
     exit 2
   fi
   load_config
-  mkdir -m 0755 -- "$STATE_DIR" 2>/dev/null || [[ -d $STATE_DIR ]] || die "cannot create $STATE_DIR"
+  [[ -d $STATE_DIR ]] || mkdir -m 0755 -- "$STATE_DIR" 2>/dev/null || die "cannot create $STATE_DIR"
 
   # The timer and a manual run take turns: the second waits for the first, then checks afresh.
   exec {lock_fd}>>"$LOCK_FILE" || die "cannot open $LOCK_FILE"
@@ -770,8 +793,9 @@ main() {
   read -r uptime _ 2>/dev/null <"$PROC_ROOT/uptime" || uptime=''
   [[ $uptime =~ ^([0-9]+)\.([0-9]{2})$ ]] || die "cannot read the uptime from $PROC_ROOT/uptime"
   UPTIME_CENTISECONDS=$((10#${BASH_REMATCH[1]} * 100 + 10#${BASH_REMATCH[2]}))
+  read_state_file
   if [[ $command == check ]]; then
-    forget_earlier_boots || die "cannot reset $STATE_DIR"
+    forget_earlier_boots
     create_keepalive_file || WARNINGS+=("cannot create $KEEPALIVE_FILE; users cannot keep the box up with it")
   fi
   read_mark last-check LAST_CHECK_CENTISECONDS

@@ -186,9 +186,9 @@ function interruptionFiles(): BoxFile[] {
 /** gzip with a zero timestamp, so the same input always gives the same bytes. */
 const gzip = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 });
 
-function writeFileEntry(file: BoxFile): string[] {
+function writeFileEntry(file: BoxFile, innerGzip: boolean): string[] {
   const head = [`  - path: ${file.path}`, '    owner: root:root', `    permissions: '${file.permissions}'`];
-  if (file.gzip) {
+  if (file.gzip && innerGzip) {
     return [...head, '    encoding: gz+b64', `    content: ${gzip(file.content).toString('base64')}`];
   }
   const body = file.content.replace(/\n$/, '').split('\n').map((line) => (line === '' ? '' : `      ${line}`));
@@ -197,7 +197,11 @@ function writeFileEntry(file: BoxFile): string[] {
 
 const IMDSV2_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-require-imdsv2';
 
-function cloudConfig(props: UserDataProps): string {
+/**
+ * The cloud-config. With `innerGzip` the large scripts travel gzipped inside it; without, they are plain
+ * text, for a cloud-config that is gzipped whole (gzip of gzip+base64 saves little).
+ */
+function cloudConfig(props: UserDataProps, innerGzip: boolean): string {
   assertSingleLine('name', props.name);
   const files: BoxFile[] = [];
   const commands: string[] = [];
@@ -227,7 +231,7 @@ function cloudConfig(props: UserDataProps): string {
     '#cloud-config',
     ...about,
     'write_files:',
-    ...files.flatMap(writeFileEntry),
+    ...files.flatMap((file) => writeFileEntry(file, innerGzip)),
     'runcmd:',
     ...commands,
     '',
@@ -235,9 +239,9 @@ function cloudConfig(props: UserDataProps): string {
 }
 
 export function renderUserData(props: UserDataProps): RenderedUserData {
-  const text = cloudConfig(props);
+  const text = cloudConfig(props, true);
   if (Buffer.byteLength(text, 'utf8') <= USER_DATA_LIMIT_BYTES) return { userData: text };
-  const zipped = gzip(text);
+  const zipped = gzip(cloudConfig(props, false));
   if (zipped.length <= USER_DATA_LIMIT_BYTES) return { userDataBase64: zipped.toString('base64') };
   const patterns = props.idle.processPatterns;
   throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ` +
