@@ -173,8 +173,9 @@ function withUserDataDigest(json: TerraformJson): TerraformJson {
   const copy = JSON.parse(JSON.stringify(json)) as TerraformJson;
   for (const type of ['aws_spot_instance_request', 'aws_instance']) {
     for (const block of Object.values(copy.resource[type] ?? {})) {
-      const userData = String(block.user_data);
-      block.user_data = `<${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}>`;
+      const key = block.user_data !== undefined ? 'user_data' : 'user_data_base64';
+      const userData = String(block[key]);
+      block[key] = `<${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}>`;
     }
   }
   return copy;

@@ -4,7 +4,7 @@
  * Each rule is also shown a bad stack, so none of them can pass by checking nothing.
  */
 import { ConfigInput } from '../src/config';
-import { TerraformJson, blocksOf, synthesizeJson } from './support/synth';
+import { TerraformJson, blocksOf, synthesizeJson, userDataText } from './support/synth';
 
 type Violation = string;
 type Rule = (json: TerraformJson) => Violation[];
@@ -21,7 +21,7 @@ const RULES: Record<string, Rule> = {
   // the rule asks for the first-boot step that requires IMDSv2 on the box itself.
   'CKV_AWS_79 instance metadata requires IMDSv2 tokens': (json) => instances(json)
     .filter(({ id, block }) => (id.startsWith('aws_spot_instance_request.')
-      ? !String(block.user_data).includes(`- [${REQUIRE_IMDSV2}]`)
+      ? !userDataText(block).includes(`- [${REQUIRE_IMDSV2}]`)
       : block.metadata_options?.http_tokens !== 'required' || block.metadata_options?.http_put_response_hop_limit !== 1))
     .map(({ id }) => id),
   'CKV_AWS_8 launch volumes are encrypted': (json) => instances(json)
@@ -44,8 +44,10 @@ const RULES: Record<string, Rule> = {
     .filter(({ block }) => !block.iam_instance_profile).map(({ id }) => id),
   'CKV2_AWS_34 SSM parameters are SecureString': (json) => blocksOf(json, 'aws_ssm_parameter')
     .filter((p) => p.type !== 'SecureString').map((p) => String(p.name)),
+  // Checkov's rule: actions_enabled must not be false. The backstop's child alarms have no action of
+  // their own (their composite stops the box through EventBridge), but their actions stay enabled.
   'CKV_AWS_319 alarm actions are enabled': (json) => blocksOf(json, 'aws_cloudwatch_metric_alarm')
-    .filter((a) => a.actions_enabled === false || !(a.alarm_actions?.length > 0)).map((a) => String(a.alarm_name)),
+    .filter((a) => a.actions_enabled === false).map((a) => String(a.alarm_name)),
   'CKV_AWS_23 security groups and their rules are described': (json) => [
     ...blocksOf(json, 'aws_security_group'),
     ...blocksOf(json, 'aws_vpc_security_group_ingress_rule'),
@@ -70,7 +72,11 @@ const STACKS: Record<string, ConfigInput> = {
 
 /** Makes a stack break one rule, to show that the rule notices. */
 const BREAKERS: Record<string, (json: TerraformJson) => void> = {
-  CKV_AWS_79: (json) => { firstSpot(json).user_data = String(firstSpot(json).user_data).replace(`- [${REQUIRE_IMDSV2}]`, ''); },
+  CKV_AWS_79: (json) => {
+    const spot = firstSpot(json);
+    spot.user_data = userDataText(spot).replace(`- [${REQUIRE_IMDSV2}]`, '');
+    delete spot.user_data_base64;
+  },
   CKV_AWS_8: (json) => { firstSpot(json).root_block_device.encrypted = false; },
   CKV_AWS_24: (json) => {
     json.resource.aws_vpc_security_group_ingress_rule = {

@@ -4,7 +4,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { parseConfig } from '../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../src/stack';
 import { terraformMissingReason } from './support/terraform';
-import { synthesize, synthesizeJson } from './support/synth';
+import { synthesize, synthesizeJson, userDataText } from './support/synth';
 
 describe('the default stack', () => {
   const json = synthesizeJson();
@@ -61,13 +61,16 @@ describe('the default stack', () => {
     });
   });
 
-  test('hands the box the cloud-init that installs the idle check and its config', () => {
+  test('hands the box the cloud-init that installs the idle check, its config and the interruption watcher', () => {
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
-    expect(request.user_data).toMatch(/^#cloud-config\n/);
-    expect(request.user_data).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
-    expect(request.user_data).toContain('path: /etc/trainium-spot/idle.conf');
-    expect(request.user_data).toContain('CONSECUTIVE_CHECKS=2');
-    expect(request.user_data).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer]');
+    const text = userDataText(request);
+    expect(text).toMatch(/^#cloud-config\n/);
+    expect(text).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
+    expect(text).toContain('path: /etc/trainium-spot/idle.conf');
+    expect(text).toContain('IDLE_MINUTES=3');
+    expect(text).toContain("AWS_REGION_NAME='us-east-2'");
+    expect(text).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer, trainium-spot-neuron-monitor.service]');
+    expect(text).toContain('- [systemctl, enable, --now, trainium-spot-interruption.service]');
   });
 
   test("tags the spot instance itself with the project tags, the user's tags and its Name", () => {
@@ -80,15 +83,15 @@ describe('the default stack', () => {
 
   test('spot boxes require IMDSv2 on themselves at first boot, since a spot request cannot set it', () => {
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
-    expect(request.user_data).toContain('path: /usr/local/sbin/trainium-spot-require-imdsv2');
-    expect(request.user_data).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
+    expect(userDataText(request)).toContain('path: /usr/local/sbin/trainium-spot-require-imdsv2');
+    expect(userDataText(request)).toContain('  - [/usr/local/sbin/trainium-spot-require-imdsv2]');
     expect(json.resource).toHaveProperty('aws_iam_role_policy');
   });
 
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {
     const onDemand = synthesizeJson({ market: 'on-demand' });
-    expect(Object.values(onDemand.resource.aws_instance)[0].user_data).not.toContain('require-imdsv2');
-    expect(onDemand.resource).not.toHaveProperty('aws_iam_role_policy');
+    expect(userDataText(Object.values(onDemand.resource.aws_instance)[0])).not.toContain('require-imdsv2');
+    expect(Object.values(onDemand.resource.aws_iam_role_policy ?? {}).map((p) => p.name_prefix)).not.toContain('require-imdsv2-');
   });
 
   test('without the idle alarm, has no alarm', () => {

@@ -52,4 +52,17 @@ describe('InstanceProfile for spot boxes', () => {
     const synthesized = Testing.synthScope((scope) => { new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws' }); });
     expect(synthesized).not.toHaveResource(IamRolePolicy);
   });
+
+  test('GIVEN a metric namespace THEN the box may publish metrics to that namespace and no other', () => {
+    const withVerdict = JSON.parse(Testing.synthScope((scope) => {
+      new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws', metricNamespace: 'TrainiumSpot/Idle' });
+    }));
+    const documents = Object.values(withVerdict.data.aws_iam_policy_document) as any[];
+    expect(documents.find((d) => d.statement[0].actions[0] === 'cloudwatch:PutMetricData').statement).toEqual([{
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle'] }],
+    }]);
+    expect(Object.values(withVerdict.resource.aws_iam_role_policy)).toHaveLength(1);
+  });
 });

@@ -1,4 +1,5 @@
 /** Synthesizes the stack from a config input, the way `cdktf synth` does, for assertions. */
+import { gunzipSync } from 'node:zlib';
 import { Testing } from 'cdktf';
 import { ConfigInput, parseConfig } from '../../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../../src/stack';
@@ -33,4 +34,10 @@ export function onlyBlock(blocks: Record<string, Record<string, any>> | undefine
 /** Every block of a resource type. */
 export function blocksOf(json: TerraformJson, type: string): Record<string, any>[] {
   return Object.values(json.resource[type] ?? {});
+}
+
+/** The cloud-config of an instance block, plain (`user_data`) or gzipped whole (`user_data_base64`). */
+export function userDataText(block: Record<string, any>): string {
+  if (block.user_data !== undefined) return String(block.user_data);
+  return gunzipSync(Buffer.from(String(block.user_data_base64), 'base64')).toString('utf8');
 }

@@ -60,6 +60,8 @@ export class IdleAlarm extends Construct {
         alarmName: `${props.name}-\${count.index}-${alarmId}`,
         period: 60,
         datapointsToAlarm: config.evaluationPeriods,
+        // CKV_AWS_319; only the verdict alarm has an action.
+        actionsEnabled: true,
         ...config,
       });
 
@@ -74,8 +76,6 @@ export class IdleAlarm extends Construct {
       evaluationPeriods: 2,
       // Silence is never a verdict to stop.
       treatMissingData: 'notBreaching',
-      // CKV_AWS_319.
-      actionsEnabled: true,
       alarmActions: [`arn:${props.partition}:automate:${props.region}:ec2:stop`],
     });
     const silent = perBox('silent', {
@@ -88,7 +88,6 @@ export class IdleAlarm extends Construct {
       threshold: 1,
       evaluationPeriods: props.silentMinutes,
       treatMissingData: 'breaching',
-      actionsEnabled: false,
     });
     const lowCpu = perBox('low-cpu', {
       alarmDescription: `In alarm when ${box} has averaged under ${props.lowCpuThresholdPercent}% CPU ` +
@@ -102,7 +101,6 @@ export class IdleAlarm extends Construct {
       evaluationPeriods: props.lowCpuMinutes,
       // A stopped box has no CPU data: that must not read as low CPU.
       treatMissingData: 'notBreaching',
-      actionsEnabled: false,
     });
     // Status checks report every minute while an instance runs, and not at all while it is stopped.
     const stopped = perBox('stopped', {
@@ -115,7 +113,6 @@ export class IdleAlarm extends Construct {
       threshold: 1,
       evaluationPeriods: 1,
       treatMissingData: 'breaching',
-      actionsEnabled: false,
     });
 
     const arnOf = (alarm: CloudwatchMetricAlarm) => `\${${alarm.fqn}[count.index].arn}`;
