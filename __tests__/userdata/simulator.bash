@@ -203,7 +203,7 @@ live_minute() {
       memory) memory=90 ;;
       tensorboard) command_lines+=('tensorboard --logdir runs/train') ;;
       preauth) command_lines+=('sshd: unknown [preauth]' 'sshd-session: root [preauth]') ;;
-      keepalive) ((minute == first)) && touch_keepalive ;;
+      keepalive) ((minute == first)) && mkdir -p "$TS_STATE_DIR" && touch_keepalive ;;
       quiet) cpu=0 ;;
       *) fail_with "unknown activity $name" ;;
     esac
@@ -285,6 +285,7 @@ simulate() {
   # failing assertion still reports its line (fail_with prints the transcript).
   trap - DEBUG
   PLAN=("$@")
+  local vcpus=${VCPUS:-8}
   setup_box "$BATS_TEST_TMPDIR"
   export JOURNAL_STREAM=8:1 TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
   TRANSCRIPT=$BOX/transcript.txt
@@ -292,8 +293,8 @@ simulate() {
     read -r key value <<<"$entry"
     conf "$key" "$value"
   done
-  # shellcheck disable=SC2034 # read by write_proc (test_helper.bash)
-  VCPUS=${VCPUS:-8}
+  # A trn1.2xlarge unless the scenario says otherwise; read by write_proc (test_helper.bash).
+  VCPUS=$vcpus
   if [[ ${BOOT_AT_ZERO-} == yes ]]; then reboot_box 0; else write_proc; fi
   mark_fine_minutes
   model_init

@@ -112,7 +112,7 @@ work_for_45_minutes() {
 
 @test "idle: a box idle from boot stops after the boot grace and idleMinutes" {
   FIGURE=idle FIGURE_FROM=4
-  BOOT_AT_ZERO=yes
+  BOOT_AT_ZERO=yes WATCH=(5)
   simulate 20 'quiet 1 20'
   expect_stop 7 7 box
 }

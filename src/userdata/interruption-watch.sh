@@ -33,7 +33,7 @@ TOKEN_POLLS=0
 refresh_token() {
   ((TOKEN_POLLS > 0)) && [[ -n $TOKEN ]] && TOKEN_POLLS=$((TOKEN_POLLS - 1)) && return 0
   TOKEN=$(curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "$IMDS/latest/api/token") || TOKEN=''
-  TOKEN_POLLS=$((5 * 3600 / POLL_SECONDS))
+  TOKEN_POLLS=$((5 * 3600 / (POLL_SECONDS > 0 ? POLL_SECONDS : 1)))
 }
 
 # A metadata path's body on 200; status 1 on 404 or any failure, 2 when the token was refused (401).
@@ -92,14 +92,14 @@ main() {
       [[ $kind == rebalance ]] && path=/latest/meta-data/events/recommendations/rebalance
       status=0
       notice=$(imds_get "$path") || status=$?
-      ((status == 2)) && TOKEN_POLLS=0
+      if ((status == 2)); then TOKEN_POLLS=0; fi
       # The same notice stays up until the box is gone: act on it once.
       if ((status == 0)) && [[ $notice != "${seen[$kind]-}" ]]; then
         seen[$kind]=$notice
         on_notice "$kind" "$notice"
       fi
     done
-    ((MAX_POLLS == 0 || polls < MAX_POLLS)) && sleep "$POLL_SECONDS"
+    if ((MAX_POLLS == 0 || polls < MAX_POLLS)); then sleep "$POLL_SECONDS"; fi
   done
 }
 
