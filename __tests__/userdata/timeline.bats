@@ -49,14 +49,17 @@ work_for_45_minutes() {
 @test "work: an unattended build in a detached tmux" { work_for_45_minutes tmux compile; }
 @test "work: an unattended Neuron job in a detached tmux" { work_for_45_minutes tmux neuron-train; }
 
+# An idle 128-vCPU box runs well under 1 % CPU: "quiet" after the work.
 @test "work: one busy vCPU on a trn1.32xlarge (1 % of 128 vCPUs)" {
-  VCPUS=128
-  work_for_45_minutes one-vcpu
+  FIGURE=work FIGURE_FROM=45 VCPUS=128
+  simulate 60 'one-vcpu 1 45' 'quiet 46 60'
+  expect_stop 48 48 box
 }
 
 @test "work: a 32-worker torchrun at 2 % of a trn1.32xlarge" {
-  VCPUS=128
-  work_for_45_minutes torchrun-32
+  FIGURE=work FIGURE_FROM=45 VCPUS=128
+  simulate 60 'torchrun-32 1 45' 'quiet 46 60'
+  expect_stop 48 48 box
 }
 
 @test "work: a Jupyter notebook between cells, one cell run at minute 10" {
@@ -72,7 +75,7 @@ work_for_45_minutes() {
 }
 
 @test "work: a job kept alive by the keep-alive file (touched once, 60 minutes)" {
-  FIGURE=work FIGURE_FROM=60
+  FIGURE=work FIGURE_FROM=60 WATCH=(61)
   simulate 70 'keepalive 1 1' 'quiet 1 70'
   expect_stop 63 63 box
 }

@@ -1,27 +1,15 @@
 #!/usr/bin/env bash
 # trainium-spot-idle: stop this box soon after the last sign of work, never during it.
-#
 #   trainium-spot-idle check    one check (trainium-spot-idle.timer runs it every CHECK_INTERVAL_SECONDS)
-#   trainium-spot-idle status   what each signal reads now, the verdict and the minutes left; changes nothing
-#
-# Each check asks every enabled detector what it sees. Signals of work (CPU, disk, network, NeuronCore or
-# GPU use, terminal input, the keep-alive file) keep the box up. Signals that something is merely there
-# (a session, a multiplexer, a matched process, a Neuron runtime holding its cores, memory in use) keep it
-# up only until MAX_IDLE_SESSION_HOURS have passed without any work or input: an idle notebook kernel or a
-# forgotten tmux cannot keep an accelerator running for ever. When nothing counts for IDLE_MINUTES on the
-# boot clock (never within BOOT_GRACE_MINUTES of boot) it runs `shutdown -h now`, which EC2 turns into a
-# stop of an EBS-backed box.
-#
-# Every check publishes its verdict (StopVerdict 1 = stopping, 0 = not) to CloudWatch. The CloudWatch
-# backstop stops the box when it said stop and is still running, or when it has gone silent (a dead or
-# hung check) while its CPU stays low; it never overrules a box that says it is working.
-#
-# Fail safe: a detector that errors, times out or cannot read its source counts as UNSURE, which keeps
-# the box up like a session does (bounded the same way), never stops it. A bad idle.conf value is logged
-# and replaced by a safe one. Every decision names what each detector saw: journalctl -u trainium-spot-idle,
-# or LOG_FILE. The check itself never calls the instance metadata service.
-#
-# Every path below can be overridden (TS_*) so the tests run this exact file against fixtures.
+#   trainium-spot-idle status   each signal's reading, the verdict and the minutes left; changes nothing
+# Work (CPU, disk, network, NeuronCore/GPU use, terminal input, the keep-alive file) keeps the box up;
+# presence (sessions, multiplexers, matched processes, a runtime holding its cores, memory) only until
+# MAX_IDLE_SESSION_HOURS pass without work or input. After IDLE_MINUTES (boot clock) with nothing counting,
+# never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now` (EC2 stops an EBS-backed box). Each
+# check publishes StopVerdict (1 = stopping) to CloudWatch, whose backstop acts only on a box that said
+# stop and still runs, or went silent with low CPU. A detector that fails is UNSURE, kept up like presence;
+# a bad idle.conf value is logged and replaced by a safe one. Log: journalctl -u trainium-spot-idle.
+# No instance metadata calls. Every path can be overridden (TS_*) so the tests run this exact file.
 set -euo pipefail
 # The log holds command lines, and command lines can hold secrets: keep new files from others.
 umask 027

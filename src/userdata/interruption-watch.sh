@@ -1,21 +1,10 @@
 #!/usr/bin/env bash
-# trainium-spot-interruption: warn everyone on the box, and let them save their work, when AWS is about
-# to take this spot box away.
-#
-# Every POLL_SECONDS (5, as the EC2 User Guide recommends) it asks the instance metadata service (IMDSv2,
-# a session token first) for
-#   /latest/meta-data/spot/instance-action                 404 until EC2 will stop, hibernate or terminate
-#                                                          the box, then {"action": ..., "time": ...}
-#                                                          about two minutes ahead;
-#   /latest/meta-data/events/recommendations/rebalance     404 until EC2 sees an elevated risk of
-#                                                          interruption, then {"noticeTime": ...}.
-# Sources (checked 2026-12-01): https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
-# and https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html
-#
-# On each new notice it writes to every terminal (wall), logs (journal), and runs every executable in
-# HOOK_DIR in name order with the notice as arguments (kind, then the JSON), each cut off after
-# HOOK_TIMEOUT_SECONDS (all at once) so that they end within the two minutes. A hook directory that is missing
-# or not a directory is logged, never fatal. Everything can be overridden (TS_*) for the tests.
+# trainium-spot-interruption: when AWS is about to take this spot box, warn everyone and run the hooks.
+# Every POLL_SECONDS (5, as the EC2 User Guide recommends) it reads, with an IMDSv2 token,
+# /latest/meta-data/spot/instance-action and /latest/meta-data/events/recommendations/rebalance: 404 until
+# a notice is up. On each new notice: wall, the journal, and every executable in HOOK_DIR at once with the
+# kind and the notice's JSON, each cut off after HOOK_TIMEOUT_SECONDS to end within the two minutes. A
+# HOOK_DIR that is missing or not a directory is logged, never fatal. TS_* overrides are for the tests.
 set -uo pipefail
 
 IMDS=${TS_IMDS_URL:-http://169.254.169.254}
