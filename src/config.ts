@@ -90,7 +90,7 @@ const patternList = z.array(z.string().min(1, { error: 'must not be empty' })
  * (python, bash, node, ...) its script's name or `-m module`, else the program's first argument.
  * `/opt/venv/bin/python3 -u /home/me/finetuning.py --lr 3e-4` reads `python3 finetuning.py`.
  */
-export const DEFAULT_PROCESS_PATTERNS = [
+const DEFAULT_PROCESS_PATTERNS = [
   '^torchrun( |$)',
   '^python[0-9.]* -m torch\\.distributed\\.(run|launch)',
   '^deepspeed( |$)',
@@ -100,7 +100,7 @@ export const DEFAULT_PROCESS_PATTERNS = [
   'jupyter[- ](lab|notebook|server|kernel)|ipykernel_launcher',
 ];
 
-export const DEFAULT_IGNORE_PATTERNS = ['tensorboard', 'mlflow (ui|server)'];
+const DEFAULT_IGNORE_PATTERNS = ['tensorboard', 'mlflow (ui|server)'];
 
 const idleSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Install the on-box idle auto-shutdown.'),

@@ -31,6 +31,14 @@ describe('IdleStopRule', () => {
     expect(target.role_arn).toMatch(/^\$\{aws_iam_role\..+\.arn\}$/);
   });
 
+  test('the role may start only the stop runbook', () => {
+    const start = permissions.statement.find((s: any) => s.actions.includes('ssm:StartAutomationExecution'));
+    expect(start.resources).toEqual([
+      'arn:aws:ssm:us-east-2:*:automation-definition/AWS-StopEC2Instance',
+      'arn:aws:ssm:us-east-2:*:automation-definition/AWS-StopEC2Instance:*',
+    ]);
+  });
+
   test('the role may stop only instances carrying this stack\'s tags', () => {
     const stop = permissions.statement.find((s: any) => s.actions.includes('ec2:StopInstances'));
     expect(stop.resources).toEqual(['arn:aws:ec2:us-east-2:*:instance/*']);

@@ -23,9 +23,7 @@ export interface IdleAlarmProps {
   readonly lowCpuThresholdPercent: number;
 }
 
-/** The alarms of one box, as the backstop's model in the tests reads them; keys name them in the rule. */
-export const BACKSTOP_ALARMS = ['verdict', 'silent', 'low-cpu', 'stopped'] as const;
-/** The composite rule over the keys above: silent and low CPU, while the box runs. */
+/** The composite rule over the alarms' name suffixes: silent and low CPU, while the box runs. */
 export const DEAD_CHECK_RULE = 'ALARM(silent) AND ALARM(low-cpu) AND NOT ALARM(stopped)';
 
 /**

@@ -44,13 +44,15 @@ export class IdleStopRule extends Construct {
       description: `${props.name}: EventBridge stops a box whose idle check went silent while its CPU stayed low`,
       assumeRolePolicy: assumeRole.json,
     });
+    // The target names the AWS-owned runbook without an account; IAM may see it with the caller's.
     const runbook = `arn:${props.partition}:ssm:${props.region}::automation-definition/${STOP_RUNBOOK}`;
+    const runbookInAnyAccount = `arn:${props.partition}:ssm:${props.region}:*:automation-definition/${STOP_RUNBOOK}`;
     const permissions = new DataAwsIamPolicyDocument(this, 'permissions', {
       statement: [
         {
           sid: 'StartTheStopRunbook',
           actions: ['ssm:StartAutomationExecution'],
-          resources: [runbook, `${runbook}:*`],
+          resources: [runbookInAnyAccount, `${runbookInAnyAccount}:*`],
         },
         {
           sid: 'StopThisStacksBoxesOnly',

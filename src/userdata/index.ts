@@ -157,7 +157,7 @@ function fillTemplate(file: string, values: Readonly<Record<string, string>>): s
 }
 
 /** Where `trainium-spot-idle` lands: `sudo trainium-spot-idle status` finds it on the default PATH. */
-export const IDLE_COMMAND_PATH = '/usr/local/sbin/trainium-spot-idle';
+const IDLE_COMMAND_PATH = '/usr/local/sbin/trainium-spot-idle';
 const INTERRUPTION_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-interruption';
 
 function boxFiles(idle: IdleSettings, region: string): BoxFile[] {
