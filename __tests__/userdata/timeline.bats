@@ -227,7 +227,7 @@ bounded() {
     echo "# timeline: idle box stopped at most $idle_max min after the last activity"
     echo "# timeline: false stops: 0 of $work work scenarios (each also stops 3 min after its work ends)"
     echo "# timeline: a dead or hung check still stops an idle box within $dead_max min"
-    echo "# timeline: a session with no work or input stops counting after $((bounded_max - 3)) min"
+    echo "# timeline: a session with no work or input: the box stopped $bounded_max min after the last work or input"
   } >&3
   ((idle_max <= 5)) || fail_with "idle to stopped took $idle_max min"
   ((dead_max <= 30)) || fail_with "a dead check took $dead_max min"
