@@ -279,7 +279,7 @@ box_minute() {
 # VCPUS, BOOT_AT_ZERO=yes (start right after boot), STOPPED_BEFORE (minutes the box was stopped before).
 # Sets STOP_MINUTES[r] and STOP_BY[r] per reading r, and FIRED_WHILE_STOPPED.
 simulate() {
-  local duration=$1 m r entry key value all_stopped holder=''
+  local duration=$1 m r entry key value all_stopped lock_fd=''
   shift
   # bats traces every command through a DEBUG trap, which costs more than the simulation itself; a
   # failing assertion still reports its line (fail_with prints the transcript).
@@ -323,10 +323,11 @@ simulate() {
   LAST_VERDICT='' BOX_STOPPED_AT=''
   for ((m = 1; m <= duration; m++)); do
     live_minute "$m"
-    if event_at hung "$m" && [[ -z $holder ]]; then
+    if event_at hung "$m" && [[ -z $lock_fd ]]; then
+      # A hung check holds the lock: this shell holds it, so no process outlives the scenario.
       mkdir -p "$TS_STATE_DIR"
-      flock "$TS_STATE_DIR/lock" sleep 100000 &
-      holder=$!
+      exec {lock_fd}>>"$TS_STATE_DIR/lock"
+      flock "$lock_fd"
     fi
     box_minute "$m"
     C[$((m + OFFSET))]=$CPU_HUNDREDTHS S[$((m + OFFSET))]=1
@@ -349,7 +350,7 @@ simulate() {
     done
     [[ $all_stopped == yes ]] && break
   done
-  [[ -n $holder ]] && kill "$holder" 2>/dev/null
+  if [[ -n $lock_fd ]]; then exec {lock_fd}>&-; fi
   model_tail
 }
 
