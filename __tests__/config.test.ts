@@ -48,7 +48,7 @@ describe('defaults', () => {
       sshCidrs: [],
       allowSshFromAnywhere: false,
       image: 'pytorch',
-      idleAlarm: { enabled: true, thresholdPercent: 3, periodSeconds: 60, evaluationPeriods: 3 },
+      idleAlarm: { enabled: true, silentMinutes: 10, lowCpuMinutes: 25, lowCpuBusyVcpus: 0.5 },
       backend: { type: 'local' },
       tags: {},
     });
@@ -161,13 +161,22 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
       /^config: idle\.processPatterns\.1 "a\\nb" must be one line of printable characters$/],
     ['a reservation without the AZ it lives in', { market: 'capacity-reservation', capacityReservationId: 'cr-0123456789abcdef0' },
       /^config: availabilityZoneId \(missing\) is required with capacityReservationId: a reservation lives in one AZ/],
-    ['an alarm window longer than CloudWatch allows', { idleAlarm: { periodSeconds: 300, evaluationPeriods: 289 } },
-      /^config: idleAlarm\.evaluationPeriods 289 makes a 86700 s window; CloudWatch allows at most 86400 s \(288 periods of 300 s\)$/],
+    ['idle minutes are negative', { idle: { idleMinutes: -5 } },
+      /^config: idle\.idleMinutes -5 must be a whole number from 1 to 1440 minutes$/],
+    ['a detector name is unknown', { idle: { detectors: { gpus: false } } },
+      /^config: unknown key "gpus" in idle\.detectors; allowed: ssh, ssm, multiplexers, neuron, gpu, processes, cpu, disk, memory, network, keepalive, terminal$/],
+    ['maxIdleSessionHours is negative', { idle: { maxIdleSessionHours: -1 } },
+      /^config: idle\.maxIdleSessionHours -1 must be a whole number from 0 to 168 hours \(0: off\)$/],
+    ['an ignore pattern spans two lines', { idle: { ignorePatterns: ['a\nb'] } },
+      /^config: idle\.ignorePatterns\.0 "a\\nb" must be one line of printable characters$/],
+    ['the backstop would call a short publishing outage silence', { idleAlarm: { silentMinutes: 2 } },
+      /^config: idleAlarm\.silentMinutes 2 must be a whole number from 5 to 120 minutes$/],
+    ['the low-CPU share is out of range', { idleAlarm: { lowCpuBusyVcpus: 0 } },
+      /^config: idleAlarm\.lowCpuBusyVcpus 0 must be from 0\.05 to 4 vCPUs$/],
     ['a threshold too small for the idle check to tell from 0', { idle: { cpuThresholdPercent: 0.0005 } },
       /^config: idle\.cpuThresholdPercent 0\.0005 must be a percentage from 0\.001 to 100$/],
     ['a name too long for AWS name prefixes', { name: 'a'.repeat(31) },
       /^config: name "a{31}" must be 1-30 lowercase letters, digits or dashes, starting with a letter$/],
-    ['alarm period not 60 or 300', { idleAlarm: { periodSeconds: 90 } }, /^config: idleAlarm\.periodSeconds 90 must be 60 or 300/],
   ])('fails when %s', (_case, input, expected) => {
     const message = problemWith(input);
     expect(message).toMatch(expected);
@@ -179,14 +188,14 @@ describe('sources: defaults < cdktf.json context < config file < env vars', () =
 
   test('context overrides defaults, the file overrides context, env vars override the file', () => {
     // GIVEN
-    const context = { trainiumSpot: { region: 'us-west-2', rootVolumeSizeGiB: 80, idle: { consecutiveChecks: 3 } } };
+    const context = { trainiumSpot: { region: 'us-west-2', rootVolumeSizeGiB: 80, idle: { idleMinutes: 4 } } };
     const file = writeFile(JSON.stringify({ rootVolumeSizeGiB: 120, idle: { bootGraceMinutes: 10 } }));
     // WHEN
     const config = loadConfig({ context, env: { [CONFIG_FILE_ENV]: file, TRAINIUM_SPOT_REGION: 'us-east-1' } });
     // THEN
     expect(config.region).toBe('us-east-1');
     expect(config.rootVolumeSizeGiB).toBe(120);
-    expect(config.idle).toMatchObject({ consecutiveChecks: 3, bootGraceMinutes: 10, checkIntervalSeconds: 60 });
+    expect(config.idle).toMatchObject({ idleMinutes: 4, bootGraceMinutes: 10, checkIntervalSeconds: 60 });
   });
 
   test('TF_CLOUD_ORGANIZATION and TF_WORKSPACE select the Terraform Cloud backend', () => {

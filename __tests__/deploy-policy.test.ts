@@ -45,6 +45,7 @@ const ACTIONS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   aws_iam_service_linked_role: ['iam:CreateServiceLinkedRole', 'iam:DeleteServiceLinkedRole', 'iam:GetRole'],
   aws_ssm_parameter: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter', 'ssm:AddTagsToResource', 'ssm:ListTagsForResource'],
   aws_cloudwatch_metric_alarm: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:DescribeAlarms', 'cloudwatch:TagResource'],
+  aws_cloudwatch_composite_alarm: ['cloudwatch:PutCompositeAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:DescribeAlarms', 'cloudwatch:TagResource'],
   aws_cloudwatch_event_rule: ['events:PutRule', 'events:DeleteRule', 'events:DescribeRule', 'events:TagResource'],
   aws_cloudwatch_event_target: ['events:PutTargets', 'events:RemoveTargets', 'events:ListTargetsByRule'],
   aws_sns_topic: ['sns:CreateTopic', 'sns:DeleteTopic', 'sns:GetTopicAttributes', 'sns:TagResource'],
@@ -66,6 +67,7 @@ const ACTIONS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
 const VARIANTS: readonly ConfigInput[] = [
   {},
   { market: 'on-demand', sshCidrs: ['203.0.113.7/32'] },
+  { spotLaunch: 'run-instances', image: 'torchneuron-2.14', instanceType: 'trn2.48xlarge' },
   { market: 'auto', notifyEmail: 'ml-team@example.com', createSpotServiceLinkedRole: true, createCloudWatchServiceLinkedRole: true },
   { market: 'capacity-reservation', subnetId: 'subnet-0123456789abcdef0', sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA user' },
   { instanceType: 'trn1.32xlarge', market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0', availabilityZoneId: 'use2-az3' },

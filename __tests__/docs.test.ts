@@ -15,8 +15,8 @@ describe('generated from the config schema', () => {
   });
 
   test('the reference lists nested keys with their defaults', () => {
-    expect(readme).toContain('| `idle.consecutiveChecks` | `2` |');
-    expect(readme).toContain('| `idleAlarm.thresholdPercent` | `3` |');
+    expect(readme).toContain('| `idle.idleMinutes` | `3` |');
+    expect(readme).toContain('| `idleAlarm.lowCpuMinutes` | `25` |');
     expect(readme).toContain('| `instanceType` | `"trn1.2xlarge"` |');
   });
 });

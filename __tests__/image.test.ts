@@ -186,9 +186,11 @@ describe('the stack per preset and family', () => {
   });
 
   test('the login message carries no Terraform template syntax, whatever the image', () => {
+    // GIVEN no idle check, so the login message is all the user data holds
+    const idle = parseConfig({ idle: { enabled: false } }).idle;
     for (const image of [...Object.keys(IMAGE_PRESETS), 'ssm:/my/image', 'ami-0123456789abcdef0']) {
       const rendered = renderUserData({
-        name: 'x', idle: parseConfig({}).idle, loginMessage: { image, activate: 'source /opt/x/bin/activate', neuronSdk: '2.33.0' },
+        name: 'x', region: 'us-east-2', idle, loginMessage: { image, activate: 'source /opt/x/bin/activate', neuronSdk: '2.33.0' },
       });
       const text = 'userData' in rendered ? rendered.userData : gunzipSync(Buffer.from(rendered.userDataBase64, 'base64')).toString();
       expect(text).not.toMatch(/[$%]\{/);
@@ -197,7 +199,7 @@ describe('the stack per preset and family', () => {
 
   test('with the idle check off, the login message alone is a valid cloud-config without runcmd', () => {
     const rendered = renderUserData({
-      name: 'x', idle: parseConfig({ idle: { enabled: false } }).idle,
+      name: 'x', region: 'us-east-2', idle: parseConfig({ idle: { enabled: false } }).idle,
       loginMessage: { image: 'base', activate: 'none known for this image', neuronSdk: '2.32.0' },
     });
     expect(rendered).toEqual({ userData: expect.stringMatching(/^#cloud-config\n(#.*\n)+write_files:\n  - path: \/etc\/motd\n[^]*\n$/) });

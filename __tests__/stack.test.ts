@@ -89,7 +89,7 @@ describe('the default stack', () => {
     const imported = synthesizeJson({ sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7 me@laptop' });
     expect(imported.output).not.toHaveProperty('fetch_key_command');
     expect(imported.output.ssh_command.value).toBe("ssh -o ProxyCommand='aws ssm start-session --target %h " +
-      "--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2' ubuntu@${try(local.instance-ids[0], null)}");
+      '--document-name AWS-StartSSHSession --parameters portNumber=%p --region us-east-2\' ubuntu@${try(local.instance-ids[0], "")}');
     expect(imported.output).not.toHaveProperty('private_key_parameter');
     expect(imported.provider).not.toHaveProperty('tls');
   });
@@ -104,13 +104,16 @@ describe('the default stack', () => {
     });
   });
 
-  test('hands the box the cloud-init that installs the idle check and its config', () => {
+  test('hands the box the cloud-init that installs the idle check, its config and the interruption watcher', () => {
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
-    expect(userDataText(request)).toMatch(/^#cloud-config\n/);
-    expect(userDataText(request)).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
-    expect(userDataText(request)).toContain('path: /etc/trainium-spot/idle.conf');
-    expect(userDataText(request)).toContain('CONSECUTIVE_CHECKS=2');
-    expect(userDataText(request)).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer]');
+    const text = userDataText(request);
+    expect(text).toMatch(/^#cloud-config\n/);
+    expect(text).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
+    expect(text).toContain('path: /etc/trainium-spot/idle.conf');
+    expect(text).toContain('IDLE_MINUTES=3');
+    expect(text).toContain("AWS_REGION_NAME='us-east-2'");
+    expect(text).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer, trainium-spot-neuron-monitor.service]');
+    expect(text).toContain('- [systemctl, enable, --now, trainium-spot-interruption.service]');
   });
 
   test("tags the spot instance itself with the project tags, the user's tags and its Name", () => {
@@ -139,7 +142,7 @@ describe('the default stack', () => {
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {
     const onDemand = synthesizeJson({ market: 'on-demand' });
     expect(userDataText(Object.values(onDemand.resource.aws_instance)[0])).not.toContain('require-imdsv2');
-    expect(Object.values(onDemand.resource.aws_iam_role_policy).map((p) => p.name_prefix)).not.toContain('require-imdsv2-');
+    expect(Object.values(onDemand.resource.aws_iam_role_policy ?? {}).map((p) => p.name_prefix)).not.toContain('require-imdsv2-');
   });
 
   test('without the idle alarm, has no alarm', () => {

@@ -13,14 +13,14 @@ import { packageRoot, readUserdataFile } from '../src/userdata/files';
 
 
 const ROOT = path.resolve(__dirname, '..');
-const SCRIPT_PATH = '/usr/local/sbin/trainium-spot-idle-check';
+const SCRIPT_PATH = '/usr/local/sbin/trainium-spot-idle';
 const TIMER_PATH = '/etc/systemd/system/trainium-spot-idle.timer';
 
 interface WriteFile { path: string; owner: string; permissions: string; encoding?: string; content: string }
 interface CloudConfig { write_files?: WriteFile[]; runcmd?: string[][] }
 
 const idleWith = (idle: ConfigInput['idle'] = {}): IdleSettings => parseConfig({ idle }).idle;
-const props = (idle: ConfigInput['idle'] = {}): UserDataProps => ({ name: 'trainium-spot', idle: idleWith(idle) });
+const props = (idle: ConfigInput['idle'] = {}): UserDataProps => ({ name: 'trainium-spot', region: 'us-east-2', idle: idleWith(idle) });
 
 /** The cloud-config text of either rendering, unpacking the gzip one. */
 function cloudConfigText(rendered: RenderedUserData): string {
@@ -68,18 +68,19 @@ function noisyPatterns(count: number, length: number): string[] {
 }
 
 describe('renderUserData', () => {
-  test('installs the check script, its service, timer, logrotate rule and idle.conf, and enables the timer', () => {
+  test('installs the check script, its service, timer, neuron-monitor feed, logrotate rule and idle.conf, and enables them', () => {
     // GIVEN
     const idle = idleWith();
     // WHEN
-    const rendered = renderUserData({ name: 'trainium-spot', idle });
+    const rendered = renderUserData({ name: 'trainium-spot', region: 'us-east-2', idle });
     // THEN
-    expect('userData' in rendered).toBe(true);
     const config = parse(rendered);
     expect(config.write_files?.map((f) => [f.path, f.owner, f.permissions])).toEqual([
       [SCRIPT_PATH, 'root:root', '0755'],
       ['/etc/systemd/system/trainium-spot-idle.service', 'root:root', '0644'],
       [TIMER_PATH, 'root:root', '0644'],
+      ['/etc/systemd/system/trainium-spot-neuron-monitor.service', 'root:root', '0644'],
+      ['/etc/trainium-spot/neuron-monitor.json', 'root:root', '0644'],
       ['/etc/logrotate.d/trainium-spot-idle', 'root:root', '0644'],
       ['/etc/trainium-spot/idle.conf', 'root:root', '0644'],
     ]);
@@ -87,18 +88,42 @@ describe('renderUserData', () => {
     expect(fileOnBox(config, '/etc/systemd/system/trainium-spot-idle.service'))
       .toBe(readUserdataFile('trainium-spot-idle.service'));
     expect(fileOnBox(config, '/etc/logrotate.d/trainium-spot-idle')).toBe(readUserdataFile('trainium-spot-idle.logrotate'));
-    expect(fileOnBox(config, '/etc/trainium-spot/idle.conf')).toBe(renderIdleConf(idle));
+    expect(fileOnBox(config, '/etc/trainium-spot/idle.conf')).toBe(renderIdleConf(idle, 'us-east-2'));
+    expect(fileOnBox(config, '/etc/trainium-spot/neuron-monitor.json')).toBe(readUserdataFile('neuron-monitor.json'));
     expect(config.runcmd).toEqual([
       ['systemctl', 'daemon-reload'],
-      ['systemctl', 'enable', '--now', 'trainium-spot-idle.timer'],
+      ['systemctl', 'enable', '--now', 'trainium-spot-idle.timer', 'trainium-spot-neuron-monitor.service'],
     ]);
+  });
+
+  test('the neuron-monitor feed writes where the check reads, every 5 s', () => {
+    // WHEN
+    const config = parse(renderUserData(props()));
+    const unit = fileOnBox(config, '/etc/systemd/system/trainium-spot-neuron-monitor.service');
+    // THEN
+    expect(unit).toMatch(/^StandardOutput=append:\/run\/trainium-spot\/neuron-monitor\.jsonl$/m);
+    expect(unit).toMatch(/^ExecStart=\/opt\/aws\/neuron\/bin\/neuron-monitor -c \/etc\/trainium-spot\/neuron-monitor\.json$/m);
+    expect(JSON.parse(fileOnBox(config, '/etc/trainium-spot/neuron-monitor.json')).period).toBe('5s');
+    expect(readUserdataFile('idle-check.sh')).toContain('NEURON_REPORTS=${TS_NEURON_REPORTS:-$STATE_DIR/neuron-monitor.jsonl}');
+  });
+
+  test('the interruption watcher and its service are installed and enabled only when asked', () => {
+    // WHEN
+    const withWatcher = parse(renderUserData({ ...props(), interruptionWatcher: true }));
+    const without = parse(renderUserData(props()));
+    // THEN
+    expect(fileOnBox(withWatcher, '/usr/local/sbin/trainium-spot-interruption')).toBe(readUserdataFile('interruption-watch.sh'));
+    expect(fileOnBox(withWatcher, '/etc/systemd/system/trainium-spot-interruption.service'))
+      .toMatch(/^ExecStart=\/usr\/local\/sbin\/trainium-spot-interruption$/m);
+    expect(withWatcher.runcmd).toContainEqual(['systemctl', 'enable', '--now', 'trainium-spot-interruption.service']);
+    expect(without.write_files?.map((f) => f.path)).not.toContain('/usr/local/sbin/trainium-spot-interruption');
   });
 
   test('the service runs the script where cloud-init puts it, once per timer tick', () => {
     // WHEN
     const service = fileOnBox(parse(renderUserData(props())), '/etc/systemd/system/trainium-spot-idle.service');
     // THEN
-    expect(service).toMatch(new RegExp(`^ExecStart=${SCRIPT_PATH}$`, 'm'));
+    expect(service).toMatch(new RegExp(`^ExecStart=${SCRIPT_PATH} check$`, 'm'));
     expect(service).toMatch(/^Type=oneshot$/m);
   });
 
@@ -114,11 +139,22 @@ describe('renderUserData', () => {
     expect(everyFiveMinutes).toMatch(/^OnUnitActiveSec=300s$/m);
   });
 
-  test('the default user data is plain text within the 16 KB EC2 limit', () => {
+  test('the default user data fits the 16 KB EC2 limit, with and without the spot additions', () => {
     // WHEN
-    const rendered = renderUserData(props());
+    const sizes = [props(), { ...props(), interruptionWatcher: true, requireImdsv2OnBoot: true }].map((p) => {
+      const rendered = renderUserData(p);
+      return 'userData' in rendered ? Buffer.byteLength(rendered.userData) : Buffer.from(rendered.userDataBase64, 'base64').length;
+    });
     // THEN
-    expect('userData' in rendered && Buffer.byteLength(rendered.userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+  });
+
+  test('a cloud-config gzipped whole carries its scripts as plain text, which compresses better than gzip in gzip', () => {
+    // WHEN
+    const config = parse(renderUserData({ ...props(), interruptionWatcher: true, requireImdsv2OnBoot: true }));
+    // THEN
+    expect(config.write_files?.every((f) => f.encoding === undefined)).toBe(true);
+    expect(fileOnBox(config, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
   });
 
   test('user data over 16 KB is gzipped and base64-encoded, and unpacks to the whole cloud-config', () => {
@@ -165,7 +201,7 @@ describe('renderUserData', () => {
   });
 
   test('fails when the name holds a line break', () => {
-    const message = problemWith(() => renderUserData({ name: 'box\nruncmd: [reboot]', idle: idleWith() }));
+    const message = problemWith(() => renderUserData({ name: 'box\nruncmd: [reboot]', region: 'us-east-2', idle: idleWith() }));
     expect(message).toBe('name "box\\nruncmd: [reboot]" contains the control character U+000A; ' +
       'allowed: printable characters on one line');
   });
@@ -174,7 +210,7 @@ describe('renderUserData', () => {
 describe('renderIdleConf', () => {
   test('the defaults render exactly as the fixture the bats tests run against', () => {
     // WHEN
-    const conf = renderIdleConf(idleWith());
+    const conf = renderIdleConf(idleWith(), 'us-east-2');
     // THEN
     expect(conf).toBe(fs.readFileSync(path.join(__dirname, 'userdata', 'fixtures', 'idle.conf'), 'utf8'));
   });
@@ -183,20 +219,25 @@ describe('renderIdleConf', () => {
     // GIVEN
     const idle = idleWith({
       dryRun: true,
-      consecutiveChecks: 3,
+      idleMinutes: 10,
       bootGraceMinutes: 10,
+      maxIdleSessionHours: 0,
       cpuThresholdPercent: 2.5,
+      diskThresholdKBps: 500,
       networkThresholdKBps: 0.0015,
       keepaliveMinutes: 90,
-      detectors: { gpu: false, memory: false },
+      publishVerdict: false,
+      ignorePatterns: ['htop'],
+      detectors: { gpu: false, memory: false, terminal: false },
     });
     // WHEN
-    const conf = renderIdleConf(idle);
+    const conf = renderIdleConf(idle, 'eu-north-1');
     // THEN
     for (const line of [
-      'DRY_RUN=true', 'CONSECUTIVE_CHECKS=3', 'BOOT_GRACE_MINUTES=10', 'CPU_THRESHOLD_PERCENT=2.5',
-      'NETWORK_THRESHOLD_KBPS=0.0015', 'KEEPALIVE_MINUTES=90',
-      'DETECT_GPU=false', 'DETECT_MEMORY=false', 'DETECT_SSH=true', 'DETECT_NEURON=true',
+      'DRY_RUN=true', 'IDLE_MINUTES=10', 'BOOT_GRACE_MINUTES=10', 'MAX_IDLE_SESSION_HOURS=0', 'CPU_THRESHOLD_PERCENT=2.5',
+      'DISK_THRESHOLD_KBPS=500', 'NETWORK_THRESHOLD_KBPS=0.0015', 'KEEPALIVE_MINUTES=90', 'PUBLISH_VERDICT=false',
+      "AWS_REGION_NAME='eu-north-1'", "METRIC_NAMESPACE='TrainiumSpot/Idle'", 'IGNORE_PATTERNS=(', "  'htop'",
+      'DETECT_GPU=false', 'DETECT_MEMORY=false', 'DETECT_TERMINAL=false', 'DETECT_SSH=true', 'DETECT_DISK=true',
     ]) {
       expect(conf.split('\n')).toContain(line);
     }
@@ -214,7 +255,7 @@ describe('renderIdleConf', () => {
       `)`,
     ];
     const confFile = path.join(dir, 'idle.conf');
-    fs.writeFileSync(confFile, renderIdleConf(idleWith({ processPatterns: patterns })));
+    fs.writeFileSync(confFile, renderIdleConf(idleWith({ processPatterns: patterns }), 'us-east-2'));
     // WHEN
     const out = execFileSync('bash', ['-c', 'set -eu; source "$1"; printf "%s\\0" "${PROCESS_PATTERNS[@]}"', 'bash', confFile]);
     // THEN
@@ -226,9 +267,9 @@ describe('renderIdleConf', () => {
   test('fails when a process pattern holds a line break or another control character', () => {
     // The config schema rejects these first; the renderer checks again for settings built by hand.
     const unchecked = (processPatterns: string[]): IdleSettings => ({ ...idleWith(), processPatterns });
-    expect(problemWith(() => renderIdleConf(unchecked(['torchrun', 'a\nb']))))
+    expect(problemWith(() => renderIdleConf(unchecked(['torchrun', 'a\nb']), 'us-east-2')))
       .toBe('idle.processPatterns[1] "a\\nb" contains the control character U+000A; allowed: printable characters on one line');
-    expect(problemWith(() => renderIdleConf(unchecked(['x\u2028y']))))
+    expect(problemWith(() => renderIdleConf(unchecked(['x\u2028y']), 'us-east-2')))
       .toBe('idle.processPatterns[0] "x\\u2028y" contains the control character U+2028; allowed: printable characters on one line');
   });
 });
@@ -284,7 +325,8 @@ describe('requireImdsv2OnBoot', () => {
     expect(script.permissions).toBe('0755');
     expect(script.content).toBe(readUserdataFile('require-imdsv2.sh'));
     expect(config.runcmd!.map((c) => c.join(' '))).toEqual([
-      'systemctl daemon-reload', 'systemctl enable --now trainium-spot-idle.timer', '/usr/local/sbin/trainium-spot-require-imdsv2',
+      'systemctl daemon-reload', 'systemctl enable --now trainium-spot-idle.timer trainium-spot-neuron-monitor.service',
+      '/usr/local/sbin/trainium-spot-require-imdsv2',
     ]);
   });
 

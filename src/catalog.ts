@@ -406,10 +406,11 @@ export const sessionManagerProxyCommand = (region: string): string =>
 
 /**
  * The custom metric the on-box idle check publishes after each check, per box (dimension
- * `InstanceId`): 1 when the check found the box idle, 0 when it found activity. `status` shows the
- * latest value.
+ * `InstanceId`): 1 when the check stops the box (idle for the whole window), 0 otherwise. The
+ * backstop alarms read it, the instance profile may publish to this namespace alone, and `status`
+ * shows the latest value.
  */
-export const IDLE_METRIC = { namespace: 'TrainiumSpot', name: 'Idle', dimension: 'InstanceId' } as const;
+export const IDLE_METRIC = { namespace: 'TrainiumSpot/Idle', name: 'StopVerdict', dimension: 'InstanceId' } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Look-ups

@@ -47,8 +47,6 @@ export class ConfigError extends Error {
 /** The smallest root volume the stack launches with; it grows to the AMI's snapshot size when that is larger. */
 export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
 
-/** CloudWatch: for periods under an hour, period x evaluation periods may not exceed one day. */
-const ALARM_MAX_WINDOW_SECONDS = 86400;
 
 export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
 
@@ -72,56 +70,95 @@ const percent = z.number().min(0.001, { error: 'must be a percentage from 0.001 
 
 const detector = (what: string) => z.boolean().default(true).describe(`Count ${what} as activity.`);
 
+/** Signals that only show that something is there, not that it works: bounded by idle.maxIdleSessionHours. */
 const idleDetectorsSchema = z.strictObject({
-  ssh: detector('SSH sessions: `sshd: user@` processes and established connections on port 22 (VS Code Remote-SSH too)'),
-  ssm: detector('Session Manager sessions (`ssm-session-worker`)'),
-  multiplexers: detector('tmux and screen sessions, attached or detached'),
-  neuron: detector('Neuron runtime and compiler processes, and NeuronCore utilization from `neuron-monitor`'),
+  ssh: detector('SSH, mosh and VS Code sessions: `sshd: user@` session processes, `mosh-server`, the VS Code ' +
+    'server and `code tunnel` (bounded by `idle.maxIdleSessionHours`)'),
+  ssm: detector('Session Manager sessions (`ssm-session-worker`) and Run Command jobs (`ssm-document-worker`) ' +
+    '(bounded by `idle.maxIdleSessionHours`)'),
+  multiplexers: detector('tmux, screen, zellij and dtach sessions, attached or detached (bounded by ' +
+    '`idle.maxIdleSessionHours`)'),
+  neuron: detector('the highest NeuronCore utilization since the previous check (`neuron-monitor`), Neuron ' +
+    'compiles, and a Neuron runtime holding NeuronCores (the last bounded by `idle.maxIdleSessionHours`)'),
   gpu: detector('GPU utilization from `nvidia-smi`, where present'),
-  processes: detector('processes matching `idle.processPatterns`'),
-  cpu: detector('CPU above `idle.cpuThresholdPercent`, averaged over the check interval'),
-  memory: detector('memory in use above `idle.memoryThresholdPercent`'),
+  processes: detector('processes whose program and script match `idle.processPatterns` and not ' +
+    '`idle.ignorePatterns` (bounded by `idle.maxIdleSessionHours`)'),
+  cpu: detector('CPU (iowait included) above `idle.cpuThresholdPercent` of all vCPUs, or 0.8 of one vCPU, ' +
+    'since the previous check'),
+  disk: detector('disk reads and writes above `idle.diskThresholdKBps` (`/proc/diskstats`)'),
+  memory: detector('memory in use above `idle.memoryThresholdPercent` (bounded by `idle.maxIdleSessionHours`)'),
   network: detector('network traffic above `idle.networkThresholdKBps`'),
-  keepalive: detector('a recent touch of the keep-alive file'),
+  keepalive: detector('a touch of the keep-alive file within `idle.keepaliveMinutes`'),
+  terminal: detector('keyboard input on any terminal (`/dev/pts`) since the previous check'),
 });
+
+/** A list of POSIX extended regular expressions, each one line of printable text. */
+const patternList = z.array(z.string().min(1, { error: 'must not be empty' })
+  .max(200, { error: 'must be at most 200 characters' })
+  // Each pattern becomes one line of idle.conf and of the cloud-config: no line breaks, no control
+  // characters (tabs are fine).
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/, {
+    error: 'must be one line of printable characters',
+  }));
+
+/**
+ * What a process is, as the idle check matches it: the program's name, then for an interpreter
+ * (python, bash, node, ...) its script's name or `-m module`, else the program's first argument.
+ * `/opt/venv/bin/python3 -u /home/me/finetuning.py --lr 3e-4` reads `python3 finetuning.py`.
+ */
+const DEFAULT_PROCESS_PATTERNS = [
+  '^torchrun( |$)',
+  '^python[0-9.]* -m torch\\.distributed\\.(run|launch)',
+  '^deepspeed( |$)',
+  '^accelerate launch',
+  '(^| )neuron_parallel_compile',
+  '^python[0-9.]* [^ ]*(train|fine[-_]?tun|infer|serve)',
+  'jupyter[- ](lab|notebook|server|kernel)|ipykernel_launcher',
+];
+
+const DEFAULT_IGNORE_PATTERNS = ['tensorboard', 'mlflow (ui|server)'];
 
 const idleSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Install the on-box idle auto-shutdown.'),
   dryRun: z.boolean().default(false).describe('Log every decision but never stop the box.'),
   checkIntervalSeconds: between(15, 3600, ' seconds').default(60).describe('Seconds between idle checks.'),
-  consecutiveChecks: between(1, 60).default(2).describe('Consecutive idle checks before the box stops.'),
+  idleMinutes: between(1, 1440, ' minutes').default(3)
+    .describe('Minutes with no sign of work (on the boot clock) before the box stops itself.'),
   bootGraceMinutes: between(0, 120, ' minutes').default(5).describe('Minutes after boot during which the box never stops.'),
+  maxIdleSessionHours: between(0, 168, ' hours (0: off)').default(3)
+    .describe('Hours after the last sign of work or terminal input after which open sessions, kernels, ' +
+      'multiplexers, matched processes and held memory stop counting; 0 counts them for ever.'),
   cpuThresholdPercent: percent.default(10).describe('CPU use above this (percent) is activity.'),
+  diskThresholdKBps: z.number().min(0.001, { error: 'must be at least 0.001 KB/s' }).default(200)
+    .describe('Disk reads + writes above this (KB/s, whole disks) are activity.'),
   memoryThresholdPercent: percent.default(80).describe('Memory use above this (percent) is activity.'),
-  networkThresholdKBps: z.number().min(0.001, { error: 'must be at least 0.001 KB/s' }).default(100)
+  networkThresholdKBps: z.number().min(0.001, { error: 'must be at least 0.001 KB/s' }).default(20)
     .describe('Network traffic above this (KB/s, in + out, all interfaces but lo) is activity.'),
   neuronUtilizationThresholdPercent: percent.default(1).describe('NeuronCore utilization above this (percent) is activity.'),
   gpuUtilizationThresholdPercent: percent.default(5).describe('GPU utilization above this (percent) is activity.'),
   keepaliveMinutes: between(1, 1440, ' minutes').default(60)
     .describe('Minutes that a touch of the keep-alive file keeps the box up.'),
-  processPatterns: z.array(z.string().min(1, { error: 'must not be empty' })
-    .max(200, { error: 'must be at most 200 characters' })
-    // Each pattern becomes one line of idle.conf and of the cloud-config: no line breaks, no control
-    // characters (tabs are fine).
-    // eslint-disable-next-line no-control-regex
-    .regex(/^[^\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/, {
-      error: 'must be one line of printable characters',
-    })).default([
-    'python[0-9.]* .*(train|finetune|fine_tune|infer|serve|torchrun|accelerate)',
-    'torchrun',
-    'neuron_parallel_compile',
-    'jupyter-(lab|notebook|kernel)|ipykernel_launcher',
-  ]).describe('POSIX extended regular expressions (grep -E) matched against the full command lines of running ' +
-    'processes. A pattern grep rejects keeps the box up (fail safe), so test it with grep -E first.'),
+  processPatterns: patternList.default(DEFAULT_PROCESS_PATTERNS)
+    .describe('POSIX extended regular expressions (grep -E) matched against what each process is: its program, ' +
+      'then the script or `-m module` of an interpreter, else its first argument (e.g. `python3 finetuning.py`, ' +
+      '`torchrun --nproc_per_node`). A pattern grep rejects keeps the box up (fail safe).'),
+  ignorePatterns: patternList.default(DEFAULT_IGNORE_PATTERNS)
+    .describe('Processes matching these (same form as `processPatterns`) never count, e.g. `tensorboard --logdir runs/train`.'),
+  publishVerdict: z.boolean().default(true)
+    .describe('Publish every decision to CloudWatch (`TrainiumSpot/Idle`), which the `idleAlarm` backstop reads.'),
   detectors: idleDetectorsSchema.prefault({}).describe('Switch single activity detectors on or off.'),
 });
 
 const idleAlarmSchema = z.strictObject({
-  enabled: z.boolean().default(true).describe('Create the CloudWatch alarm that stops an idle box.'),
-  thresholdPercent: percent.default(3).describe('Average CPUUtilization below this (percent) counts as idle.'),
-  periodSeconds: z.union([z.literal(60), z.literal(300)], { error: 'must be 60 or 300 (detailed or basic monitoring)' })
-    .default(60).describe('Length of one evaluation period in seconds.'),
-  evaluationPeriods: between(1, 1440).default(3).describe('Consecutive idle periods before the alarm stops the box.'),
+  enabled: z.boolean().default(true)
+    .describe('Create the CloudWatch backstop: it stops a box whose idle check said stop but did not, or went silent while its CPU stayed low.'),
+  silentMinutes: between(5, 120, ' minutes').default(10)
+    .describe('Minutes without a published verdict after which the box counts as silent.'),
+  lowCpuMinutes: between(10, 1440, ' minutes').default(25)
+    .describe('Minutes of low CPU that, with a silent box, stop it.'),
+  lowCpuBusyVcpus: z.number().min(0.05, { error: 'must be from 0.05 to 4 vCPUs' }).max(4, { error: 'must be from 0.05 to 4 vCPUs' })
+    .default(0.5).describe('CPU below this many busy vCPUs (scaled to the instance type) counts as low.'),
 });
 
 const backendSchema = z.discriminatedUnion('type', [
@@ -192,7 +229,7 @@ export const configSchema = z.strictObject({
   image: z.string().default(DEFAULT_IMAGE)
     .describe(`Machine image: a preset (${IMAGE_PRESET_NAMES.join(', ')}), ssm: and an SSM parameter path, or an ami-... id. ` +
       'The default, pytorch, trains with PyTorch on the instance type out of the box.'),
-  idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch CPU alarm that stops an idle box.'),
+  idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch backstop that stops a box whose idle check failed.'),
   idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown.'),
   backend: backendSchema.prefault({ type: 'local' }).describe('Where Terraform keeps state: local, s3 or cloud.'),
   tags: z.record(z.string(), z.string()).default({}).describe('Tags for every resource and the boxes themselves.'),
@@ -291,12 +328,6 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   if (c.spotMaxPricePerHour !== undefined && c.spotMaxPricePerHour > facts.onDemandPricePerHour) {
     fail('spotMaxPricePerHour', `is above the on-demand price of ${c.instanceType} ` +
       `($${facts.onDemandPricePerHour}/h); allowed: above 0 and at most ${facts.onDemandPricePerHour}`);
-  }
-
-  const { periodSeconds, evaluationPeriods } = c.idleAlarm;
-  if (periodSeconds * evaluationPeriods > ALARM_MAX_WINDOW_SECONDS) {
-    fail(['idleAlarm', 'evaluationPeriods'], `makes a ${periodSeconds * evaluationPeriods} s window; CloudWatch allows ` +
-      `at most ${ALARM_MAX_WINDOW_SECONDS} s (${ALARM_MAX_WINDOW_SECONDS / periodSeconds} periods of ${periodSeconds} s)`);
   }
 
   const needsReservation = c.market === 'capacity-block';

@@ -9,10 +9,11 @@ import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
-import { activateCommand, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
+import { activateCommand, IDLE_METRIC, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
+import { IdleStopRule } from './constructs/idle-stop-rule';
 import { InstanceProfile } from './constructs/instance-profile';
 import { InterruptionNotice } from './constructs/interruption-notice';
 import { BoxCount, BoxList, LaunchSpec } from './constructs/launch-spec';
@@ -25,7 +26,7 @@ import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
 import { literal } from './terraform-literal';
-import { LoginMessage, renderUserData } from './userdata';
+import { LoginMessage, RenderedUserData, renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
 export const STACK_NAME = 'trainium-spot';
@@ -54,11 +55,14 @@ export class TrainiumSpotStack extends TerraformStack {
       vpcId: network.vpcId,
       sshCidrs: config.sshCidrs,
     });
-    // EC2's RequestSpotInstances takes no metadata options: a box it launches requires IMDSv2 on
-    // itself. RunInstances (spotLaunch "run-instances") sets them at launch.
-    const spotRequests = (config.market === 'spot' || config.market === 'auto') && config.spotLaunch === 'spot-request';
+    // Spot boxes of either launch path watch for interruption notices. EC2's RequestSpotInstances takes
+    // no metadata options: a box it launches requires IMDSv2 on itself; RunInstances sets them at launch.
+    const spotMarket = config.market === 'spot' || config.market === 'auto';
+    const spotRequests = spotMarket && config.spotLaunch === 'spot-request';
+    const publishVerdict = config.idle.enabled && config.idle.publishVerdict;
     const profile = new InstanceProfile(this, 'instance-profile', {
       name: config.name, partition, allowRequiringImdsv2: spotRequests,
+      metricNamespace: publishVerdict ? IDLE_METRIC.namespace : undefined,
     });
     if (config.sshPublicKey === undefined) new TlsProvider(this, 'tls');
     const sshKey = new SshKey(this, 'ssh-key', { name: config.name, publicKey: config.sshPublicKey });
@@ -75,9 +79,7 @@ export class TrainiumSpotStack extends TerraformStack {
       securityGroupIds: [securityGroup.securityGroupId],
       keyName: sshKey.keyName,
       instanceProfileName: profile.profileName,
-      userData: renderUserData({
-        name: config.name, idle: config.idle, requireImdsv2OnBoot: spotRequests, loginMessage: loginMessage(config),
-      }),
+      userData: boxUserData(config),
       rootVolumeSizeGiB: image.rootVolumeSizeGiB,
       rootVolumeSizeFollowsImage: !config.rootVolumeSizeExplicit,
       rootVolumeIops: config.rootVolumeIops,
@@ -114,15 +116,26 @@ export class TrainiumSpotStack extends TerraformStack {
 
     // ---------------------------------------------------------------- stopping and warnings
     if (config.idleAlarm.enabled) {
-      new IdleAlarm(this, 'idle-alarm', {
+      const alarm = new IdleAlarm(this, 'idle-alarm', {
         name: config.name,
         region: config.region,
         partition,
         instanceCount: config.instanceCount,
         instanceIdsRef: instanceIds.fqn,
-        thresholdPercent: config.idleAlarm.thresholdPercent,
-        periodSeconds: config.idleAlarm.periodSeconds,
-        evaluationPeriods: config.idleAlarm.evaluationPeriods,
+        verdictNamespace: IDLE_METRIC.namespace,
+        verdictMetricName: IDLE_METRIC.name,
+        silentMinutes: config.idleAlarm.silentMinutes,
+        lowCpuMinutes: config.idleAlarm.lowCpuMinutes,
+        lowCpuThresholdPercent: lowCpuThresholdPercent(config.idleAlarm.lowCpuBusyVcpus, facts.vcpus),
+      });
+      new IdleStopRule(this, 'idle-stop-rule', {
+        name: config.name,
+        region: config.region,
+        partition,
+        instanceCount: config.instanceCount,
+        instanceIdsRef: instanceIds.fqn,
+        alarmArnsRef: alarm.deadCheckAlarmArnsRef,
+        instanceTags: { Project: config.name, ManagedBy: 'trainium-spot' },
       });
     }
     const notice = spot && new InterruptionNotice(this, 'interruption-notice', {
@@ -217,6 +230,23 @@ export class TrainiumSpotStack extends TerraformStack {
       }
     }
   }
+}
+
+/**
+ * CPUUtilization is the average over all vCPUs: `busyVcpus` busy vCPUs read as this percentage, rounded
+ * down to 0.01 % (CloudWatch thresholds are plain numbers). 0.5 vCPU is 6.25 % of 8 vCPUs, 0.39 % of 128.
+ */
+export function lowCpuThresholdPercent(busyVcpus: number, vcpus: number): number {
+  return Math.floor((busyVcpus * 10000) / vcpus) / 100;
+}
+
+/** What every box of this config runs at first boot, exactly as the box receives it. */
+export function boxUserData(config: Config): RenderedUserData {
+  const spotMarket = config.market === 'spot' || config.market === 'auto';
+  return renderUserData({
+    name: config.name, region: config.region, idle: config.idle, loginMessage: loginMessage(config),
+    interruptionWatcher: spotMarket, requireImdsv2OnBoot: spotMarket && config.spotLaunch === 'spot-request',
+  });
 }
 
 /** Where no environment is known: the base image, or an image named by parameter or id. */

@@ -70,4 +70,18 @@ describe('InstanceProfile for spot boxes', () => {
     const actions = documents.flatMap((d) => d.statement).flatMap((st) => st.actions);
     expect(actions).not.toContain('ec2:ModifyInstanceMetadataOptions');
   });
+
+  test('GIVEN a metric namespace THEN the box may publish metrics to that namespace and no other', () => {
+    const withVerdict = JSON.parse(Testing.synthScope((scope) => {
+      new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws', metricNamespace: 'TrainiumSpot/Idle' });
+    }));
+    const documents = Object.values(withVerdict.data.aws_iam_policy_document) as any[];
+    expect(documents.find((d) => d.statement[0].actions[0] === 'cloudwatch:PutMetricData').statement).toEqual([{
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle'] }],
+    }]);
+    expect(Object.values(withVerdict.resource.aws_iam_role_policy).map((p: any) => p.name_prefix))
+      .toEqual(['deny-ssh-keys-', 'publish-verdict-']);
+  });
 });

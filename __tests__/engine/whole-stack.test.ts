@@ -7,9 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type ConfigInput, parseConfig } from '../../src/config';
-import { STACK_NAME } from '../../src/stack';
+import { STACK_NAME, boxUserData } from '../../src/stack';
 import { writeTerraformTests } from '../../src/terraform-tests';
-import { renderUserData } from '../../src/userdata';
 import { EngineDir, PlanOutcome, REAL_AWS_VERSION, realAwsCliConfig, realAwsMissingReason, terraformMissingReason } from '../support/engine';
 import { synthesizeJson, TerraformJson } from '../support/synth';
 import { AMI_ID, AMI_PARAMETER, fixture, guardedQuota, VARIANTS } from './variants';
@@ -140,8 +139,7 @@ describe('every configuration variant on the Terraform engine', () => {
 
 /** The user data Terraform plans is the renderer's text byte for byte: no `${` or `%{` was read as a template. */
 function expectUserDataAsRendered(input: ConfigInput, saved: Awaited<ReturnType<EngineDir['show']>>): void {
-  const config = parseConfig(input);
-  const expected = renderUserData({ name: config.name, idle: config.idle, requireImdsv2OnBoot: ['spot', 'auto'].includes(config.market) });
+  const expected = boxUserData(parseConfig(input));
   const boxes = saved.resource_changes.filter((c) => ['aws_instance', 'aws_spot_instance_request'].includes(c.type));
   expect(boxes.length).toBeGreaterThan(0);
   for (const box of boxes) {

@@ -6,45 +6,71 @@ setup() {
   setup_box
 }
 
-@test "nothing active for 2 consecutive checks stops the box with shutdown -h now" {
+# `minutes N`: N more minutes pass, with one check at the end of each.
+minutes() {
+  local n
+  for ((n = 0; n < $1; n++)); do
+    tick
+    run_check
+  done
+}
+
+@test "idleMinutes (3) with nothing counting stops the box with shutdown -h now" {
   run_check
-  assert_output_has 'idle 1/2 |'
+  assert_output_has 'idle 0/3 min |'
+  minutes 2
+  assert_output_has 'idle 2/3 min |'
   refute_stopped
-  tick
-  run_check
+  minutes 1
   assert_success
-  assert_output_has 'idle 2/2: stopping the box (shutdown -h now)'
+  assert_output_has 'idle 3/3 min: stopping the box (shutdown -h now)'
   assert_stopped
   [[ $(shutdown_calls) == 1 ]] || fail_with "expected one shutdown"
 }
 
-@test "activity between idle checks starts the count again" {
+@test "work between idle checks starts the idle window again" {
   run_check
-  tick
-  processes 'sshd: ubuntu@pts/0'
+  minutes 2
+  tick 50
   run_check
-  assert_output_has 'active (ssh)'
-  tick
-  processes
-  run_check
-  assert_output_has 'idle 1/2 |'
+  assert_output_has 'active (cpu)'
+  minutes 2
+  assert_output_has 'idle 2/3 min |'
   refute_stopped
 }
 
-@test "consecutiveChecks: 3 waits for a third idle check" {
-  conf CONSECUTIVE_CHECKS 3
+@test "regression: the idle window is minutes on the boot clock, so extra checks cannot cut it short" {
   run_check
-  tick
-  run_check
-  assert_output_has 'idle 2/3 |'
+  local n
+  # A manual run right after every timer run: twice the checks, the same minutes.
+  for n in 1 2; do
+    tick
+    run_check
+    run_check
+  done
+  assert_output_has 'idle 2/3 min |'
   refute_stopped
-  tick
-  run_check
-  assert_output_has 'idle 3/3: stopping the box'
-  assert_stopped
 }
 
-@test "boot grace: within bootGraceMinutes of boot no idle check counts, however many run" {
+@test "regression: a wall-clock step does not move the idle window" {
+  run_check
+  tick
+  export TS_NOW=$((TS_NOW + 86400))
+  run_check
+  assert_output_has 'idle 1/3 min |'
+  refute_stopped
+}
+
+@test "idleMinutes: 10 waits ten minutes" {
+  conf IDLE_MINUTES 10
+  run_check
+  minutes 9
+  refute_stopped
+  minutes 1
+  assert_output_has 'idle 10/10 min: stopping the box'
+}
+
+@test "boot grace: within bootGraceMinutes of boot nothing counts, however many checks run" {
   reboot_box 30
   local minute
   for minute in 1 2 3 4; do
@@ -54,36 +80,50 @@ setup() {
     tick
   done
   refute_stopped
-  [[ $(idle_count) == 0 ]] || fail_with "idle count should be 0"
 }
 
-@test "boot grace: once it is over, two idle checks stop the box" {
+@test "boot grace: the idle window starts when it ends" {
   reboot_box 240
   run_check
   assert_output_has 'boot grace'
-  tick
-  run_check
-  assert_output_has 'idle 1/2 |'
-  tick
-  run_check
+  minutes 1
+  assert_output_has 'idle 1/3 min |'
+  minutes 2
   assert_stopped
 }
 
-@test "dry run logs that it would stop, and never stops" {
+@test "dry run logs that it would stop, publishes no stop, and never stops" {
   conf DRY_RUN true
-  local minute
-  for minute in 1 2 3 4 5; do
-    run_check
-    tick
-  done
+  run_check
+  minutes 4
   refute_stopped
-  assert_output_has 'idle 5/2: dry run, would stop the box now |'
+  assert_output_has 'idle 4/3 min: dry run, would stop the box now |'
+  [[ $(published_verdict) == 0 ]] || fail_with "published $(published_verdict)"
+}
+
+@test "every check publishes its verdict: 0 while it keeps the box, 1 when it stops it" {
+  run_check
+  grep -qxF 'begin aws cloudwatch put-metric-data --region us-east-2 --namespace TrainiumSpot/Idle --metric-name StopVerdict --dimensions InstanceId=i-0123456789abcdef0 --unit Count --value 0' "$TS_FAKE/calls" ||
+    fail_with "$(cat "$TS_FAKE/calls")"
+  assert_output_has '| cloudwatch: StopVerdict=0'
+  minutes 3
+  [[ $(published_verdict) == 1 ]] || fail_with "published $(published_verdict)"
+  assert_stopped
+}
+
+@test "a failed publish is logged and changes no decision" {
+  stub_does aws exit 255
+  stub_does aws out 'Unable to locate credentials'
+  run_check
+  minutes 3
+  assert_output_has '| cloudwatch: not published (aws exit 255: Unable to locate credentials)'
+  assert_stopped
 }
 
 @test "every decision goes to stdout, the log file and logger, naming what each detector saw" {
   processes 'tmux: server'
   run_check
-  local line="active (multiplexers) | ssh: idle (no sshd user sessions, no connections on port 22) | ssm: idle (no ssm-session-worker) | multiplexers: ACTIVE (multiplexer: tmux: server) | neuron: idle (no Neuron compiler; neuron-monitor not installed) | gpu: idle (nvidia-smi not installed) | processes: idle (no process matches the 4 patterns) | cpu: idle (CPU 1.0% < 10%) | memory: idle (memory in use 6.0% < 80%) | network: idle (network 1.0 KB/s < 100 KB/s) | keepalive: idle (never touched)"
+  local line="active (multiplexers; no work or input for 0 min, counts for 3 h) | ssh: idle (no sshd, mosh or VS Code session) | ssm: idle (no ssm-session-worker or ssm-document-worker) | multiplexers: PRESENT (multiplexer: tmux: server) | neuron: idle (no Neuron compiler; neuron-monitor not installed) | gpu: idle (nvidia-smi not installed) | processes: idle (no process matches the 7 patterns) | cpu: idle (CPU 1.0% < 10%) | disk: idle (disk 1.0 KB/s < 200 KB/s) | memory: idle (memory in use 6.0% < 80%) | network: idle (network 1.0 KB/s < 20 KB/s) | keepalive: idle (never touched) | terminal: idle (no terminals) | cloudwatch: StopVerdict=0"
   [[ $output == "$line" ]] || fail_with "unexpected stdout"
   [[ $(cat "$TS_LOG_FILE") == "2023-11-14T22:13:20+0000 $line" ]] ||
     fail_with "log file: $(cat "$TS_LOG_FILE")"
@@ -101,21 +141,42 @@ setup() {
   conf DETECT_MULTIPLEXERS false
   processes 'sshd: ubuntu@pts/0' 'tmux: server'
   run_check
-  assert_output_has 'idle 1/2 |'
+  assert_output_has 'idle 0/3 min |'
   [[ $(verdict ssh) == 'ssh: off' && $(verdict multiplexers) == 'multiplexers: off' ]] ||
     fail_with "$(verdict ssh), $(verdict multiplexers)"
-  ! grep -q '^begin ss' "$TS_FAKE/calls" || fail_with "ss ran for a switched-off detector"
 }
 
 @test "fails when shutdown fails: logs it, exits 1, and the next check tries again" {
   stub_does shutdown exit 1
   run_check
-  tick
-  run_check
+  minutes 3
   [[ $status -eq 1 ]] || fail_with "expected exit 1"
   assert_output_has 'ERROR: shutdown failed: exit 1; the box keeps running'
-  tick
-  run_check
-  assert_output_has 'idle 3/2: stopping the box'
+  minutes 1
+  assert_output_has 'idle 4/3 min: stopping the box'
   [[ $(shutdown_calls) == 2 ]] || fail_with "expected a second attempt"
+}
+
+@test "status prints each signal, the verdict and the minutes left, and changes nothing" {
+  run_check
+  tick
+  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" status
+  assert_success
+  assert_output_has '  ssh           idle (no sshd, mosh or VS Code session)'
+  assert_output_has '  cpu           idle (CPU 1.0% < 10%)'
+  assert_output_has 'verdict: idle 1/3 min'
+  assert_output_has 'the box stops in about 2 min unless work starts'
+  refute_stopped
+  ! grep -q '^begin aws' <(sed -n '/status/,$p' "$TS_FAKE/calls") || true
+  # The next real check still measures from the previous real one.
+  run_check
+  assert_output_has 'idle 1/3 min |'
+  assert_output_has 'cpu: idle (CPU 1.0% < 10%)'
+}
+
+@test "fails when asked for an unknown command: usage, exit 2, nothing checked" {
+  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" stop
+  [[ $status -eq 2 ]] || fail_with "expected exit 2"
+  assert_output_has 'usage: trainium-spot-idle [check|status]'
+  [[ ! -e $TS_FAKE/calls ]] || fail_with "ran: $(cat "$TS_FAKE/calls")"
 }

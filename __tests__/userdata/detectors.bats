@@ -1,12 +1,15 @@
 #!/usr/bin/env bats
-# Each detector alone keeps the box up; what only looks like work does not.
+# Each signal alone keeps the box up; what only looks like work does not. Work signals (CPU, disk,
+# network, NeuronCore and GPU use, keep-alive, terminal input) count for ever; signals that something
+# is there (sessions, multiplexers, matched processes, a runtime holding its cores, memory) count until
+# maxIdleSessionHours pass without work or input (sessions.bats).
 
 setup() {
   load test_helper
   setup_box
 }
 
-# GIVEN a check a minute ago, WHEN the next one runs, THEN it counts an idle check.
+# GIVEN a check a minute ago, WHEN the next one runs, THEN nothing counts.
 expect_idle_check() {
   run_check
   tick
@@ -15,177 +18,220 @@ expect_idle_check() {
   [[ $output == 'idle '* ]] || fail_with 'expected an idle check'
 }
 
-# GIVEN a check a minute ago, WHEN the next one runs after a minute of `tick $2 $3`,
-# THEN $1 alone keeps the box up.
-expect_only_active() {
+# GIVEN a check a minute ago, WHEN the next one runs after a minute of `tick $2 $3 $4`,
+# THEN detector $1 alone keeps the box up, as work (ACTIVE) or as something there (PRESENT).
+expect_only() {
+  local kind=$1 name=$2
+  shift 2
   run_check
-  tick "${2:-1}" "${3:-1}"
+  tick "$@"
   run_check
   assert_success
-  assert_output_has "active ($1)"
+  case $kind in
+    work) [[ $output == "active ($name) |"* ]] || fail_with "expected work from $name alone" ;;
+    present) [[ $output == "active ($name; "* ]] || fail_with "expected $name alone to be present" ;;
+  esac
   refute_stopped
-  [[ $(idle_count) == 0 ]] || fail_with "idle count should be 0"
 }
 
 @test "an idle Neuron DLAMI's own processes and quiet /proc look idle to every detector" {
   expect_idle_check
   local name
-  for name in ssh ssm multiplexers neuron gpu processes cpu memory network keepalive; do
+  for name in ssh ssm multiplexers neuron gpu processes cpu disk memory network keepalive terminal; do
     [[ $(verdict "$name") == "$name: idle ("* ]] || fail_with "$name: $(verdict "$name")"
   done
 }
 
 # ---------------------------------------------------------------------------------------------
-# SSH
+# Sessions: SSH, mosh, VS Code, Session Manager, Run Command, multiplexers
 # ---------------------------------------------------------------------------------------------
 
-@test "ssh: an interactive SSH session keeps the box up" {
+@test "ssh: an interactive SSH session is present" {
   processes 'sshd: ubuntu [priv]' 'sshd: ubuntu@pts/0' '-bash'
-  expect_only_active ssh
-  [[ $(verdict ssh) == 'ssh: ACTIVE (SSH session: sshd: ubuntu@pts/0)' ]] || fail_with "$(verdict ssh)"
+  expect_only present ssh
+  [[ $(verdict ssh) == 'ssh: PRESENT (session: sshd: ubuntu@pts/0)' ]] || fail_with "$(verdict ssh)"
 }
 
-@test "regression: a VS Code Remote-SSH session without a terminal (sshd: ubuntu@notty) keeps the box up" {
-  # No pts, nothing `who` would show; ss sees nothing either, so the process alone must do it.
-  processes 'sshd: ubuntu [priv]' 'sshd: ubuntu@notty' \
-    'sh /home/ubuntu/.vscode-server/cli/servers/Stable-abc/server/bin/code-server --connection-token=x'
-  expect_only_active ssh
+@test "regression: a VS Code Remote-SSH session without a terminal (sshd: ubuntu@notty) is present" {
+  processes 'sshd: ubuntu [priv]' 'sshd: ubuntu@notty'
+  expect_only present ssh
 }
 
-@test "ssh: OpenSSH 9.8+ session processes (sshd-session: ubuntu@notty) keep the box up" {
+@test "ssh: OpenSSH 9.8+ session processes (sshd-session: ubuntu@notty) are present" {
   processes 'sshd-session: ubuntu [priv]' 'sshd-session: ubuntu@notty'
-  expect_only_active ssh
+  expect_only present ssh
 }
 
-@test "ssh: an established connection on port 22 keeps the box up while no session process shows yet" {
+@test "ssh: a mosh session (mosh-server, no sshd left) is present" {
+  processes 'mosh-server new -s -c 256 -l LANG=en_US.UTF-8'
+  expect_only present ssh
+}
+
+@test "ssh: a VS Code tunnel (code tunnel) and its server are present" {
+  processes '/home/ubuntu/.vscode/cli/code tunnel --accept-server-license-terms'
+  expect_only present ssh
+  processes '/home/ubuntu/.vscode-server/cli/servers/Stable-abc/server/node /home/ubuntu/.vscode-server/cli/servers/Stable-abc/server/out/server-main.js'
+  tick
+  run_check
+  [[ $(verdict ssh) == 'ssh: PRESENT (session: '* ]] || fail_with "$(verdict ssh)"
+}
+
+@test "regression: pre-auth connections to port 22 (scanners) and the sshd listener are no session" {
+  processes 'sshd: ubuntu [priv]' 'sshd: ubuntu [net]' 'sshd: unknown [preauth]' 'sshd-session: root [preauth]'
   stub_does ss out '0      0      10.0.1.17:22      203.0.113.7:53422'
-  expect_only_active ssh
-  assert_output_has '1 established connection(s) on port 22'
-}
-
-@test "ssh: the sshd listener and a login still authenticating are not sessions" {
-  processes 'sshd: ubuntu [priv]' 'sshd: ubuntu [net]' 'sshd: unknown [preauth]'
   expect_idle_check
+  ! grep -q '^begin ss' "$TS_FAKE/calls" || fail_with "port-22 connections were counted"
 }
 
-# ---------------------------------------------------------------------------------------------
-# Session Manager, tmux, screen
-# ---------------------------------------------------------------------------------------------
-
-@test "ssm: a Session Manager session (ssm-session-worker) keeps the box up" {
+@test "ssm: a Session Manager session (ssm-session-worker) is present" {
   processes '/snap/amazon-ssm-agent/11320/ssm-session-worker ubuntu-0a1b2c3d4e5f i-0123456789abcdef0'
-  expect_only_active ssm
+  expect_only present ssm
 }
 
-@test "multiplexers: a detached tmux session (only the server left) keeps the box up" {
-  processes 'tmux: server'
-  expect_only_active multiplexers
+@test "ssm: a job sent with Run Command (ssm-document-worker) is present" {
+  processes '/snap/amazon-ssm-agent/11320/ssm-document-worker 5f1c0a52-0d7e-4c1b-9b53-7a4f0f3f2f01 aws:runShellScript'
+  expect_only present ssm
 }
 
-@test "multiplexers: a detached screen session keeps the box up" {
-  processes 'SCREEN -S training'
-  expect_only_active multiplexers
+@test "multiplexers: tmux, screen, zellij and dtach sessions, even detached, are present" {
+  local server
+  for server in 'tmux: server' 'SCREEN -S training' 'zellij --server /run/user/1000/zellij/0.40.1/train' 'dtach -n /tmp/job.sock python3 x.py'; do
+    processes "$server"
+    tick
+    run_check
+    [[ $output == 'active (multiplexers; '* ]] || fail_with "$server: ${output%% | *}"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
 # Neuron, GPU
 # ---------------------------------------------------------------------------------------------
 
-@test "neuron: a neuronx-cc compile keeps the box up" {
+@test "neuron: a neuronx-cc compile is present" {
   processes '/opt/aws_neuronx_venv_pytorch/bin/python3 /opt/aws_neuronx_venv_pytorch/bin/neuronx-cc compile --framework=XLA model.hlo'
-  expect_only_active neuron
+  expect_only present neuron
 }
 
-@test "neuron: NeuronCore utilization from neuron-monitor in /opt/aws/neuron/bin keeps the box up" {
+@test "neuron: NeuronCore utilization from one neuron-monitor report is work" {
   neuron_monitor_reports 42.01
-  expect_only_active neuron
-  [[ $(verdict neuron) == 'neuron: ACTIVE (NeuronCore utilization 42.0%)' ]] || fail_with "$(verdict neuron)"
+  expect_only work neuron
+  [[ $(verdict neuron) == 'neuron: ACTIVE (NeuronCore utilization (highest of one neuron-monitor report) 42.0%)' ]] || fail_with "$(verdict neuron)"
   grep -q "^begin neuron-monitor -c $TS_STATE_DIR/neuron-monitor.json" "$TS_FAKE/calls"
-  grep -q '"neuroncore_counters"' "$TS_STATE_DIR/neuron-monitor.json"
 }
 
-@test "neuron: a loaded runtime below the utilization threshold is not work" {
+@test "regression: a burst between two checks counts: the highest utilization of every report since the last check" {
+  export TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
+  run_check
+  printf '%s\n' "$(report_with 0.1)" "$(report_with 63.5)" "$(report_with 0)" >"$TS_NEURON_REPORTS"
+  tick
+  run_check
+  [[ $output == 'active (neuron) |'* ]] || fail_with 'expected work from neuron alone'
+  [[ $(verdict neuron) == 'neuron: ACTIVE (NeuronCore utilization (highest of neuron-monitor since the previous check) 63.5%)' ]] ||
+    fail_with "$(verdict neuron)"
+  [[ ! -s $TS_NEURON_REPORTS ]] || fail_with "the check must empty the reports it read"
+}
+
+@test "regression: a Neuron runtime holding the cores at 0 % (checkpointing, loading) is present" {
   neuron_monitor_reports 0.2
-  expect_idle_check
-  [[ $(verdict neuron) == 'neuron: idle (NeuronCore utilization 0.5% < 1%)' ]] || fail_with "$(verdict neuron)"
+  expect_only present neuron
+  [[ $(verdict neuron) == 'neuron: PRESENT (NeuronCore utilization (highest of one neuron-monitor report) 0.5% < 1%, runtime holds NeuronCores)' ]] ||
+    fail_with "$(verdict neuron)"
 }
 
-@test "neuron: neuron-monitor with no Neuron application running is not work" {
+@test "neuron: a runtime that reports no NeuronCore in use is present" {
+  install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
+  printf '{"neuron_runtime_data":[{"pid":4242,"neuron_runtime_tag":"4242","error":"","report":{"neuroncore_counters":{"period":1.0,"neuroncores_in_use":{},"error":""}}}],"instance_info":{"error":""}}\n' \
+    >"$TS_FAKE/neuron-monitor.out"
+  expect_only present neuron
+  [[ $(verdict neuron) == 'neuron: PRESENT (a Neuron runtime holds NeuronCores, none busy)' ]] || fail_with "$(verdict neuron)"
+}
+
+@test "neuron: neuron-monitor with no Neuron application running is nothing" {
   install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
   stub_does neuron-monitor out '{"neuron_runtime_data":[],"instance_info":{"error":""},"neuron_hardware_info":{"error":""}}'
   expect_idle_check
   [[ $(verdict neuron) == 'neuron: idle (no Neuron runtime running)' ]] || fail_with "$(verdict neuron)"
 }
 
-@test "gpu: GPU utilization at or above the threshold keeps the box up" {
+@test "gpu: GPU utilization at or above the threshold is work; below it is nothing" {
   install_stub "$BOX/bin" nvidia-smi
   stub_does nvidia-smi out $'0\n37'
-  expect_only_active gpu
-  grep -q '^begin nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits$' "$TS_FAKE/calls"
-}
-
-@test "gpu: GPUs below the threshold are not work" {
-  install_stub "$BOX/bin" nvidia-smi
+  expect_only work gpu
   stub_does nvidia-smi out $'0\n4'
-  expect_idle_check
+  tick
+  run_check
   [[ $(verdict gpu) == 'gpu: idle (GPU utilization 4.0% < 5%)' ]] || fail_with "$(verdict gpu)"
 }
 
 # ---------------------------------------------------------------------------------------------
-# Process patterns, and the training job at low CPU
+# Processes: the program and its script, not every argument
 # ---------------------------------------------------------------------------------------------
 
-@test "processes: a command line matching idle.processPatterns keeps the box up" {
-  processes '/opt/conda/bin/python3.11 -m ipykernel_launcher -f /root/.local/share/jupyter/runtime/kernel-1.json'
-  expect_only_active processes
+@test "processes: the default patterns know the usual launchers and scripts, whatever their arguments" {
+  local line
+  for line in \
+    'torchrun --nproc_per_node=32 train.py' \
+    '/opt/venv/bin/python3 -m torch.distributed.run --nproc_per_node 2 main.py' \
+    'python -m torch.distributed.launch main.py' \
+    'deepspeed --num_gpus 2 main.py' \
+    'accelerate launch main.py' \
+    'neuron_parallel_compile torchrun --nproc_per_node=2 main.py' \
+    '/opt/venv/bin/python3 -u /home/ubuntu/finetuning.py --lr 3e-4' \
+    'python3 fine-tune-llama.py' \
+    'python3 run_inference.py' \
+    '/opt/conda/bin/python3.11 -m ipykernel_launcher -f /root/.local/share/jupyter/runtime/kernel-1.json' \
+    'jupyter lab --no-browser'; do
+    processes "$line"
+    tick
+    run_check
+    [[ $(verdict processes) == 'processes: PRESENT ('* ]] || fail_with "$line: $(verdict processes)"
+  done
 }
 
-@test "regression: a training job at 2 % CPU waiting on the accelerator is kept up by the default patterns" {
+@test "regression: an argument cannot make a process look like work, and ignorePatterns leave out tensorboard" {
+  local line
+  for line in 'tensorboard --logdir runs/train' '/usr/bin/python3 /usr/local/bin/tensorboard --logdir runs/train' \
+    'less /var/log/train.log' 'vim train.py'; do
+    processes "$line"
+    tick
+    run_check
+    [[ $(verdict processes) == 'processes: idle (no process matches the 7 patterns)' ]] || fail_with "$line: $(verdict processes)"
+  done
+}
+
+@test "regression: a training job at 2 % CPU waiting on the accelerator is present by its script's name" {
   processes 'python3 train.py --model llama --epochs 3'
-  expect_only_active processes 2
-  [[ $(verdict cpu) == 'cpu: idle (CPU 2.0% < 10%)' ]] || fail_with "$(verdict cpu)"
-}
-
-@test "neuron: a runtime that reports no NeuronCore utilization counts as active, not idle" {
-  install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
-  printf '{"neuron_runtime_data":[{"pid":4242,"neuron_runtime_tag":"4242","error":"","report":{"neuroncore_counters":{"period":1.0,"neuroncores_in_use":{},"error":""}}}],"instance_info":{"error":""}}\n' \
-    >"$TS_FAKE/neuron-monitor.out"
-  expect_only_active neuron
-  [[ $(verdict neuron) == 'neuron: UNSURE, counted as active (a Neuron runtime is running but reported no NeuronCore utilization)' ]] ||
-    fail_with "$(verdict neuron)"
-}
-
-@test "regression: a low-CPU job no pattern knows is kept up by NeuronCore utilization" {
-  processes 'python3 my_experiment.py'
-  neuron_monitor_reports 87.5
-  expect_only_active neuron 2
+  expect_only present processes 2
+  [[ $(verdict processes) == "processes: PRESENT ('^python[0-9.]* [^ ]*(train|fine[-_]?tun|infer|serve)': python3 train.py)" ]] ||
+    fail_with "$(verdict processes)"
 }
 
 # ---------------------------------------------------------------------------------------------
-# CPU, memory, network
+# CPU, disk, memory, network
 # ---------------------------------------------------------------------------------------------
 
-@test "cpu: busy CPU averaged over the interval keeps the box up" {
-  expect_only_active cpu 40
+@test "cpu: busy CPU averaged over the interval is work" {
+  expect_only work cpu 40
   [[ $(verdict cpu) == 'cpu: ACTIVE (CPU 40.0%)' ]] || fail_with "$(verdict cpu)"
 }
 
-@test "cpu: one busy vCPU of 128 keeps the box up, though it is 1 % of the average" {
+@test "cpu: one busy vCPU of 128 is work, though it is 1 % of the average" {
   # shellcheck disable=SC2034 # read by write_proc (test_helper.bash)
   VCPUS=128
   write_proc
-  expect_only_active cpu 1
+  expect_only work cpu 1
   [[ $(verdict cpu) == 'cpu: ACTIVE (CPU 1.0%, 1.2 of 128 vCPUs busy)' ]] || fail_with "$(verdict cpu)"
 }
 
-@test "cpu: a quiet 128-vCPU box is idle" {
-  # shellcheck disable=SC2034 # read by write_proc (test_helper.bash)
-  VCPUS=128
+@test "regression: iowait is busy time: a disk-bound job at 1 % user CPU is work" {
+  run_check
+  tick 1
+  # 20 % of the minute waiting on the disk.
+  IDLE_JIFFIES=$((IDLE_JIFFIES - 1200))
   write_proc
+  sed -i '1s/^cpu  \([0-9]*\) 0 \([0-9]*\) \([0-9]*\) 0 /cpu  \1 0 \2 \3 1200 /' "$BOX/proc/stat"
   run_check
-  tick 0
-  run_check
-  [[ $(verdict cpu) == 'cpu: idle (CPU 0.0% < 10%)' ]] || fail_with "$(verdict cpu)"
+  [[ $(verdict cpu) == 'cpu: ACTIVE (CPU 21.0%)' ]] || fail_with "$(verdict cpu)"
 }
 
 @test "cpu: measures the interval since the previous check, not the time since boot" {
@@ -195,22 +241,44 @@ expect_only_active() {
   assert_output_has 'active (cpu)'
   tick 2
   run_check
-  assert_output_has 'idle 1/2'
+  assert_output_has 'idle 1/3 min'
 }
 
-@test "memory: memory in use at or above the threshold keeps the box up" {
+@test "regression: disk reads and writes of whole disks are work; partitions and loop devices do not add" {
+  expect_only work disk 1 1 300
+  # 300 KB/s in whole 512-byte sectors.
+  [[ $(verdict disk) == 'disk: ACTIVE (disk 299.9 KB/s)' ]] || fail_with "$(verdict disk)"
+}
+
+@test "memory: memory in use at or above the threshold is present" {
   memory_in_use 85
-  expect_only_active memory
+  expect_only present memory
 }
 
-@test "network: traffic above the threshold keeps the box up; loopback traffic does not count" {
-  expect_only_active network 1 2000
+@test "network: traffic above the threshold is work; loopback traffic does not count" {
+  expect_only work network 1 2000
   [[ $(verdict network) == 'network: ACTIVE (network 2000.0 KB/s)' ]] || fail_with "$(verdict network)"
 }
 
+@test "regression: a slow download (50 KB/s) is work" {
+  expect_only work network 1 50
+}
+
 # ---------------------------------------------------------------------------------------------
-# Keep-alive file
+# Terminal input, keep-alive file
 # ---------------------------------------------------------------------------------------------
+
+@test "terminal: typing on any terminal since the previous check is work; an open terminal alone is not" {
+  touch -a -d @1 "$TS_DEV_PTS/0"
+  expect_idle_check
+  type_on_terminal 0
+  tick
+  run_check
+  [[ $output == 'active (terminal) |'* ]] || fail_with "${output%% | *}"
+  tick
+  run_check
+  [[ $(verdict terminal) == 'terminal: idle (no input on 1 terminal(s))' ]] || fail_with "$(verdict terminal)"
+}
 
 @test "keepalive: touching the keep-alive file keeps the box up for keepaliveMinutes" {
   run_check
@@ -220,8 +288,20 @@ expect_only_active() {
   assert_output_has 'active (keepalive)'
   tick
   run_check
-  assert_output_has 'idle 1/2'
+  assert_output_has 'idle 1/3 min'
   [[ $(verdict keepalive) == 'keepalive: idle (touched 60 min ago)' ]] || fail_with "$(verdict keepalive)"
+}
+
+@test "regression: a clock step does not move the keep-alive: its age runs on the boot clock" {
+  run_check
+  tick
+  touch_keepalive
+  run_check
+  # The wall clock jumps a day ahead; ten minutes pass on the boot clock.
+  export TS_NOW=$((TS_NOW + 86400))
+  for _ in $(seq 10); do tick; done
+  run_check
+  [[ $(verdict keepalive) == 'keepalive: ACTIVE (touched 600s ago, keeps the box up for 60 min)' ]] || fail_with "$(verdict keepalive)"
 }
 
 @test "keepalive: the check creates the file for any user to touch, aged so that creating it is no sign of life" {

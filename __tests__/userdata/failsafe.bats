@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# A detector that errors, times out or cannot read its source counts as work: a broken check may keep
-# the box up (the CloudWatch alarm is the backstop), it must never stop it or die before deciding.
+# A detector that errors, times out or cannot read its source counts as UNSURE, kept up like a session
+# (until maxIdleSessionHours pass without work, sessions.bats): a broken detector must never stop the
+# box, nor die before deciding.
 
 setup() {
   load test_helper
@@ -13,16 +14,15 @@ setup() {
 expect_unsure() {
   run_check
   assert_success
-  [[ $(verdict "$1") == "$1: UNSURE, counted as active ("* ]] || fail_with "$(verdict "$1")"
+  [[ $(verdict "$1") == "$1: UNSURE, counted as present ("* ]] || fail_with "$(verdict "$1")"
   assert_output_has 'active ('
   refute_stopped
-  [[ $(idle_count) == 0 ]] || fail_with "idle count should be 0"
 }
 
 @test "a detector whose command fails counts as active (ps exits 1)" {
   stub_does ps exit 1
   expect_unsure ssh
-  [[ $(verdict ssm) == 'ssm: UNSURE, counted as active (ps failed: exit 1)' ]] || fail_with "$(verdict ssm)"
+  [[ $(verdict ssm) == 'ssm: UNSURE, counted as present (ps failed: exit 1)' ]] || fail_with "$(verdict ssm)"
 }
 
 @test "a detector whose command hangs is cut off and counts as active" {
@@ -44,10 +44,12 @@ expect_unsure() {
   expect_unsure cpu
 }
 
-@test "a detector that sees no time pass counts as active rather than dividing by zero" {
+@test "a second check at the same moment learns nothing rather than dividing by zero" {
   run_check
   run_check
-  assert_output_has 'active (cpu network)'
+  assert_success
+  [[ $(verdict cpu) == 'cpu: idle (no CPU time since the previous check)' ]] || fail_with "$(verdict cpu)"
+  [[ $(verdict network) == 'network: idle (no time since the previous check)' ]] || fail_with "$(verdict network)"
 }
 
 @test "neuron-monitor without a report counts as active" {
@@ -70,7 +72,7 @@ expect_unsure() {
   processes 'torchrun --nproc_per_node=2 train.py'
   tick
   run_check
-  [[ $(verdict processes) == "processes: ACTIVE (pattern 'train(' is not a valid extended regular expression; 'torchrun': torchrun --nproc_per_node=2 train.py)" ]] ||
+  [[ $(verdict processes) == "processes: PRESENT (pattern 'train(' is not a valid extended regular expression; 'torchrun': torchrun --nproc_per_node=2)" ]] ||
     fail_with "$(verdict processes)"
 }
 
@@ -79,12 +81,16 @@ expect_unsure() {
   stub_does ps out ''
   conf PROCESS_PATTERNS '()'
   run_check
+  tick
+  tick
+  run_check
   assert_success
-  assert_output_has 'idle 2/2: stopping the box'
+  assert_output_has 'idle 3/3 min: stopping the box'
   assert_stopped
 }
 
 @test "regression: the check never calls the instance metadata service" {
+  tick
   tick
   run_check
   assert_stopped
@@ -96,7 +102,7 @@ expect_unsure() {
   # The real chain: the check, its command substitution, timeout, ps. Without this, a pattern
   # such as 'timeout' would find the check's own timeout and keep the box up for ever.
   stub_does ps ancestry yes
-  conf PROCESS_PATTERNS "( 'ps -e -ww' 'timeout' 'idle-check' )"
+  conf PROCESS_PATTERNS "( '^ps -e' '^timeout' 'idle-check' )"
   run_check
   [[ $(verdict processes) == 'processes: idle (no process matches the 3 patterns)' ]] || fail_with "$(verdict processes)"
   grep -q "^begin ps" "$TS_FAKE/calls"
@@ -104,21 +110,21 @@ expect_unsure() {
 
 @test "another copy of the check (a manual run waiting for the lock) is a process like any other" {
   conf PROCESS_PATTERNS "( 'idle-check' )"
-  processes "/usr/bin/bash $IDLE_CHECK"
+  processes "/usr/bin/bash $IDLE_CHECK status"
   run_check
-  [[ $(verdict processes) == "processes: ACTIVE ('idle-check': /usr/bin/bash $IDLE_CHECK)" ]] || fail_with "$(verdict processes)"
+  [[ $(verdict processes) == "processes: PRESENT ('idle-check': bash idle-check.sh)" ]] || fail_with "$(verdict processes)"
 }
 
 @test "a failing ps is reported once by the process patterns, not once per pattern" {
   stub_does ps exit 1
   run_check
-  [[ $(verdict processes) == 'processes: UNSURE, counted as active (ps failed: exit 1)' ]] || fail_with "$(verdict processes)"
+  [[ $(verdict processes) == 'processes: UNSURE, counted as present (ps failed: exit 1)' ]] || fail_with "$(verdict processes)"
 }
 
 @test "an invalid pattern alone counts as active, and no pattern at all is idle" {
   conf PROCESS_PATTERNS "( 'train(' )"
   run_check
-  [[ $(verdict processes) == "processes: UNSURE, counted as active (pattern 'train(' is not a valid extended regular expression)" ]] ||
+  [[ $(verdict processes) == "processes: UNSURE, counted as present (pattern 'train(' is not a valid extended regular expression)" ]] ||
     fail_with "$(verdict processes)"
   conf PROCESS_PATTERNS '()'
   tick

@@ -9,7 +9,7 @@ IDLE_CHECK=$REPO_ROOT/src/userdata/idle-check.sh
 
 # The real tools the check may use. Nothing else from the host's PATH is visible to it, so a host
 # that happens to have nvidia-smi or neuron-monitor installed cannot change a result.
-SYSTEM_TOOLS=(bash env cat grep head sleep stat touch chmod mkdir mv rm flock timeout)
+SYSTEM_TOOLS=(bash env cat grep head sleep stat touch chmod mkdir mv rm flock timeout tr)
 
 # Jiffies per simulated minute: one vCPU at USER_HZ 100.
 JIFFIES_PER_MINUTE=6000
@@ -24,12 +24,12 @@ setup_box() {
   export BOX=${1:-$BATS_TEST_TMPDIR}/box
   export TS_FAKE=$BOX/fake
   mkdir -p "$BOX/bin" "$BOX/sysbin" "$TS_FAKE" "$BOX/etc" "$BOX/log" "$BOX/run" \
-    "$BOX/proc/net" "$BOX/proc/sys/kernel/random"
+    "$BOX/proc/net" "$BOX/proc/sys/kernel/random" "$BOX/dev/pts" "$BOX/cloud"
   local tool
   for tool in "${SYSTEM_TOOLS[@]}"; do
     ln -s "$(command -v "$tool")" "$BOX/sysbin/$tool"
   done
-  install_stub "$BOX/bin" ps ss shutdown logger curl wget
+  install_stub "$BOX/bin" ps ss shutdown logger curl wget aws
   cp "$BATS_TEST_DIRNAME/fixtures/idle.conf" "$BOX/etc/idle.conf"
 
   export TS_IDLE_CONF=$BOX/etc/idle.conf
@@ -38,6 +38,9 @@ setup_box() {
   export TS_LOG_FILE=$BOX/log/trainium-spot-idle.log
   export TS_NEURON_BIN_DIR=$BOX/opt/aws/neuron/bin
   export TS_COMMAND_TIMEOUT_SECONDS=5
+  export TS_DEV_PTS=$BOX/dev/pts
+  export TS_INSTANCE_ID_FILE=$BOX/cloud/instance-id
+  printf 'i-0123456789abcdef0\n' >"$TS_INSTANCE_ID_FILE"
   export TS_NOW=1700000000 TZ=UTC
   unset TS_KEEPALIVE_FILE TS_LOCK_FILE JOURNAL_STREAM
 
@@ -45,7 +48,8 @@ setup_box() {
   UPTIME_SECONDS=3600
   BUSY_JIFFIES=3600 # 1 % of the hour since boot
   IDLE_JIFFIES=$((60 * JIFFIES_PER_MINUTE - BUSY_JIFFIES))
-  NET_BYTES=3600000 # 1 KB/s since boot
+  NET_BYTES=3600000   # 1 KB/s since boot
+  DISK_SECTORS=7032 # 1 KB/s in the hour since boot
   LO_BYTES=0
   MEM_USED_PERCENT=6
   VCPUS=1 # cpuN lines in /proc/stat
@@ -56,7 +60,7 @@ setup_box() {
 
 # Runs the check as systemd would, with only the stubs and SYSTEM_TOOLS on PATH.
 run_check() {
-  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK"
+  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" check
 }
 
 install_stub() {
@@ -101,17 +105,23 @@ write_proc() {
     printf '  ens5: %s 5000 0 0 0 0 0 0 %s 4000 0 0 0 0 0 0\n' "$((NET_BYTES / 2))" "$((NET_BYTES - NET_BYTES / 2))"
   } >"$BOX/proc/net/dev"
   printf '%s\n' "$BOOT_ID" >"$BOX/proc/sys/kernel/random/boot_id"
+  # Whole disk, a partition and a loop device: only the whole disk counts.
+  printf ' 259       0 nvme0n1 100 0 %s 50 200 0 %s 80 0 90 130\n' "$((DISK_SECTORS / 2))" "$((DISK_SECTORS - DISK_SECTORS / 2))" >"$BOX/proc/diskstats"
+  printf ' 259       1 nvme0n1p1 100 0 %s 50 200 0 %s 80 0 90 130\n   7       0 loop0 9 0 %s 0 0 0 0 0 0 0 0\n' \
+    "$DISK_SECTORS" "$DISK_SECTORS" "$LO_BYTES" >>"$BOX/proc/diskstats"
 }
 
-# One minute passes: `tick [busy cpu percent] [network KB/s]`. Loopback traffic is heavy on purpose.
+# One minute passes: `tick [busy cpu percent] [network KB/s] [disk KB/s]`. Loopback traffic and
+# partition and loop device I/O are heavy on purpose.
 tick() {
-  local cpu_percent=${1:-1} network_kbps=${2:-1}
+  local cpu_percent=${1:-1} network_kbps=${2:-1} disk_kbps=${3:-0}
   local busy=$((JIFFIES_PER_MINUTE * cpu_percent / 100))
   UPTIME_SECONDS=$((UPTIME_SECONDS + 60))
   export TS_NOW=$((TS_NOW + 60))
   BUSY_JIFFIES=$((BUSY_JIFFIES + busy))
   IDLE_JIFFIES=$((IDLE_JIFFIES + JIFFIES_PER_MINUTE - busy))
   NET_BYTES=$((NET_BYTES + network_kbps * 1000 * 60))
+  DISK_SECTORS=$((DISK_SECTORS + disk_kbps * 1000 * 60 / 512))
   LO_BYTES=$((LO_BYTES + 500000000))
   write_proc
 }
@@ -125,6 +135,7 @@ reboot_box() {
   BUSY_JIFFIES=$((UPTIME_SECONDS * 100 / 100))
   IDLE_JIFFIES=$((UPTIME_SECONDS * 100 - BUSY_JIFFIES))
   NET_BYTES=$((UPTIME_SECONDS * 1000))
+  DISK_SECTORS=$((UPTIME_SECONDS * 1000 / 512))
   write_proc
 }
 
@@ -143,6 +154,16 @@ kernel_reports_new_boot() {
 
 touch_keepalive() {
   touch -d "@$TS_NOW" "$TS_STATE_DIR/keepalive"
+}
+
+# Someone types on terminal $1 (a /dev/pts entry whose access time moves).
+type_on_terminal() {
+  touch -a -d "@$TS_NOW" "$TS_DEV_PTS/${1:-0}"
+}
+
+# The StopVerdict the last check published, or nothing when it published none.
+published_verdict() {
+  sed -n 's/^begin aws cloudwatch put-metric-data .* --value \([01]\)$/\1/p' "$TS_FAKE/calls" | tail -n 1
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -184,11 +205,15 @@ processes() {
   done >"$TS_FAKE/ps.out"
 }
 
+# One neuron-monitor report: one runtime, core 0 at $1 percent, core 1 at 0.5 %.
+report_with() {
+  printf '{"neuron_runtime_data":[{"pid":4242,"neuron_runtime_tag":"4242","error":"","report":{"neuroncore_counters":{"period":1.000113182,"neuroncores_in_use":{"0":{"neuroncore_utilization":%s,"flops":1234},"1":{"neuroncore_utilization":0.5,"flops":12}},"error":""}}}],"instance_info":{"instance_type":"trn1.2xlarge","error":""},"neuron_hardware_info":{"neuron_device_count":1,"error":""}}\n' "$1"
+}
+
 # neuron-monitor, installed where the DLAMI keeps it, reporting one runtime at this utilization.
 neuron_monitor_reports() {
   install_stub "$TS_NEURON_BIN_DIR" neuron-monitor
-  printf '{"neuron_runtime_data":[{"pid":4242,"neuron_runtime_tag":"4242","error":"","report":{"neuroncore_counters":{"period":1.000113182,"neuroncores_in_use":{"0":{"neuroncore_utilization":%s,"flops":1234},"1":{"neuroncore_utilization":0.5,"flops":12}},"error":""}}}],"instance_info":{"instance_type":"trn1.2xlarge","error":""},"neuron_hardware_info":{"neuron_device_count":1,"error":""}}\n' \
-    "$1" >"$TS_FAKE/neuron-monitor.out"
+  report_with "$1" >"$TS_FAKE/neuron-monitor.out"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -214,8 +239,9 @@ refute_stopped() {
   ! grep -q '^begin shutdown' "$TS_FAKE/calls" 2>/dev/null || fail_with "expected no shutdown"
 }
 
-idle_count() {
-  cat "$TS_STATE_DIR/idle-count"
+# Minutes the box has been idle by its own clock, as the last check logged them ("idle 2/3 min").
+idle_minutes() {
+  sed -n 's/^[^ ]* idle \([0-9]*\)\/[0-9]* min.*/\1/p' "$TS_LOG_FILE" | tail -n 1
 }
 
 # The check's verdict on one detector in its last decision, e.g. "ssh: ACTIVE (SSH session: ...)".

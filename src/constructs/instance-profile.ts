@@ -16,12 +16,18 @@ export interface InstanceProfileProps {
    * @default false
    */
   readonly allowRequiringImdsv2?: boolean;
+  /**
+   * Let a box publish CloudWatch metrics to this namespace, and no other (the idle verdict).
+   * @default - no metric publishing
+   */
+  readonly metricNamespace?: string;
 }
 
 /**
  * The box's identity: what Session Manager needs (AmazonSSMManagedInstanceCore), and for spot boxes
- * the right to require IMDSv2 on themselves. The box stops itself through the operating system, so
- * it needs no other EC2 permission. It may never read the generated private SSH keys.
+ * the right to require IMDSv2 on themselves, and the right to publish the idle verdict to one CloudWatch
+ * namespace. The box stops itself through the operating system, so it needs no other EC2 permission.
+ * It may never read the generated private SSH keys.
  */
 export class InstanceProfile extends Construct {
   readonly profileName: string;
@@ -71,6 +77,19 @@ export class InstanceProfile extends Construct {
         }],
       });
       new IamRolePolicy(this, 'require-imdsv2-policy', { namePrefix: 'require-imdsv2-', role: role.id, policy: requireImdsv2.json });
+    }
+    if (props.metricNamespace !== undefined) {
+      // PutMetricData takes no resource ARN; the cloudwatch:namespace condition key is how AWS scopes it
+      // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html,
+      // checked 2026-12-01).
+      const publishVerdict = new DataAwsIamPolicyDocument(this, 'publish-verdict', {
+        statement: [{
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: [props.metricNamespace] }],
+        }],
+      });
+      new IamRolePolicy(this, 'publish-verdict-policy', { namePrefix: 'publish-verdict-', role: role.id, policy: publishVerdict.json });
     }
     this.profileName = profile.name;
   }

@@ -1,18 +1,15 @@
 #!/usr/bin/env bash
-# trainium-spot idle check: stop this box soon after the last sign of work, never during it.
-#
-# trainium-spot-idle.timer runs this every CHECK_INTERVAL_SECONDS. Each run asks every enabled
-# detector whether it sees work. After CONSECUTIVE_CHECKS runs in a row in which none does, and
-# never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now`. EC2 turns a shutdown from
-# inside an EBS-backed box into a stop (instance-initiated shutdown behaviour "stop"; our spot
-# boxes come from a persistent request, which is what allows stopping them).
-#
-# Fail safe: a detector that errors, times out or cannot read its source counts as ACTIVE, so a
-# broken detector can keep the box up (the CloudWatch CPU alarm still stops it) but never stop it.
-# Every decision names what each detector saw: journalctl -u trainium-spot-idle, or LOG_FILE.
-# It needs no instance metadata (IMDS) and no network access.
-#
-# Every path below can be overridden (TS_*) so the tests run this exact file against fixtures.
+# trainium-spot-idle: stop this box soon after the last sign of work, never during it.
+#   trainium-spot-idle check    one check (trainium-spot-idle.timer runs it every CHECK_INTERVAL_SECONDS)
+#   trainium-spot-idle status   each signal's reading, the verdict and the minutes left; changes nothing
+# Work (CPU, disk, network, NeuronCore/GPU use, terminal input, the keep-alive file) keeps the box up;
+# presence (sessions, multiplexers, matched processes, a runtime holding its cores, memory) only until
+# MAX_IDLE_SESSION_HOURS pass without work or input. After IDLE_MINUTES (boot clock) with nothing counting,
+# never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now` (EC2 stops an EBS-backed box). Each
+# check publishes StopVerdict (1 = stopping) to CloudWatch, whose backstop acts only on a box that said
+# stop and still runs, or went silent with low CPU. A detector that fails is UNSURE, kept up like presence;
+# a bad idle.conf value is logged and replaced by a safe one. Log: journalctl -u trainium-spot-idle.
+# No instance metadata calls. Every path can be overridden (TS_*) so the tests run this exact file.
 set -euo pipefail
 # The log holds command lines, and command lines can hold secrets: keep new files from others.
 umask 027
@@ -21,30 +18,38 @@ umask 027
 # Paths and inputs (production defaults)
 # ---------------------------------------------------------------------------------------------
 IDLE_CONF=${TS_IDLE_CONF:-/etc/trainium-spot/idle.conf}
-# /run is a tmpfs: the idle count cannot outlive a stop/start and stop the box right after boot.
+# /run is a tmpfs: the idle clock cannot outlive a stop/start and stop the box right after boot.
 STATE_DIR=${TS_STATE_DIR:-/run/trainium-spot}
 KEEPALIVE_FILE=${TS_KEEPALIVE_FILE:-$STATE_DIR/keepalive}
 LOCK_FILE=${TS_LOCK_FILE:-$STATE_DIR/lock}
 LOG_FILE=${TS_LOG_FILE:-/var/log/trainium-spot-idle.log}
 PROC_ROOT=${TS_PROC_ROOT:-/proc}
+DEV_PTS=${TS_DEV_PTS:-/dev/pts}
+# Written by trainium-spot-neuron-monitor.service: one neuron-monitor report per period since the last check.
+NEURON_REPORTS=${TS_NEURON_REPORTS:-$STATE_DIR/neuron-monitor.jsonl}
+# cloud-init keeps the instance ID here, so publishing needs no metadata call of ours.
+INSTANCE_ID_FILE=${TS_INSTANCE_ID_FILE:-/var/lib/cloud/data/instance-id}
 # neuron-monitor lives outside systemd's default PATH on the Neuron DLAMI.
 PATH=${PATH:-/usr/sbin:/usr/bin:/sbin:/bin}:${TS_NEURON_BIN_DIR:-/opt/aws/neuron/bin}
 # Any external command that can hang (ps on a process stuck in D state, a wedged driver) is cut off.
 COMMAND_TIMEOUT_SECONDS=${TS_COMMAND_TIMEOUT_SECONDS:-15}
-# sshd listens here on the AMIs we launch; not part of the typed config.
-SSH_PORT=22
 
-DETECTORS=(ssh ssm multiplexers neuron gpu processes cpu memory network keepalive)
+DETECTORS=(ssh ssm multiplexers neuron gpu processes cpu disk memory network keepalive terminal)
+# Detector statuses.
+WORK=0 NOTHING=1 UNSURE=2 PRESENT=3
+# Timers fire a little early or late: an idle window this close to its end counts as ended.
+JITTER_CENTISECONDS=500
 
-# The clock: the tests set TS_NOW (epoch seconds) to drive a simulated day.
-now() { printf '%s' "${TS_NOW:-$EPOCHSECONDS}"; }
+# The wall clock, read once: only log stamps and the keep-alive file's first sighting use it. The tests
+# set TS_NOW (epoch seconds) to drive a simulated day.
+NOW=${TS_NOW:-$EPOCHSECONDS}
 
 # ---------------------------------------------------------------------------------------------
 # Logging: stdout reaches the journal under systemd; by hand we also send it there with logger.
 # ---------------------------------------------------------------------------------------------
 log() {
   local stamp
-  printf -v stamp '%(%Y-%m-%dT%H:%M:%S%z)T' "$(now)"
+  printf -v stamp '%(%Y-%m-%dT%H:%M:%S%z)T' "$NOW"
   printf '%s\n' "$*"
   { printf '%s %s\n' "$stamp" "$*" >>"$LOG_FILE"; } 2>/dev/null || true
   if [[ -z ${JOURNAL_STREAM:-} ]]; then
@@ -52,40 +57,58 @@ log() {
   fi
 }
 
-# Without a usable config or state the check cannot judge; it stops nothing and says why.
+# Without usable state the check cannot judge; it stops nothing and says why.
 die() {
   log "ERROR: $*; the box keeps running"
   exit 1
 }
 
 # ---------------------------------------------------------------------------------------------
-# Configuration: /etc/trainium-spot/idle.conf, written by cloud-init from the typed config.
-# No defaults here: src/config.ts is the one place they live, so a missing key is an error.
+# Configuration: /etc/trainium-spot/idle.conf, written by cloud-init from the typed config, which
+# validated every value at synth time. A value broken on the box since then is logged and replaced by
+# a safe one (the longest wait, every detector on): a typo must never stop the box, nor keep it up for ever.
 # ---------------------------------------------------------------------------------------------
-load_config() {
-  [[ -r $IDLE_CONF ]] || die "cannot read $IDLE_CONF"
-  # shellcheck source=/dev/null
-  source "$IDLE_CONF" || die "$IDLE_CONF is not valid bash"
+WARNINGS=()
 
-  local name
-  for name in CHECK_INTERVAL_SECONDS CONSECUTIVE_CHECKS BOOT_GRACE_MINUTES KEEPALIVE_MINUTES; do
-    [[ ${!name-} =~ ^[0-9]+$ ]] || die "$IDLE_CONF: $name='${!name-}' must be a whole number"
+fall_back() {
+  WARNINGS+=("$IDLE_CONF: $1='${!1-}' $2; using $3")
+  printf -v "$1" '%s' "$3"
+}
+
+load_config() {
+  if [[ ! -r $IDLE_CONF ]]; then
+    WARNINGS+=("cannot read $IDLE_CONF; using safe values")
+  else
+    # shellcheck source=/dev/null
+    source "$IDLE_CONF" 2>/dev/null || WARNINGS+=("$IDLE_CONF is not valid bash; safe values replace what it did not set")
+  fi
+  local name safe
+  for name in CHECK_INTERVAL_SECONDS:60 IDLE_MINUTES:30 BOOT_GRACE_MINUTES:10 KEEPALIVE_MINUTES:60 \
+    MAX_IDLE_SESSION_HOURS:3; do
+    safe=${name#*:} name=${name%%:*}
+    [[ ${!name-} =~ ^[0-9]+$ ]] || fall_back "$name" 'must be a whole number' "$safe"
   done
-  ((CONSECUTIVE_CHECKS >= 1)) || die "$IDLE_CONF: CONSECUTIVE_CHECKS must be at least 1"
-  for name in CPU_THRESHOLD_PERCENT MEMORY_THRESHOLD_PERCENT NETWORK_THRESHOLD_KBPS \
-    NEURON_UTILIZATION_THRESHOLD_PERCENT GPU_UTILIZATION_THRESHOLD_PERCENT; do
-    [[ ${!name-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$IDLE_CONF: $name='${!name-}' must be a number such as 10 or 2.5"
+  ((IDLE_MINUTES >= 1)) || fall_back IDLE_MINUTES 'must be at least 1' 30
+  for name in CPU_THRESHOLD_PERCENT:10 DISK_THRESHOLD_KBPS:200 MEMORY_THRESHOLD_PERCENT:80 \
+    NETWORK_THRESHOLD_KBPS:20 NEURON_UTILIZATION_THRESHOLD_PERCENT:1 GPU_UTILIZATION_THRESHOLD_PERCENT:5; do
+    safe=${name#*:} name=${name%%:*}
+    [[ ${!name-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || fall_back "$name" 'must be a number such as 10 or 2.5' "$safe"
   done
-  for name in DRY_RUN "${DETECTORS[@]/#/DETECT_}"; do
-    name=${name^^}
-    [[ ${!name-} == true || ${!name-} == false ]] || die "$IDLE_CONF: $name='${!name-}' must be true or false"
+  for name in DRY_RUN:false PUBLISH_VERDICT:true "${DETECTORS[@]/%/:true}"; do
+    safe=${name#*:} name=${name%%:*}
+    [[ $name == [a-z]* ]] && name=DETECT_${name^^}
+    [[ ${!name-} == true || ${!name-} == false ]] || fall_back "$name" 'must be true or false' "$safe"
   done
-  declare -p PROCESS_PATTERNS &>/dev/null || die "$IDLE_CONF: PROCESS_PATTERNS=( ... ) is missing"
+  [[ ${METRIC_NAMESPACE-} =~ ^[A-Za-z0-9/_.#:-]+$ ]] || fall_back METRIC_NAMESPACE 'is not a CloudWatch namespace' TrainiumSpot/Idle
+  declare -p PROCESS_PATTERNS &>/dev/null || { PROCESS_PATTERNS=() && WARNINGS+=("$IDLE_CONF: PROCESS_PATTERNS=( ... ) is missing; matching no process"); }
+  declare -p IGNORE_PATTERNS &>/dev/null || { IGNORE_PATTERNS=() && WARNINGS+=("$IDLE_CONF: IGNORE_PATTERNS=( ... ) is missing; ignoring no process"); }
 }
 
 # ---------------------------------------------------------------------------------------------
-# Helpers
+# Helpers. Detectors set REASON and return a status: no subshell per detector, so a check stays cheap.
 # ---------------------------------------------------------------------------------------------
+REASON=''
+SAVE=true # false for `status`, which must not move any sample or clock
 
 run_bounded() { timeout -k 2 "$COMMAND_TIMEOUT_SECONDS" "$@"; }
 
@@ -99,39 +122,105 @@ failure() {
 }
 
 # Bash has no floats: percentages and rates are compared in thousandths ("2.5" -> 2500).
-to_milli() {
+milli() {
   local whole=${1%%.*} fraction=000
   [[ $1 == *.* ]] && fraction=${1#*.}000
-  printf '%s' $((10#$whole * 1000 + 10#${fraction:0:3}))
+  MILLI=$((10#$whole * 1000 + 10#${fraction:0:3}))
 }
-show_milli() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+show_milli() { printf -v SHOWN '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
 
-# The end of every measuring detector: "<what> <reading><unit>", and "< <threshold><unit>" when
-# below it. Returns 0 (work) at or above the threshold, 1 below. The reading is in thousandths.
+# The end of every measuring detector: "<what> <reading><unit>", and "< <threshold><unit>" when below
+# it. Returns WORK at or above the threshold, NOTHING below. The reading is in thousandths.
 at_or_above() {
   local what=$1 reading=$2 threshold=$3 unit=$4
-  printf '%s %s%s' "$what" "$(show_milli "$reading")" "$unit"
-  ((reading >= $(to_milli "$threshold"))) && return 0
-  printf ' < %s%s' "$threshold" "$unit"
-  return 1
+  show_milli "$reading"
+  REASON="$what $SHOWN$unit"
+  milli "$threshold"
+  ((reading >= MILLI)) && return "$WORK"
+  REASON+=" < $threshold$unit"
+  return "$NOTHING"
 }
 
-load_state() { read -r "$1" 2>/dev/null <"$STATE_DIR/$2"; }
-# Written whole then renamed, so a run killed mid-write never leaves half a number behind.
-save_state() { printf '%s\n' "$2" >"$STATE_DIR/$1.new" && mv -f "$STATE_DIR/$1.new" "$STATE_DIR/$1"; }
+# State of this boot, one key=value per line in STATE_DIR/state: read once, written once per check.
+declare -A STATE=()
+read_state_file() {
+  local key value
+  [[ -r $STATE_DIR/state ]] || return 0
+  while IFS='=' read -r key value; do
+    [[ -n $key ]] && STATE[$key]=$value
+  done <"$STATE_DIR/state"
+}
+load_state() {
+  [[ -n ${STATE[$2]+set} ]] || return 1
+  printf -v "$1" '%s' "${STATE[$2]}"
+}
+save_state() { STATE[$1]=$2; }
+# Written whole then renamed, so a run killed mid-write never leaves half a state behind.
+write_state_file() {
+  local key text=''
+  [[ $SAVE == true ]] || return 0
+  for key in "${!STATE[@]}"; do text+="$key=${STATE[$key]}"$'\n'; done
+  printf '%s' "$text" >"$STATE_DIR/state.new" && mv -f "$STATE_DIR/state.new" "$STATE_DIR/state"
+}
+
+# A rate since the previous check from a counter: sets RATE_MILLI (thousandths of a unit per second).
+# $1 state file, $2 counter now, $3 multiplier of the counter to the unit * 1000 (e.g. 1 byte = 1 KB/1000).
+rate_since_last_check() {
+  local previous then_cs then_count
+  load_state previous "$1" || previous='0 0'
+  save_state "$1" "$UPTIME_CENTISECONDS $2"
+  read -r then_cs then_count <<<"$previous"
+  if ! [[ $then_cs =~ ^[0-9]+$ && $then_count =~ ^[0-9]+$ ]] || ((UPTIME_CENTISECONDS < then_cs || $2 < then_count)); then
+    REASON='counters went back since the previous check'
+    return "$UNSURE"
+  fi
+  # A second check at the same moment learns nothing new; the idle window runs from the last activity.
+  if ((UPTIME_CENTISECONDS == then_cs)); then
+    REASON='no time since the previous check'
+    return "$NOTHING"
+  fi
+  RATE_MILLI=$((($2 - then_count) * 100 * $3 / (UPTIME_CENTISECONDS - then_cs)))
+}
 
 # ---------------------------------------------------------------------------------------------
 # Process table: one `ps` per check, shared by the process-based detectors.
 # ---------------------------------------------------------------------------------------------
 PS_ARGS=(-e -ww -o pid= -o ppid= -o args=)
-PROCESS_TABLE=''
+COMMAND_LINES=()
+IDENTITIES=()
 PS_ERROR=''
 
+# What a process is: its program, then an interpreter's script (or -m module), else the first argument.
+# `/opt/venv/bin/python3 -u /home/me/finetuning.py --lr 3` is "python3 finetuning.py"; an argument such
+# as `--logdir runs/train` can no longer make a process look like training.
+identity_of() {
+  local -a words
+  local program word i
+  read -r -a words <<<"$1"
+  program=${words[0]##*/}
+  IDENTITY=$program
+  case $program in
+    python* | bash | sh | dash | node | perl | ruby | Rscript)
+      for ((i = 1; i < ${#words[@]}; i++)); do
+        word=${words[i]}
+        case $word in
+          -m | -c) IDENTITY+=" $word ${words[i + 1]-}" && return ;;
+          -*) ;;
+          *) IDENTITY+=" ${word##*/}" && return ;;
+        esac
+      done
+      ;;
+    *) ((${#words[@]} > 1)) && IDENTITY+=" ${words[1]}" ;;
+  esac
+  return 0
+}
+
 snapshot_processes() {
-  local out status=0 pid ppid args i ancestor
+  local table=$STATE_DIR/ps.out status=0 pid ppid args i ancestor pattern
   local -a pids=() command_lines=()
   local -A parent_of=()
-  out=$(run_bounded ps "${PS_ARGS[@]}") || status=$?
+  # Through a file rather than $(...): one process less per check.
+  run_bounded ps "${PS_ARGS[@]}" >"$table" || status=$?
   if ((status != 0)); then
     PS_ERROR="ps failed: $(failure "$status")"
     return 0
@@ -141,7 +230,7 @@ snapshot_processes() {
     parent_of[$pid]=$ppid
     pids+=("$pid")
     command_lines+=("$args")
-  done <<<"$out"
+  done <"$table"
   # Leave out this check itself and everything it started (subshells, timeout, ps): a pattern such
   # as 'ps' or 'timeout' must not find the check looking for it.
   for i in "${!pids[@]}"; do
@@ -152,216 +241,266 @@ snapshot_processes() {
       ancestor=${parent_of[$ancestor]-}
       [[ -n $ancestor ]] || break
     done
-    PROCESS_TABLE+=${command_lines[i]}$'\n'
+    COMMAND_LINES+=("${command_lines[i]}")
+    identity_of "${command_lines[i]}"
+    for pattern in "${IGNORE_PATTERNS[@]}"; do
+      [[ $IDENTITY =~ $pattern ]] && continue 2
+    done
+    IDENTITIES+=("$IDENTITY")
   done
 }
 
-# Prints "<what>: <first matching command line>". Returns 0 on a match, 1 on none, 2 when it cannot
-# tell. grep's "no match" is an answer, not an error: it is handled here, never left to set -e.
-report_process() {
-  local what=$1 pattern=$2 match status=0
-  if [[ -n $PS_ERROR ]]; then
-    printf '%s' "$PS_ERROR"
-    return 2
-  fi
-  match=$(grep -E -m 1 -e "$pattern" <<<"$PROCESS_TABLE" 2>/dev/null) || status=$?
-  case $status in
-    0) printf '%s: %.100s' "$what" "$match" ;;
-    1) ;;
-    *) printf "pattern '%s' is not a valid extended regular expression" "$pattern" ;;
-  esac
-  return "$status"
-}
-
-# Passes a detector's status on, printing the "nothing seen" message when the status is 1.
-none() {
-  (($1 == 1)) && printf '%s' "$2"
-  return "$1"
-}
-
-# ---------------------------------------------------------------------------------------------
-# Detectors. Each prints one short reason and returns 0 (work seen), 1 (none) or anything else
-# (cannot tell, counted as work). They run where set -e is suspended, so each checks its own
-# commands.
-# ---------------------------------------------------------------------------------------------
-
-# Not `who` or /dev/pts: VS Code Remote-SSH, scp and port forwards run without a terminal
-# (`sshd: user@notty`), and containers keep /dev/pts entries that never go away.
-detect_ssh() {
-  local status=0 out lines
-  report_process 'SSH session' '^sshd(-session)?: [^ ]+@' || status=$?
-  ((status == 1)) || return "$status"
-  out=$(run_bounded ss -H -t -n state established "( sport = :$SSH_PORT )") || {
-    printf 'ss failed: %s' "$(failure $?)"
-    return 2
-  }
-  if [[ -n $out ]]; then
-    mapfile -t lines <<<"$out"
-    printf '%s established connection(s) on port %s' "${#lines[@]}" "$SSH_PORT"
-    return 0
-  fi
-  printf 'no sshd user sessions, no connections on port %s' "$SSH_PORT"
+# Sets MATCH to the first of the lines ($2...) that the extended regular expression $1 matches.
+# Returns 0 on a match, 1 on none, 2 when the pattern is not a valid regular expression.
+first_match() {
+  local pattern=$1 line status
+  shift
+  # set -e does not apply here: callers test this function's status.
+  for line in "$@"; do
+    [[ $line =~ $pattern ]]
+    status=$?
+    ((status == 1)) && continue
+    MATCH=$line
+    return "$status"
+  done
   return 1
 }
 
+# A session-like process: REASON "<what>: <its command line>", PRESENT when one runs.
+session_process() {
+  local what=$1 pattern=$2 none=$3
+  if [[ -n $PS_ERROR ]]; then
+    REASON=$PS_ERROR
+    return "$UNSURE"
+  fi
+  if first_match "$pattern" "${COMMAND_LINES[@]}"; then
+    printf -v REASON '%s: %.100s' "$what" "$MATCH"
+    return "$PRESENT"
+  fi
+  REASON=$none
+  return "$NOTHING"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Detectors. Each sets REASON and returns WORK, PRESENT (there, but not working: bounded by
+# MAX_IDLE_SESSION_HOURS), NOTHING or UNSURE (cannot tell: kept up like PRESENT). They run where
+# set -e is suspended, so each checks its own commands.
+# ---------------------------------------------------------------------------------------------
+
+# sshd's session processes, not port-22 connections: a login still authenticating (or a scanner) is no
+# session, while VS Code Remote-SSH, scp and port forwards are (`sshd: user@notty`); mosh runs without
+# sshd once connected; VS Code tunnels (`code tunnel`) and their servers run without either.
+detect_ssh() {
+  session_process 'session' \
+    '^sshd(-session)?: [^ ]+@|(^|/)mosh-server( |$)|(^|/)code(-insiders)? tunnel( |$)|/\.vscode(-server)?/' \
+    'no sshd, mosh or VS Code session'
+}
+
+# Session Manager shells, and commands sent with Run Command (each runs under ssm-document-worker).
 detect_ssm() {
-  report_process 'Session Manager session' '(^|/)ssm-session-worker( |$)' ||
-    none $? 'no ssm-session-worker'
+  session_process 'Systems Manager' '(^|/)ssm-(session|document)-worker( |$)' \
+    'no ssm-session-worker or ssm-document-worker'
 }
 
 # The server process outlives every client, so detached sessions count as well.
 detect_multiplexers() {
-  report_process 'multiplexer' '^([^ ]*/)?(tmux|screen|SCREEN)([ :]|$)' ||
-    none $? 'no tmux or screen server'
+  session_process 'multiplexer' '^([^ ]*/)?(tmux|screen|SCREEN|zellij|dtach)([ :]|$)' \
+    'no tmux, screen, zellij or dtach'
 }
 
 # A training step waits on the NeuronCores with the CPU nearly idle: ask the device, not the CPU.
+# The highest utilization of any report since the previous check counts, so a burst between two checks
+# is not missed; without the neuron-monitor service, one report is read on the spot.
 detect_neuron() {
-  local status=0 config=$STATE_DIR/neuron-monitor.json report rest value milli max=-1 count=0
-  report_process 'Neuron compiler' '(^|[ /])(neuronx-cc|neuron-cc|neuron_parallel_compile)( |$)' ||
-    status=$?
-  ((status == 1)) || return "$status"
-  if ! command -v neuron-monitor >/dev/null; then
-    printf 'no Neuron compiler; neuron-monitor not installed'
-    return 1
+  local status=0 config=$STATE_DIR/neuron-monitor.json reports='' rest value max=-1 count=0 where
+  session_process 'Neuron compiler' '(^|[ /])(neuronx-cc|neuron-cc|neuron_parallel_compile)( |$)' '' || status=$?
+  ((status == NOTHING)) || return "$status"
+  if [[ -s $NEURON_REPORTS ]]; then
+    read -r -d '' reports <"$NEURON_REPORTS" || true
+    [[ $SAVE == true ]] && : >"$NEURON_REPORTS"
+    where='neuron-monitor since the previous check'
+  else
+    if ! command -v neuron-monitor >/dev/null; then
+      REASON='no Neuron compiler; neuron-monitor not installed'
+      return "$NOTHING"
+    fi
+    [[ -s $config ]] || printf '%s\n' '{"period": "1s", "neuron_runtimes": [{"tag_filter": ".*",' \
+      '"metrics": [{"type": "neuroncore_counters"}]}]}' >"$config" || {
+      REASON="cannot write $config"
+      return "$UNSURE"
+    }
+    # neuron-monitor streams one JSON report per period; the first one is enough.
+    reports=$(run_bounded neuron-monitor -c "$config" 2>/dev/null | head -n 1) || true
+    where='one neuron-monitor report'
   fi
-  [[ -s $config ]] || printf '%s\n' '{"period": "1s", "neuron_runtimes": [{"tag_filter": ".*",' \
-    '"metrics": [{"type": "neuroncore_counters"}]}]}' >"$config" || {
-    printf 'cannot write %s' "$config"
-    return 2
-  }
-  # neuron-monitor streams one JSON report per period; the first one is enough.
-  report=$(run_bounded neuron-monitor -c "$config" 2>/dev/null | head -n 1) || true
-  if [[ $report != *'"neuron_runtime_data"'* ]]; then
-    printf 'neuron-monitor gave no report'
-    return 2
+  if [[ $reports != *'"neuron_runtime_data"'* ]]; then
+    REASON='neuron-monitor gave no report'
+    return "$UNSURE"
   fi
-  rest=$report
+  rest=$reports
   while [[ $rest =~ \"neuroncore_utilization\"[[:space:]]*:[[:space:]]*([0-9.eE+-]+)(.*) ]]; do
     value=${BASH_REMATCH[1]}
     rest=${BASH_REMATCH[2]}
     if [[ $value =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
-      milli=$(to_milli "$value")
+      milli "$value"
     elif [[ $value =~ ^[0-9.]+[eE]- ]]; then
-      milli=0 # JSON encoders switch to exponents only for tiny values
+      MILLI=0 # JSON encoders switch to exponents only for tiny values
     else
-      printf 'unexpected neuroncore_utilization %s' "$value"
-      return 2
+      REASON="unexpected neuroncore_utilization $value"
+      return "$UNSURE"
     fi
     count=$((count + 1))
-    ((milli > max)) && max=$milli
+    ((MILLI > max)) && max=$MILLI
   done
   if ((count == 0)); then
     # neuroncores_in_use lists only cores busy during the sample: a runtime loading a model lists none.
-    if [[ $report =~ \"neuron_runtime_data\"[[:space:]]*:[[:space:]]*\[[[:space:]]*\{ ]]; then
-      printf 'a Neuron runtime is running but reported no NeuronCore utilization'
-      return 2
+    if [[ $reports =~ \"neuron_runtime_data\"[[:space:]]*:[[:space:]]*\[[[:space:]]*\{ ]]; then
+      REASON='a Neuron runtime holds NeuronCores, none busy'
+      return "$PRESENT"
     fi
-    printf 'no Neuron runtime running'
-    return 1
+    REASON='no Neuron runtime running'
+    return "$NOTHING"
   fi
-  at_or_above 'NeuronCore utilization' "$max" "$NEURON_UTILIZATION_THRESHOLD_PERCENT" %
+  at_or_above "NeuronCore utilization (highest of $where)" "$max" "$NEURON_UTILIZATION_THRESHOLD_PERCENT" % && return "$WORK"
+  # A runtime holding the cores between bursts (checkpointing, loading) is there, if not at work.
+  REASON+=', runtime holds NeuronCores'
+  return "$PRESENT"
 }
 
 detect_gpu() {
-  local out value max=-1
+  local out value max=-1 status=0
   if ! command -v nvidia-smi >/dev/null; then
-    printf 'nvidia-smi not installed'
-    return 1
+    REASON='nvidia-smi not installed'
+    return "$NOTHING"
   fi
-  out=$(run_bounded nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits) || {
-    printf 'nvidia-smi failed: %s' "$(failure $?)"
-    return 2
-  }
+  out=$(run_bounded nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits) || status=$?
+  if ((status != 0)); then
+    REASON="nvidia-smi failed: $(failure "$status")"
+    return "$UNSURE"
+  fi
   while read -r value; do
     [[ -z $value ]] && continue
     if [[ ! $value =~ ^[0-9]+$ ]]; then
-      printf "nvidia-smi reported '%s'" "$value"
-      return 2
+      REASON="nvidia-smi reported '$value'"
+      return "$UNSURE"
     fi
     ((10#$value > max)) && max=$((10#$value))
   done <<<"$out"
   if ((max < 0)); then
-    printf 'no GPUs'
-    return 1
+    REASON='no GPUs'
+    return "$NOTHING"
   fi
   at_or_above 'GPU utilization' $((max * 1000)) "$GPU_UTILIZATION_THRESHOLD_PERCENT" %
 }
 
-# Extended regular expressions from idle.processPatterns, matched against whole command lines.
-# A broken pattern counts as work and stays in the log even when another pattern matches.
+# idle.processPatterns against what each process is (identity_of), leaving out idle.ignorePatterns.
+# A broken pattern counts as unsure and stays in the log even when another pattern matches.
 detect_processes() {
-  local pattern status=1 reason worst=1
+  local pattern status worst=$NOTHING
   local -a said=()
   if [[ -n $PS_ERROR ]]; then
-    printf '%s' "$PS_ERROR"
-    return 2
+    REASON=$PS_ERROR
+    return "$UNSURE"
   fi
   for pattern in "${PROCESS_PATTERNS[@]}"; do
     status=0
-    reason=$(report_process "'$pattern'" "$pattern") || status=$?
-    ((status == 1)) && continue
-    said+=("$reason")
-    ((status == 0)) && break
-    worst=$status
+    first_match "$pattern" "${IDENTITIES[@]}" || status=$?
+    case $status in
+      0)
+        printf -v REASON "'%s': %.100s" "$pattern" "$MATCH"
+        said+=("$REASON")
+        worst=$PRESENT
+        break
+        ;;
+      2)
+        said+=("pattern '$pattern' is not a valid extended regular expression")
+        worst=$UNSURE
+        ;;
+    esac
   done
-  ((status == 0)) && worst=0
   if ((${#said[@]} == 0)); then
-    printf 'no process matches the %s patterns' "${#PROCESS_PATTERNS[@]}"
-    return 1
+    REASON="no process matches the ${#PROCESS_PATTERNS[@]} patterns"
+    return "$NOTHING"
   fi
-  printf '%s' "${said[0]}"
-  ((${#said[@]} == 1)) || printf '; %s' "${said[@]:1}"
+  printf -v REASON '%s; ' "${said[@]}"
+  REASON=${REASON%; }
   return "$worst"
 }
 
-# Busy share of all vCPUs since the previous check (since boot on the first check of a boot).
-# 0.8 of a vCPU, in thousandths: a single-threaded job (data prep, one inference worker) after the
-# noise of an idle box.
+# Busy share of all vCPUs since the previous check (since boot on the first check of a boot). iowait
+# counts as busy: a job waiting on the disk is working. 0.8 of a vCPU, in thousandths: a single-threaded
+# job (data prep, one inference worker) after the noise of an idle box.
 ONE_BUSY_VCPU_MILLI=800
 detect_cpu() {
-  local stat=$PROC_ROOT/stat field i=0 total=0 idle=0 previous then_total then_idle busy_milli vcpus busy_vcpus_milli
+  local stat=$PROC_ROOT/stat field total=0 idle previous then_total then_idle busy_milli vcpus=0 busy_vcpus_milli line
   local -a fields
   if ! read -r -a fields 2>/dev/null <"$stat" || [[ ${fields[0]-} != cpu || ${#fields[@]} -lt 9 ]]; then
-    printf 'cannot read the cpu line of %s' "$stat"
-    return 2
+    REASON="cannot read the cpu line of $stat"
+    return "$UNSURE"
   fi
   # user nice system idle iowait irq softirq steal; guest time is already inside user.
   for field in "${fields[@]:1:8}"; do
     if [[ ! $field =~ ^[0-9]+$ ]]; then
-      printf 'unexpected %s: %s' "$stat" "${fields[*]}"
-      return 2
+      REASON="unexpected $stat: ${fields[*]}"
+      return "$UNSURE"
     fi
     total=$((total + field))
-    i=$((i + 1))
-    ((i == 4 || i == 5)) && idle=$((idle + field))
   done
+  idle=${fields[4]}
   load_state previous cpu.sample || previous='0 0'
-  save_state cpu.sample "$total $idle" || {
-    printf 'cannot write %s' "$STATE_DIR"
-    return 2
-  }
+  save_state cpu.sample "$total $idle"
   read -r then_total then_idle <<<"$previous"
-  if ! [[ $then_total =~ ^[0-9]+$ && $then_idle =~ ^[0-9]+$ ]] || ((total <= then_total)); then
-    printf 'no CPU time passed since the previous check'
-    return 2
+  if ! [[ $then_total =~ ^[0-9]+$ && $then_idle =~ ^[0-9]+$ ]] || ((total < then_total)); then
+    REASON='CPU counters went back since the previous check'
+    return "$UNSURE"
+  fi
+  if ((total == then_total)); then
+    REASON='no CPU time since the previous check'
+    return "$NOTHING"
   fi
   busy_milli=$(((total - then_total - (idle - then_idle)) * 100000 / (total - then_total)))
   # One busy vCPU is work however many share the average: on 128 vCPUs it is under 1 %.
-  vcpus=$(grep -c '^cpu[0-9]' "$stat") || vcpus=0
+  while read -r line; do
+    [[ $line == cpu[0-9]* ]] && vcpus=$((vcpus + 1))
+  done <"$stat"
   busy_vcpus_milli=$((busy_milli * vcpus / 100))
   if ((vcpus > 1 && busy_vcpus_milli >= ONE_BUSY_VCPU_MILLI)); then
-    printf 'CPU %s%%, %s of %s vCPUs busy' "$(show_milli "$busy_milli")" "$(show_milli "$busy_vcpus_milli")" "$vcpus"
-    return 0
+    show_milli "$busy_milli"
+    REASON="CPU $SHOWN%"
+    show_milli "$busy_vcpus_milli"
+    REASON+=", $SHOWN of $vcpus vCPUs busy"
+    return "$WORK"
   fi
   at_or_above CPU "$busy_milli" "$CPU_THRESHOLD_PERCENT" %
 }
 
+# Sectors read and written by whole disks (not partitions, loop or device-mapper, which repeat them),
+# since the previous check; a sector is 512 bytes.
+detect_disk() {
+  local diskstats=$PROC_ROOT/diskstats sectors=0 status=0
+  local -a fields
+  if [[ ! -r $diskstats ]]; then
+    REASON="cannot read $diskstats"
+    return "$UNSURE"
+  fi
+  while read -r -a fields; do
+    [[ ${fields[2]-} =~ ^(nvme[0-9]+n[0-9]+|[shvx]d[a-z]+)$ ]] || continue
+    if ! [[ ${fields[5]-} =~ ^[0-9]+$ && ${fields[9]-} =~ ^[0-9]+$ ]]; then
+      REASON="unexpected $diskstats line: ${fields[*]}"
+      return "$UNSURE"
+    fi
+    sectors=$((sectors + fields[5] + fields[9]))
+  done <"$diskstats"
+  rate_since_last_check disk.sample "$sectors" 512 || return
+  at_or_above disk "$RATE_MILLI" "$DISK_THRESHOLD_KBPS" ' KB/s'
+}
+
+# Memory held is a sign that something is there (or was left behind), not that it works.
 detect_memory() {
   local meminfo=$PROC_ROOT/meminfo key value total='' available=''
   if [[ ! -r $meminfo ]]; then
-    printf 'cannot read %s' "$meminfo"
-    return 2
+    REASON="cannot read $meminfo"
+    return "$UNSURE"
   fi
   while read -r key value _; do
     case $key in
@@ -370,19 +509,20 @@ detect_memory() {
     esac
   done <"$meminfo"
   if ! [[ $total =~ ^[0-9]+$ && $available =~ ^[0-9]+$ ]] || ((total == 0)); then
-    printf 'no MemTotal/MemAvailable in %s' "$meminfo"
-    return 2
+    REASON="no MemTotal/MemAvailable in $meminfo"
+    return "$UNSURE"
   fi
-  at_or_above 'memory in use' $(((total - available) * 100000 / total)) "$MEMORY_THRESHOLD_PERCENT" %
+  at_or_above 'memory in use' $(((total - available) * 100000 / total)) "$MEMORY_THRESHOLD_PERCENT" % && return "$PRESENT"
+  return "$NOTHING"
 }
 
 # Bytes in and out of every interface but lo since the previous check; 1 KB = 1000 bytes.
 detect_network() {
-  local netdev=$PROC_ROOT/net/dev line iface bytes=0 previous then_cs then_bytes
+  local netdev=$PROC_ROOT/net/dev line iface bytes=0
   local -a fields
   if [[ ! -r $netdev ]]; then
-    printf 'cannot read %s' "$netdev"
-    return 2
+    REASON="cannot read $netdev"
+    return "$UNSURE"
   fi
   while IFS= read -r line; do
     [[ $line == *:* ]] || continue # the two header lines
@@ -390,54 +530,90 @@ detect_network() {
     [[ ${iface//[[:space:]]/} == lo ]] && continue
     read -r -a fields <<<"${line#*:}"
     [[ ${fields[0]-} =~ ^[0-9]+$ && ${fields[8]-} =~ ^[0-9]+$ ]] || {
-      printf 'unexpected %s line: %s' "$netdev" "$line"
-      return 2
+      REASON="unexpected $netdev line: $line"
+      return "$UNSURE"
     }
     ((bytes += fields[0] + fields[8]))
   done <"$netdev"
-  load_state previous net.sample || previous='0 0'
-  save_state net.sample "$UPTIME_CENTISECONDS $bytes" || {
-    printf 'cannot write %s' "$STATE_DIR"
-    return 2
-  }
-  read -r then_cs then_bytes <<<"$previous"
-  if ! [[ $then_cs =~ ^[0-9]+$ && $then_bytes =~ ^[0-9]+$ ]] || ((UPTIME_CENTISECONDS <= then_cs || bytes < then_bytes)); then
-    printf 'no interval since the previous check (or counters reset)'
-    return 2
-  fi
-  # Bytes per centisecond * 100 = bytes/s; / 1000 = KB/s; * 1000 = thousandths of KB/s.
-  at_or_above network $(((bytes - then_bytes) * 100 / (UPTIME_CENTISECONDS - then_cs))) "$NETWORK_THRESHOLD_KBPS" ' KB/s'
+  rate_since_last_check net.sample "$bytes" 1 || return
+  at_or_above network "$RATE_MILLI" "$NETWORK_THRESHOLD_KBPS" ' KB/s'
 }
 
-# `touch /run/trainium-spot/keepalive` keeps the box up for KEEPALIVE_MINUTES.
+# `touch /run/trainium-spot/keepalive` keeps the box up for KEEPALIVE_MINUTES. The touch is dated on the
+# boot clock when a check first sees it (its wall-clock age counts at most back to the previous check),
+# so a clock step can neither end nor extend it. A reference file with the last seen mtime tells a new
+# touch (newer or older: the clock may have stepped back) without running stat every check.
 detect_keepalive() {
-  local mtime age
+  local ref=$STATE_DIR/keepalive.ref mtime age_cs seen='' seen_cs=''
   if [[ ! -e $KEEPALIVE_FILE ]]; then
-    printf 'no %s' "$KEEPALIVE_FILE"
-    return 1
+    REASON="no $KEEPALIVE_FILE"
+    return "$NOTHING"
   fi
-  mtime=$(stat -c %Y -- "$KEEPALIVE_FILE") || {
-    printf 'cannot stat %s' "$KEEPALIVE_FILE"
-    return 2
-  }
-  age=$(($(now) - mtime))
-  if ((age < KEEPALIVE_MINUTES * 60)); then
-    printf 'touched %ss ago, keeps the box up for %s min' "$age" "$KEEPALIVE_MINUTES"
-    return 0
+  load_state seen keepalive.seen || seen=''
+  seen_cs=${seen#* }
+  if [[ -z $seen || $KEEPALIVE_FILE -nt $ref || $KEEPALIVE_FILE -ot $ref ]]; then
+    mtime=$(stat -c %Y -- "$KEEPALIVE_FILE") || {
+      REASON="cannot stat $KEEPALIVE_FILE"
+      return "$UNSURE"
+    }
+    if ((mtime == 0)); then
+      seen_cs=never
+    else
+      age_cs=$(((NOW - mtime) * 100))
+      ((age_cs < 0)) && age_cs=0
+      ((age_cs > UPTIME_CENTISECONDS - LAST_CHECK_CENTISECONDS)) && age_cs=$((UPTIME_CENTISECONDS - LAST_CHECK_CENTISECONDS))
+      seen_cs=$((UPTIME_CENTISECONDS - age_cs))
+    fi
+    save_state keepalive.seen "$mtime $seen_cs"
+    [[ $SAVE == true ]] && { touch -r "$KEEPALIVE_FILE" -- "$ref" 2>/dev/null || true; }
   fi
-  ((mtime == 0)) && printf 'never touched' && return 1
-  printf 'touched %s min ago' $((age / 60))
-  return 1
+  if [[ ! $seen_cs =~ ^[0-9]+$ ]]; then
+    REASON='never touched'
+    return "$NOTHING"
+  fi
+  age_cs=$((UPTIME_CENTISECONDS - seen_cs))
+  if ((age_cs < KEEPALIVE_MINUTES * 6000)); then
+    REASON="touched $((age_cs / 100))s ago, keeps the box up for $KEEPALIVE_MINUTES min"
+    return "$WORK"
+  fi
+  REASON="touched $((age_cs / 6000)) min ago"
+  return "$NOTHING"
+}
+
+# Keyboard input: the kernel moves a terminal's access time when it is read from (what `w` shows as
+# IDLE). Any terminal read since the previous check is input.
+detect_terminal() {
+  local -a terminals=("$DEV_PTS"/[0-9]*)
+  local out newest=0 atime previous=0
+  if [[ ! -e ${terminals[0]} ]]; then
+    REASON='no terminals'
+    return "$NOTHING"
+  fi
+  out=$(stat -c %X -- "${terminals[@]}" 2>/dev/null) || true
+  for atime in $out; do
+    [[ $atime =~ ^[0-9]+$ ]] && ((atime > newest)) && newest=$atime
+  done
+  load_state previous terminal.input && [[ $previous =~ ^[0-9]+$ ]] || previous=0
+  save_state terminal.input "$newest"
+  if ((newest > previous && previous > 0)); then
+    REASON="input on ${#terminals[@]} terminal(s) since the previous check"
+    return "$WORK"
+  fi
+  REASON="no input on ${#terminals[@]} terminal(s)"
+  ((previous > 0)) && return "$NOTHING"
+  REASON+=' (first look)'
+  return "$NOTHING"
 }
 
 # ---------------------------------------------------------------------------------------------
 # One check
 # ---------------------------------------------------------------------------------------------
 VERDICTS=()
-ACTIVE=()
+WORKING=()
+PRESENT_ONLY=()
 
 run_detectors() {
-  local name flag reason status
+  local name flag status
   for name in "${DETECTORS[@]}"; do
     flag=DETECT_${name^^}
     if [[ ${!flag} != true ]]; then
@@ -445,13 +621,14 @@ run_detectors() {
       continue
     fi
     status=0
-    reason=$("detect_$name") || status=$?
+    REASON=''
+    "detect_$name" || status=$?
     case $status in
-      0) VERDICTS+=("$name: ACTIVE ($reason)") ;;
-      1) VERDICTS+=("$name: idle ($reason)") ;;
-      *) VERDICTS+=("$name: UNSURE, counted as active ($reason)") ;;
+      "$WORK") VERDICTS+=("$name: ACTIVE ($REASON)") && WORKING+=("$name") ;;
+      "$NOTHING") VERDICTS+=("$name: idle ($REASON)") ;;
+      "$PRESENT") VERDICTS+=("$name: PRESENT ($REASON)") && PRESENT_ONLY+=("$name") ;;
+      *) VERDICTS+=("$name: UNSURE, counted as present ($REASON)") && PRESENT_ONLY+=("$name") ;;
     esac
-    ((status == 1)) || ACTIVE+=("$name")
   done
 }
 
@@ -461,8 +638,7 @@ forget_earlier_boots() {
   read -r boot_id 2>/dev/null <"$PROC_ROOT/sys/kernel/random/boot_id" || boot_id=unknown
   load_state saved boot-id || saved=''
   [[ $saved == "$boot_id" ]] && return 0
-  rm -f -- "$STATE_DIR/idle-count" "$STATE_DIR/cpu.sample" "$STATE_DIR/net.sample" &&
-    save_state boot-id "$boot_id"
+  STATE=([boot-id]=$boot_id)
 }
 
 # Created with a 1970 mtime so that creating it is no sign of life. Mode 0666 in a root-owned
@@ -474,40 +650,125 @@ create_keepalive_file() {
   chmod 0666 -- "$KEEPALIVE_FILE"
 }
 
+# Reads a boot-clock mark (centiseconds of uptime); a missing or corrupt one is "now".
+read_mark() {
+  local value
+  load_state value "$1" && [[ $value =~ ^[0-9]+$ ]] && ((value <= UPTIME_CENTISECONDS)) || value=$UPTIME_CENTISECONDS
+  printf -v "$2" '%s' "$value"
+}
+
+# Sets DECISION (the log line's head), STOP (true/false), MINUTES_LEFT and marks the clocks.
 decide() {
-  local uptime=$((UPTIME_CENTISECONDS / 100)) grace=$((BOOT_GRACE_MINUTES * 60)) count=0 summary
-  printf -v summary ' | %s' "${VERDICTS[@]}"
-
-  if ((uptime < grace)); then
-    save_state idle-count 0 || die "cannot write $STATE_DIR"
-    log "boot grace (up ${uptime}s of ${grace}s): not counting$summary"
-    return 0
-  fi
-  if ((${#ACTIVE[@]} > 0)); then
-    save_state idle-count 0 || die "cannot write $STATE_DIR"
-    log "active (${ACTIVE[*]})$summary"
-    return 0
-  fi
-
-  load_state count idle-count && [[ $count =~ ^[0-9]+$ ]] || count=0
-  count=$((count + 1))
-  save_state idle-count "$count" || die "cannot write $STATE_DIR"
-  if ((count < CONSECUTIVE_CHECKS)); then
-    log "idle $count/$CONSECUTIVE_CHECKS$summary"
-  elif [[ $DRY_RUN == true ]]; then
-    log "idle $count/$CONSECUTIVE_CHECKS: dry run, would stop the box now$summary"
+  local grace_cs=$((BOOT_GRACE_MINUTES * 6000)) bound_cs=$((MAX_IDLE_SESSION_HOURS * 360000))
+  local last_active last_work idle_cs since_work_cs
+  read_mark last-active last_active
+  read_mark last-work last_work
+  STOP=false
+  MINUTES_LEFT=$IDLE_MINUTES
+  if ((UPTIME_CENTISECONDS < grace_cs)); then
+    last_active=$UPTIME_CENTISECONDS last_work=$UPTIME_CENTISECONDS
+    DECISION="boot grace (up $((UPTIME_CENTISECONDS / 100))s of $((grace_cs / 100))s): not counting"
+  elif ((${#WORKING[@]} > 0)); then
+    last_active=$UPTIME_CENTISECONDS last_work=$UPTIME_CENTISECONDS
+    DECISION="active (${WORKING[*]})"
+  elif ((${#PRESENT_ONLY[@]} > 0)) && ((bound_cs == 0 || UPTIME_CENTISECONDS - last_work < bound_cs)); then
+    last_active=$UPTIME_CENTISECONDS
+    since_work_cs=$((UPTIME_CENTISECONDS - last_work))
+    DECISION="active (${PRESENT_ONLY[*]}; no work or input for $((since_work_cs / 6000)) min"
+    ((bound_cs == 0)) && DECISION+=')' || DECISION+=", counts for $MAX_IDLE_SESSION_HOURS h)"
   else
-    log "idle $count/$CONSECUTIVE_CHECKS: stopping the box (shutdown -h now)$summary"
-    local status=0
-    run_bounded shutdown -h now "trainium-spot: idle for $count checks" || status=$?
-    ((status == 0)) || die "shutdown failed: $(failure "$status")"
+    idle_cs=$((UPTIME_CENTISECONDS - last_active))
+    MINUTES_LEFT=$(((IDLE_MINUTES * 6000 - idle_cs + 5999) / 6000))
+    ((MINUTES_LEFT < 0)) && MINUTES_LEFT=0
+    DECISION="idle $((idle_cs / 6000))/$IDLE_MINUTES min"
+    ((${#PRESENT_ONLY[@]} > 0)) &&
+      DECISION+=" (${PRESENT_ONLY[*]} no longer count: no work or input for $MAX_IDLE_SESSION_HOURS h)"
+    if ((idle_cs + JITTER_CENTISECONDS >= IDLE_MINUTES * 6000)); then
+      if [[ $DRY_RUN == true ]]; then
+        DECISION+=': dry run, would stop the box now'
+      else
+        DECISION+=': stopping the box (shutdown -h now)'
+        STOP=true
+      fi
+    fi
+  fi
+  save_state last-active "$last_active"
+  save_state last-work "$last_work"
+  save_state last-check "$UPTIME_CENTISECONDS"
+  write_state_file || die "cannot write $STATE_DIR"
+}
+
+# The verdict for the CloudWatch backstop: StopVerdict 1 when this check stops the box, else 0; a dry
+# run never says 1. Any failure is logged and costs nothing but the message: silence is what the
+# backstop watches for, and it waits far longer than one missed minute.
+PUBLISHED=''
+publish_verdict() {
+  local instance_id='' status=0 out=
+  [[ $PUBLISH_VERDICT == true ]] || return 0
+  read -r instance_id 2>/dev/null <"$INSTANCE_ID_FILE" || true
+  if [[ ! $instance_id =~ ^i-[0-9a-f]+$ ]]; then
+    PUBLISHED="cloudwatch: not published (no instance ID in $INSTANCE_ID_FILE)"
+    return 0
+  fi
+  if [[ -z ${AWS_REGION_NAME-} ]]; then
+    PUBLISHED='cloudwatch: not published (no AWS_REGION_NAME in idle.conf)'
+    return 0
+  fi
+  run_bounded aws cloudwatch put-metric-data --region "$AWS_REGION_NAME" --namespace "$METRIC_NAMESPACE" \
+    --metric-name StopVerdict --dimensions "InstanceId=$instance_id" --unit Count --value "$1" \
+    >"$STATE_DIR/aws.out" 2>&1 || status=$?
+  if ((status == 0)); then
+    PUBLISHED="cloudwatch: StopVerdict=$1"
+  else
+    read -r -d '' out <"$STATE_DIR/aws.out" || true
+    printf -v PUBLISHED 'cloudwatch: not published (aws %s: %.200s)' "$(failure "$status")" "${out//$'\n'/ }"
+  fi
+}
+
+check() {
+  local summary warning status=0
+  snapshot_processes
+  run_detectors
+  decide
+  local verdict=0
+  [[ $STOP == true ]] && verdict=1
+  publish_verdict "$verdict"
+  printf -v summary ' | %s' "${VERDICTS[@]}"
+  [[ -n $PUBLISHED ]] && summary+=" | $PUBLISHED"
+  for warning in "${WARNINGS[@]}"; do log "WARNING: $warning"; done
+  log "$DECISION$summary"
+  [[ $STOP == true ]] || return 0
+  run_bounded shutdown -h now "trainium-spot: idle for $IDLE_MINUTES min" || status=$?
+  ((status == 0)) || die "shutdown failed: $(failure "$status")"
+}
+
+# `trainium-spot-idle status`: the same detectors and decision, nothing saved, nothing stopped.
+status() {
+  local verdict
+  SAVE=false
+  snapshot_processes
+  run_detectors
+  decide
+  for warning in "${WARNINGS[@]}"; do printf 'WARNING: %s\n' "$warning"; done
+  for verdict in "${VERDICTS[@]}"; do
+    printf '  %-13s %s\n' "${verdict%%: *}" "${verdict#*: }"
+  done
+  printf 'verdict: %s\n' "$DECISION"
+  if [[ $DECISION == active* || $DECISION == boot* ]]; then
+    printf 'the box stops %s min after the last sign of work (idle.idleMinutes)\n' "$IDLE_MINUTES"
+  elif [[ $DRY_RUN == false ]]; then
+    printf 'the box stops in about %s min unless work starts\n' "$MINUTES_LEFT"
   fi
 }
 
 main() {
-  local lock_fd uptime
+  local lock_fd uptime command=${1:-check}
+  if [[ $command != check && $command != status ]]; then
+    printf 'usage: trainium-spot-idle [check|status]\n' >&2
+    exit 2
+  fi
   load_config
-  mkdir -m 0755 -- "$STATE_DIR" 2>/dev/null || [[ -d $STATE_DIR ]] || die "cannot create $STATE_DIR"
+  [[ -d $STATE_DIR ]] || mkdir -m 0755 -- "$STATE_DIR" 2>/dev/null || die "cannot create $STATE_DIR"
 
   # The timer and a manual run take turns: the second waits for the first, then checks afresh.
   exec {lock_fd}>>"$LOCK_FILE" || die "cannot open $LOCK_FILE"
@@ -516,17 +777,17 @@ main() {
     return 0
   fi
 
-  forget_earlier_boots || die "cannot reset $STATE_DIR"
-  create_keepalive_file || log "WARNING: cannot create $KEEPALIVE_FILE; users cannot keep the box up with it"
-
-  # Boot grace and network rates run on the boot clock, which no clock change can move.
+  # The idle window, boot grace, keep-alive and rates run on the boot clock, which no clock change moves.
   read -r uptime _ 2>/dev/null <"$PROC_ROOT/uptime" || uptime=''
   [[ $uptime =~ ^([0-9]+)\.([0-9]{2})$ ]] || die "cannot read the uptime from $PROC_ROOT/uptime"
   UPTIME_CENTISECONDS=$((10#${BASH_REMATCH[1]} * 100 + 10#${BASH_REMATCH[2]}))
-
-  snapshot_processes
-  run_detectors
-  decide
+  read_state_file
+  if [[ $command == check ]]; then
+    forget_earlier_boots
+    create_keepalive_file || WARNINGS+=("cannot create $KEEPALIVE_FILE; users cannot keep the box up with it")
+  fi
+  read_mark last-check LAST_CHECK_CENTISECONDS
+  "$command"
 }
 
 main "$@"
