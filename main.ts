@@ -24,7 +24,7 @@ function main(): void {
     const app = new App({ skipValidation: true, stackTraces: false });
     new TrainiumSpotStack(app, STACK_NAME, loaded.config);
     app.synth();
-    writeTerraformTests(path.join(app.outdir, 'stacks', STACK_NAME), STACK_NAME, loaded.config.market);
+    writeTerraformTests(path.join(app.outdir, 'stacks', STACK_NAME), STACK_NAME, loaded.config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(err.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));

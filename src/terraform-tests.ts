@@ -17,14 +17,34 @@ const TEST_FILES: Readonly<Record<Config['market'], string>> = {
   auto: 'auto.tftest.hcl',
 };
 
+/** Where the mocks name the AMI: the image a preset expects, so the plan's image guards pass. */
+const AMI_NAME_TOKEN = 'TRAINIUM_SPOT_AMI_NAME';
+
+/** Where the test files name the spot boxes, whose address depends on the launch path. */
+const SPOT_BOXES_TOKEN = 'TRAINIUM_SPOT_SPOT_BOXES';
+const SPOT_BOXES: Readonly<Record<Config['spotLaunch'], string>> = {
+  'spot-request': 'aws_spot_instance_request.spot_request_701C7715',
+  'run-instances': 'aws_instance.spot_instance_33C35F84',
+};
+
+/** The name the mocked AMI carries: a preset's own prefix, or any name for an image the config names itself. */
+function mockAmiName(config: Config): string {
+  const image = config.resolvedImage;
+  return image.kind === 'preset' ? `${image.preset.amiNamePrefix} 20260707` : 'an image named by the config';
+}
+
 /** Writes the market's test file and the shared mocks to `<stackDir>/tests/`, replacing what was there. */
-export function writeTerraformTests(stackDir: string, stackName: string, market: Config['market']): void {
+export function writeTerraformTests(stackDir: string, stackName: string, config: Config): void {
+  const { market } = config;
   const source = path.join(packageRoot(), 'tftest');
   const target = path.join(stackDir, 'tests');
   fs.rmSync(target, { recursive: true, force: true });
   fs.mkdirSync(path.join(target, 'mocks'), { recursive: true });
-  fs.copyFileSync(path.join(source, TEST_FILES[market]), path.join(target, `${stackName}.tftest.hcl`));
+  const tests = fs.readFileSync(path.join(source, TEST_FILES[market]), 'utf8');
+  fs.writeFileSync(path.join(target, `${stackName}.tftest.hcl`),
+    tests.replaceAll(SPOT_BOXES_TOKEN, SPOT_BOXES[config.spotLaunch]).replaceAll(AMI_NAME_TOKEN, mockAmiName(config)));
   for (const mock of fs.readdirSync(path.join(source, 'mocks'))) {
-    fs.copyFileSync(path.join(source, 'mocks', mock), path.join(target, 'mocks', mock));
+    const text = fs.readFileSync(path.join(source, 'mocks', mock), 'utf8');
+    fs.writeFileSync(path.join(target, 'mocks', mock), text.replaceAll(AMI_NAME_TOKEN, mockAmiName(config)));
   }
 }

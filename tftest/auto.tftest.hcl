@@ -11,7 +11,7 @@ run "spot_when_its_quota_holds_the_boxes" {
   command = plan
 
   assert {
-    condition     = output.market == "spot" && length(aws_spot_instance_request.spot_request_701C7715) > 0 && length(aws_instance.on-demand_instance_AF1F0A7D) == 0
+    condition     = output.market == "spot" && length(TRAINIUM_SPOT_SPOT_BOXES) > 0 && length(aws_instance.on-demand_instance_AF1F0A7D) == 0
     error_message = "With both quotas roomy, auto must launch spot boxes only."
   }
 }
@@ -27,7 +27,7 @@ run "on_demand_when_only_its_quota_holds_the_boxes" {
   }
 
   assert {
-    condition     = output.market == "on-demand" && length(aws_spot_instance_request.spot_request_701C7715) == 0 && length(aws_instance.on-demand_instance_AF1F0A7D) > 0
+    condition     = output.market == "on-demand" && length(TRAINIUM_SPOT_SPOT_BOXES) == 0 && length(aws_instance.on-demand_instance_AF1F0A7D) > 0
     error_message = "With no spot quota, auto must launch on-demand boxes only."
   }
 }

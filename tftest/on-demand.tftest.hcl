@@ -27,6 +27,8 @@ run "an_ami_without_a_root_mapping_still_plans" {
   override_data {
     target = data.aws_ami.machine-image_D3C101AF
     values = {
+      name                  = "TRAINIUM_SPOT_AMI_NAME"
+      architecture          = "x86_64"
       root_device_name      = "/dev/sda1"
       block_device_mappings = []
     }

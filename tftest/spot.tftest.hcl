@@ -16,7 +16,7 @@ run "plans_with_enough_quota" {
   }
 
   assert {
-    condition     = alltrue([for box in aws_spot_instance_request.spot_request_701C7715 : box.root_block_device[0].volume_size >= 45])
+    condition     = alltrue([for box in TRAINIUM_SPOT_SPOT_BOXES : box.root_block_device[0].volume_size >= 45])
     error_message = "The root volume must hold the AMI's 45 GiB root snapshot."
   }
 }
@@ -27,6 +27,8 @@ run "an_ami_without_a_root_mapping_still_plans" {
   override_data {
     target = data.aws_ami.machine-image_D3C101AF
     values = {
+      name                  = "TRAINIUM_SPOT_AMI_NAME"
+      architecture          = "x86_64"
       root_device_name      = "/dev/sda1"
       block_device_mappings = []
     }
@@ -43,5 +45,5 @@ run "a_quota_too_small_fails_the_plan" {
     }
   }
 
-  expect_failures = [aws_spot_instance_request.spot_request_701C7715]
+  expect_failures = [TRAINIUM_SPOT_SPOT_BOXES]
 }

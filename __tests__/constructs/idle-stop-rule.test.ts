@@ -17,7 +17,7 @@ describe('IdleStopRule', () => {
     expect(synthesized).toHaveResourceWithProperties(CloudwatchEventRule, {
       count: 2,
       event_pattern: '${jsonencode({ source = ["aws.cloudwatch"], "detail-type" = ["CloudWatch Alarm State Change"], ' +
-        'resources = [aws_cloudwatch_composite_alarm.dead[*].arn[count.index]], detail = { state = { value = ["ALARM"] } } })}',
+        'resources = [(aws_cloudwatch_composite_alarm.dead[*].arn)[count.index]], detail = { state = { value = ["ALARM"] } } })}',
     });
   });
 

@@ -272,12 +272,13 @@ describe('the engine tests catch a broken stack', () => {
 
 // ------------------------------------------------------------------------------ terraform test
 describe('the shipped `terraform test` files, with the stand-ins supplying the schemas', () => {
-  engineTest.each(['defaults (spot)', 'on-demand', 'capacity-reservation, open', 'capacity-block', 'auto', '3 boxes on spot', 'own SSH key'])(
+  engineTest.each(['defaults (spot)', 'on-demand', 'capacity-reservation, open', 'capacity-block', 'auto', '3 boxes on spot', 'own SSH key',
+    'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances', 'TorchNeuron image on trn2 (found by name)'])(
     '%s: every run passes', async (name) => {
       // GIVEN the stack and the test file the app writes beside it for this market
       const config = parseConfig(VARIANTS.find((v) => v.name === name)!.config);
       await withStack(synthesizeJson(VARIANTS.find((v) => v.name === name)!.config), async (dir) => {
-        writeTerraformTests(dir.stackDir, STACK_NAME, config.market);
+        writeTerraformTests(dir.stackDir, STACK_NAME, config);
         // WHEN
         const run = await dir.terraform(['test', '-no-color']);
         // THEN

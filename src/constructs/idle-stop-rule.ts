@@ -77,7 +77,7 @@ export class IdleStopRule extends Construct {
       namePrefix: `${props.name}-\${count.index}-idle-stop-`,
       description: `Stops ${props.name} box \${count.index} when its dead-check alarm goes into ALARM`,
       eventPattern: `\${jsonencode({ source = ["aws.cloudwatch"], "detail-type" = ["CloudWatch Alarm State Change"], ` +
-        `resources = [${props.alarmArnsRef}[count.index]], detail = { state = { value = ["ALARM"] } } })}`,
+        `resources = [(${props.alarmArnsRef})[count.index]], detail = { state = { value = ["ALARM"] } } })}`,
     });
     new CloudwatchEventTarget(this, 'target', {
       count: props.instanceCount,

@@ -1,5 +1,6 @@
 # What the AWS data sources answer in `terraform test` (mock_provider "aws" { source = "./tests/mocks" }).
-# Quotas are roomy; a run block overrides them to see the plan fail. The AMI's root snapshot is 45 GiB.
+# Quotas are roomy; a run block overrides them to see the plan fail. The AMI's root snapshot is 45 GiB;
+# the app writes the name the configured image preset expects in place of TRAINIUM_SPOT_AMI_NAME.
 
 mock_data "aws_servicequotas_service_quota" {
   defaults = {
@@ -17,6 +18,8 @@ mock_data "aws_ssm_parameter" {
 mock_data "aws_ami" {
   defaults = {
     id               = "ami-0123456789abcdef0"
+    name             = "TRAINIUM_SPOT_AMI_NAME"
+    architecture     = "x86_64"
     root_device_name = "/dev/sda1"
     block_device_mappings = [
       { device_name = "/dev/sda1", ebs = { volume_size = "45", volume_type = "gp3" }, no_device = "", virtual_name = "" },
