@@ -51,9 +51,13 @@ describe('the app', () => {
     expect(run.status).toBe(0);
     const tests = path.join(outdir, 'stacks', 'trainium-spot', 'tests');
     expect(fs.readdirSync(tests).sort()).toEqual(['mocks', 'trainium-spot.tftest.hcl']);
+    // The market's file, its spot boxes named by the launch path, and mocks naming the preset's image
     expect(fs.readFileSync(path.join(tests, 'trainium-spot.tftest.hcl'), 'utf8'))
-      .toBe(fs.readFileSync(path.join(ROOT, 'tftest', 'auto.tftest.hcl'), 'utf8'));
+      .toBe(fs.readFileSync(path.join(ROOT, 'tftest', 'auto.tftest.hcl'), 'utf8')
+        .replaceAll('TRAINIUM_SPOT_SPOT_BOXES', 'aws_spot_instance_request.spot_request_701C7715'));
     expect(fs.readdirSync(path.join(tests, 'mocks'))).toEqual(['aws.tfmock.hcl']);
+    expect(fs.readFileSync(path.join(tests, 'mocks', 'aws.tfmock.hcl'), 'utf8'))
+      .toContain('name             = "Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04) 20260707"');
   });
 
   test('reads its config from cdktf.json context', () => {
