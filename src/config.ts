@@ -47,7 +47,6 @@ export class ConfigError extends Error {
 /** The smallest root volume the stack launches with; it grows to the AMI's snapshot size when that is larger. */
 export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
 
-
 export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
 
 /**
@@ -55,6 +54,17 @@ export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reserva
  * or an `aws_instance` with spot market options (EC2 RunInstances).
  */
 export const SPOT_LAUNCHES = ['spot-request', 'run-instances'] as const;
+
+type MarketChoice = { readonly market: (typeof MARKETS)[number]; readonly spotLaunch: (typeof SPOT_LAUNCHES)[number] };
+
+/** Whether the boxes may run on spot: market `spot`, or `auto` when spot wins at plan time. */
+export const usesSpot = (c: MarketChoice): boolean => c.market === 'spot' || c.market === 'auto';
+
+/**
+ * Whether spot boxes launch through RequestSpotInstances, which takes neither metadata nor CPU
+ * options (the provider drops them silently): such a box requires IMDSv2 on itself at first boot.
+ */
+export const usesSpotRequests = (c: MarketChoice): boolean => usesSpot(c) && c.spotLaunch === 'spot-request';
 
 // ---------------------------------------------------------------------------------------------
 // Schema
@@ -293,8 +303,7 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
     fail('cpuThreadsPerCore', `is not valid for ${c.instanceType}; valid: ${list(facts.validThreadsPerCore)}`);
   }
 
-  // RequestSpotInstances takes no CPU options (the provider would drop them silently); RunInstances does.
-  if ((c.market === 'spot' || c.market === 'auto') && c.spotLaunch === 'spot-request') {
+  if (usesSpotRequests(c)) {
     for (const key of ['cpuCoreCount', 'cpuThreadsPerCore'] as const) {
       if (c[key] !== undefined) {
         fail(key, `cannot apply to market "${c.market}" with spotLaunch "spot-request": EC2 spot requests take no ` +
@@ -373,7 +382,6 @@ function cidrProblem(cidr: string): string | undefined {
   }
   return undefined;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Loading

@@ -10,7 +10,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
 import { activateCommand, IDLE_METRIC, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
-import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
+import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { IdleStopRule } from './constructs/idle-stop-rule';
@@ -38,9 +38,11 @@ export class TrainiumSpotStack extends TerraformStack {
 
     configureBackend(this, id, config.backend, config.region);
     // Provider default tags reach every resource but a spot request's instance, which is tagged below.
+    // The tags that tell this stack's boxes from all others (the CLI and the stop rule find them by these).
+    const ownTags = { Project: config.name, [MANAGED_BY_TAG.key]: MANAGED_BY_TAG.value };
     // Tag keys and values are the user's text, never templates.
     const userTags = Object.fromEntries(Object.entries(config.tags).map(([key, value]) => [literal(key), literal(value)]));
-    const projectTags = { Project: config.name, [MANAGED_BY_TAG.key]: MANAGED_BY_TAG.value, ...userTags };
+    const projectTags = { ...ownTags, ...userTags };
     new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
 
@@ -55,13 +57,9 @@ export class TrainiumSpotStack extends TerraformStack {
       vpcId: network.vpcId,
       sshCidrs: config.sshCidrs,
     });
-    // Spot boxes of either launch path watch for interruption notices. EC2's RequestSpotInstances takes
-    // no metadata options: a box it launches requires IMDSv2 on itself; RunInstances sets them at launch.
-    const spotMarket = config.market === 'spot' || config.market === 'auto';
-    const spotRequests = spotMarket && config.spotLaunch === 'spot-request';
     const publishVerdict = config.idle.enabled && config.idle.publishVerdict;
     const profile = new InstanceProfile(this, 'instance-profile', {
-      name: config.name, partition, allowRequiringImdsv2: spotRequests,
+      name: config.name, partition, allowRequiringImdsv2: usesSpotRequests(config),
       metricNamespace: publishVerdict ? IDLE_METRIC.namespace : undefined,
     });
     if (config.sshPublicKey === undefined) new TlsProvider(this, 'tls');
@@ -135,7 +133,7 @@ export class TrainiumSpotStack extends TerraformStack {
         instanceCount: config.instanceCount,
         instanceIdsRef: instanceIds.fqn,
         alarmArnsRef: alarm.deadCheckAlarmArnsRef,
-        instanceTags: { Project: config.name, ManagedBy: 'trainium-spot' },
+        instanceTags: ownTags,
       });
     }
     const notice = spot && new InterruptionNotice(this, 'interruption-notice', {
@@ -242,10 +240,11 @@ export function lowCpuThresholdPercent(busyVcpus: number, vcpus: number): number
 
 /** What every box of this config runs at first boot, exactly as the box receives it. */
 export function boxUserData(config: Config): RenderedUserData {
-  const spotMarket = config.market === 'spot' || config.market === 'auto';
+  // Spot boxes of either launch path watch for interruption notices; only a box launched by
+  // RequestSpotInstances must require IMDSv2 on itself (RunInstances sets it at launch).
   return renderUserData({
     name: config.name, region: config.region, idle: config.idle, loginMessage: loginMessage(config),
-    interruptionWatcher: spotMarket, requireImdsv2OnBoot: spotMarket && config.spotLaunch === 'spot-request',
+    interruptionWatcher: usesSpot(config), requireImdsv2OnBoot: usesSpotRequests(config),
   });
 }
 

@@ -17,7 +17,7 @@ const TEST_FILES: Readonly<Record<Config['market'], string>> = {
   auto: 'auto.tftest.hcl',
 };
 
-/** Where the mocks name the AMI: the image a preset expects, so the plan's image guards pass. */
+/** Where the test files and mocks name the AMI: the image a preset expects, so the plan's image guards pass. */
 const AMI_NAME_TOKEN = 'TRAINIUM_SPOT_AMI_NAME';
 
 /** Where the test files name the spot boxes, whose address depends on the launch path. */
@@ -35,16 +35,13 @@ function mockAmiName(config: Config): string {
 
 /** Writes the market's test file and the shared mocks to `<stackDir>/tests/`, replacing what was there. */
 export function writeTerraformTests(stackDir: string, stackName: string, config: Config): void {
-  const { market } = config;
   const source = path.join(packageRoot(), 'tftest');
   const target = path.join(stackDir, 'tests');
+  const amiName = mockAmiName(config);
+  const copy = (from: string, to: string) => fs.writeFileSync(to, fs.readFileSync(from, 'utf8')
+    .replaceAll(SPOT_BOXES_TOKEN, SPOT_BOXES[config.spotLaunch]).replaceAll(AMI_NAME_TOKEN, amiName));
   fs.rmSync(target, { recursive: true, force: true });
   fs.mkdirSync(path.join(target, 'mocks'), { recursive: true });
-  const tests = fs.readFileSync(path.join(source, TEST_FILES[market]), 'utf8');
-  fs.writeFileSync(path.join(target, `${stackName}.tftest.hcl`),
-    tests.replaceAll(SPOT_BOXES_TOKEN, SPOT_BOXES[config.spotLaunch]).replaceAll(AMI_NAME_TOKEN, mockAmiName(config)));
-  for (const mock of fs.readdirSync(path.join(source, 'mocks'))) {
-    const text = fs.readFileSync(path.join(source, 'mocks', mock), 'utf8');
-    fs.writeFileSync(path.join(target, 'mocks', mock), text.replaceAll(AMI_NAME_TOKEN, mockAmiName(config)));
-  }
+  copy(path.join(source, TEST_FILES[config.market]), path.join(target, `${stackName}.tftest.hcl`));
+  for (const mock of fs.readdirSync(path.join(source, 'mocks'))) copy(path.join(source, 'mocks', mock), path.join(target, 'mocks', mock));
 }

@@ -14,7 +14,6 @@ export interface SshKeyProps {
   readonly publicKey?: string;
 }
 
-
 /** The box's SSH key pair: the user's own public key, or a generated one stored as a SecureString. */
 export class SshKey extends Construct {
   readonly keyName: string;

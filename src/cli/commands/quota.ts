@@ -18,7 +18,7 @@ import {
   regionsOffering,
 } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
-import type { Config } from '../../config';
+import { type Config, usesSpot } from '../../config';
 import { ec2Client, quotasClient, sdk } from '../aws';
 import { commandTarget } from '../config';
 import { CommandContext, CommandSpec, emit } from '../command';
@@ -439,12 +439,12 @@ function renderStatus(r: QuotaStatusReport): string {
 // ---------------------------------------------------------------------------------------------
 
 /** The quota a configured market draws on first: auto tries spot; reservations and blocks run on on-demand capacity. */
-const quotaMarketOf = (market: Config['market']): QuotaMarket => (market === 'spot' || market === 'auto' ? 'spot' : 'on-demand');
+const quotaMarketOf = (config: Config): QuotaMarket => (usesSpot(config) ? 'spot' : 'on-demand');
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const { config, region } = commandTarget(ctx, flags);
   const type = flags.catalogInstanceType('instance-type', config.instanceType);
-  const market = flags.oneOf('market', QUOTA_MARKETS, quotaMarketOf(config.market));
+  const market = flags.oneOf('market', QUOTA_MARKETS, quotaMarketOf(config));
   const desiredVcpus = flags.wholeNumber('request');
   const status = flags.boolean('status');
   if (desiredVcpus !== undefined && status) throw new UsageError('quota', '--request and --status cannot be used together');
