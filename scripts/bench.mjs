@@ -1,70 +1,193 @@
-// `npm run bench`: how fast the project is on this machine, median of N runs (default 5).
-//   node -e ''                 a bare node start, the floor
-//   app alone                  node scripts/app.mjs (what cdktf.json runs: the bundled app, no rebuild)
-//   app via ts-node            what a `cdktf init --template=typescript` app runs (npx ts-node main.ts)
-//   cdktf synth                the whole CLI, end to end
-//   npm test                   every test (skip with --no-tests)
-// Targets: cdktf synth <= 1/2 of the ts-node app; app alone <= 4x bare node; peak RSS < 300 MiB.
-import { spawnSync } from 'node:child_process';
+// `npm run bench`: how fast the project is on this machine, each figure beside its reference from the
+// same run, as one table. Exits non-zero only when a target is missed.
+//
+//   npm run bench                   everything (about 2 minutes)
+//   npm run bench -- --no-tests     synth figures only
+//   BENCH_RUNS=9 npm run bench      more paired rounds (default 5)
+//
+// Synth figures run in rounds: each round runs the reference and every candidate back to back, so
+// load from elsewhere hits both sides of a ratio alike; a ratio is the median of the rounds' ratios.
+//   bare node       node -e ''                            the floor of any node program
+//   naive app       npx ts-node main.ts                   what a `cdktf init --template=typescript` app runs
+//   app alone       node scripts/app.mjs                  what cdktf.json runs (current bundle, no rebuild)
+//   npm run synth   the app run directly through npm
+//   npx cdktf synth the whole cdktf CLI, end to end
+// Memory is the peak over the whole process tree, sampled from /proc: the sum of each process's
+// proportional set size (PSS: a page shared by n processes counts 1/n to each), with the sum of
+// resident set sizes (which counts shared pages once per process) beside it.
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundle } from './build.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
 const withTests = !process.argv.includes('--no-tests');
-const out = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-bench-'));
-const rssFile = path.join(out, 'rss');
-const cliConfig = path.join(out, 'empty.tfrc');
+const loadBefore = os.loadavg()[0];
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-bench-'));
+const cliConfig = path.join(scratch, 'empty.tfrc');
 fs.writeFileSync(cliConfig, '');
 
-const baseEnv = {
+const ENV = {
   ...process.env,
   CHECKPOINT_DISABLE: '1',
   TF_CLI_CONFIG_FILE: cliConfig,
-  CDKTF_OUTDIR: path.join(out, 'cdktf.out'),
+  CDKTF_OUTDIR: path.join(scratch, 'cdktf.out'),
   CDKTF_CONTEXT_JSON: JSON.stringify({ trainiumSpot: {} }),
 };
 
-function timeOnce(command, args) {
-  fs.writeFileSync(rssFile, '');
-  const start = process.hrtime.bigint();
-  const run = spawnSync(command, args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...baseEnv, TRAINIUM_SPOT_RSS_FILE: rssFile, NODE_OPTIONS: `--require ${path.join(ROOT, 'scripts/rss-probe.cjs')}` },
+// ---------------------------------------------------------------------------------- measuring
+const PAGE_KIB = 4;
+
+/** Every process under `root` (itself included), from the parent links in /proc/<pid>/stat. */
+function processTree(root) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const tree = [];
+  for (const queue = [root]; queue.length > 0;) {
+    const pid = queue.shift();
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** Memory of the tree now, in KiB: { pss, rss }. */
+function treeMemoryKiB(root) {
+  let pss = 0;
+  let rss = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+      rss += Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_KIB;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return { pss, rss };
+}
+
+/**
+ * Runs a command to its end: wall seconds, CPU seconds of the whole tree (bash's `time` counts every
+ * waited-for child), peak memory of the tree, exit code and output.
+ */
+function measure(command, args, { sampleMs = 25 } = {}) {
+  const timesFile = path.join(scratch, 'times');
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn('bash', ['-c', 'TIMEFORMAT="%U %S"; { time "$@" 2>&3; } 3>&2 2>"$BENCH_TIMES_FILE"', 'bash', command, ...args], {
+      cwd: ROOT, env: { ...ENV, BENCH_TIMES_FILE: timesFile }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; });
+    child.stderr.on('data', (d) => { output += d; });
+    const peak = { pss: 0, rss: 0 };
+    const sample = () => {
+      const now = treeMemoryKiB(child.pid);
+      peak.pss = Math.max(peak.pss, now.pss);
+      peak.rss = Math.max(peak.rss, now.rss);
+    };
+    const timer = setInterval(sample, sampleMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const [user, sys] = fs.readFileSync(timesFile, 'utf8').trim().split(/\s+/).map(Number);
+      resolve({ code, output, seconds, cpuSeconds: user + sys, pssMiB: peak.pss / 1024, rssMiB: peak.rss / 1024 });
+    });
   });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${run.stdout}\n${run.stderr}`);
-  const peaks = fs.readFileSync(rssFile, 'utf8').split('\n').filter(Boolean).map(Number);
-  return { seconds, peakMiB: Math.max(0, ...peaks) / 1024 };
 }
 
-function measure(label, command, args, runs = RUNS) {
-  const samples = Array.from({ length: runs }, () => timeOnce(command, args));
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  const result = { label, seconds: median(samples.map((s) => s.seconds)), peakMiB: Math.max(...samples.map((s) => s.peakMiB)) };
-  console.log(`${label.padEnd(22)} ${result.seconds.toFixed(3).padStart(8)} s   peak ${result.peakMiB.toFixed(0).padStart(5)} MiB   (median of ${runs})`);
-  return result;
+async function mustRun(label, command, args, options) {
+  const run = await measure(command, args, options);
+  if (run.code !== 0) {
+    console.error(`bench: ${label} failed (exit ${run.code}):\n${run.output}`);
+    process.exit(2);
+  }
+  return run;
 }
 
-await bundle();
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-console.log(`trainium-spot benchmark on ${os.cpus().length} cores, node ${process.version}`);
-const bare = measure('node -e ""', process.execPath, ['-e', '']);
-const app = measure('app alone', process.execPath, ['scripts/app.mjs']);
-const tsNode = measure('app via ts-node', path.join(ROOT, 'node_modules/.bin/ts-node'), ['main.ts']);
-const synth = measure('cdktf synth', path.join(ROOT, 'node_modules/.bin/cdktf'), ['synth', '--output', path.join(out, 'synth.out')]);
-if (withTests) measure('npm test', 'npm', ['test', '--silent']);
+// ---------------------------------------------------------------------------------- the runs
+const progress = (text) => process.stderr.write(`${text}\n`);
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, env: ENV, encoding: 'utf8' });
+if (build.status !== 0) {
+  console.error(`bench: the build failed:\n${build.stdout}${build.stderr}`);
+  process.exit(2);
+}
 
-const checks = [
-  [`cdktf synth <= 1/2 of the ts-node app (${(tsNode.seconds / 2).toFixed(2)} s)`, synth.seconds <= tsNode.seconds / 2],
-  [`app alone <= 4x bare node (${(bare.seconds * 4).toFixed(3)} s; is ${(app.seconds / bare.seconds).toFixed(1)}x)`, app.seconds <= bare.seconds * 4],
-  [`peak memory of synth < 300 MiB (${synth.peakMiB.toFixed(0)} MiB)`, synth.peakMiB < 300],
-  [`peak memory of the app < 300 MiB (${app.peakMiB.toFixed(0)} MiB)`, app.peakMiB < 300],
-];
-for (const [name, ok] of checks) console.log(`${ok ? 'met   ' : 'MISSED'} ${name}`);
-fs.rmSync(out, { recursive: true, force: true });
-process.exit(checks.every(([, ok]) => ok) ? 0 : 1);
+const SYNTH_COMMANDS = {
+  bare: ['bare node', process.execPath, ['-e', '']],
+  naive: ['naive app', 'npx', ['ts-node', 'main.ts']],
+  app: ['app alone', process.execPath, ['scripts/app.mjs']],
+  npmSynth: ['npm run synth', 'npm', ['run', '--silent', 'synth']],
+  cdktfSynth: ['npx cdktf synth', 'npx', ['cdktf', 'synth', '--output', path.join(scratch, 'synth.out')]],
+};
+const rounds = [];
+for (let round = 1; round <= ROUNDS; round++) {
+  progress(`synth round ${round} of ${ROUNDS}`);
+  const results = {};
+  for (const [key, [label, command, args]] of Object.entries(SYNTH_COMMANDS)) results[key] = await mustRun(label, command, args);
+  rounds.push(results);
+}
+
+let tests;
+if (withTests) {
+  progress('npm test');
+  tests = await measure('npm', ['test', '--silent'], { sampleMs: 100 });
+}
+
+// ---------------------------------------------------------------------------------- the table
+const rows = [];
+const checks = [];
+const seconds = (s) => `${s.toFixed(s < 10 ? 2 : 1)} s`;
+const mib = (m) => `${m.toFixed(0)} MiB`;
+function row(figure, measured, reference, target, met) {
+  rows.push([figure, measured, reference, target, met === undefined ? '' : met ? 'met' : 'MISSED']);
+  if (met !== undefined) checks.push(met);
+}
+
+const of = (key) => rounds.map((r) => r[key]);
+const medianSeconds = (key) => median(of(key).map((r) => r.seconds));
+const ratio = (key, reference) => median(rounds.map((r) => r[key].seconds / r[reference].seconds));
+const peak = (key) => ({ pss: Math.max(...of(key).map((r) => r.pssMiB)), rss: Math.max(...of(key).map((r) => r.rssMiB)) });
+const memory = (key) => `${mib(peak(key).pss)} (RSS sum ${mib(peak(key).rss)})`;
+
+if (tests) {
+  const summary = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/m.exec(tests.output);
+  row('`npm test` result', summary ? summary[0] : `no summary (exit ${tests.code})`, '', 'exit 0, 0 failed',
+    tests.code === 0 && Boolean(summary) && summary[2] === '0');
+  row('`npm test` wall', seconds(tests.seconds), `${seconds(tests.cpuSeconds)} CPU`, '≤ 60 s', tests.seconds <= 60);
+  row('`npm test` peak memory (PSS)', mib(tests.pssMiB), `RSS sum ${mib(tests.rssMiB)}`, '≤ 700 MiB', tests.pssMiB <= 700);
+  for (const [, part, wall, cpu] of tests.output.matchAll(/^-- (\w+): ([\d.]+) s wall, ([\d.]+) s CPU$/gm)) {
+    row(`  part: ${part}`, `${wall} s`, `${cpu} s CPU`, '', undefined);
+  }
+}
+row('bare node', seconds(medianSeconds('bare')), '', '', undefined);
+row('naive app (`npx ts-node main.ts`)', seconds(medianSeconds('naive')), memory('naive'), '', undefined);
+row('app alone', seconds(medianSeconds('app')), `${ratio('app', 'bare').toFixed(2)}x bare node`, '≤ 3x bare node', ratio('app', 'bare') <= 3);
+row('app alone peak memory', memory('app'), '', '< 300 MiB', peak('app').pss < 300);
+row('`npm run synth`', seconds(medianSeconds('npmSynth')), `${ratio('npmSynth', 'naive').toFixed(2)}x naive app`, '≤ 0.15x naive app', ratio('npmSynth', 'naive') <= 0.15);
+row('`npx cdktf synth`', seconds(medianSeconds('cdktfSynth')), `${ratio('cdktfSynth', 'naive').toFixed(2)}x naive app`, '≤ 0.6x naive app', ratio('cdktfSynth', 'naive') <= 0.6);
+row('`npx cdktf synth` peak memory', memory('cdktfSynth'), '', '< 300 MiB', peak('cdktfSynth').pss < 300);
+
+const header = ['figure', 'measured', 'beside it, same run', 'target', ''];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+console.log(`trainium-spot bench, ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} cores, node ${process.version}, ` +
+  `${ROUNDS} paired synth rounds, load average before ${loadBefore.toFixed(2)}`);
+console.log([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
+fs.rmSync(scratch, { recursive: true, force: true });
+process.exit(checks.every(Boolean) ? 0 : 1);
