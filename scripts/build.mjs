@@ -1,14 +1,21 @@
-// Bundles the app and the CLI, each with every dependency it needs, into one file: dist/main.js and
-// dist/cli.js. One file to read and compile starts far faster than hundreds of modules resolved one by
-// one from node_modules (scripts/load-bundle.cjs then keeps V8's code cache of it). Provider classes
-// stay imported by deep path, so only the resources the stack uses are in the bundle.
-// Type-checking lives in the tests.
+// Bundles the app and the CLI, each with every dependency it needs, into dist/main.js and dist/cli.js,
+// and the AWS SDK clients the CLI loads on first use into dist/aws-sdk.js. One file to read and
+// compile starts far faster than hundreds of modules resolved one by one from node_modules; each
+// bundle runs through scripts/load-bundle.cjs, from V8's code cache, which the build warms by running
+// the app and the CLI once. Provider classes stay imported by deep path, so only the resources the
+// stack uses are in the bundle. Type-checking lives in the tests.
 import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ENTRY_POINTS = { main: 'main.ts', cli: 'src/cli/main.ts' };
+
+/** The SDK clients src/cli/aws.ts requires on first use; they live in dist/aws-sdk.js. */
+const SDK_CLIENTS = ['@aws-sdk/client-ec2', '@aws-sdk/client-service-quotas', '@aws-sdk/client-ssm', '@aws-sdk/client-cloudwatch'];
 
 /**
  * Packages cdktf requires at load time for features the app never uses: archiver (zipping assets,
@@ -17,13 +24,14 @@ export const ENTRY_POINTS = { main: 'main.ts', cli: 'src/cli/main.ts' };
  */
 const LOAD_ON_FIRST_USE = ['archiver', 'semver'];
 
+const exactly = (names) => new RegExp(`^(${names.map((name) => name.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+
 /** Replaces `require(name)` of LOAD_ON_FIRST_USE with a stand-in that requires the package when first touched. */
 const loadOnFirstUse = {
   name: 'load-on-first-use',
   setup(build) {
-    const filter = new RegExp(`^(${LOAD_ON_FIRST_USE.join('|')})$`);
     // The stand-in's own require() (namespace on-first-use) resolves as usual, to the real package.
-    build.onResolve({ filter }, (args) => (args.namespace === 'on-first-use'
+    build.onResolve({ filter: exactly(LOAD_ON_FIRST_USE) }, (args) => (args.namespace === 'on-first-use'
       ? undefined
       : { path: args.path, namespace: 'on-first-use', pluginData: args.resolveDir }));
     build.onLoad({ filter: /.*/, namespace: 'on-first-use' }, (args) => ({
@@ -35,28 +43,91 @@ module.exports = new Proxy(function () {}, { get: (_, key) => load()[key], apply
   },
 };
 
-/** Bundles the named entry points (default: all) into dist/<name>.js. */
-export async function bundle(names = Object.keys(ENTRY_POINTS)) {
+/** Points the CLI's require() of an SDK client at dist/aws-sdk.js, loaded (through the code cache) when first called. */
+const sdkFromItsBundle = {
+  name: 'sdk-from-its-bundle',
+  setup(build) {
+    build.onResolve({ filter: exactly(SDK_CLIENTS) }, (args) => ({ path: args.path, namespace: 'sdk-client' }));
+    build.onResolve({ filter: /load-bundle\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'sdk-client' }, (args) => ({
+      contents: `module.exports = require('../scripts/load-bundle.cjs')
+  .loadBundle(require('node:path').join(__dirname, 'aws-sdk.js'))[${JSON.stringify(args.path)}]();`,
+    }));
+  },
+};
+
+const COMMON = {
+  absWorkingDir: ROOT,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // import() becomes require(): modules loaded on first use (node:readline, the SDK's credential
+  // providers) stay in the bundle, still loaded lazily, and it runs as a plain script.
+  supported: { 'dynamic-import': false },
+  // Names stay readable in stack traces; whitespace and syntax are what parsing pays for.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
+/**
+ * Bundles the named entry points (default: all) into dist/<name>.js; the CLI brings dist/aws-sdk.js.
+ * `warm` runs each fresh bundle once so that its code cache is ready before the first real start.
+ */
+export async function bundle(names = Object.keys(ENTRY_POINTS), { warm = false } = {}) {
   await build({
-    absWorkingDir: ROOT,
+    ...COMMON,
     entryPoints: Object.fromEntries(names.map((name) => [name, ENTRY_POINTS[name]])),
-    outdir: 'dist',
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // import() becomes require(): modules loaded on first use (the AWS SDK, node:readline) stay in the
-    // bundle, still loaded lazily, and the bundle runs as a plain script (scripts/load-bundle.cjs).
-    supported: { 'dynamic-import': false },
-    // Names stay readable in stack traces; whitespace and syntax are what parsing pays for.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    plugins: [loadOnFirstUse],
-    logLevel: 'warning',
+    plugins: [loadOnFirstUse, sdkFromItsBundle],
   });
+  if (names.includes('cli')) {
+    await build({
+      ...COMMON,
+      stdin: {
+        contents: `module.exports = {\n${SDK_CLIENTS.map((client) => `  ${JSON.stringify(client)}: () => require(${JSON.stringify(client)}),`).join('\n')}\n};`,
+        resolveDir: ROOT,
+        sourcefile: 'aws-sdk.js',
+      },
+      outdir: undefined,
+      outfile: 'dist/aws-sdk.js',
+    });
+  }
+  if (warm) warmCodeCaches(names);
+}
+
+/**
+ * One run of each bundle, in a child process with plain node flags (V8 keys its cache by them):
+ * the app synthesizes the default stack into a temporary directory; the CLI prints its help and
+ * loads every SDK client. Each run leaves the code cache of what it compiled (load-bundle.cjs).
+ */
+function warmCodeCaches(names) {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-warm-'));
+  // The user's own configuration is not read: the warm run synthesizes the defaults.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TRAINIUM_SPOT_|CDKTF_|AWS_)/.test(name)));
+  const runs = {
+    main: `require('./scripts/load-bundle.cjs').loadBundle(require('node:path').resolve('dist/main.js'))`,
+    cli: `const { loadBundle } = require('./scripts/load-bundle.cjs'); const path = require('node:path');
+      const sdk = loadBundle(path.resolve('dist/aws-sdk.js'));
+      for (const client of Object.values(sdk)) client();
+      loadBundle(path.resolve('dist/cli.js')).main(['--help']);`,
+  };
+  try {
+    for (const name of names) {
+      const run = spawnSync(process.execPath, ['-e', runs[name]], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...env, CHECKPOINT_DISABLE: '1', CDKTF_OUTDIR: outdir, CDKTF_CONTEXT_JSON: '{"trainiumSpot":{}}' },
+      });
+      if (run.status !== 0) throw new Error(`warming dist/${name}.js failed (exit ${run.status}):\n${run.stderr}`);
+    }
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await bundle(process.argv[2] ? [process.argv[2]] : undefined);
+  await bundle(process.argv[2] ? [process.argv[2]] : undefined, { warm: true });
 }
