@@ -1,5 +1,5 @@
 // Bundles the app and the CLI, each with every dependency it needs, into dist/main.js and dist/cli.js,
-// and the AWS SDK clients the CLI loads on first use into dist/aws-sdk.js. One file to read and
+// and the parts of the AWS SDK the CLI loads on first use into dist/aws-sdk.js. One file to read and
 // compile starts far faster than hundreds of modules resolved one by one from node_modules; each
 // bundle runs through scripts/load-bundle.cjs, from V8's code cache, which the build warms by running
 // the app and the CLI once. Provider classes stay imported by deep path, so only the resources the
@@ -14,8 +14,12 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ENTRY_POINTS = { main: 'main.ts', cli: 'src/cli/main.ts' };
 
-/** The SDK clients src/cli/aws.ts requires on first use; they live in dist/aws-sdk.js. */
-const SDK_CLIENTS = ['@aws-sdk/client-ec2', '@aws-sdk/client-service-quotas', '@aws-sdk/client-ssm', '@aws-sdk/client-cloudwatch'];
+/**
+ * The parts of the AWS SDK clients the CLI uses (src/cli/sdk/<name>.ts), which src/cli/aws.ts requires
+ * on first use; they live together in dist/aws-sdk.js, built from the SDK's ES modules so that only
+ * the commands named there are kept (client-ec2 alone has hundreds), loaded all at once on the first.
+ */
+const SDK_PARTS = ['ec2', 'service-quotas', 'ssm', 'cloudwatch'];
 
 /**
  * Packages cdktf requires at load time for features the app never uses: archiver (zipping assets,
@@ -43,15 +47,15 @@ module.exports = new Proxy(function () {}, { get: (_, key) => load()[key], apply
   },
 };
 
-/** Points the CLI's require() of an SDK client at dist/aws-sdk.js, loaded (through the code cache) when first called. */
+/** Points the CLI's require() of an SDK part at dist/aws-sdk.js, loaded (through the code cache) when first called. */
 const sdkFromItsBundle = {
   name: 'sdk-from-its-bundle',
   setup(build) {
-    build.onResolve({ filter: exactly(SDK_CLIENTS) }, (args) => ({ path: args.path, namespace: 'sdk-client' }));
+    build.onResolve({ filter: new RegExp(`^\\./sdk/(${SDK_PARTS.join('|')})$`) }, (args) => ({ path: args.path.slice('./sdk/'.length), namespace: 'sdk-part' }));
     build.onResolve({ filter: /load-bundle\.cjs$/ }, (args) => ({ path: args.path, external: true }));
-    build.onLoad({ filter: /.*/, namespace: 'sdk-client' }, (args) => ({
+    build.onLoad({ filter: /.*/, namespace: 'sdk-part' }, (args) => ({
       contents: `module.exports = require('../scripts/load-bundle.cjs')
-  .loadBundle(require('node:path').join(__dirname, 'aws-sdk.js'))[${JSON.stringify(args.path)}]();`,
+  .loadBundle(require('node:path').join(__dirname, 'aws-sdk.js'))[${JSON.stringify(args.path)}];`,
     }));
   },
 };
@@ -87,10 +91,13 @@ export async function bundle(names = Object.keys(ENTRY_POINTS), { warm = false }
     await build({
       ...COMMON,
       stdin: {
-        contents: `module.exports = {\n${SDK_CLIENTS.map((client) => `  ${JSON.stringify(client)}: () => require(${JSON.stringify(client)}),`).join('\n')}\n};`,
+        // Static re-exports, not require(): only an ES module graph is tree-shaken.
+        contents: SDK_PARTS.map((part) => `export * as ${JSON.stringify(part)} from './src/cli/sdk/${part}';`).join('\n'),
         resolveDir: ROOT,
         sourcefile: 'aws-sdk.js',
       },
+      // The SDK's ES modules (its `module` field) let esbuild drop the commands the CLI never sends.
+      mainFields: ['module', 'main'],
       outdir: undefined,
       outfile: 'dist/aws-sdk.js',
     });
@@ -101,7 +108,7 @@ export async function bundle(names = Object.keys(ENTRY_POINTS), { warm = false }
 /**
  * One run of each bundle, in a child process with plain node flags (V8 keys its cache by them):
  * the app synthesizes the default stack into a temporary directory; the CLI prints its help and
- * loads every SDK client. Each run leaves the code cache of what it compiled (load-bundle.cjs).
+ * loads the SDK parts. Each run leaves the code cache of what it compiled (load-bundle.cjs).
  */
 function warmCodeCaches(names) {
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-warm-'));
@@ -110,8 +117,7 @@ function warmCodeCaches(names) {
   const runs = {
     main: `require('./scripts/load-bundle.cjs').loadBundle(require('node:path').resolve('dist/main.js'))`,
     cli: `const { loadBundle } = require('./scripts/load-bundle.cjs'); const path = require('node:path');
-      const sdk = loadBundle(path.resolve('dist/aws-sdk.js'));
-      for (const client of Object.values(sdk)) client();
+      loadBundle(path.resolve('dist/aws-sdk.js'));
       loadBundle(path.resolve('dist/cli.js')).main(['--help']);`,
   };
   try {
