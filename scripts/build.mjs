@@ -5,6 +5,7 @@
 // classes stay imported by deep path, so only the resources the stack uses are in the bundle.
 // Type-checking lives in the tests.
 import { build } from 'esbuild';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -72,15 +73,28 @@ const COMMON = {
   logLevel: 'warning',
 };
 
+/**
+ * Each output is written to a temporary name and renamed into place: a build running beside another
+ * (two test runs, or a rebuild by scripts/app.mjs) never lets a process start from half a bundle.
+ */
+async function buildInPlace(options) {
+  const { outputFiles } = await build({ ...options, write: false });
+  for (const { path: file, contents } of outputFiles) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(`${file}.${process.pid}`, contents);
+    renameSync(`${file}.${process.pid}`, file);
+  }
+}
+
 /** Bundles the named entry points (default: all) into dist/<name>.js; the CLI brings dist/aws-sdk.js. */
 export async function bundle(names = Object.keys(ENTRY_POINTS)) {
-  await build({
+  await buildInPlace({
     ...COMMON,
     entryPoints: Object.fromEntries(names.map((name) => [name, ENTRY_POINTS[name]])),
     plugins: [loadOnFirstUse, sdkFromItsBundle],
   });
   if (names.includes('cli')) {
-    await build({
+    await buildInPlace({
       ...COMMON,
       stdin: {
         // Static re-exports, not require(): only an ES module graph is tree-shaken.
