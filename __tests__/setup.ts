@@ -1,5 +1,6 @@
 // The cdktf matchers (toHaveResourceWithProperties, ...) and their types for every test file.
-import 'cdktf/lib/testing/adapters/jest';
-import { Testing } from 'cdktf';
+// From cdktf's jest adapter alone: the package root would load all of cdktf (hundreds of modules)
+// into every test file, even those that never synthesize.
+import { setupJest } from 'cdktf/lib/testing/adapters/jest';
 
-Testing.setupJest();
+setupJest();

@@ -296,7 +296,7 @@ describe('files', () => {
       await build({
         entryPoints: [path.join(ROOT, 'src', 'userdata', 'index.ts')],
         outfile: path.join(outdir, 'userdata.js'),
-        bundle: true, platform: 'node', target: 'node20', format: 'cjs', packages: 'external', logLevel: 'silent',
+        bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'silent',
       });
       // WHEN
       // eslint-disable-next-line @typescript-eslint/no-require-imports

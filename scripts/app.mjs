@@ -1,10 +1,12 @@
 // cdktf.json's `app`: rebuild dist/main.js only when a TypeScript source is newer than it, then run it
-// in this same process. Synth after a config change costs no bundling and a single node start.
+// in this same process. Synth after a config change costs no bundling and a single node start; esbuild
+// itself is loaded only to rebuild.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { ROOT, bundle } from './build.mjs';
+import { fileURLToPath } from 'node:url';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(ROOT, 'dist', 'main.js');
 
 function newestSource(dir) {
@@ -18,5 +20,5 @@ function newestSource(dir) {
 const sourcesChanged = () =>
   Math.max(statSync(path.join(ROOT, 'main.ts')).mtimeMs, newestSource(path.join(ROOT, 'src'))) > statSync(BUNDLE).mtimeMs;
 
-if (!existsSync(BUNDLE) || sourcesChanged()) await bundle(['main']);
-createRequire(import.meta.url)(BUNDLE);
+if (!existsSync(BUNDLE) || sourcesChanged()) await (await import('./build.mjs')).bundle(['main']);
+createRequire(import.meta.url)('./load-bundle.cjs').loadBundle(BUNDLE);

@@ -6,7 +6,7 @@
  * protocol with XML answers. The SDK sends every service to the one endpoint but signs each request
  * for its region, so the fake answers the region a request is signed for.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -236,8 +236,8 @@ export class FakeAws {
 }
 
 /**
- * Builds the CLI once, starts a fake AWS and a temporary HOME for this test file, resets the fake
- * before each test, and returns it with a runner of the CLI against it.
+ * Starts a fake AWS and a temporary HOME for this test file, resets the fake before each test, and
+ * returns it with a runner of the CLI against it (dist/cli.js is bundled by the global setup).
  */
 export function useFakeAws(): { fake: FakeAws; trainiumSpot: (args: string[], env?: Record<string, string>) => Promise<ChildRun> } {
   const fake = new FakeAws();
@@ -245,8 +245,6 @@ export function useFakeAws(): { fake: FakeAws; trainiumSpot: (args: string[], en
   let home = '';
 
   beforeAll(async () => {
-    const build = spawnSync(process.execPath, ['scripts/build.mjs', 'cli'], { cwd: ROOT, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-e2e-'));
     endpoint = await fake.start();
   });

@@ -1,8 +1,7 @@
 /** Synthesizes the stack from a config input, the way `cdktf synth` does, for assertions. */
 import { gunzipSync } from 'node:zlib';
-import { Testing } from 'cdktf';
-import { ConfigInput, parseConfig } from '../../src/config';
-import { STACK_NAME, TrainiumSpotStack } from '../../src/stack';
+import type { ConfigInput } from '../../src/config';
+import { cachedSynth } from './synth-cache';
 
 export type TerraformJson = {
   resource: Record<string, Record<string, Record<string, any>>>;
@@ -13,11 +12,22 @@ export type TerraformJson = {
   terraform: Record<string, any>;
 };
 
-/** The synthesized Terraform JSON text of the stack for this config. */
+/** The synthesized Terraform JSON text of the stack for this config; made once per configuration per jest run. */
 export function synthesize(input: ConfigInput = {}): string {
-  const app = Testing.app();
-  const stack = new TrainiumSpotStack(app, STACK_NAME, parseConfig(input));
-  return Testing.synth(stack);
+  return cachedSynth(input, () => synthesizeStack(input));
+}
+
+/**
+ * cdktf, the providers and the stack are required here, on the first synthesis a test file does
+ * not find in the cache, rather than imported: a test file whose stacks are all cached never loads them.
+ */
+function synthesizeStack(input: ConfigInput): string {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { Testing } = require('cdktf') as typeof import('cdktf');
+  const { parseConfig } = require('../../src/config') as typeof import('../../src/config');
+  const { STACK_NAME, TrainiumSpotStack } = require('../../src/stack') as typeof import('../../src/stack');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return Testing.synth(new TrainiumSpotStack(Testing.app(), STACK_NAME, parseConfig(input)));
 }
 
 export function synthesizeJson(input: ConfigInput = {}): TerraformJson {

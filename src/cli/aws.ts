@@ -41,14 +41,15 @@ const clientConfig = (region: string | undefined) => {
 
 /**
  * The SDK modules, each loaded on first use by the command that needs it: client-ec2 alone takes
- * over a second to load, which `--help` and the commands that never call EC2 should not pay.
+ * over a second to load, which `--help` and the commands that never call EC2 should not pay. Each
+ * is the part of its client the CLI uses (./sdk/), which the bundle keeps in dist/aws-sdk.js.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 export const sdk = {
-  ec2: (): typeof Ec2Sdk => require('@aws-sdk/client-ec2'),
-  quotas: (): typeof QuotasSdk => require('@aws-sdk/client-service-quotas'),
-  ssm: (): typeof SsmSdk => require('@aws-sdk/client-ssm'),
-  cloudWatch: (): typeof CloudWatchSdk => require('@aws-sdk/client-cloudwatch'),
+  ec2: (): typeof import('./sdk/ec2') => require('./sdk/ec2'),
+  quotas: (): typeof import('./sdk/service-quotas') => require('./sdk/service-quotas'),
+  ssm: (): typeof import('./sdk/ssm') => require('./sdk/ssm'),
+  cloudWatch: (): typeof import('./sdk/cloudwatch') => require('./sdk/cloudwatch'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -1,0 +1,2 @@
+/** The part of @aws-sdk/client-ssm the CLI uses, by name (see ./ec2.ts). */
+export { GetParameterCommand, SSMClient, paginateDescribeInstanceInformation } from '@aws-sdk/client-ssm';
