@@ -427,7 +427,8 @@ export class RealAwsProvider {
   private constructor(private readonly child: ChildProcess, readonly reattach: Reattach) {}
 
   static async start(): Promise<RealAwsProvider> {
-    const child = spawn(realAwsBinary(), ['-debug'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_LOG: '' } });
+    // Its log goes nowhere: an unread pipe would fill and stop the provider mid-command.
+    const child = spawn(realAwsBinary(), ['-debug'], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, TF_LOG: '' } });
     const output = new Promise<string>((resolve, reject) => {
       let stdout = '';
       child.stdout!.on('data', (d) => {
