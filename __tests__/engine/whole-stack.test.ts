@@ -86,6 +86,8 @@ function expectUserDataAsRendered(input: ConfigInput, saved: SavedPlan, module: 
 
 /** Seconds per terraform command over the whole suite, printed at the end (README figures). */
 const timings: { command: string; seconds: number }[] = [];
+/** CPU seconds of the resident providers, printed with the timings. */
+const providerCpu: string[] = [];
 
 let standins: Promise<StandinProviders> | undefined;
 /** The stand-ins serve every type of every stack the jobs run; a type outside them fails loudly. */
@@ -168,20 +170,20 @@ function variantsRun(root: number): Promise<VariantsRun> {
     writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), stackOf(v.config)])), ['instance_ids', 'availability_zones']);
     await init(dir);
     const validate = await dir.validate();
-    const first = await dir.plan('first.bin');
+    const first = await dir.plan({ out: 'first.bin' });
     const firstSaved = await dir.show('first.bin');
     const short = new Map<string, { plan: PlanOutcome; vcpus: number }>();
     for (const group of quotaGroups(variants)) {
       dir.setFixture(fixture({ quotas: group.quotas }));
-      const plan = await dir.plan('short.bin', group.members.map((m) => `module.${m.module}`));
+      const plan = await dir.plan({ targets: group.members.map((m) => `module.${m.module}`) });
       for (const member of group.members) short.set(member.module, { plan, vcpus: member.vcpus });
     }
     dir.setFixture(fixture());
     const applied = await dir.apply('first.bin');
     const outputs = await dir.outputs();
-    const again = await dir.plan('again.bin');
+    const again = await dir.plan();
     dir.setFixture(fixture({ rootSnapshotGiB: 500 }));
-    const amiGrew = await dir.plan('grew.bin');
+    const amiGrew = await dir.plan();
     return { validate, first, firstSaved, short, applied, outputs, again, amiGrew };
   }));
 }
@@ -297,8 +299,8 @@ function defaultRootVolumePlans() {
     const planned: { snapshot: number | null; plan: PlanOutcome; sizes: number[] }[] = [];
     for (const [snapshot] of DEFAULT_ROOT_CASES) {
       dir.setFixture(fixture({ rootSnapshotGiB: snapshot }));
-      const plan = await dir.plan();
-      planned.push({ snapshot, plan, sizes: plan.ok ? plannedRootSizes(await dir.show()) : [] });
+      const plan = await dir.plan({ out: 'plan.bin' });
+      planned.push({ snapshot, plan, sizes: plan.ok ? plannedRootSizes(await dir.show('plan.bin')) : [] });
     }
     return planned;
   }));
@@ -455,7 +457,8 @@ function realAwsValidation() {
         return dir.validate();
       }, { realAws });
     } finally {
-      await realAws.stop();
+      const used = await realAws.stop();
+      if (used !== undefined) providerCpu.push(`real AWS provider process: ${used.toFixed(1)} CPU-s`);
     }
   });
 }
@@ -487,7 +490,8 @@ beforeAll(() => {
 
 afterAll(async () => {
   await Promise.allSettled(jobs.values());
-  await (await standins?.catch(() => undefined))?.stop();
+  const used = await (await standins?.catch(() => undefined))?.stop();
+  if (used !== undefined) providerCpu.push(`stand-in providers process: ${used.toFixed(1)} CPU-s`);
   if (timings.length === 0) return;
   const byCommand = new Map<string, number[]>();
   for (const t of timings) byCommand.set(t.command, [...(byCommand.get(t.command) ?? []), t.seconds]);
@@ -495,5 +499,5 @@ afterAll(async () => {
     const sorted = [...s].sort((a, b) => a - b);
     return `${command}: ${s.length} runs, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s`;
   });
-  console.log(`terraform engine timings (stand-in providers)\n${lines.join('\n')}`);
+  console.log(`terraform engine timings (stand-in providers)\n${[...lines, ...providerCpu].join('\n')}`);
 }, TIMEOUT_MS);

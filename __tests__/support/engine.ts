@@ -119,11 +119,25 @@ function firstLine(child: ChildProcess, what: string): Promise<string> {
   });
 }
 
-/** Ends a process this harness started and waits until it is gone (reaped, so its CPU time is counted). */
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+/** User and system CPU seconds a running process has used so far (Linux /proc; undefined elsewhere). */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ends a process this harness started and waits until it is gone (reaped, so its CPU time counts in
+ * the parent's). Resolves with the CPU seconds it used, where known.
+ */
+function stopProcess(child: ChildProcess): Promise<number | undefined> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(undefined);
+  const used = cpuSeconds(child.pid);
   return new Promise((resolve) => {
-    child.once('exit', () => resolve());
+    child.once('exit', () => resolve(used));
     child.kill('SIGTERM');
   });
 }
@@ -191,9 +205,11 @@ export class StandinProviders {
     }
   }
 
-  async stop(): Promise<void> {
-    await stopProcess(this.child);
+  /** Stops the process; resolves with the CPU seconds it used, where known. */
+  async stop(): Promise<number | undefined> {
+    const used = await stopProcess(this.child);
     fs.rmSync(this.dir, { recursive: true, force: true });
+    return used;
   }
 }
 
@@ -314,11 +330,12 @@ export class EngineDir {
 
   /**
    * terraform plan -json: its diagnostics and planned changes, read from the stream (a `show` of the
-   * saved plan is another command). The plan is saved to `out` for `show` and `apply`; `targets`
-   * (e.g. `module.spot`) plan those objects only.
+   * saved plan is another command). `out` saves the plan for `show` and `apply`; `targets` (e.g.
+   * `module.spot`) plan those objects only.
    */
-  async plan(out = 'plan.bin', targets: readonly string[] = []): Promise<PlanOutcome> {
-    const raw = await this.terraform(['plan', '-input=false', '-json', '-lock=false', `-out=${out}`, ...targets.map((t) => `-target=${t}`)]);
+  async plan(options: { out?: string; targets?: readonly string[] } = {}): Promise<PlanOutcome> {
+    const raw = await this.terraform(['plan', '-input=false', '-json', '-lock=false',
+      ...(options.out ? [`-out=${options.out}`] : []), ...(options.targets ?? []).map((t) => `-target=${t}`)]);
     const messages = raw.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
     const diagnostics: Diagnostic[] = messages.filter((m) => m.type === 'diagnostic').map((m) => m.diagnostic);
     const changes: PlannedChange[] = messages.filter((m) => m.type === 'planned_change').map((m) => ({
@@ -331,7 +348,7 @@ export class EngineDir {
   }
 
   /** A saved plan, as `terraform show -json` gives it. */
-  async show(saved = 'plan.bin'): Promise<SavedPlan> {
+  async show(saved: string): Promise<SavedPlan> {
     const shown = await this.terraform(['show', '-json', saved]);
     if (shown.code !== 0) throw new Error(`terraform show failed: ${shown.stderr}`);
     return JSON.parse(shown.stdout);
@@ -446,7 +463,8 @@ export class RealAwsProvider {
     }
   }
 
-  stop(): Promise<void> {
+  /** Stops the process; resolves with the CPU seconds it used, where known. */
+  stop(): Promise<number | undefined> {
     return stopProcess(this.child);
   }
 }

@@ -498,6 +498,8 @@ function serveState() {
 }
 
 async function main() {
+  // The harness ends the process with SIGTERM: exit normally, so Node's exit hooks run.
+  process.on('SIGTERM', () => process.exit(0));
   const [schemaDir, ...fixtureFiles] = process.argv.slice(2);
   if (!schemaDir || fixtureFiles.length === 0) refuse('usage: provider.cjs <schema dir> <fixture file>...');
   const providers = fs.readdirSync(schemaDir).filter((f) => f.endsWith('.json')).sort().map((file) => ({
