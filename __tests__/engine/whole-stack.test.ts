@@ -2,145 +2,76 @@
  * The product is what Terraform sees as a whole: every configuration variant (variants.ts) is
  * synthesized and run through the real Terraform engine — init, validate, plan, apply and plan
  * again — with the stand-in providers (standin/), offline. See the README's Development section.
+ *
+ * How it runs: the stand-ins start once and Terraform attaches to them (no provider start per
+ * command); the variants are child modules of two root modules, so each terraform command checks
+ * many stacks at once, and every test asserts on its own module's part of the result. The work is
+ * a list of jobs started before the tests, each on a free lane of the stand-ins; a test waits for
+ * the job it needs.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { type ConfigInput, parseConfig } from '../../src/config';
 import { STACK_NAME, boxUserData } from '../../src/stack';
 import { writeTerraformTests } from '../../src/terraform-tests';
-import { EngineDir, PlanOutcome, REAL_AWS_VERSION, realAwsCliConfig, realAwsMissingReason, terraformMissingReason } from '../support/engine';
-import { synthesizeJson, TerraformJson } from '../support/synth';
-import { AMI_ID, AMI_PARAMETER, fixture, guardedQuota, VARIANTS } from './variants';
+import {
+  concernsModule, Diagnostic, EngineDir, Lane, moduleOutputs, moduleSlice, PlanOutcome, REAL_AWS_VERSION, RealAwsProvider,
+  realAwsMissingReason, SavedPlan, StandinProviders, TerraformResult, terraformMissingReason, writeModules,
+} from '../support/engine';
+import { synthesize, TerraformJson } from '../support/synth';
+import { AMI_ID, AMI_PARAMETER, fixture, guardedQuota, Variant, VARIANTS } from './variants';
 
 const skipReason = terraformMissingReason();
 // Printed, so a run without terraform says so instead of passing silently.
 if (skipReason) console.warn(`SKIPPED whole-stack engine tests: ${skipReason}`);
 const engineTest = skipReason ? test.skip : test.concurrent;
+const realAwsSkipReason = skipReason ?? realAwsMissingReason();
+if (!skipReason && realAwsSkipReason) console.warn(`SKIPPED real AWS provider validation: ${realAwsSkipReason}`);
+const realAwsTest = realAwsSkipReason ? test.skip : test.concurrent;
 
-/** Terraform runs in parallel up to this many stacks at a time (each starts its providers often). */
-const PARALLEL_STACKS = Number(process.env.ENGINE_PARALLEL_STACKS ?? 3);
+/** Terraform commands run at once, one per lane (each lane: its own ports and fixture file). */
+const LANES = Number(process.env.ENGINE_LANES ?? 2);
+/** The variants are split over this many root modules, so the lanes share the largest work. */
+const VARIANT_ROOTS = 2;
 const TIMEOUT_MS = 15 * 60 * 1000;
 
-let running = 0;
-const waiting: (() => void)[] = [];
-async function inSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= PARALLEL_STACKS) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
+// ------------------------------------------------------------------------------ stacks
+
+const synthesized = new Map<string, string>();
+/** The stack of a config, synthesized once; every call returns a copy of its own to change. */
+function stackOf(config: ConfigInput = {}): TerraformJson {
+  const key = JSON.stringify(config);
+  if (!synthesized.has(key)) synthesized.set(key, synthesize(config));
+  return JSON.parse(synthesized.get(key)!) as TerraformJson;
 }
 
-/** An initialised directory for a stack, removed after `work`. */
-async function withStack<T>(json: TerraformJson, work: (dir: EngineDir) => Promise<T>, options: { backend?: boolean } = {}): Promise<T> {
-  return inSlot(async () => {
-    const dir = new EngineDir(json, fixture());
-    try {
-      const init = await dir.init(options);
-      expect({ step: 'init', code: init.code, stderr: init.stderr }).toMatchObject({ code: 0 });
-      return await work(dir);
-    } finally {
-      timings.push(...dir.timings);
-      dir.remove();
-    }
-  });
-}
+const configOf = (name: string): ConfigInput => VARIANTS.find((v) => v.name === name)!.config;
 
-/** The step, then the result, so a failure shows what Terraform said. */
-function expectPlanned(step: string, plan: PlanOutcome): void {
-  expect({ step, errors: plan.errors, stderr: plan.raw.stderr }).toEqual({ step, errors: [], stderr: '' });
-  expect(plan.ok).toBe(true);
-}
+/** A variant's child module name, e.g. `variant_3_boxes_on_spot`. */
+const moduleOf = (variant: Variant) => `variant_${variant.name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')}`;
 
-function expectNoChanges(step: string, plan: PlanOutcome): void {
-  expectPlanned(step, plan);
-  expect({ step, changes: plan.changes }).toEqual({ step, changes: [] });
-  expect(plan.summary).toMatchObject({ add: 0, change: 0, remove: 0 });
-}
+const remoteState = (json: TerraformJson) => Boolean(json.terraform.cloud ?? json.terraform.backend?.s3);
+
+// ------------------------------------------------------------------------------ assertions
 
 const regex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Seconds per terraform command over the whole suite, printed at the end (README figures). */
-const timings: { command: string; seconds: number }[] = [];
-afterAll(() => {
-  if (timings.length === 0) return;
-  const byCommand = new Map<string, number[]>();
-  for (const t of timings) byCommand.set(t.command, [...(byCommand.get(t.command) ?? []), t.seconds]);
-  const lines = [...byCommand].map(([command, s]) => {
-    const sorted = [...s].sort((a, b) => a - b);
-    return `${command}: ${s.length} runs, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s`;
-  });
-  console.log(`terraform engine timings (stand-in providers)\n${lines.join('\n')}`);
-});
+/** The step, then the result, so a failure shows what Terraform said. */
+function expectPlanned(step: string, plan: PlanOutcome, module?: string): void {
+  const errors = module ? moduleSlice(plan, module).errors : plan.errors;
+  expect({ step, errors, stderr: plan.raw.stderr }).toEqual({ step, errors: [], stderr: '' });
+  expect(plan.ok).toBe(true);
+}
 
-// ------------------------------------------------------------------------------ every variant
-describe('every configuration variant on the Terraform engine', () => {
-  for (const variant of VARIANTS) {
-    engineTest(`${variant.name}: init, validate, plan, quota one box short, apply, plan again, newer AMI`, async () => {
-      // GIVEN the synthesized stack of the variant
-      const json = synthesizeJson(variant.config);
-      // The S3 and cloud backends cannot initialise without credentials: init skips the backend,
-      // validate checks the real file, and plan/apply run on local state through an override file.
-      const remoteState = Boolean(json.terraform.cloud ?? json.terraform.backend?.s3);
-      await withStack(json, async (dir) => {
-        // THEN it validates
-        const valid = await dir.validate();
-        expect({ step: 'validate', diagnostics: valid.diagnostics }).toEqual({ step: 'validate', diagnostics: [] });
-        expect(valid.ok).toBe(true);
-        if (remoteState) {
-          dir.writeFile('backend_override.tf.json', JSON.stringify({ terraform: { backend: { local: { path: '../../../terraform.trainium-spot.tfstate' } } } }));
-          const init = await dir.init();
-          expect({ step: 'init with the local override', code: init.code, stderr: init.stderr }).toMatchObject({ code: 0 });
-        }
-
-        // AND it plans with roomy quotas, and Terraform reads the user data exactly as rendered
-        const first = await dir.plan();
-        expectPlanned('plan', first);
-        expect(first.summary!.add).toBeGreaterThan(0);
-        if (variant.checkUserData) expectUserDataAsRendered(variant.config, await dir.show());
-
-        // AND a quota one box short fails the plan with our message
-        const quota = guardedQuota(variant.config);
-        if (quota) {
-          const count = variant.config.instanceCount ?? 1;
-          const short = quota.vcpusPerBox * (count - 1);
-          dir.setFixture(fixture({ quotas: { [quota.code]: short } }));
-          const refused = await dir.plan();
-          expect(refused.ok).toBe(false);
-          const details = [...new Set(refused.errors.map((e) => `${e.summary}: ${e.detail}`))];
-          expect(details).toEqual([expect.stringMatching(new RegExp(`^Resource precondition failed: ${regex(
-            `Not enough EC2 ${quota.market} quota in us-east-2: ${count} x ${variant.config.instanceType ?? 'trn1.2xlarge'} ` +
-            `needs ${quota.vcpusPerBox * count} vCPUs, but "${quota.name}" (${quota.code}) is ${short} vCPUs. Ask for more with: `)}`))]);
-          dir.setFixture(fixture());
-        }
-
-        // WHEN it is applied
-        const applied = await dir.apply();
-        expect({ step: 'apply', code: applied.code, stderr: applied.stderr }).toMatchObject({ code: 0, stderr: '' });
-        // THEN every box has an instance id and an Availability Zone
-        const outputs = await dir.outputs();
-        const boxes = variant.config.instanceCount ?? 1;
-        expect(outputs.instance_ids).toEqual(Array.from({ length: boxes }, () => expect.stringMatching(/^i-/)));
-        expect(outputs.availability_zones).toEqual(Array.from({ length: boxes }, () => 'us-east-2c'));
-
-        // AND planning again changes nothing (no timestamp, ordering or read-back drift)
-        expectNoChanges('plan after apply', await dir.plan());
-        // AND a newer AMI with a larger root snapshot leaves the existing boxes alone
-        dir.setFixture(fixture({ rootSnapshotGiB: 500 }));
-        expectNoChanges('plan after the AMI grew', await dir.plan());
-      }, { backend: !remoteState });
-    }, TIMEOUT_MS);
-  }
-});
+function expectNoChanges(step: string, plan: PlanOutcome, module: string): void {
+  expectPlanned(step, plan, module);
+  const { changes, summary } = moduleSlice(plan, module);
+  expect({ step, changes }).toEqual({ step, changes: [] });
+  expect(summary).toMatchObject({ add: 0, change: 0, remove: 0 });
+}
 
 /** The user data Terraform plans is the renderer's text byte for byte: no `${` or `%{` was read as a template. */
-function expectUserDataAsRendered(input: ConfigInput, saved: Awaited<ReturnType<EngineDir['show']>>): void {
+function expectUserDataAsRendered(input: ConfigInput, saved: SavedPlan, module: string): void {
   const expected = boxUserData(parseConfig(input));
-  const boxes = saved.resource_changes.filter((c) => ['aws_instance', 'aws_spot_instance_request'].includes(c.type));
+  const boxes = saved.resource_changes.filter((c) => c.module_address === `module.${module}` && ['aws_instance', 'aws_spot_instance_request'].includes(c.type));
   expect(boxes.length).toBeGreaterThan(0);
   for (const box of boxes) {
     if ('userData' in expected) {
@@ -151,168 +82,422 @@ function expectUserDataAsRendered(input: ConfigInput, saved: Awaited<ReturnType<
   }
 }
 
+// ------------------------------------------------------------------------------ jobs
+
+/** Seconds per terraform command over the whole suite, printed at the end (README figures). */
+const timings: { command: string; seconds: number }[] = [];
+/** CPU seconds of the resident providers, printed with the timings. */
+const providerCpu: string[] = [];
+
+let standins: Promise<StandinProviders> | undefined;
+/** The stand-ins serve every type of every stack the jobs run; a type outside them fails loudly. */
+function standinProviders(): Promise<StandinProviders> {
+  standins ??= StandinProviders.start([...VARIANTS.map((v) => stackOf(v.config)), stackOf({ rootVolumeSizeGiB: 60 })], LANES);
+  return standins;
+}
+
+/** A fresh directory on a free lane for `work`, removed after it. */
+async function onLane<T>(work: (dir: EngineDir, standins: StandinProviders) => Promise<T>, options: { realAws?: RealAwsProvider } = {}): Promise<T> {
+  const providers = await standinProviders();
+  return providers.withLane(async (lane: Lane) => {
+    const dir = new EngineDir(lane, { reattach: options.realAws?.reattach });
+    dir.setFixture(fixture());
+    try {
+      return await work(dir, providers);
+    } finally {
+      timings.push(...dir.timings.map((t) => ({ ...t, command: options.realAws ? `${t.command} (real aws)` : t.command })));
+      dir.remove();
+    }
+  });
+}
+
+/** init, failing the job (and every test waiting for it) with Terraform's words. */
+async function init(dir: EngineDir, options: { backend?: boolean } = {}): Promise<void> {
+  const result = await dir.init(options);
+  if (result.code !== 0) throw new Error(`terraform init failed (${result.code}): ${result.stderr}`);
+}
+
+const jobs = new Map<string, Promise<unknown>>();
+/** The job's result, started on first use; every job is started before the first test (beforeAll). */
+function job<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (!jobs.has(name)) {
+    const started = work();
+    started.catch(() => undefined); // reported by the tests that await it
+    jobs.set(name, started);
+  }
+  return jobs.get(name) as Promise<T>;
+}
+
+// ------------------------------------------------------------------------------ the variants' roots
+
+interface VariantsRun {
+  readonly validate: Awaited<ReturnType<EngineDir['validate']>>;
+  readonly first: PlanOutcome;
+  readonly firstSaved: SavedPlan;
+  /** The plan with the variant's own quota one box short, by module. */
+  readonly short: ReadonlyMap<string, { plan: PlanOutcome; vcpus: number }>;
+  readonly applied: TerraformResult;
+  readonly outputs: Record<string, unknown>;
+  readonly again: PlanOutcome;
+  readonly amiGrew: PlanOutcome;
+}
+
+/** The quota each guarded variant needs one box short, grouped so no two in a group need different values of one quota. */
+function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, number>; members: { module: string; vcpus: number }[] }[] {
+  const groups: { quotas: Record<string, number>; members: { module: string; vcpus: number }[] }[] = [];
+  for (const variant of variants) {
+    const quota = guardedQuota(variant.config);
+    if (!quota) continue;
+    const vcpus = quota.vcpusPerBox * ((variant.config.instanceCount ?? 1) - 1);
+    let group = groups.find((g) => g.quotas[quota.code] === undefined || g.quotas[quota.code] === vcpus);
+    if (!group) groups.push(group = { quotas: {}, members: [] });
+    group.quotas[quota.code] = vcpus;
+    group.members.push({ module: moduleOf(variant), vcpus });
+  }
+  return groups;
+}
+
+const variantRoots: readonly (readonly Variant[])[] = Array.from({ length: VARIANT_ROOTS }, (_, root) =>
+  VARIANTS.filter((_v, i) => i % VARIANT_ROOTS === root));
+
+/**
+ * One root module of variants through the whole life cycle: init, validate, plan (saved), the
+ * quota-short plans, apply of the saved plan, outputs, plan again, plan after the AMI grew.
+ */
+function variantsRun(root: number): Promise<VariantsRun> {
+  return job(`variants ${root}`, () => onLane(async (dir, providers) => {
+    const variants = variantRoots[root];
+    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), stackOf(v.config)])), ['instance_ids', 'availability_zones']);
+    await init(dir);
+    const validate = await dir.validate();
+    const first = await dir.plan({ out: 'first.bin' });
+    const firstSaved = await dir.show('first.bin');
+    const short = new Map<string, { plan: PlanOutcome; vcpus: number }>();
+    for (const group of quotaGroups(variants)) {
+      dir.setFixture(fixture({ quotas: group.quotas }));
+      const plan = await dir.plan({ targets: group.members.map((m) => `module.${m.module}`) });
+      for (const member of group.members) short.set(member.module, { plan, vcpus: member.vcpus });
+    }
+    dir.setFixture(fixture());
+    const applied = await dir.apply('first.bin');
+    const outputs = await dir.outputs();
+    const again = await dir.plan();
+    dir.setFixture(fixture({ rootSnapshotGiB: 500 }));
+    const amiGrew = await dir.plan();
+    return { validate, first, firstSaved, short, applied, outputs, again, amiGrew };
+  }));
+}
+
+/** The S3 and cloud backends cannot initialise without credentials: their own file, with `-backend=false`. */
+function remoteStateValidation(variant: Variant) {
+  return job(`remote state ${variant.name}`, () => onLane(async (dir) => {
+    dir.writeStack(stackOf(variant.config));
+    await init(dir, { backend: false });
+    return dir.validate();
+  }));
+}
+
+// ------------------------------------------------------------------------------ every variant
+describe('every configuration variant on the Terraform engine', () => {
+  VARIANTS.forEach((variant, index) => {
+    engineTest(`${variant.name}: init, validate, plan, quota one box short, apply, plan again, newer AMI`, async () => {
+      // GIVEN the synthesized stack of the variant, a child module of its root
+      const module = moduleOf(variant);
+      const run = await variantsRun(index % VARIANT_ROOTS);
+      // THEN it validates (a stack with a remote backend also as its own root, backend not initialised)
+      if (remoteState(stackOf(variant.config))) {
+        const own = await remoteStateValidation(variant);
+        expect({ step: 'validate with its backend', diagnostics: own.diagnostics }).toEqual({ step: 'validate with its backend', diagnostics: [] });
+        expect(own.ok).toBe(true);
+      }
+      const diagnostics = run.validate.diagnostics.filter((d: Diagnostic) => concernsModule(d, module));
+      expect({ step: 'validate', diagnostics }).toEqual({ step: 'validate', diagnostics: [] });
+      expect(run.validate.ok).toBe(true);
+
+      // AND it plans with roomy quotas, and Terraform reads the user data exactly as rendered
+      expectPlanned('plan', run.first, module);
+      expect(moduleSlice(run.first, module).summary.add).toBeGreaterThan(0);
+      if (variant.checkUserData) expectUserDataAsRendered(variant.config, run.firstSaved, module);
+
+      // AND a quota one box short fails the plan with our message
+      const quota = guardedQuota(variant.config);
+      expect(run.short.has(module)).toBe(Boolean(quota));
+      if (quota) {
+        const count = variant.config.instanceCount ?? 1;
+        const { plan: refused, vcpus: short } = run.short.get(module)!;
+        expect(short).toBe(quota.vcpusPerBox * (count - 1));
+        expect(refused.ok).toBe(false);
+        const details = [...new Set(moduleSlice(refused, module).errors.map((e) => `${e.summary}: ${e.detail}`))];
+        expect(details).toEqual([expect.stringMatching(new RegExp(`^Resource precondition failed: ${regex(
+          `Not enough EC2 ${quota.market} quota in us-east-2: ${count} x ${variant.config.instanceType ?? 'trn1.2xlarge'} ` +
+          `needs ${quota.vcpusPerBox * count} vCPUs, but "${quota.name}" (${quota.code}) is ${short} vCPUs. Ask for more with: `)}`))]);
+      }
+
+      // WHEN it is applied
+      expect({ step: 'apply', code: run.applied.code, stderr: run.applied.stderr }).toMatchObject({ code: 0, stderr: '' });
+      // THEN every box has an instance id and an Availability Zone
+      const outputs = moduleOutputs(run.outputs, module);
+      const boxes = variant.config.instanceCount ?? 1;
+      expect(outputs.instance_ids).toEqual(Array.from({ length: boxes }, () => expect.stringMatching(/^i-/)));
+      expect(outputs.availability_zones).toEqual(Array.from({ length: boxes }, () => 'us-east-2c'));
+
+      // AND planning again changes nothing (no timestamp, ordering or read-back drift)
+      expectNoChanges('plan after apply', run.again, module);
+      // AND a newer AMI with a larger root snapshot leaves the existing boxes alone
+      expectNoChanges('plan after the AMI grew', run.amiGrew, module);
+    }, TIMEOUT_MS);
+  });
+});
+
 // ------------------------------------------------------------------------------ the auto market
+const boxesOf = (plan: PlanOutcome) => plan.changes.filter((c) => /^aws_(spot_instance_request|instance)\./.test(c.address)).map((c) => c.address.split('.')[0]);
+
+function autoMarketPlans() {
+  return job('auto market', () => onLane(async (dir) => {
+    dir.writeStack(stackOf({ market: 'auto' }));
+    await init(dir);
+    const launched = async (spot: number, onDemand: number) => {
+      dir.setFixture(fixture({ quotas: { 'L-6B0D517C': spot, 'L-2C3B7624': onDemand } }));
+      return dir.plan();
+    };
+    return { spotOnly: await launched(8, 0), onDemandOnly: await launched(0, 8), both: await launched(8, 8), neither: await launched(0, 0) };
+  }));
+}
+
 describe('the auto market decided on the whole stack', () => {
   engineTest('spot when its quota holds the box, else on-demand, else a plan failure naming both quotas', async () => {
-    const json = synthesizeJson({ market: 'auto' });
-    await withStack(json, async (dir) => {
-      const launched = async (spot: number, onDemand: number) => {
-        dir.setFixture(fixture({ quotas: { 'L-6B0D517C': spot, 'L-2C3B7624': onDemand } }));
-        const plan = await dir.plan();
-        return { plan, boxes: plan.changes.filter((c) => /^aws_(spot_instance_request|instance)\./.test(c.address)).map((c) => c.address.split('.')[0]) };
-      };
-      // WHEN / THEN
-      const spotOnly = await launched(8, 0);
-      expectPlanned('auto with spot quota', spotOnly.plan);
-      expect(spotOnly.boxes).toEqual(['aws_spot_instance_request']);
-      const onDemandOnly = await launched(0, 8);
-      expectPlanned('auto with on-demand quota', onDemandOnly.plan);
-      expect(onDemandOnly.boxes).toEqual(['aws_instance']);
-      const both = await launched(8, 8);
-      expect(both.boxes).toEqual(['aws_spot_instance_request']);
-      const neither = await launched(0, 0);
-      expect(neither.plan.ok).toBe(false);
-      expect(neither.plan.errors).toHaveLength(1);
-      const detail = neither.plan.errors[0].detail;
-      expect(detail).toMatch(/^Neither quota holds the boxes, so market "auto" has nowhere to launch\./);
-      expect(detail).toContain('"All Trn Spot Instance Requests" (L-6B0D517C) is 0 vCPUs');
-      expect(detail).toContain('"Running On-Demand Trn instances" (L-2C3B7624) is 0 vCPUs');
-      expect(detail).toContain('--quota-code L-6B0D517C --desired-value 8 --region us-east-2');
-      expect(detail).toContain('--quota-code L-2C3B7624 --desired-value 8 --region us-east-2');
-    });
+    // WHEN the whole auto stack plans with each combination of quotas
+    const { spotOnly, onDemandOnly, both, neither } = await autoMarketPlans();
+    // THEN
+    expectPlanned('auto with spot quota', spotOnly);
+    expect(boxesOf(spotOnly)).toEqual(['aws_spot_instance_request']);
+    expectPlanned('auto with on-demand quota', onDemandOnly);
+    expect(boxesOf(onDemandOnly)).toEqual(['aws_instance']);
+    expect(boxesOf(both)).toEqual(['aws_spot_instance_request']);
+    expect(neither.ok).toBe(false);
+    expect(neither.errors).toHaveLength(1);
+    const detail = neither.errors[0].detail;
+    expect(detail).toMatch(/^Neither quota holds the boxes, so market "auto" has nowhere to launch\./);
+    expect(detail).toContain('"All Trn Spot Instance Requests" (L-6B0D517C) is 0 vCPUs');
+    expect(detail).toContain('"Running On-Demand Trn instances" (L-2C3B7624) is 0 vCPUs');
+    expect(detail).toContain('--quota-code L-6B0D517C --desired-value 8 --region us-east-2');
+    expect(detail).toContain('--quota-code L-2C3B7624 --desired-value 8 --region us-east-2');
   }, TIMEOUT_MS);
 });
 
 // ------------------------------------------------------------------------------ the root volume
-describe('the root volume on the whole stack', () => {
-  const plannedRootSizes = async (dir: EngineDir) => (await dir.show()).resource_changes
-    .filter((c) => c.type === 'aws_spot_instance_request' || c.type === 'aws_instance')
-    .map((c) => c.change.after.root_block_device[0].volume_size);
+const plannedRootSizes = (saved: SavedPlan) => saved.resource_changes
+  .filter((c) => c.type === 'aws_spot_instance_request' || c.type === 'aws_instance')
+  .map((c) => c.change.after.root_block_device[0].volume_size);
 
+const DEFAULT_ROOT_CASES = [[45, 50], [75, 75], [null, 50]] as const;
+
+function defaultRootVolumePlans() {
+  return job('root volume, default size', () => onLane(async (dir) => {
+    dir.writeStack(stackOf());
+    await init(dir);
+    const planned: { snapshot: number | null; plan: PlanOutcome; sizes: number[] }[] = [];
+    for (const [snapshot] of DEFAULT_ROOT_CASES) {
+      dir.setFixture(fixture({ rootSnapshotGiB: snapshot }));
+      const plan = await dir.plan({ out: 'plan.bin' });
+      planned.push({ snapshot, plan, sizes: plan.ok ? plannedRootSizes(await dir.show('plan.bin')) : [] });
+    }
+    return planned;
+  }));
+}
+
+function explicitRootVolumePlans() {
+  return job('root volume, explicit size', () => onLane(async (dir) => {
+    dir.writeStack(stackOf({ rootVolumeSizeGiB: 60 }));
+    await init(dir);
+    dir.setFixture(fixture({ rootSnapshotGiB: 75 }));
+    const refused = await dir.plan();
+    dir.setFixture(fixture({ rootSnapshotGiB: 60 }));
+    return { refused, holds: await dir.plan() };
+  }));
+}
+
+describe('the root volume on the whole stack', () => {
   engineTest('a default size is 50 GiB, grows to a larger AMI snapshot, and is 50 GiB for an AMI with no root mapping', async () => {
-    await withStack(synthesizeJson(), async (dir) => {
-      for (const [snapshot, size] of [[45, 50], [75, 75], [null, 50]] as const) {
-        dir.setFixture(fixture({ rootSnapshotGiB: snapshot }));
-        const plan = await dir.plan();
-        expectPlanned(`plan with a root snapshot of ${snapshot}`, plan);
-        expect({ snapshot, sizes: await plannedRootSizes(dir) }).toEqual({ snapshot, sizes: [size] });
-      }
+    // WHEN the default stack plans against AMIs with a 45 GiB, a 75 GiB and no root snapshot
+    const planned = await defaultRootVolumePlans();
+    // THEN
+    DEFAULT_ROOT_CASES.forEach(([snapshot, size], i) => {
+      expectPlanned(`plan with a root snapshot of ${snapshot}`, planned[i].plan);
+      expect({ snapshot, sizes: planned[i].sizes }).toEqual({ snapshot, sizes: [size] });
     });
   }, TIMEOUT_MS);
 
   engineTest('an explicit size below the AMI snapshot fails the plan, saying so; one that holds it plans', async () => {
-    await withStack(synthesizeJson({ rootVolumeSizeGiB: 60 }), async (dir) => {
-      dir.setFixture(fixture({ rootSnapshotGiB: 75 }));
-      const refused = await dir.plan();
-      expect(refused.ok).toBe(false);
-      expect(refused.errors.map((e) => e.detail)).toEqual([
-        `rootVolumeSizeGiB is 60 GiB, but the AMI from ${AMI_PARAMETER} (${AMI_ID}) has a 75 GiB root snapshot. ` +
-        'Set rootVolumeSizeGiB to at least 75, or leave it out to size the volume to the AMI automatically.',
-      ]);
-      dir.setFixture(fixture({ rootSnapshotGiB: 60 }));
-      expectPlanned('explicit size that holds the AMI', await dir.plan());
-    });
+    // WHEN a 60 GiB root volume plans against a 75 GiB and a 60 GiB root snapshot
+    const { refused, holds } = await explicitRootVolumePlans();
+    // THEN
+    expect(refused.ok).toBe(false);
+    expect(refused.errors.map((e) => e.detail)).toEqual([
+      `rootVolumeSizeGiB is 60 GiB, but the AMI from ${AMI_PARAMETER} (${AMI_ID}) has a 75 GiB root snapshot. ` +
+      'Set rootVolumeSizeGiB to at least 75, or leave it out to size the volume to the AMI automatically.',
+    ]);
+    expectPlanned('explicit size that holds the AMI', holds);
   }, TIMEOUT_MS);
 });
 
 // ------------------------------------------------------------------------------ capacity blocks
-describe('a Capacity Block box after provider 6.25 reads its market options back empty', () => {
-  const config: ConfigInput = VARIANTS.find((v) => v.name === 'capacity-block')!.config;
-
-  engineTest('would be replaced on the next plan without ignore_changes on instance_market_options', async () => {
-    // GIVEN the stack without the fix: the stand-in reads instance_market_options back empty, as 6.25 does
-    const json = synthesizeJson(config);
+function unfixedCapacityBlock() {
+  return job('capacity block without the fix', () => onLane(async (dir) => {
+    // the stack without the fix: the stand-in reads instance_market_options back empty, as 6.25 does
+    const json = stackOf(configOf('capacity-block'));
     for (const instance of Object.values(json.resource.aws_instance)) {
       instance.lifecycle.ignore_changes = instance.lifecycle.ignore_changes.filter((a: string) => a !== 'instance_market_options');
     }
-    await withStack(json, async (dir) => {
-      const applied = await dir.apply();
-      expect({ code: applied.code, stderr: applied.stderr }).toMatchObject({ code: 0 });
-      // WHEN planning against the state whose instance_market_options is now empty
-      const plan = await dir.plan();
-      // THEN the box and its disk would be replaced: the fix in the stack is what prevents it
-      expect(plan.changes.filter((c) => c.address.startsWith('aws_instance.'))).toEqual([
-        { address: expect.stringMatching(/^aws_instance\..+\[0\]$/), action: 'replace' },
-      ]);
-    });
+    dir.writeStack(json);
+    await init(dir);
+    const applied = await dir.apply();
+    return { applied, plan: await dir.plan() };
+  }));
+}
+
+describe('a Capacity Block box after provider 6.25 reads its market options back empty', () => {
+  const config: ConfigInput = configOf('capacity-block');
+
+  engineTest('would be replaced on the next plan without ignore_changes on instance_market_options', async () => {
+    // GIVEN the stack without the fix, applied
+    const { applied, plan } = await unfixedCapacityBlock();
+    expect({ code: applied.code, stderr: applied.stderr }).toMatchObject({ code: 0 });
+    // WHEN planning against the state whose instance_market_options is now empty
+    // THEN the box and its disk would be replaced: the fix in the stack is what prevents it
+    expect(plan.changes.filter((c) => c.address.startsWith('aws_instance.'))).toEqual([
+      { address: expect.stringMatching(/^aws_instance\..+\[0\]$/), action: 'replace' },
+    ]);
   }, TIMEOUT_MS);
 
   test('the stack ignores it (the variant above proves No changes against the emptied state)', () => {
-    const instance = Object.values(synthesizeJson(config).resource.aws_instance)[0];
+    const instance = Object.values(stackOf(config).resource.aws_instance)[0];
     expect(instance.lifecycle.ignore_changes).toContain('instance_market_options');
   });
 });
 
 // ------------------------------------------------------------------------------ broken stacks
-describe('the engine tests catch a broken stack', () => {
-  const spotRequest = (json: TerraformJson) => Object.values(json.resource.aws_spot_instance_request)[0];
-  const firstTag = (json: TerraformJson) => Object.values(json.resource.aws_ec2_tag)[0];
-  const breakages: [string, (json: TerraformJson) => void, RegExp][] = [
-    ['an unknown attribute', (json) => { spotRequest(json).instance_flavour = 'large'; }, /Extraneous JSON object property/],
-    ['a wrong type', (json) => { spotRequest(json).root_block_device.volume_size = 'fifty'; }, /Incorrect attribute value type/],
-    ['a missing required argument', (json) => { delete firstTag(json).key; }, /Missing required argument/],
-    ['`${` in user data', (json) => { spotRequest(json).user_data = 'PAUSE=${PAUSE_SECONDS:-15}\n'; }, /Extra characters after interpolation expression|Invalid character/],
-  ];
+const spotRequest = (json: TerraformJson) => Object.values(json.resource.aws_spot_instance_request)[0];
+const firstTag = (json: TerraformJson) => Object.values(json.resource.aws_ec2_tag)[0];
+const BREAKAGES: [string, (json: TerraformJson) => void, RegExp][] = [
+  ['an unknown attribute', (json) => { spotRequest(json).instance_flavour = 'large'; }, /Extraneous JSON object property/],
+  ['a wrong type', (json) => { spotRequest(json).root_block_device.volume_size = 'fifty'; }, /Incorrect attribute value type/],
+  ['a missing required argument', (json) => { delete firstTag(json).key; }, /Missing required argument/],
+  ['`${` in user data', (json) => { spotRequest(json).user_data = 'PAUSE=${PAUSE_SECONDS:-15}\n'; }, /Extra characters after interpolation expression|Invalid character/],
+];
+const brokenModule = (i: number) => `broken_${i}`;
 
-  engineTest.each(breakages)('validate fails on %s', async (_name, breakIt, summary) => {
-    // GIVEN a stack that validates
-    const json = synthesizeJson();
-    await withStack(json, async (dir) => {
-      expect((await dir.validate()).ok).toBe(true);
-      // WHEN it is broken
+/** The default stack as it is, and once per breakage, all child modules of one root: one validate. */
+function brokenStacksValidation() {
+  return job('broken stacks', () => onLane(async (dir, providers) => {
+    const stacks: Record<string, TerraformJson> = { intact: stackOf() };
+    BREAKAGES.forEach(([, breakIt], i) => {
+      const json = stackOf();
       breakIt(json);
-      dir.writeStack(json);
-      // THEN the engine refuses it
-      const broken = await dir.validate();
-      expect(broken.ok).toBe(false);
-      expect(broken.diagnostics.map((d) => d.summary)).toEqual([expect.stringMatching(summary)]);
+      stacks[brokenModule(i)] = json;
     });
+    writeModules(dir, providers.stateAddress, stacks, []);
+    await init(dir);
+    return dir.validate();
+  }));
+}
+
+describe('the engine tests catch a broken stack', () => {
+  engineTest.each(BREAKAGES.map(([name, , summary], i) => [name, i, summary] as const))('validate fails on %s', async (_name, i, summary) => {
+    // GIVEN a stack that validates, WHEN it is broken (a sibling module of the intact one)
+    const validated = await brokenStacksValidation();
+    expect(validated.diagnostics.filter((d) => concernsModule(d, 'intact'))).toEqual([]);
+    // THEN the engine refuses it
+    expect(validated.ok).toBe(false);
+    const broken = validated.diagnostics.filter((d) => concernsModule(d, brokenModule(i)));
+    expect(broken.map((d) => d.summary)).toEqual([expect.stringMatching(summary)]);
   }, TIMEOUT_MS);
 });
 
 // ------------------------------------------------------------------------------ terraform test
+function terraformTestRun(name: string) {
+  return job(`terraform test ${name}`, () => onLane(async (dir) => {
+    // the stack and the test file the app writes beside it for this market
+    dir.writeStack(stackOf(configOf(name)));
+    writeTerraformTests(dir.stackDir, STACK_NAME, parseConfig(configOf(name)));
+    await init(dir);
+    return dir.terraform(['test', '-no-color']);
+  }));
+}
+const TERRAFORM_TEST_VARIANTS = ['defaults (spot)', 'on-demand', 'capacity-reservation, open', 'capacity-block', 'auto', '3 boxes on spot', 'own SSH key',
+  'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances', 'TorchNeuron image on trn2 (found by name)'];
+
 describe('the shipped `terraform test` files, with the stand-ins supplying the schemas', () => {
-  engineTest.each(['defaults (spot)', 'on-demand', 'capacity-reservation, open', 'capacity-block', 'auto', '3 boxes on spot', 'own SSH key',
-    'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances', 'TorchNeuron image on trn2 (found by name)'])(
-    '%s: every run passes', async (name) => {
-      // GIVEN the stack and the test file the app writes beside it for this market
-      const config = parseConfig(VARIANTS.find((v) => v.name === name)!.config);
-      await withStack(synthesizeJson(VARIANTS.find((v) => v.name === name)!.config), async (dir) => {
-        writeTerraformTests(dir.stackDir, STACK_NAME, config);
-        // WHEN
-        const run = await dir.terraform(['test', '-no-color']);
-        // THEN
-        expect({ code: run.code, stderr: run.stderr, stdout: run.stdout }).toMatchObject({ code: 0, stderr: '' });
-        expect(run.stdout).toMatch(/^Success! [1-9]\d* passed, 0 failed\.$/m);
-      });
-    }, TIMEOUT_MS);
+  engineTest.each(TERRAFORM_TEST_VARIANTS)('%s: every run passes', async (name) => {
+    // WHEN
+    const run = await terraformTestRun(name);
+    // THEN
+    expect({ code: run.code, stderr: run.stderr, stdout: run.stdout }).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^Success! [1-9]\d* passed, 0 failed\.$/m);
+  }, TIMEOUT_MS);
 });
 
 // ------------------------------------------------------------------------------ the real AWS provider
-describe(`terraform validate with the real AWS provider ${REAL_AWS_VERSION}, where installed`, () => {
-  const missing = skipReason ?? realAwsMissingReason();
-  if (!skipReason && missing) console.warn(`SKIPPED real AWS provider validation: ${missing}`);
-  const realTest = missing ? test.skip : test.concurrent;
+const REAL_AWS_VARIANTS = ['defaults (spot)', 'capacity-block', 'SSH CIDRs and e-mail notice', 'explicit root volume, CPU options, on-demand',
+  'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances'];
+const realAwsModule = (name: string) => moduleOf(VARIANTS.find((v) => v.name === name)!);
 
-  realTest.each(['defaults (spot)', 'capacity-block', 'SSH CIDRs and e-mail notice', 'explicit root volume, CPU options, on-demand', 'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances'])('%s validates', async (name) => {
-    // GIVEN the stack with the version constraint relabelled (the provider here is v5, the stack pins v6)
-    const json = synthesizeJson(VARIANTS.find((v) => v.name === name)!.config);
-    json.terraform.required_providers.aws.version = REAL_AWS_VERSION;
-    await inSlot(async () => {
-      const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-real-aws-'));
-      const dir = new EngineDir(json, fixture(), { cliConfig: realAwsCliConfig(configDir, json) });
-      try {
-        const init = await dir.init();
-        expect({ code: init.code, stderr: init.stderr }).toMatchObject({ code: 0 });
-        // WHEN / THEN the provider's own value checks (enums, CIDRs, conflicts) pass too
-        const valid = await dir.validate();
-        expect(valid.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-        expect(valid.ok).toBe(true);
-      } finally {
-        timings.push(...dir.timings.map((t) => ({ ...t, command: `${t.command} (real aws)` })));
-        dir.remove();
-        fs.rmSync(configDir, { recursive: true, force: true });
-      }
-    });
+/** The stacks, the version constraint relabelled (the provider here is v5, the stacks pin v6), as child modules of one root. */
+function realAwsValidation() {
+  return job('real aws', async () => {
+    const realAws = await RealAwsProvider.start();
+    try {
+      return await onLane(async (dir, providers) => {
+        writeModules(dir, providers.stateAddress, Object.fromEntries(REAL_AWS_VARIANTS.map((name) => {
+          const json = stackOf(configOf(name));
+          json.terraform.required_providers.aws.version = REAL_AWS_VERSION;
+          return [realAwsModule(name), json];
+        })), []);
+        await init(dir);
+        return dir.validate();
+      }, { realAws });
+    } finally {
+      const used = await realAws.stop();
+      if (used !== undefined) providerCpu.push(`real AWS provider process: ${used.toFixed(1)} CPU-s`);
+    }
+  });
+}
+
+describe(`terraform validate with the real AWS provider ${REAL_AWS_VERSION}, where installed`, () => {
+  realAwsTest.each(REAL_AWS_VARIANTS)('%s validates', async (name) => {
+    // WHEN the stack is validated with the real provider
+    const valid = await realAwsValidation();
+    // THEN the provider's own value checks (enums, CIDRs, conflicts) pass too
+    expect(valid.diagnostics.filter((d) => d.severity === 'error' && concernsModule(d, realAwsModule(name)))).toEqual([]);
+    expect(valid.ok).toBe(true);
   }, TIMEOUT_MS);
 });
+
+// ------------------------------------------------------------------------------ start and stop
+beforeAll(() => {
+  if (skipReason) return;
+  // Largest first, so both lanes start on the variants' roots and share the rest.
+  variantRoots.forEach((_, root) => variantsRun(root));
+  if (!realAwsSkipReason) realAwsValidation();
+  VARIANTS.filter((v) => remoteState(stackOf(v.config))).forEach(remoteStateValidation);
+  autoMarketPlans();
+  defaultRootVolumePlans();
+  explicitRootVolumePlans();
+  unfixedCapacityBlock();
+  brokenStacksValidation();
+  TERRAFORM_TEST_VARIANTS.forEach(terraformTestRun);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(jobs.values());
+  const used = await (await standins?.catch(() => undefined))?.stop();
+  if (used !== undefined) providerCpu.push(`stand-in providers process: ${used.toFixed(1)} CPU-s`);
+  if (timings.length === 0) return;
+  const byCommand = new Map<string, number[]>();
+  for (const t of timings) byCommand.set(t.command, [...(byCommand.get(t.command) ?? []), t.seconds]);
+  const lines = [...byCommand].map(([command, s]) => {
+    const sorted = [...s].sort((a, b) => a - b);
+    return `${command}: ${s.length} runs, median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s`;
+  });
+  console.log(`terraform engine timings (stand-in providers)\n${[...lines, ...providerCpu].join('\n')}`);
+}, TIMEOUT_MS);

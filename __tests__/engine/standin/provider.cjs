@@ -1,14 +1,24 @@
 #!/usr/bin/env node
 /**
- * A stand-in Terraform provider: the real engine starts it like any provider (go-plugin handshake,
- * gRPC tfplugin5), so `terraform init/validate/plan/apply` run on the whole stack with no network.
+ * A stand-in Terraform provider, kept resident: the harness starts it once, and Terraform attaches
+ * to it through TF_REATTACH_PROVIDERS (go-plugin's reattach, gRPC tfplugin5) instead of starting a
+ * provider process per provider configuration and command, so `terraform init/validate/plan/apply`
+ * run on the whole stack with no network and no provider start-up.
  *
- *   node provider.cjs <name>        e.g. aws or tls
+ *   node provider.cjs <schema dir> <fixture file>...
  *
- * Environment (set by the tests; Terraform passes its own environment on to providers):
- *   TRAINIUM_STANDIN_SCHEMA_DIR   directory with <name>.json, the schema in `providers schema -json` shape
- *   TRAINIUM_STANDIN_FIXTURE      JSON file answering the data sources (quotas, AMI, SSM parameter, subnets)
- *   TF_DISABLE_PLUGIN_TLS=1       plaintext gRPC; with AutoMTLS (PLUGIN_CLIENT_CERT set) the stand-in refuses
+ * <schema dir> holds <name>.json per provider (e.g. aws.json, tls.json), the schema in
+ * `providers schema -json` shape. Each fixture file is one lane: for each lane and provider the
+ * process serves plaintext gRPC on its own 127.0.0.1 port, and it prints one line on stdout, a JSON
+ * object: `lanes`, each lane's TF_REATTACH_PROVIDERS value, and `state` (below). A lane's fixture (quotas, AMIs, SSM parameters,
+ * subnets) is read when Terraform configures a provider, so each command sees the fixture as it was
+ * written before the command started. Reattached providers run in go-plugin's test mode
+ * (`Test: true`): Terraform neither starts nor stops them; the harness ends the process.
+ *
+ * The same process keeps state for Terraform's `http` backend (GET, POST, DELETE by path, no
+ * locking), the printed line's `state` address: the local backend rewrites and syncs the whole state
+ * file after every resource it applies, which grows with the square of a large root's size, while
+ * the http backend writes once at the end.
  *
  * Behaviour: computed attributes the config leaves unset plan as unknown, apply invents values for
  * them (ids, ARNs, addresses), a read returns the state as it is (plus the few known quirks of the
@@ -18,43 +28,20 @@
 'use strict';
 
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { encode, decode, ExtensionCodec, ExtData } = require('@msgpack/msgpack');
 
-// ---------------------------------------------------------------------------------- handshake
-// go-plugin (github.com/hashicorp/go-plugin, server.go): the client sets the magic cookie and the
-// protocol versions it speaks; the plugin answers with one line on stdout:
-// CORE-PROTOCOL-VERSION|APP-PROTOCOL-VERSION|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT
-const MAGIC_COOKIE_KEY = 'TF_PLUGIN_MAGIC_COOKIE';
-const MAGIC_COOKIE_VALUE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
-const CORE_PROTOCOL_VERSION = 1;
+/** The plugin protocol the stand-in speaks (tfplugin5), as go-plugin's reattach config names it. */
 const APP_PROTOCOL_VERSION = 5;
 
-const providerName = process.argv[2];
-
 function refuse(message) {
-  process.stderr.write(`terraform-provider-${providerName ?? '?'} (stand-in): ${message}\n`);
+  process.stderr.write(`stand-in providers: ${message}\n`);
   process.exit(1);
 }
-
-if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
-  refuse('this is a Terraform plugin; it is started by Terraform, not by hand');
-}
-if (!/^[a-z0-9]+$/.test(providerName ?? '')) refuse('usage: provider.cjs <provider name>');
-const offered = (process.env.PLUGIN_PROTOCOL_VERSIONS ?? String(APP_PROTOCOL_VERSION)).split(',');
-if (!offered.includes(String(APP_PROTOCOL_VERSION))) refuse(`Terraform offers protocols ${offered}; this speaks ${APP_PROTOCOL_VERSION}`);
-if (process.env.PLUGIN_CLIENT_CERT) {
-  refuse('Terraform asked for mutual TLS (AutoMTLS); run it with TF_DISABLE_PLUGIN_TLS=1 for the stand-in providers');
-}
-
-const schemaFile = path.join(process.env.TRAINIUM_STANDIN_SCHEMA_DIR ?? refuse('TRAINIUM_STANDIN_SCHEMA_DIR is not set'), `${providerName}.json`);
-const SCHEMA = JSON.parse(fs.readFileSync(schemaFile, 'utf8'));
-const FIXTURE = process.env.TRAINIUM_STANDIN_FIXTURE
-  ? JSON.parse(fs.readFileSync(process.env.TRAINIUM_STANDIN_FIXTURE, 'utf8'))
-  : {};
 
 // ---------------------------------------------------------------------------------- values
 // cty's msgpack encoding (github.com/zclconf/go-cty, cty/msgpack): objects are maps, lists and
@@ -116,10 +103,10 @@ function conformType(type, value) {
   throw new Error(`stand-in: type ${JSON.stringify(type)} is not supported`);
 }
 
-function schemaOf(kind, typeName) {
-  const table = kind === 'data' ? SCHEMA.data_source_schemas : SCHEMA.resource_schemas;
+function schemaOf(provider, kind, typeName) {
+  const table = kind === 'data' ? provider.schema.data_source_schemas : provider.schema.resource_schemas;
   const entry = table[typeName];
-  if (!entry) throw new Error(`stand-in ${providerName}: no schema for ${kind} ${typeName}`);
+  if (!entry) throw new Error(`stand-in ${provider.name}: no schema for ${kind} ${typeName}`);
   return entry.block;
 }
 
@@ -135,28 +122,27 @@ const ID_PREFIXES = {
   aws_vpc_security_group_ingress_rule: 'sgr-', aws_vpc_security_group_egress_rule: 'sgr-',
 };
 
-let providerConfig = {};
-
-function region() {
-  return providerConfig.region || FIXTURE.region || 'us-east-2';
+/** What one configured provider instance (one gRPC connection) knows: its config and its lane's fixture. */
+function region(session) {
+  return session.config.region || session.fixture.region || 'us-east-2';
 }
 
-function inventString(typeName, name, state) {
+function inventString(typeName, name, state, session) {
   if (name === 'id') return `${ID_PREFIXES[typeName] ?? `${typeName.replace(/^[a-z]+_/, '')}-`}${hex(8)}`;
-  if (name === 'arn') return `arn:aws:standin:${region()}:123456789012:${typeName}/${state.id ?? hex(4)}`;
+  if (name === 'arn') return `arn:aws:standin:${region(session)}:123456789012:${typeName}/${state.id ?? hex(4)}`;
   if (name === 'spot_instance_id' || name === 'instance_id') return `i-${hex(8)}`;
   if (name === 'key_pair_id') return `key-${hex(8)}`;
   if (name === 'public_ip') return `198.51.100.${(serial++ % 250) + 1}`;
   if (name === 'private_ip') return `10.42.0.${(serial++ % 250) + 4}`;
-  if (name === 'availability_zone') return FIXTURE.availabilityZone ?? `${region()}a`;
+  if (name === 'availability_zone') return session.fixture.availabilityZone ?? `${region(session)}a`;
   if (name === 'public_key_openssh') return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${hex(16)} stand-in\n`;
   if (name.startsWith('private_key')) return `-----BEGIN PRIVATE KEY-----\nstand-in ${hex(8)}\n-----END PRIVATE KEY-----\n`;
   if (typeof state[`${name}_prefix`] === 'string') return `${state[`${name}_prefix`]}${hex(6)}`;
   return `stand-in-${name}-${hex(3)}`;
 }
 
-function inventValue(typeName, name, type, state) {
-  if (type === 'string') return inventString(typeName, name, state);
+function inventValue(typeName, name, type, state, session) {
+  if (type === 'string') return inventString(typeName, name, state, session);
   if (type === 'number') return 0;
   if (type === 'bool') return false;
   const kind = type[0];
@@ -166,18 +152,18 @@ function inventValue(typeName, name, type, state) {
 }
 
 /** Replaces every unknown left in a planned value with an invented one. */
-function settle(typeName, block, value) {
+function settle(typeName, block, value, session) {
   if (value === null || value === UNKNOWN) return value;
   const out = { ...value };
   // `id` first: an ARN names it.
   const names = Object.keys(block.attributes ?? {}).sort((a, b) => (a === 'id' ? -1 : b === 'id' ? 1 : 0));
   for (const name of names) {
-    if (out[name] === UNKNOWN) out[name] = inventValue(typeName, name, block.attributes[name].type, out);
+    if (out[name] === UNKNOWN) out[name] = inventValue(typeName, name, block.attributes[name].type, out, session);
   }
   for (const [name, nested] of Object.entries(block.block_types ?? {})) {
     if (out[name] === UNKNOWN) out[name] = nested.nesting_mode === 'single' ? null : [];
-    else if (Array.isArray(out[name])) out[name] = out[name].map((e) => settle(typeName, nested.block, e));
-    else if (out[name]) out[name] = settle(typeName, nested.block, out[name]);
+    else if (Array.isArray(out[name])) out[name] = out[name].map((e) => settle(typeName, nested.block, e, session));
+    else if (out[name]) out[name] = settle(typeName, nested.block, out[name], session);
   }
   return out;
 }
@@ -201,9 +187,9 @@ function planCreate(block, proposed) {
 const isKnownMap = (v) => v && v !== UNKNOWN && typeof v === 'object' && Object.values(v).every((x) => x !== UNKNOWN);
 
 /** tags_all is the provider's default tags under the resource's own, as the AWS provider plans it. */
-function planTagsAll(block, planned) {
+function planTagsAll(block, planned, session) {
   if (!planned || !block.attributes?.tags_all || !block.attributes?.tags) return planned;
-  const defaults = providerConfig.default_tags?.[0]?.tags ?? {};
+  const defaults = session.config.default_tags?.[0]?.tags ?? {};
   const tags = planned.tags ?? {};
   if (!isKnownMap(tags) || !isKnownMap(defaults)) return { ...planned, tags_all: UNKNOWN };
   return { ...planned, tags_all: { ...defaults, ...tags } };
@@ -281,17 +267,17 @@ function policyDocument(config) {
 
 /** Values the fixture gives a data source, or an error diagnostic naming what is missing. */
 const DATA_SOURCES = {
-  aws_servicequotas_service_quota: (config) => {
-    const value = FIXTURE.quotas?.[config.quota_code];
+  aws_servicequotas_service_quota: (config, { fixture }) => {
+    const value = fixture.quotas?.[config.quota_code];
     if (typeof value !== 'number') return { error: `no quota value for ${config.quota_code} in the fixture` };
     return { value, quota_name: `stand-in ${config.quota_code}`, adjustable: true, global_quota: false, default_value: 0 };
   },
-  aws_ssm_parameter: (config) => {
-    const value = FIXTURE.ssmParameters?.[config.name];
+  aws_ssm_parameter: (config, session) => {
+    const value = session.fixture.ssmParameters?.[config.name];
     if (typeof value !== 'string') return { error: `no SSM parameter ${config.name} in the fixture` };
-    return { value, insecure_value: value, type: 'String', version: 1, arn: `arn:aws:ssm:${region()}::parameter${config.name}` };
+    return { value, insecure_value: value, type: 'String', version: 1, arn: `arn:aws:ssm:${region(session)}::parameter${config.name}` };
   },
-  aws_ami: (config) => {
+  aws_ami: (config, { fixture }) => {
     // EC2's filters: `image-id` by value, `name` as a glob (only `*` is used by the stack).
     const filters = config.filter ?? [];
     const matches = (filter, id, ami) => {
@@ -299,15 +285,15 @@ const DATA_SOURCES = {
       if (filter.name === 'name') return filter.values.some((glob) => new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(ami.name));
       return true;
     };
-    const found = Object.entries(FIXTURE.amis ?? {}).filter(([id, ami]) => filters.every((f) => matches(f, id, ami)));
+    const found = Object.entries(fixture.amis ?? {}).filter(([id, ami]) => filters.every((f) => matches(f, id, ami)));
     if (found.length === 0) return { error: `no AMI in the fixture matches ${JSON.stringify(filters)}` };
     if (found.length > 1 && !config.most_recent) return { error: `several AMIs in the fixture match ${JSON.stringify(filters)}` };
     const [id, ami] = found[0];
     return { id, image_id: id, name: ami.name, architecture: ami.architecture, root_device_name: ami.root_device_name, block_device_mappings: ami.block_device_mappings };
   },
   aws_partition: () => ({ id: 'aws', partition: 'aws', dns_suffix: 'amazonaws.com', reverse_dns_prefix: 'com.amazonaws' }),
-  aws_subnet: (config) => {
-    const subnet = FIXTURE.subnets?.[config.id];
+  aws_subnet: (config, { fixture }) => {
+    const subnet = fixture.subnets?.[config.id];
     if (!subnet) return { error: `no subnet ${config.id} in the fixture` };
     return { ...subnet, id: config.id };
   },
@@ -317,13 +303,13 @@ const DATA_SOURCES = {
   },
 };
 
-function readDataSource(typeName, config) {
-  const block = schemaOf('data', typeName);
-  const answer = DATA_SOURCES[typeName]?.(config) ?? {};
+function readDataSource(provider, session, typeName, config) {
+  const block = schemaOf(provider, 'data', typeName);
+  const answer = DATA_SOURCES[typeName]?.(config, session) ?? {};
   if (answer.error) return { diagnostics: [fixtureError(`${typeName}: ${answer.error}`)] };
   const merged = { ...config };
   for (const [name, value] of Object.entries(answer)) if (name in (block.attributes ?? {})) merged[name] = value;
-  return { state: settle(typeName, block, planCreate(block, conform(block, merged))) };
+  return { state: settle(typeName, block, planCreate(block, conform(block, merged)), session) };
 }
 
 // ---------------------------------------------------------------------------------- the service
@@ -354,111 +340,181 @@ const dyn = (value) => ({ msgpack: Buffer.from(toMsgpack(value)) });
 function guard(handler) {
   return (call, callback) => {
     try {
-      callback(null, handler(call.request));
+      callback(null, handler(call.request, call));
     } catch (err) {
       callback(null, { diagnostics: [{ severity: 'ERROR', summary: 'Stand-in provider error', detail: String(err.stack ?? err) }] });
     }
   };
 }
 
-const providerService = {
-  GetMetadata: guard(() => ({
-    server_capabilities: { plan_destroy: false, get_provider_schema_optional: false, move_resource_state: false },
-    resources: Object.keys(SCHEMA.resource_schemas).map((type_name) => ({ type_name })),
-    data_sources: Object.keys(SCHEMA.data_source_schemas).map((type_name) => ({ type_name })),
-  })),
-  GetSchema: guard(() => ({
-    provider: schemaMessage(SCHEMA.provider),
-    resource_schemas: Object.fromEntries(Object.entries(SCHEMA.resource_schemas).map(([k, v]) => [k, schemaMessage(v)])),
-    data_source_schemas: Object.fromEntries(Object.entries(SCHEMA.data_source_schemas).map(([k, v]) => [k, schemaMessage(v)])),
-    server_capabilities: { plan_destroy: false, get_provider_schema_optional: false, move_resource_state: false },
-  })),
-  PrepareProviderConfig: guard((req) => ({ prepared_config: req.config })),
-  ValidateResourceTypeConfig: guard(() => ({ diagnostics: [] })),
-  ValidateDataSourceConfig: guard(() => ({ diagnostics: [] })),
-  ValidateEphemeralResourceConfig: guard(() => ({ diagnostics: [] })),
-  Configure: guard((req) => {
-    providerConfig = dynamicValue(req.config) ?? {};
-    return { diagnostics: [] };
-  }),
-  UpgradeResourceState: guard((req) => {
-    const block = schemaOf('resource', req.type_name);
-    const raw = req.raw_state?.json?.length ? JSON.parse(Buffer.from(req.raw_state.json).toString('utf8')) : null;
-    return { upgraded_state: dyn(conform(block, raw)) };
-  }),
-  ReadResource: guard((req) => {
-    const state = dynamicValue(req.current_state);
-    const quirk = QUIRKS.read[req.type_name];
-    return { new_state: dyn(state && quirk ? quirk(state) : state), private: req.private };
-  }),
-  PlanResourceChange: guard((req) => {
-    const block = schemaOf('resource', req.type_name);
-    const prior = dynamicValue(req.prior_state);
-    const proposed = dynamicValue(req.proposed_new_state);
-    if (proposed === null) return { planned_state: dyn(null) };
-    const planned = planTagsAll(block, prior === null ? planCreate(block, proposed) : proposed);
-    return { planned_state: dyn(planned), requires_replace: replacedBy(req.type_name, block, prior, planned), planned_private: req.prior_private };
-  }),
-  ApplyResourceChange: guard((req) => {
-    const planned = dynamicValue(req.planned_state);
-    if (planned === null) return { new_state: dyn(null) };
-    const block = schemaOf('resource', req.type_name);
-    let state = settle(req.type_name, block, planned);
-    const quirk = QUIRKS.apply[req.type_name];
-    if (quirk) state = quirk(state, planned);
-    return { new_state: dyn(state), private: req.planned_private };
-  }),
-  ImportResourceState: guard((req) => {
-    const block = schemaOf('resource', req.type_name);
-    return { imported_resources: [{ type_name: req.type_name, state: dyn(conform(block, { id: req.id })) }] };
-  }),
-  MoveResourceState: guard(() => ({
-    diagnostics: [{ severity: 'ERROR', summary: 'Stand-in provider', detail: 'moving resource state is not supported' }],
-  })),
-  ReadDataSource: guard((req) => {
-    const result = readDataSource(req.type_name, dynamicValue(req.config));
-    return result.diagnostics ? { diagnostics: result.diagnostics } : { state: dyn(result.state) };
-  }),
-  OpenEphemeralResource: guard(() => ({ diagnostics: [fixtureError('ephemeral resources are not supported')] })),
-  RenewEphemeralResource: guard(() => ({})),
-  CloseEphemeralResource: guard(() => ({})),
-  GetFunctions: guard(() => ({ functions: {} })),
-  CallFunction: guard(() => ({ error: { text: 'the stand-in has no functions' } })),
-  Stop: guard(() => ({ Error: '' })),
-};
+/**
+ * The tfplugin5 Provider service of one provider in one lane. Terraform opens one connection per
+ * provider configuration and command (a child module's own `provider` block is its own instance),
+ * so what Configure sets is kept per connection (the gRPC peer), never shared between instances or
+ * between commands running at the same time.
+ */
+/**
+ * get_provider_schema_optional: Terraform may skip GetProviderSchema on a new connection once it has
+ * the schema of this provider (as providers built on terraform-plugin-framework declare).
+ */
+const CAPABILITIES = { plan_destroy: false, get_provider_schema_optional: true, move_resource_state: false };
+
+function providerService(provider, fixtureFile) {
+  const { schema } = provider;
+  const sessions = new Map();
+  let schemaResponse;
+  const sessionOf = (call) => {
+    const session = sessions.get(call.getPeer());
+    if (!session) throw new Error(`stand-in ${provider.name}: called before Configure on ${call.getPeer()}`);
+    return session;
+  };
+  return {
+    GetMetadata: guard(() => ({
+      server_capabilities: CAPABILITIES,
+      resources: Object.keys(schema.resource_schemas).map((type_name) => ({ type_name })),
+      data_sources: Object.keys(schema.data_source_schemas).map((type_name) => ({ type_name })),
+    })),
+    GetSchema: guard(() => {
+      schemaResponse ??= {
+        provider: schemaMessage(schema.provider),
+        resource_schemas: Object.fromEntries(Object.entries(schema.resource_schemas).map(([k, v]) => [k, schemaMessage(v)])),
+        data_source_schemas: Object.fromEntries(Object.entries(schema.data_source_schemas).map(([k, v]) => [k, schemaMessage(v)])),
+        server_capabilities: CAPABILITIES,
+      };
+      return schemaResponse;
+    }),
+    PrepareProviderConfig: guard((req) => ({ prepared_config: req.config })),
+    ValidateResourceTypeConfig: guard(() => ({ diagnostics: [] })),
+    ValidateDataSourceConfig: guard(() => ({ diagnostics: [] })),
+    ValidateEphemeralResourceConfig: guard(() => ({ diagnostics: [] })),
+    Configure: guard((req, call) => {
+      sessions.set(call.getPeer(), { config: dynamicValue(req.config) ?? {}, fixture: JSON.parse(fs.readFileSync(fixtureFile, 'utf8')) });
+      return { diagnostics: [] };
+    }),
+    UpgradeResourceState: guard((req) => {
+      const block = schemaOf(provider, 'resource', req.type_name);
+      const raw = req.raw_state?.json?.length ? JSON.parse(Buffer.from(req.raw_state.json).toString('utf8')) : null;
+      return { upgraded_state: dyn(conform(block, raw)) };
+    }),
+    ReadResource: guard((req) => {
+      const state = dynamicValue(req.current_state);
+      const quirk = QUIRKS.read[req.type_name];
+      return { new_state: dyn(state && quirk ? quirk(state) : state), private: req.private };
+    }),
+    PlanResourceChange: guard((req, call) => {
+      const block = schemaOf(provider, 'resource', req.type_name);
+      const prior = dynamicValue(req.prior_state);
+      const proposed = dynamicValue(req.proposed_new_state);
+      if (proposed === null) return { planned_state: dyn(null) };
+      const planned = planTagsAll(block, prior === null ? planCreate(block, proposed) : proposed, sessionOf(call));
+      return { planned_state: dyn(planned), requires_replace: replacedBy(req.type_name, block, prior, planned), planned_private: req.prior_private };
+    }),
+    ApplyResourceChange: guard((req, call) => {
+      const planned = dynamicValue(req.planned_state);
+      if (planned === null) return { new_state: dyn(null) };
+      const block = schemaOf(provider, 'resource', req.type_name);
+      let state = settle(req.type_name, block, planned, sessionOf(call));
+      const quirk = QUIRKS.apply[req.type_name];
+      if (quirk) state = quirk(state, planned);
+      return { new_state: dyn(state), private: req.planned_private };
+    }),
+    ImportResourceState: guard((req) => {
+      const block = schemaOf(provider, 'resource', req.type_name);
+      return { imported_resources: [{ type_name: req.type_name, state: dyn(conform(block, { id: req.id })) }] };
+    }),
+    MoveResourceState: guard(() => ({
+      diagnostics: [{ severity: 'ERROR', summary: 'Stand-in provider', detail: 'moving resource state is not supported' }],
+    })),
+    ReadDataSource: guard((req, call) => {
+      const result = readDataSource(provider, sessionOf(call), req.type_name, dynamicValue(req.config));
+      return result.diagnostics ? { diagnostics: result.diagnostics } : { state: dyn(result.state) };
+    }),
+    OpenEphemeralResource: guard(() => ({ diagnostics: [fixtureError('ephemeral resources are not supported')] })),
+    RenewEphemeralResource: guard(() => ({})),
+    CloseEphemeralResource: guard(() => ({})),
+    GetFunctions: guard(() => ({ functions: {} })),
+    CallFunction: guard(() => ({ error: { text: 'the stand-in has no functions' } })),
+    Stop: guard(() => ({ Error: '' })),
+  };
+}
 
 // ---------------------------------------------------------------------------------- serving
 // The harness bundles this file with esbuild and writes the protocol definitions (proto/) beside the
-// bundle as one JSON descriptor: a provider starts twice per terraform command, so start-up counts.
+// bundle as one JSON descriptor.
 const DESCRIPTOR = JSON.parse(fs.readFileSync(path.join(__dirname, 'proto-descriptor.json'), 'utf8'));
 const PROTOS = grpc.loadPackageDefinition(protoLoader.fromJSON(DESCRIPTOR, {
   keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
 }));
 
-const server = new grpc.Server();
-server.addService(PROTOS.tfplugin5.Provider.service, providerService);
-server.addService(PROTOS.plugin.GRPCController.service, {
-  // go-plugin's Kill calls Shutdown, then waits for the process to exit.
-  Shutdown: (_call, callback) => {
-    callback(null, {});
-    setImmediate(() => server.tryShutdown(() => process.exit(0)));
-    setTimeout(() => process.exit(0), 200).unref();
-  },
-});
-server.addService(PROTOS.plugin.GRPCStdio.service, {
-  // Nothing is written to stdio after the handshake; keep the stream open until shutdown.
-  StreamStdio: () => {},
-});
-server.addService(PROTOS.plugin.GRPCBroker.service, {
-  StartStream: (call) => call.on('data', () => {}),
-});
-server.addService(PROTOS.grpc.health.v1.Health.service, {
-  Check: (_call, callback) => callback(null, { status: 'SERVING' }),
-  List: (_call, callback) => callback(null, { statuses: { plugin: { status: 'SERVING' } } }),
-  Watch: (call) => call.write({ status: 'SERVING' }),
+/** One gRPC server for one provider in one lane, with the services go-plugin's client expects. */
+function serve(provider, fixtureFile) {
+  const server = new grpc.Server();
+  server.addService(PROTOS.tfplugin5.Provider.service, providerService(provider, fixtureFile));
+  server.addService(PROTOS.plugin.GRPCController.service, {
+    // Only a client that owns the plugin asks it to stop; this process is shared, so it stays up.
+    Shutdown: (_call, callback) => callback(null, {}),
+  });
+  server.addService(PROTOS.plugin.GRPCStdio.service, {
+    // Nothing is written to stdio; keep the stream open.
+    StreamStdio: () => {},
+  });
+  server.addService(PROTOS.plugin.GRPCBroker.service, {
+    StartStream: (call) => call.on('data', () => {}),
+  });
+  server.addService(PROTOS.grpc.health.v1.Health.service, {
+    Check: (_call, callback) => callback(null, { status: 'SERVING' }),
+    List: (_call, callback) => callback(null, { statuses: { plugin: { status: 'SERVING' } } }),
+    Watch: (call) => call.write({ status: 'SERVING' }),
+  });
+  return new Promise((resolve) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err) refuse(`cannot listen: ${err.message}`);
+      resolve(port);
+    });
+  });
+}
+
+/** go-plugin's ReattachConfig of one provider (github.com/hashicorp/go-plugin, client.go). */
+const reattachConfig = (port) => ({
+  Protocol: 'grpc', ProtocolVersion: APP_PROTOCOL_VERSION, Pid: process.pid, Test: true,
+  Addr: { Network: 'tcp', String: `127.0.0.1:${port}` },
 });
 
-server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
-  if (err) refuse(`cannot listen: ${err.message}`);
-  process.stdout.write(`${CORE_PROTOCOL_VERSION}|${APP_PROTOCOL_VERSION}|tcp|127.0.0.1:${port}|grpc|\n`);
-});
+/** State documents by URL path, for the http backend (terraform's internal/backend/remote-state/http). */
+function serveState() {
+  const states = new Map();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'GET' && states.has(req.url)) res.writeHead(200, { 'Content-Type': 'application/json' }).end(states.get(req.url));
+      else if (req.method === 'GET') res.writeHead(404).end();
+      else if (req.method === 'POST') res.writeHead(200).end(void states.set(req.url, Buffer.concat(chunks)));
+      else if (req.method === 'DELETE') res.writeHead(200).end(void states.delete(req.url));
+      else res.writeHead(405).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
+}
+
+async function main() {
+  // The harness ends the process with SIGTERM: exit normally, so Node's exit hooks run.
+  process.on('SIGTERM', () => process.exit(0));
+  const [schemaDir, ...fixtureFiles] = process.argv.slice(2);
+  if (!schemaDir || fixtureFiles.length === 0) refuse('usage: provider.cjs <schema dir> <fixture file>...');
+  const providers = fs.readdirSync(schemaDir).filter((f) => f.endsWith('.json')).sort().map((file) => ({
+    name: path.basename(file, '.json'),
+    schema: JSON.parse(fs.readFileSync(path.join(schemaDir, file), 'utf8')),
+  }));
+  const lanes = [];
+  for (const fixtureFile of fixtureFiles) {
+    const lane = {};
+    for (const provider of providers) {
+      lane[`registry.terraform.io/hashicorp/${provider.name}`] = reattachConfig(await serve(provider, fixtureFile));
+    }
+    lanes.push(JSON.stringify(lane));
+  }
+  process.stdout.write(`${JSON.stringify({ lanes, state: await serveState() })}\n`);
+}
+
+main();
