@@ -287,7 +287,7 @@ simulate() {
   PLAN=("$@")
   local vcpus=${VCPUS:-8}
   setup_box "$BATS_TEST_TMPDIR"
-  export JOURNAL_STREAM=8:1 TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
+  export TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
   TRANSCRIPT=$BOX/transcript.txt
   for entry in "${CONF[@]}"; do
     read -r key value <<<"$entry"
