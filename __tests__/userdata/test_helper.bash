@@ -141,6 +141,12 @@ write_proc() {
 # One minute passes: `tick [busy cpu percent] [network KB/s] [disk KB/s]`. Loopback traffic and
 # partition and loop device I/O are heavy on purpose.
 tick() {
+  advance_counters "$@"
+  write_proc
+}
+
+# The counters of `tick`, without writing /proc: the simulator writes it only before a check reads it.
+advance_counters() {
   local cpu_percent=${1:-1} network_kbps=${2:-1} disk_kbps=${3:-0}
   local busy=$((JIFFIES_PER_MINUTE * cpu_percent / 100))
   UPTIME_SECONDS=$((UPTIME_SECONDS + 60))
@@ -150,7 +156,6 @@ tick() {
   NET_BYTES=$((NET_BYTES + network_kbps * 1000 * 60))
   DISK_SECTORS=$((DISK_SECTORS + disk_kbps * 1000 * 60 / 512))
   LO_BYTES=$((LO_BYTES + 500000000))
-  write_proc
 }
 
 # A stop/start: a fresh /run, a new boot id, the clock of a new boot.
