@@ -28,7 +28,7 @@ READING_KEEP=(ok keep ok keep)
 # the check's clock on uptime, every check until the next change would say the same. A check that counts
 # towards a stop (idle, boot grace) never settles, so the stop minute is exact; a change the scenario does
 # not mark shows as a stop at a later minute than the test expects.
-FINE_AFTER_MINUTES=1
+FINE_AFTER_MINUTES=0
 COARSE_MINUTES=60
 # How long the model keeps watching after a box stopped: the backstop must never act on a stopped box.
 STOPPED_TAIL_MINUTES=30
