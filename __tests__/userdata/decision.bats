@@ -121,6 +121,7 @@ minutes() {
 }
 
 @test "every decision goes to stdout, the log file and logger, naming what each detector saw" {
+  unset JOURNAL_STREAM # run by hand, outside systemd
   processes 'tmux: server'
   run_check
   local line="active (multiplexers; no work or input for 0 min, counts for 3 h) | ssh: idle (no sshd, mosh or VS Code session) | ssm: idle (no ssm-session-worker or ssm-document-worker) | multiplexers: PRESENT (multiplexer: tmux: server) | neuron: idle (no Neuron compiler; neuron-monitor not installed) | gpu: idle (nvidia-smi not installed) | processes: idle (no process matches the 7 patterns) | cpu: idle (CPU 1.0% < 10%) | disk: idle (disk 1.0 KB/s < 200 KB/s) | memory: idle (memory in use 6.0% < 80%) | network: idle (network 1.0 KB/s < 20 KB/s) | keepalive: idle (never touched) | terminal: idle (no terminals) | cloudwatch: StopVerdict=0"
@@ -160,7 +161,7 @@ minutes() {
 @test "status prints each signal, the verdict and the minutes left, and changes nothing" {
   run_check
   tick
-  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" status
+  check_with status
   assert_success
   assert_output_has '  ssh           idle (no sshd, mosh or VS Code session)'
   assert_output_has '  cpu           idle (CPU 1.0% < 10%)'
@@ -175,7 +176,7 @@ minutes() {
 }
 
 @test "fails when asked for an unknown command: usage, exit 2, nothing checked" {
-  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" stop
+  check_with stop
   [[ $status -eq 2 ]] || fail_with "expected exit 2"
   assert_output_has 'usage: trainium-spot-idle [check|status]'
   [[ ! -e $TS_FAKE/calls ]] || fail_with "ran: $(cat "$TS_FAKE/calls")"

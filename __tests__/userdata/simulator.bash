@@ -18,11 +18,18 @@
 source "$BATS_TEST_DIRNAME/fixtures/backstop.conf"
 
 READINGS=('0 ok' '0 keep' '2 ok' '2 keep') # verdict delay in minutes, all-missing notBreaching
-# Checks every minute from a minute before a change to this long after it; every COARSE_MINUTES elsewhere,
-# where the last verdict stands for the minutes between (the check's clock is uptime, so skipping checks
-# in a steady stretch changes no decision).
-FINE_AFTER_MINUTES=4
-COARSE_MINUTES=10
+READING_DELAY=(0 0 2 2)
+READING_KEEP=(ok keep ok keep)
+# Checks every minute until the check settles, and then only where something may change: from a minute
+# before each change in the scenario (an activity or event starting or ending, a watched minute) to this
+# long after it, every COARSE_MINUTES, and in the scenario's last minute; the last verdict stands for the
+# minutes between. Settled: two checks a minute apart keep the box up for the same reason (the same
+# detectors count, the same lock is held, or a dry run would stop). With the same inputs every minute and
+# the check's clock on uptime, every check until the next change would say the same. A check that counts
+# towards a stop (idle, boot grace) never settles, so the stop minute is exact; a change the scenario does
+# not mark shows as a stop at a later minute than the test expects.
+FINE_AFTER_MINUTES=0
+COARSE_MINUTES=60
 # How long the model keeps watching after a box stopped: the backstop must never act on a stopped box.
 STOPPED_TAIL_MINUTES=30
 
@@ -41,7 +48,7 @@ hundredths() {
 declare -gA V C S
 # Per alarm a and minute m: PP[a:m] datapoints present in minutes 1..m, PB[a:m] of them breaching.
 declare -gA PP PB
-declare -ga ALARM_NAME ALARM_METRIC ALARM_STAT ALARM_CMP ALARM_THRESHOLD ALARM_N ALARM_M ALARM_TREAT ALARM_ACTION
+declare -ga IN_ALARM=() ALARM_NAME ALARM_METRIC ALARM_STAT ALARM_CMP ALARM_THRESHOLD ALARM_N ALARM_M ALARM_TREAT ALARM_ACTION
 
 model_init() {
   local a=0 entry name metric stat cmp threshold n m treat action
@@ -55,6 +62,7 @@ model_init() {
     PP[$a:0]=0 PB[$a:0]=0
     a=$((a + 1))
   done
+  compile_rule
 }
 
 # The low-CPU threshold for this box's vCPUs, as the stack computes it (stack.ts lowCpuThresholdPercent).
@@ -95,11 +103,11 @@ model_record() {
   done
 }
 
-# The state of alarm $1 at the end of minute $2 under reading $3 ("delay keep|ok"), given its state $4.
+# The state of alarm $1 at the end of minute $2 under reading $3 (an index into READINGS), given its
+# state $4.
 alarm_state() {
-  local a=$1 t=$2 delay keep previous=$4 lo hi present breaches n
+  local a=$1 t=$2 delay=${READING_DELAY[$3]} keep=${READING_KEEP[$3]} previous=$4 lo hi present breaches n
   n=${ALARM_N[a]}
-  read -r delay keep <<<"$3"
   [[ ${ALARM_METRIC[a]} == verdict ]] || delay=0
   # A late datapoint: an alarm that treats missing data as breaching counts it as missing until it
   # arrives (the pessimistic reading for "silent"); one that does not looks back to the data that has
@@ -119,41 +127,42 @@ alarm_state() {
   ((breaches >= ALARM_M[a])) && STATE=ALARM || STATE=OK
 }
 
-# The composite rule over the states in the associative array named $1: 1 when it is in ALARM.
-rule_holds() {
-  local -n rule_states=$1
-  local expression=$DEAD_CHECK_RULE name value
-  for name in "${!rule_states[@]}"; do
-    value=0
-    [[ ${rule_states[$name]} == ALARM ]] && value=1
-    expression=${expression//"ALARM($name)"/$value}
+# The composite rule as a bash arithmetic expression over IN_ALARM (1 for an alarm in ALARM, by index),
+# built once: ALARM(silent) AND NOT ALARM(stopped) -> IN_ALARM[1] && ! IN_ALARM[3].
+compile_rule() {
+  local a expression=$DEAD_CHECK_RULE
+  for a in "${!ALARM_NAME[@]}"; do
+    expression=${expression//"ALARM(${ALARM_NAME[a]})"/"IN_ALARM[$a]"}
   done
   expression=${expression//AND/'&&'}
   expression=${expression//OR/'||'}
   expression=${expression//NOT/'!'}
-  [[ $expression =~ ^[01\&\|\!\ \(\)]+$ ]] || fail_with "cannot evaluate the rule: $expression"
-  ((expression))
+  [[ $expression =~ ^([01\&\|\!\ \(\)]|IN_ALARM\[[0-9]+\])+$ ]] || fail_with "cannot evaluate the rule: $expression"
+  RULE_EXPRESSION=$expression
 }
 
-# Evaluates minute $1 under reading $2 for run $3 (states kept in STATES_$3). Sets ACTION to the stop
-# the backstop starts this minute: verdict (the alarm's EC2 stop action), dead-check (EventBridge), or ''.
+# Evaluates minute $1 under reading $2 (an index into READINGS; states kept in STATES_$2). Sets ACTION
+# to the stop the backstop starts this minute: verdict (the alarm's EC2 stop action), dead-check
+# (EventBridge), or ''.
 model_step() {
-  local t=$1 reading=$2 run=$3 a name was
+  local t=$1 run=$2 a name was
   local -n states=STATES_$run
   ACTION=''
   for a in "${!ALARM_NAME[@]}"; do
     name=${ALARM_NAME[a]}
     was=${states[$name]}
-    alarm_state "$a" "$t" "$reading" "$was"
+    alarm_state "$a" "$t" "$run" "$was"
     # shellcheck disable=SC2004 # an associative array behind a nameref
     states[$name]=$STATE
+    # shellcheck disable=SC2034 # read by RULE_EXPRESSION
+    if [[ $STATE == ALARM ]]; then IN_ALARM[a]=1; else IN_ALARM[a]=0; fi
     if [[ $STATE == ALARM && $was != ALARM && ${ALARM_ACTION[a]} == stop ]]; then
       ACTION=verdict
     fi
   done
   was=${states[composite]}
   states[composite]=OK
-  rule_holds "STATES_$run" && states[composite]=ALARM
+  ((RULE_EXPRESSION)) && states[composite]=ALARM
   [[ ${states[composite]} == ALARM && $was != ALARM && -z $ACTION ]] && ACTION=dead-check
   return 0
 }
@@ -162,72 +171,99 @@ model_step() {
 # The box
 # ---------------------------------------------------------------------------------------------
 
-# Activities: "name first last" (minutes, inclusive). Each sets fixtures for one minute.
-declare -ga PLAN=()
+# Activities: "name first last" (minutes, inclusive), split once per scenario into PLAN_NAME, PLAN_FIRST
+# and PLAN_LAST; events ("name first [last]") likewise.
+declare -ga PLAN=() PLAN_NAME=() PLAN_FIRST=() PLAN_LAST=() EVENT_NAME=() EVENT_FIRST=() EVENT_LAST=()
 EVENTS=()
 
-# Sets the fixtures for the activities going on in minute $1; CPU_HUNDREDTHS for the model.
-live_minute() {
-  local minute=$1 entry name first last cpu=1 network=1 disk=0 memory=6 utilization='' burst='' typed=''
-  local -a command_lines=()
+split_plan() {
+  local entry name first last
+  PLAN_NAME=() PLAN_FIRST=() PLAN_LAST=() EVENT_NAME=() EVENT_FIRST=() EVENT_LAST=()
   for entry in "${PLAN[@]}"; do
     read -r name first last <<<"$entry"
-    ((minute >= first && minute <= last)) || continue
+    PLAN_NAME+=("$name") PLAN_FIRST+=("$first") PLAN_LAST+=("$last")
+  done
+  for entry in "${EVENTS[@]}"; do
+    read -r name first last <<<"$entry"
+    EVENT_NAME+=("$name") EVENT_FIRST+=("$first") EVENT_LAST+=("${last:-999999}")
+  done
+}
+
+# What minute $1 looks like on the box, for the check that may read it: MINUTE_LINES (command lines),
+# MINUTE_MEMORY, MINUTE_NEURON ('', burst or a utilization), and the counters of /proc, advanced here.
+# The fixture files are written only when a check runs (write_minute): a check reads the last minute's
+# files, and every minute's counters are in them. CPU_HUNDREDTHS is the model's CPU datapoint.
+live_minute() {
+  local minute=$1 i name cpu=1 network=1 disk=0
+  MINUTE_LINES=() MINUTE_MEMORY=6 MINUTE_NEURON=''
+  for i in "${!PLAN_NAME[@]}"; do
+    ((minute >= PLAN_FIRST[i] && minute <= PLAN_LAST[i])) || continue
+    name=${PLAN_NAME[i]}
     case $name in
-      ssh) command_lines+=('sshd: ubuntu [priv]' 'sshd: ubuntu@pts/0' '-bash') ;;
-      typing) command_lines+=('sshd: ubuntu@pts/0' '-bash') && typed=yes ;;
-      vscode) command_lines+=('sshd: ubuntu [priv]' 'sshd: ubuntu@notty'
+      ssh) MINUTE_LINES+=('sshd: ubuntu [priv]' 'sshd: ubuntu@pts/0' '-bash') ;;
+      typing) MINUTE_LINES+=('sshd: ubuntu@pts/0' '-bash') && TYPED_AT=$((TS_NOW + 60)) ;;
+      vscode) MINUTE_LINES+=('sshd: ubuntu [priv]' 'sshd: ubuntu@notty'
         'sh /home/ubuntu/.vscode-server/cli/servers/Stable-abc/server/bin/code-server --connection-token=x') ;;
-      vscode-tunnel) command_lines+=('/home/ubuntu/.vscode/cli/code tunnel --accept-server-license-terms') ;;
-      mosh) command_lines+=('mosh-server new -s -c 256 -l LANG=en_US.UTF-8') ;;
-      jupyter) command_lines+=('/opt/conda/bin/python3 -m ipykernel_launcher -f /run/user/1000/jupyter/kernel-1.json') ;;
+      vscode-tunnel) MINUTE_LINES+=('/home/ubuntu/.vscode/cli/code tunnel --accept-server-license-terms') ;;
+      mosh) MINUTE_LINES+=('mosh-server new -s -c 256 -l LANG=en_US.UTF-8') ;;
+      jupyter) MINUTE_LINES+=('/opt/conda/bin/python3 -m ipykernel_launcher -f /run/user/1000/jupyter/kernel-1.json') ;;
       cell) cpu=$((cpu > 60 ? cpu : 60)) ;;
-      tmux) command_lines+=('tmux: server') ;;
-      zellij) command_lines+=('zellij --server /run/user/1000/zellij/0.40.1/work') ;;
-      dtach) command_lines+=('dtach -n /tmp/job.sock bash') ;;
-      ssm) command_lines+=('/snap/amazon-ssm-agent/11320/ssm-session-worker ubuntu-0a1b2c i-0123456789abcdef0' 'sh') ;;
-      run-command) command_lines+=('/snap/amazon-ssm-agent/11320/ssm-document-worker 5f1c0a52 aws:runShellScript' 'bash _script.sh') ;;
-      neuron-train) command_lines+=('python3 my_experiment.py --steps 10000') && cpu=2 utilization=85 ;;
-      neuron-hold) command_lines+=('python3 my_experiment.py --steps 10000') && utilization=0 ;;
-      neuron-burst) command_lines+=('python3 serve_model.py') && burst=yes ;;
-      finetune) command_lines+=('/opt/venv/bin/python3 -u /home/ubuntu/finetuning.py --lr 3e-4') && cpu=2 ;;
-      torch-run) command_lines+=('python3 -m torch.distributed.run --nproc_per_node=2 main.py') && cpu=2 ;;
-      deepspeed) command_lines+=('deepspeed --num_gpus 2 main.py') && cpu=2 ;;
-      torchrun-32) command_lines+=('torchrun --nproc_per_node=32 main.py') && cpu=$((cpu > 2 ? cpu : 2)) ;;
+      tmux) MINUTE_LINES+=('tmux: server') ;;
+      zellij) MINUTE_LINES+=('zellij --server /run/user/1000/zellij/0.40.1/work') ;;
+      dtach) MINUTE_LINES+=('dtach -n /tmp/job.sock bash') ;;
+      ssm) MINUTE_LINES+=('/snap/amazon-ssm-agent/11320/ssm-session-worker ubuntu-0a1b2c i-0123456789abcdef0' 'sh') ;;
+      run-command) MINUTE_LINES+=('/snap/amazon-ssm-agent/11320/ssm-document-worker 5f1c0a52 aws:runShellScript' 'bash _script.sh') ;;
+      neuron-train) MINUTE_LINES+=('python3 my_experiment.py --steps 10000') && cpu=2 MINUTE_NEURON=85 ;;
+      neuron-hold) MINUTE_LINES+=('python3 my_experiment.py --steps 10000') && MINUTE_NEURON=0 ;;
+      neuron-burst) MINUTE_LINES+=('python3 serve_model.py') && MINUTE_NEURON=burst ;;
+      finetune) MINUTE_LINES+=('/opt/venv/bin/python3 -u /home/ubuntu/finetuning.py --lr 3e-4') && cpu=2 ;;
+      torch-run) MINUTE_LINES+=('python3 -m torch.distributed.run --nproc_per_node=2 main.py') && cpu=2 ;;
+      deepspeed) MINUTE_LINES+=('deepspeed --num_gpus 2 main.py') && cpu=2 ;;
+      torchrun-32) MINUTE_LINES+=('torchrun --nproc_per_node=32 main.py') && cpu=$((cpu > 2 ? cpu : 2)) ;;
       one-vcpu) cpu=$((cpu > 1 ? cpu : 1)) ;;
-      hung-job) command_lines+=('python3 train.py --resume') && cpu=0 ;;
-      compile) command_lines+=('make -j8') && cpu=60 ;;
+      hung-job) MINUTE_LINES+=('python3 train.py --resume') && cpu=0 ;;
+      compile) MINUTE_LINES+=('make -j8') && cpu=60 ;;
       download) network=2000 ;;
-      slow-download) command_lines+=('curl -O https://example.com/weights.bin') && network=50 ;;
-      disk-job) command_lines+=('python3 shard_dataset.py') && disk=5000 ;;
-      memory) memory=90 ;;
-      tensorboard) command_lines+=('tensorboard --logdir runs/train') ;;
-      preauth) command_lines+=('sshd: unknown [preauth]' 'sshd-session: root [preauth]') ;;
-      keepalive) ((minute == first)) && mkdir -p "$TS_STATE_DIR" && touch_keepalive ;;
+      slow-download) MINUTE_LINES+=('curl -O https://example.com/weights.bin') && network=50 ;;
+      disk-job) MINUTE_LINES+=('python3 shard_dataset.py') && disk=5000 ;;
+      memory) MINUTE_MEMORY=90 ;;
+      tensorboard) MINUTE_LINES+=('tensorboard --logdir runs/train') ;;
+      preauth) MINUTE_LINES+=('sshd: unknown [preauth]' 'sshd-session: root [preauth]') ;;
+      # Touched as the minute starts, so now rather than before the next check.
+      keepalive) ((minute == PLAN_FIRST[i])) && mkdir -p "$TS_STATE_DIR" && touch_keepalive ;;
       quiet) cpu=0 ;;
       *) fail_with "unknown activity $name" ;;
     esac
   done
-  processes "${command_lines[@]}"
-  [[ $memory == "$MEM_USED_PERCENT" ]] || memory_in_use "$memory"
-  if [[ -n $burst ]]; then
+  advance_counters "$cpu" "$network" "$disk"
+  CPU_HUNDREDTHS=$((cpu * 100))
+}
+
+# Writes what the check reads for the minute live_minute last set up: the process table, the neuron-monitor
+# reports, /proc, and the terminal's access time at the last minute someone typed.
+write_minute() {
+  processes "${MINUTE_LINES[@]}"
+  # shellcheck disable=SC2034 # read by write_proc (test_helper.bash)
+  MEM_USED_PERCENT=$MINUTE_MEMORY
+  if [[ $MINUTE_NEURON == burst ]]; then
     { report_with 0; report_with 72; report_with 0; } >"$TS_NEURON_REPORTS"
-  elif [[ -n $utilization ]]; then
-    report_with "$utilization" >"$TS_NEURON_REPORTS"
+  elif [[ -n $MINUTE_NEURON ]]; then
+    report_with "$MINUTE_NEURON" >"$TS_NEURON_REPORTS"
   else
     printf '%s\n' '{"neuron_runtime_data":[],"instance_info":{"error":""}}' >"$TS_NEURON_REPORTS"
   fi
-  tick "$cpu" "$network" "$disk"
-  [[ -n $typed ]] && type_on_terminal 0
-  CPU_HUNDREDTHS=$((cpu * 100))
+  write_proc
+  if [[ -n $TYPED_AT && $TYPED_AT != "$TYPED_WRITTEN" ]]; then
+    TS_NOW=$TYPED_AT type_on_terminal 0
+    TYPED_WRITTEN=$TYPED_AT
+  fi
 }
 
 # Whether event $1 (e.g. "dead") covers minute $2.
 event_at() {
-  local entry name first last
-  for entry in "${EVENTS[@]}"; do
-    read -r name first last <<<"$entry"
-    [[ $name == "$1" ]] && (($2 >= first && $2 <= ${last:-999999})) && return 0
+  local i
+  for i in "${!EVENT_NAME[@]}"; do
+    [[ ${EVENT_NAME[i]} == "$1" ]] && (($2 >= EVENT_FIRST[i] && $2 <= EVENT_LAST[i])) && return 0
   done
   return 1
 }
@@ -247,27 +283,39 @@ mark_fine_minutes() {
 
 # Runs the check for minute $1 if it is due and alive; sets V[$1] and BOX_STOPPED_AT when it shuts down.
 box_minute() {
-  local m=$1 line value=''
+  local m=$1 line value='' stop_fails=no reason
   if event_at dead "$m"; then
     return 0
   fi
-  if [[ -z ${FINE[$m]-} ]] && ((m % COARSE_MINUTES != 0)); then
+  if [[ $SETTLED == yes && -z ${FINE[$m]-} ]] && ((m % COARSE_MINUTES != 0 && m != LAST_MINUTE)); then
     V[$m]=$LAST_VERDICT
     return 0
   fi
+  write_minute
   if event_at outage "$m"; then stub_does aws exit 255; else stub_does aws exit 0; fi
-  if event_at stop-fails "$m"; then stub_does shutdown exit 1; else stub_does shutdown exit 0; fi
+  if event_at stop-fails "$m"; then stop_fails=yes && stub_does shutdown exit 1; else stub_does shutdown exit 0; fi
   : >"$TS_FAKE/calls"
-  # As run_check does, without bats' `run` around it: the simulator runs hundreds of checks.
-  output=$(PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" check 2>&1) || true
+  run_check
   printf '%4d | %s\n' "$m" "${output%% | *}" >>"$TRANSCRIPT"
   while read -r line; do
     [[ $line == 'begin aws cloudwatch put-metric-data '* ]] && value=${line##* }
-    [[ $line == 'begin shutdown -h now'* ]] && ! event_at stop-fails "$m" && BOX_STOPPED_AT=$m
+    [[ $line == 'begin shutdown -h now'* && $stop_fails == no ]] && BOX_STOPPED_AT=$m
   done <"$TS_FAKE/calls"
   event_at outage "$m" && value=''
   V[$m]=$value
   LAST_VERDICT=$value
+  # The decision, without warnings before it or the minutes counted after the reason.
+  reason=${output%% | *}
+  reason=${reason##*$'\n'}
+  reason=${reason%%;*}
+  [[ $reason == 'idle '*': dry run, would stop the box now' ]] && reason='dry run, would stop the box now'
+  if [[ $reason == "$LAST_REASON" ]] && [[ $SETTLED == yes || $LAST_CHECKED == $((m - 1)) ]] &&
+    [[ $reason == 'active ('* || $reason == 'another check held '* || $reason == 'dry run, '* ]]; then
+    SETTLED=yes
+  else
+    SETTLED=no
+  fi
+  LAST_REASON=$reason LAST_CHECKED=$m
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -285,9 +333,10 @@ simulate() {
   # failing assertion still reports its line (fail_with prints the transcript).
   trap - DEBUG
   PLAN=("$@")
+  split_plan
   local vcpus=${VCPUS:-8}
   setup_box "$BATS_TEST_TMPDIR"
-  export JOURNAL_STREAM=8:1 TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
+  export TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
   TRANSCRIPT=$BOX/transcript.txt
   for entry in "${CONF[@]}"; do
     read -r key value <<<"$entry"
@@ -315,12 +364,13 @@ simulate() {
   for ((m = 1; m <= stopped_before; m++)); do model_record "$m"; done
   for ((m = 1; m <= stopped_before; m++)); do
     for ((r = 0; r < ${#READINGS[@]}; r++)); do
-      model_step "$m" "${READINGS[r]}" "$r"
+      model_step "$m" "$r"
       if [[ -n $ACTION ]]; then FIRED_WHILE_STOPPED+=" $ACTION@-$((stopped_before - m + 1))"; fi
     done
   done
   if event_at hung 1 || [[ ${#EVENTS[@]} -gt 0 && " ${EVENTS[*]} " == *' hung '* ]]; then conf CHECK_INTERVAL_SECONDS 1; fi
-  LAST_VERDICT='' BOX_STOPPED_AT=''
+  LAST_VERDICT='' BOX_STOPPED_AT='' TYPED_AT='' TYPED_WRITTEN='' SETTLED=no LAST_REASON='' LAST_CHECKED=''
+  LAST_MINUTE=$duration
   for ((m = 1; m <= duration; m++)); do
     live_minute "$m"
     if event_at hung "$m" && [[ -z $lock_fd ]]; then
@@ -337,7 +387,7 @@ simulate() {
     all_stopped=yes
     for ((r = 0; r < ${#READINGS[@]}; r++)); do
       [[ -n ${STOP_MINUTES[r]} ]] && continue
-      model_step $((m + OFFSET)) "${READINGS[r]}" "$r"
+      model_step $((m + OFFSET)) "$r"
       if [[ -n $BOX_STOPPED_AT ]]; then
         STOP_MINUTES[r]=$m STOP_BY[r]=box
       elif [[ $ACTION == verdict ]]; then
@@ -371,7 +421,7 @@ model_tail() {
     [[ -n $stop ]] || continue
     for ((m = stop + OFFSET + 1; m <= stop + OFFSET + STOPPED_TAIL_MINUTES; m++)); do
       # Data after the stop never reached the model's series: the box was gone.
-      model_step "$m" "${READINGS[r]}" "$r"
+      model_step "$m" "$r"
       if [[ -n $ACTION ]]; then FIRED_WHILE_STOPPED+=" $ACTION@$((m - OFFSET))"; fi
     done
   done
@@ -404,8 +454,9 @@ expect_no_stop() {
   record_figure none
 }
 
-# One line per scenario for the figures: kind, measured minutes, name.
-FIGURES_FILE=${BATS_RUN_TMPDIR:-/tmp}/trainium-spot-timeline-figures
+# One line per scenario for the figures: kind, measured minutes, name. In the run's own directory, or
+# in TIMELINE_FIGURES_FILE when the scenarios run in more than one bats run (scripts/test-bats.sh).
+FIGURES_FILE=${TIMELINE_FIGURES_FILE:-${BATS_RUN_TMPDIR:-/tmp}/trainium-spot-timeline-figures}
 record_figure() {
   local r worst=0
   for ((r = 0; r < ${#READINGS[@]}; r++)); do

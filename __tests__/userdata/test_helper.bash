@@ -23,14 +23,8 @@ JIFFIES_PER_MINUTE=6000
 setup_box() {
   export BOX=${1:-$BATS_TEST_TMPDIR}/box
   export TS_FAKE=$BOX/fake
-  mkdir -p "$BOX/bin" "$BOX/sysbin" "$TS_FAKE" "$BOX/etc" "$BOX/log" "$BOX/run" \
-    "$BOX/proc/net" "$BOX/proc/sys/kernel/random" "$BOX/dev/pts" "$BOX/cloud"
-  local tool
-  for tool in "${SYSTEM_TOOLS[@]}"; do
-    ln -s "$(command -v "$tool")" "$BOX/sysbin/$tool"
-  done
-  install_stub "$BOX/bin" ps ss shutdown logger curl wget aws
-  cp "$BATS_TEST_DIRNAME/fixtures/idle.conf" "$BOX/etc/idle.conf"
+  build_box_template
+  cp -a "$BOX_TEMPLATE" "$BOX"
 
   export TS_IDLE_CONF=$BOX/etc/idle.conf
   export TS_STATE_DIR=$BOX/run/trainium-spot
@@ -40,9 +34,10 @@ setup_box() {
   export TS_COMMAND_TIMEOUT_SECONDS=5
   export TS_DEV_PTS=$BOX/dev/pts
   export TS_INSTANCE_ID_FILE=$BOX/cloud/instance-id
-  printf 'i-0123456789abcdef0\n' >"$TS_INSTANCE_ID_FILE"
   export TS_NOW=1700000000 TZ=UTC
-  unset TS_KEEPALIVE_FILE TS_LOCK_FILE JOURNAL_STREAM
+  # Under systemd, as on the box: stdout reaches the journal (a test that runs the check by hand unsets it).
+  export JOURNAL_STREAM=8:1
+  unset TS_KEEPALIVE_FILE TS_LOCK_FILE
 
   BOOT_ID=6f1c0a52-0d7e-4c1b-9b53-7a4f0f3f2f01
   UPTIME_SECONDS=3600
@@ -58,9 +53,41 @@ setup_box() {
   processes
 }
 
-# Runs the check as systemd would, with only the stubs and SYSTEM_TOOLS on PATH.
+# The parts of a box every test starts with (directories, the tool links, the stubs, idle.conf), built
+# once per bats run: a box is then one `cp -a`, where building it takes a process per link.
+BOX_TEMPLATE=${BATS_RUN_TMPDIR:-${TMPDIR:-/tmp}}/trainium-spot-box
+build_box_template() {
+  [[ -d $BOX_TEMPLATE ]] && return 0
+  local staging=$BOX_TEMPLATE.$$ tool
+  local -a tools=()
+  mkdir -p "$staging/bin" "$staging/sysbin" "$staging/fake" "$staging/etc" "$staging/log" "$staging/run" \
+    "$staging/proc/net" "$staging/proc/sys/kernel/random" "$staging/dev/pts" "$staging/cloud"
+  # Where PATH finds each tool, from bash's own lookup table rather than a subshell per tool.
+  hash "${SYSTEM_TOOLS[@]}"
+  for tool in "${SYSTEM_TOOLS[@]}"; do tools+=("${BASH_CMDS[$tool]}"); done
+  # One ln for all tools: each link is named after its target, which is the tool's name.
+  ln -s "${tools[@]}" "$staging/sysbin/"
+  install_stub "$staging/bin" ps ss shutdown logger curl wget aws
+  cp "$BATS_TEST_DIRNAME/fixtures/idle.conf" "$staging/etc/idle.conf"
+  printf 'i-0123456789abcdef0\n' >"$staging/cloud/instance-id"
+  # Renamed whole, so a test never copies a half-built template.
+  mv -T "$staging" "$BOX_TEMPLATE" 2>/dev/null || rm -rf "$staging"
+}
+
+# Runs the check as systemd would, with only the stubs and SYSTEM_TOOLS on PATH. Sets status and
+# output as bats' `run` does, without its subshell: the check's own processes are the ones that count.
 run_check() {
-  run env PATH="$BOX/bin:$BOX/sysbin" "$IDLE_CHECK" check
+  check_with check
+}
+
+# check_with <command>: the idle check with this command (check, status, ...), as run_check.
+check_with() {
+  status=0
+  PATH="$BOX/bin:$BOX/sysbin" "$BOX/sysbin/bash" "$IDLE_CHECK" "$@" >"$BOX/check.out" 2>&1 || status=$?
+  output=''
+  IFS= read -r -d '' output <"$BOX/check.out" || true
+  # As $(...) in `run`: without the trailing newlines.
+  while [[ $output == *$'\n' ]]; do output=${output%$'\n'}; done
 }
 
 install_stub() {
@@ -114,6 +141,12 @@ write_proc() {
 # One minute passes: `tick [busy cpu percent] [network KB/s] [disk KB/s]`. Loopback traffic and
 # partition and loop device I/O are heavy on purpose.
 tick() {
+  advance_counters "$@"
+  write_proc
+}
+
+# The counters of `tick`, without writing /proc: the simulator writes it only before a check reads it.
+advance_counters() {
   local cpu_percent=${1:-1} network_kbps=${2:-1} disk_kbps=${3:-0}
   local busy=$((JIFFIES_PER_MINUTE * cpu_percent / 100))
   UPTIME_SECONDS=$((UPTIME_SECONDS + 60))
@@ -123,7 +156,6 @@ tick() {
   NET_BYTES=$((NET_BYTES + network_kbps * 1000 * 60))
   DISK_SECTORS=$((DISK_SECTORS + disk_kbps * 1000 * 60 / 512))
   LO_BYTES=$((LO_BYTES + 500000000))
-  write_proc
 }
 
 # A stop/start: a fresh /run, a new boot id, the clock of a new boot.
@@ -163,7 +195,12 @@ type_on_terminal() {
 
 # The StopVerdict the last check published, or nothing when it published none.
 published_verdict() {
-  sed -n 's/^begin aws cloudwatch put-metric-data .* --value \([01]\)$/\1/p' "$TS_FAKE/calls" | tail -n 1
+  local line value=''
+  [[ -r $TS_FAKE/calls ]] || return 0
+  while IFS= read -r line; do
+    [[ $line =~ ^begin\ aws\ cloudwatch\ put-metric-data\ .*\ --value\ ([01])$ ]] && value=${BASH_REMATCH[1]}
+  done <"$TS_FAKE/calls"
+  [[ -z $value ]] || printf '%s\n' "$value"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -229,25 +266,36 @@ assert_success() { [[ $status -eq 0 ]] || fail_with "expected exit 0, got $statu
 assert_output_has() { [[ $output == *"$1"* ]] || fail_with "expected the output to contain: $1"; }
 refute_output_has() { [[ $output != *"$1"* ]] || fail_with "expected the output not to contain: $1"; }
 
-shutdown_calls() {
-  grep -c '^begin shutdown' "$TS_FAKE/calls" 2>/dev/null || true
-}
-assert_stopped() {
-  grep -q '^begin shutdown -h now' "$TS_FAKE/calls" 2>/dev/null || fail_with "expected shutdown -h now"
-}
-refute_stopped() {
-  ! grep -q '^begin shutdown' "$TS_FAKE/calls" 2>/dev/null || fail_with "expected no shutdown"
+# Sets CALL_COUNT to the number of calls the stubs recorded that match the extended regular expression
+# $1, as `grep -cE` would count them (in bash: these assertions run after nearly every check).
+count_calls() {
+  local line
+  CALL_COUNT=0
+  [[ -r $TS_FAKE/calls ]] || return 0
+  while IFS= read -r line; do
+    [[ $line =~ $1 ]] && CALL_COUNT=$((CALL_COUNT + 1))
+  done <"$TS_FAKE/calls"
+  return 0
 }
 
-# Minutes the box has been idle by its own clock, as the last check logged them ("idle 2/3 min").
-idle_minutes() {
-  sed -n 's/^[^ ]* idle \([0-9]*\)\/[0-9]* min.*/\1/p' "$TS_LOG_FILE" | tail -n 1
+shutdown_calls() {
+  count_calls '^begin shutdown'
+  printf '%s\n' "$CALL_COUNT"
+}
+assert_stopped() {
+  count_calls '^begin shutdown -h now'
+  ((CALL_COUNT > 0)) || fail_with "expected shutdown -h now"
+}
+refute_stopped() {
+  count_calls '^begin shutdown'
+  ((CALL_COUNT == 0)) || fail_with "expected no shutdown"
 }
 
 # The check's verdict on one detector in its last decision, e.g. "ssh: ACTIVE (SSH session: ...)".
 verdict() {
-  local rest item
-  rest="$(tail -n 1 "$TS_LOG_FILE") | "
+  local rest='' item
+  while IFS= read -r item || [[ -n $item ]]; do rest=$item; done <"$TS_LOG_FILE"
+  rest+=" | "
   while [[ $rest == *" | "* ]]; do
     item=${rest%%" | "*}
     rest=${rest#*" | "}

@@ -768,9 +768,9 @@ main() {
     exit 2
   fi
   load_config
-  # Two checks started together (the timer and a manual run) may both find no directory: the loser's
-  # mkdir fails, but the directory is there.
-  mkdir -m 0755 -- "$STATE_DIR" 2>/dev/null || [[ -d $STATE_DIR ]] || die "cannot create $STATE_DIR"
+  # Made once per boot, not a process every minute. Two checks started together (the timer and a manual
+  # run) may both find no directory: the loser's mkdir fails, but the directory is there.
+  [[ -d $STATE_DIR ]] || mkdir -m 0755 -- "$STATE_DIR" 2>/dev/null || [[ -d $STATE_DIR ]] || die "cannot create $STATE_DIR"
 
   # The timer and a manual run take turns: the second waits for the first, then checks afresh.
   exec {lock_fd}>>"$LOCK_FILE" || die "cannot open $LOCK_FILE"
