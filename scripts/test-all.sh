@@ -1,73 +1,137 @@
 #!/usr/bin/env bash
-# Runs every test the project has and ends with one line: "N passed, N failed[, N skipped]".
-#   tsc    - one type-check of everything (jest itself only transpiles)
-#   jest   - config, constructs, stack, policy, engine (terraform plan), CLI
-#   bats   - the on-box idle check, run unchanged against stubs
-#   lint   - shellcheck over every shell file (one check per file)
+# Runs every test the project has and ends with one line: "N passed, N failed, N skipped".
+#   typecheck  - one `tsc --noEmit` of everything (jest itself only transpiles), incremental
+#   jest       - config, constructs, stack, policy, CLI
+#   engine     - the whole synthesized stack on the real Terraform engine (jest, __tests__/engine)
+#   bats       - the on-box idle check, run unchanged against stubs, and the timeline simulator
+#   and shellcheck over every shell file (one check per file)
+# The parts run side by side, TEST_PARTS_AT_ONCE at a time (default 2, one per core here); each part's
+# output is printed whole when it ends, with its wall and CPU time.
+#
+#   npm test                       everything
+#   npm test -- <jest arguments>   only jest, with those arguments (e.g. a test file), no other part
+#   TEST_PARTS="typecheck bats" npm test   only those parts
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 export CHECKPOINT_DISABLE=1
-passed=0
-failed=0
-skipped=0
+readonly AT_ONCE=${TEST_PARTS_AT_ONCE:-2}
 report_dir=$(mktemp -d)
 trap 'rm -rf "$report_dir"' EXIT
 
-# Each part prints its own wall time, so a slow part is visible without a profiler.
-part_started=$SECONDS
-end_part() { echo "-- $1: $((SECONDS - part_started)) s"; part_started=$SECONDS; }
+# ------------------------------------------------------------------ the parts
+# Each writes "passed failed skipped" to $report_dir/<part>.counts; its output goes to <part>.out.
 
-# ------------------------------------------------------------------ type-check
-# Once for the whole project: jest transpiles each file on its own (isolatedModules) and checks no types.
-echo "== typecheck"
-if npx tsc --noEmit; then passed=$((passed + 1)); else echo "typecheck failed"; failed=$((failed + 1)); fi
-end_part typecheck
-
-# ------------------------------------------------------------------ jest
-echo "== jest"
-npx jest --ci --json --outputFile="$report_dir/jest.json" "$@"
-if [[ -s "$report_dir/jest.json" ]]; then
-  read -r p f s < <(node -e '
+# jest_counts REPORT: the counts of a jest --json report (a suite that failed to run counts as failed).
+jest_counts() {
+  if [[ ! -s "$1" ]]; then echo "0 1 0"; echo "jest wrote no report" >&2; return; fi
+  node -e '
     const r = require(process.argv[1]);
     console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites, r.numPendingTests + r.numTodoTests);
-  ' "$report_dir/jest.json")
-  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-else
-  echo "jest wrote no report"; failed=$((failed + 1))
-fi
-end_part jest
+  ' "$1"
+}
 
-# ------------------------------------------------------------------ bats
-echo "== bats"
-if compgen -G "__tests__/userdata/*.bats" > /dev/null; then
-  # bats names its executable through `directories.bin`, which npm does not link into .bin.
-  node_modules/bats/bin/bats --formatter tap __tests__/userdata | tee "$report_dir/bats.tap"
-  p=$(grep -cE '^ok [0-9]+ ' "$report_dir/bats.tap" | tr -d ' ')
-  s=$(grep -cE '^ok [0-9]+ .*# skip' "$report_dir/bats.tap" | tr -d ' ')
-  f=$(grep -cE '^not ok [0-9]+ ' "$report_dir/bats.tap" | tr -d ' ')
-  planned=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$report_dir/bats.tap" | head -n 1)
+part_typecheck() {
+  # The build info lets an unchanged file keep its verdict between runs; a fresh clone checks everything.
+  if node_modules/.bin/tsc --noEmit --incremental --tsBuildInfoFile node_modules/.cache/trainium-spot/tsc.tsbuildinfo; then
+    echo "1 0 0" > "$report_dir/typecheck.counts"
+  else
+    echo "typecheck failed"; echo "0 1 0" > "$report_dir/typecheck.counts"
+  fi
+}
+
+part_jest() {
+  node_modules/.bin/jest --ci --json --outputFile="$report_dir/jest.json" --testPathIgnorePatterns '/__tests__/engine/' "$@"
+  jest_counts "$report_dir/jest.json" > "$report_dir/jest.counts"
+}
+
+part_engine() {
+  node_modules/.bin/jest --ci --json --outputFile="$report_dir/engine.json" __tests__/engine
+  jest_counts "$report_dir/engine.json" > "$report_dir/engine.counts"
+}
+
+part_bats() {
+  local tap=$report_dir/bats.tap
+  bash scripts/test-bats.sh | tee "$tap"
+  local p s f planned
+  p=$(grep -cE '^ok [0-9]+ ' "$tap")
+  s=$(grep -cE '^ok [0-9]+ .*# skip' "$tap")
+  f=$(grep -cE '^not ok [0-9]+ ' "$tap")
+  planned=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$tap" | head -n 1)
   if [[ -z "$planned" || $((p + f)) -ne "$planned" ]]; then
     echo "bats did not finish its plan (${planned:-no plan}, $((p + f)) reported)"; f=$((f + 1))
   fi
-  passed=$((passed + p - s)); failed=$((failed + f)); skipped=$((skipped + s))
-else
-  echo "no bats tests found"; failed=$((failed + 1))
-fi
-end_part bats
+  echo "$((p - s)) $f $s" > "$report_dir/bats.counts"
+}
 
-# ------------------------------------------------------------------ shellcheck
-echo "== shellcheck"
-mapfile -t shell_files < <(git ls-files -co --exclude-standard -- '*.sh' '*.bash' '*.bats' .ci/run | sort -u)
-if command -v shellcheck > /dev/null; then
-  for file in "${shell_files[@]}"; do
-    if shellcheck -x "$file"; then passed=$((passed + 1)); else echo "shellcheck: $file"; failed=$((failed + 1)); fi
+part_shellcheck() {
+  local files passed=0 failed=0 file
+  mapfile -t files < <(git ls-files -co --exclude-standard -- '*.sh' '*.bash' '*.bats' .ci/run | sort -u)
+  if ! command -v shellcheck > /dev/null; then
+    echo "SKIPPED shellcheck: not installed (Debian/Ubuntu: apt-get install shellcheck; .ci/run installs it)"
+    echo "0 0 ${#files[@]}" > "$report_dir/shellcheck.counts"; return
+  fi
+  # One shellcheck for all files (its start-up is most of a per-file run); a file passes when no finding names it.
+  shellcheck -x -f gcc "${files[@]}" > "$report_dir/shellcheck.findings"
+  if [[ $? -gt 1 ]]; then echo "shellcheck could not run"; echo "0 1 0" > "$report_dir/shellcheck.counts"; return; fi
+  for file in "${files[@]}"; do
+    if grep -q -F -- "$file:" "$report_dir/shellcheck.findings"; then
+      grep -F -- "$file:" "$report_dir/shellcheck.findings"; failed=$((failed + 1))
+    else
+      passed=$((passed + 1))
+    fi
   done
-else
-  echo "SKIPPED shellcheck: not installed (Debian/Ubuntu: apt-get install shellcheck; .ci/run installs it)"
-  skipped=$((skipped + ${#shell_files[@]}))
-fi
-end_part shellcheck
+  # A finding in a sourced file outside the list still fails the run.
+  if [[ $failed -eq 0 && -s "$report_dir/shellcheck.findings" ]]; then cat "$report_dir/shellcheck.findings"; failed=1; fi
+  echo "$passed $failed 0" > "$report_dir/shellcheck.counts"
+}
 
+# ------------------------------------------------------------------ running them
+declare -A part_of_pid=()
+
+start_part() {
+  local name=$1; shift
+  (
+    TIMEFORMAT='%1R %U %S'
+    { time "part_$name" "$@" > "$report_dir/$name.out" 2>&1; } 2> "$report_dir/$name.time"
+  ) &
+  part_of_pid[$!]=$name
+}
+
+# Waits for any running part and prints it whole: its output, then "-- part: wall, CPU".
+finish_part() {
+  local pid name wall user sys
+  wait -n -p pid
+  name=${part_of_pid[$pid]}; unset "part_of_pid[$pid]"
+  echo "== $name"
+  cat "$report_dir/$name.out"
+  read -r wall user sys < "$report_dir/$name.time"
+  echo "-- $name: ${wall} s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }') s CPU"
+}
+
+if [[ $# -gt 0 ]]; then
+  parts=(jest)
+else
+  # Longest first, so the short parts fill in beside them. TEST_PARTS picks some, e.g. "typecheck bats".
+  read -r -a parts <<< "${TEST_PARTS:-engine jest typecheck bats shellcheck}"
+fi
+
+run_started=$SECONDS
+for part in "${parts[@]}"; do
+  while [[ ${#part_of_pid[@]} -ge $AT_ONCE ]]; do finish_part; done
+  start_part "$part" "$@"
+done
+while [[ ${#part_of_pid[@]} -gt 0 ]]; do finish_part; done
+
+passed=0 failed=0 skipped=0
+for part in "${parts[@]}"; do
+  if [[ -s "$report_dir/$part.counts" ]]; then
+    read -r p f s < "$report_dir/$part.counts"
+  else
+    echo "$part reported no counts"; p=0 f=1 s=0
+  fi
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+done
+echo "-- all parts: $((SECONDS - run_started)) s wall"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [[ $failed -eq 0 ]]
