@@ -2,8 +2,8 @@
 # Runs every bats test under __tests__/userdata and prints one TAP stream: a `1..N` plan, then the
 # results numbered 1..N (skips as `# skip`). Exits non-zero when a test fails or a test did not run.
 #
-# Two bats runs share the machine's cores: the timeline's work scenarios in one, every other test in
-# the other. The timeline's figures test sums up every scenario of both, so it runs last, reading the
+# Two bats runs share the machine's cores, each with about half the work: the timeline's work, idle and
+# bounded scenarios in one, every other test in the other. The timeline's figures test sums up every scenario of both, so it runs last, reading the
 # figures both wrote to one shared file.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -21,12 +21,12 @@ if ((${#files[@]} == 0)) || [[ ! -e ${files[0]} ]]; then
 fi
 
 # Test names are regular expressions for bats --filter; no name outside timeline.bats starts this way.
-timeline_work='^work: '
+timeline_first='^(work|idle|bounded): '
 timeline_figures='^figures: '
 
-"$bats" --formatter tap --filter "$timeline_work" "$tests/timeline.bats" >"$work/1.tap" 2>"$work/1.err" &
+"$bats" --formatter tap --filter "$timeline_first" "$tests/timeline.bats" >"$work/1.tap" 2>"$work/1.err" &
 first=$!
-"$bats" --formatter tap --negative-filter "$timeline_work|$timeline_figures" "${files[@]}" >"$work/2.tap" 2>"$work/2.err" &
+"$bats" --formatter tap --negative-filter "$timeline_first|$timeline_figures" "${files[@]}" >"$work/2.tap" 2>"$work/2.err" &
 second=$!
 failed=0
 wait "$first" || failed=1
