@@ -5,17 +5,16 @@
 #   engine     - the whole synthesized stack on the real Terraform engine (jest, __tests__/engine)
 #   bats       - the on-box idle check, run unchanged against stubs, and the timeline simulator
 #   and shellcheck over every shell file (one check per file)
-# The parts run side by side, TEST_PARTS_AT_ONCE at a time (default 2, one per core here); each part's
-# output is printed whole when it ends, with its wall and CPU time.
+# The parts run in two lanes side by side (one per core here); each part's output is printed whole
+# when it ends, with its wall and CPU time.
 #
 #   npm test                       everything
 #   npm test -- <jest arguments>   only jest, with those arguments (e.g. a test file), no other part
-#   TEST_PARTS="typecheck bats" npm test   only those parts
+#   TEST_PARTS="typecheck bats" npm test   only those parts, side by side
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 export CHECKPOINT_DISABLE=1
-readonly AT_ONCE=${TEST_PARTS_AT_ONCE:-2}
 report_dir=$(mktemp -d)
 trap 'rm -rf "$report_dir"' EXIT
 
@@ -41,7 +40,9 @@ part_typecheck() {
 }
 
 part_jest() {
-  node_modules/.bin/jest --ci --json --outputFile="$report_dir/jest.json" --testPathIgnorePatterns '/__tests__/engine/' "$@"
+  # With arguments, jest runs what they name (the engine's file too); without, all but the engine's.
+  if [[ $# -eq 0 ]]; then set -- --testPathIgnorePatterns '/__tests__/engine/'; fi
+  node_modules/.bin/jest --ci --json --outputFile="$report_dir/jest.json" "$@"
   jest_counts "$report_dir/jest.json" > "$report_dir/jest.counts"
 }
 
@@ -88,39 +89,51 @@ part_shellcheck() {
 
 # ------------------------------------------------------------------ running them
 declare -A part_of_pid=()
+declare -A lane_of_pid=()
 
-start_part() {
-  local name=$1; shift
+# Starts the next part of lane $1, if it has one left.
+start_next() {
+  local lane=$1 name
+  read -r name rest <<< "${lanes[lane]}"
+  [[ -n ${name:-} ]] || return 0
+  lanes[lane]=${rest:-}
   (
     TIMEFORMAT='%1R %U %S'
-    { time "part_$name" "$@" > "$report_dir/$name.out" 2>&1; } 2> "$report_dir/$name.time"
+    { time "part_$name" "${jest_args[@]}" > "$report_dir/$name.out" 2>&1; } 2> "$report_dir/$name.time"
   ) &
   part_of_pid[$!]=$name
+  lane_of_pid[$!]=$lane
 }
 
-# Waits for any running part and prints it whole: its output, then "-- part: wall, CPU".
+# Waits for any running part, prints it whole (its output, then "-- part: wall, CPU") and starts the
+# next part of its lane.
 finish_part() {
-  local pid name wall user sys
+  local pid name wall user sys lane
   wait -n -p pid
-  name=${part_of_pid[$pid]}; unset "part_of_pid[$pid]"
+  name=${part_of_pid[$pid]} lane=${lane_of_pid[$pid]}
+  unset "part_of_pid[$pid]" "lane_of_pid[$pid]"
   echo "== $name"
   cat "$report_dir/$name.out"
   read -r wall user sys < "$report_dir/$name.time"
   echo "-- $name: ${wall} s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }') s CPU"
+  start_next "$lane"
 }
 
+jest_args=("$@")
 if [[ $# -gt 0 ]]; then
-  parts=(jest)
+  lanes=(jest)
+elif [[ -n ${TEST_PARTS:-} ]]; then
+  read -r -a lanes <<< "$TEST_PARTS"
 else
-  # Longest first, so the short parts fill in beside them. TEST_PARTS picks some, e.g. "typecheck bats".
-  read -r -a parts <<< "${TEST_PARTS:-engine jest typecheck bats shellcheck}"
+  # Two lanes, one per core: the parts that hold the most memory (Terraform with its providers, jest
+  # workers) one after the other in the first, the light ones in the second.
+  lanes=("engine jest" "typecheck shellcheck bats")
 fi
+parts=()
+for lane in "${lanes[@]}"; do read -r -a in_lane <<< "$lane"; parts+=("${in_lane[@]}"); done
 
 run_started=$SECONDS
-for part in "${parts[@]}"; do
-  while [[ ${#part_of_pid[@]} -ge $AT_ONCE ]]; do finish_part; done
-  start_part "$part" "$@"
-done
+for lane in "${!lanes[@]}"; do start_next "$lane"; done
 while [[ ${#part_of_pid[@]} -gt 0 ]]; do finish_part; done
 
 passed=0 failed=0 skipped=0
