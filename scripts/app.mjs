@@ -21,4 +21,4 @@ const sourcesChanged = () =>
   Math.max(statSync(path.join(ROOT, 'main.ts')).mtimeMs, newestSource(path.join(ROOT, 'src'))) > statSync(BUNDLE).mtimeMs;
 
 if (!existsSync(BUNDLE) || sourcesChanged()) await (await import('./build.mjs')).bundle(['main']);
-createRequire(import.meta.url)('./load-bundle.cjs').loadBundle(BUNDLE);
+createRequire(import.meta.url)(BUNDLE);

@@ -1,7 +1,6 @@
 // Bundles the app and the CLI, each with every dependency it needs, into dist/main.js and dist/cli.js,
 // and the parts of the AWS SDK the CLI loads on first use into dist/aws-sdk.js. One file to read and
-// compile starts far faster than hundreds of modules resolved one by one from node_modules; each
-// bundle runs through scripts/load-bundle.cjs, from V8's code cache after its first run. Provider
+// compile starts far faster than hundreds of modules resolved one by one from node_modules. Provider
 // classes stay imported by deep path, so only the resources the stack uses are in the bundle.
 // Type-checking lives in the tests.
 import { build } from 'esbuild';
@@ -43,15 +42,13 @@ module.exports = new Proxy(function () {}, { get: (_, key) => load()[key], apply
   },
 };
 
-/** Points the CLI's require() of an SDK part at dist/aws-sdk.js, loaded (through the code cache) when first called. */
+/** Points the CLI's require() of an SDK part at dist/aws-sdk.js, loaded when first called. */
 const sdkFromItsBundle = {
   name: 'sdk-from-its-bundle',
   setup(build) {
     build.onResolve({ filter: new RegExp(`^\\./sdk/(${SDK_PARTS.join('|')})$`) }, (args) => ({ path: args.path.slice('./sdk/'.length), namespace: 'sdk-part' }));
-    build.onResolve({ filter: /load-bundle\.cjs$/ }, (args) => ({ path: args.path, external: true }));
     build.onLoad({ filter: /.*/, namespace: 'sdk-part' }, (args) => ({
-      contents: `module.exports = require('../scripts/load-bundle.cjs')
-  .loadBundle(require('node:path').join(__dirname, 'aws-sdk.js'))[${JSON.stringify(args.path)}];`,
+      contents: `module.exports = require(require('node:path').join(__dirname, 'aws-sdk.js'))[${JSON.stringify(args.path)}];`,
     }));
   },
 };
