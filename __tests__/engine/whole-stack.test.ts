@@ -16,7 +16,7 @@ import {
   concernsModule, Diagnostic, EngineDir, Lane, moduleOutputs, moduleSlice, PlanOutcome, REAL_AWS_VERSION, RealAwsProvider,
   realAwsMissingReason, SavedPlan, StandinProviders, TerraformResult, terraformMissingReason, writeModules,
 } from '../support/engine';
-import { synthesize, TerraformJson } from '../support/synth';
+import { synthesizeJson, TerraformJson } from '../support/synth';
 import { AMI_ID, AMI_PARAMETER, fixture, guardedQuota, Variant, VARIANTS } from './variants';
 
 const skipReason = terraformMissingReason();
@@ -34,14 +34,8 @@ const VARIANT_ROOTS = 2;
 const TIMEOUT_MS = 15 * 60 * 1000;
 
 // ------------------------------------------------------------------------------ stacks
-
-const synthesized = new Map<string, string>();
-/** The stack of a config, synthesized once; every call returns a copy of its own to change. */
-function stackOf(config: ConfigInput = {}): TerraformJson {
-  const key = JSON.stringify(config);
-  if (!synthesized.has(key)) synthesized.set(key, synthesize(config));
-  return JSON.parse(synthesized.get(key)!) as TerraformJson;
-}
+// synthesizeJson (support/synth) synthesizes each configuration once per run and parses a fresh copy
+// on every call, so a test may change the stack it gets.
 
 const configOf = (name: string): ConfigInput => VARIANTS.find((v) => v.name === name)!.config;
 
@@ -92,7 +86,7 @@ const providerCpu: string[] = [];
 let standins: Promise<StandinProviders> | undefined;
 /** The stand-ins serve every type of every stack the jobs run; a type outside them fails loudly. */
 function standinProviders(): Promise<StandinProviders> {
-  standins ??= StandinProviders.start([...VARIANTS.map((v) => stackOf(v.config)), stackOf({ rootVolumeSizeGiB: 60 })], LANES);
+  standins ??= StandinProviders.start([...VARIANTS.map((v) => synthesizeJson(v.config)), synthesizeJson({ rootVolumeSizeGiB: 60 })], LANES);
   return standins;
 }
 
@@ -167,7 +161,7 @@ const variantRoots: readonly (readonly Variant[])[] = Array.from({ length: VARIA
 function variantsRun(root: number): Promise<VariantsRun> {
   return job(`variants ${root}`, () => onLane(async (dir, providers) => {
     const variants = variantRoots[root];
-    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), stackOf(v.config)])), ['instance_ids', 'availability_zones']);
+    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(v.config)])), ['instance_ids', 'availability_zones']);
     await init(dir);
     const validate = await dir.validate();
     const first = await dir.plan({ out: 'first.bin' });
@@ -191,7 +185,7 @@ function variantsRun(root: number): Promise<VariantsRun> {
 /** The S3 and cloud backends cannot initialise without credentials: their own file, with `-backend=false`. */
 function remoteStateValidation(variant: Variant) {
   return job(`remote state ${variant.name}`, () => onLane(async (dir) => {
-    dir.writeStack(stackOf(variant.config));
+    dir.writeStack(synthesizeJson(variant.config));
     await init(dir, { backend: false });
     return dir.validate();
   }));
@@ -205,7 +199,7 @@ describe('every configuration variant on the Terraform engine', () => {
       const module = moduleOf(variant);
       const run = await variantsRun(index % VARIANT_ROOTS);
       // THEN it validates (a stack with a remote backend also as its own root, backend not initialised)
-      if (remoteState(stackOf(variant.config))) {
+      if (remoteState(synthesizeJson(variant.config))) {
         const own = await remoteStateValidation(variant);
         expect({ step: 'validate with its backend', diagnostics: own.diagnostics }).toEqual({ step: 'validate with its backend', diagnostics: [] });
         expect(own.ok).toBe(true);
@@ -254,7 +248,7 @@ const boxesOf = (plan: PlanOutcome) => plan.changes.filter((c) => /^aws_(spot_in
 
 function autoMarketPlans() {
   return job('auto market', () => onLane(async (dir) => {
-    dir.writeStack(stackOf({ market: 'auto' }));
+    dir.writeStack(synthesizeJson({ market: 'auto' }));
     await init(dir);
     const launched = async (spot: number, onDemand: number) => {
       dir.setFixture(fixture({ quotas: { 'L-6B0D517C': spot, 'L-2C3B7624': onDemand } }));
@@ -294,7 +288,7 @@ const DEFAULT_ROOT_CASES = [[45, 50], [75, 75], [null, 50]] as const;
 
 function defaultRootVolumePlans() {
   return job('root volume, default size', () => onLane(async (dir) => {
-    dir.writeStack(stackOf());
+    dir.writeStack(synthesizeJson());
     await init(dir);
     const planned: { snapshot: number | null; plan: PlanOutcome; sizes: number[] }[] = [];
     for (const [snapshot] of DEFAULT_ROOT_CASES) {
@@ -308,7 +302,7 @@ function defaultRootVolumePlans() {
 
 function explicitRootVolumePlans() {
   return job('root volume, explicit size', () => onLane(async (dir) => {
-    dir.writeStack(stackOf({ rootVolumeSizeGiB: 60 }));
+    dir.writeStack(synthesizeJson({ rootVolumeSizeGiB: 60 }));
     await init(dir);
     dir.setFixture(fixture({ rootSnapshotGiB: 75 }));
     const refused = await dir.plan();
@@ -345,7 +339,7 @@ describe('the root volume on the whole stack', () => {
 function unfixedCapacityBlock() {
   return job('capacity block without the fix', () => onLane(async (dir) => {
     // the stack without the fix: the stand-in reads instance_market_options back empty, as 6.25 does
-    const json = stackOf(configOf('capacity-block'));
+    const json = synthesizeJson(configOf('capacity-block'));
     for (const instance of Object.values(json.resource.aws_instance)) {
       instance.lifecycle.ignore_changes = instance.lifecycle.ignore_changes.filter((a: string) => a !== 'instance_market_options');
     }
@@ -371,7 +365,7 @@ describe('a Capacity Block box after provider 6.25 reads its market options back
   }, TIMEOUT_MS);
 
   test('the stack ignores it (the variant above proves No changes against the emptied state)', () => {
-    const instance = Object.values(stackOf(config).resource.aws_instance)[0];
+    const instance = Object.values(synthesizeJson(config).resource.aws_instance)[0];
     expect(instance.lifecycle.ignore_changes).toContain('instance_market_options');
   });
 });
@@ -390,9 +384,9 @@ const brokenModule = (i: number) => `broken_${i}`;
 /** The default stack as it is, and once per breakage, all child modules of one root: one validate. */
 function brokenStacksValidation() {
   return job('broken stacks', () => onLane(async (dir, providers) => {
-    const stacks: Record<string, TerraformJson> = { intact: stackOf() };
+    const stacks: Record<string, TerraformJson> = { intact: synthesizeJson() };
     BREAKAGES.forEach(([, breakIt], i) => {
-      const json = stackOf();
+      const json = synthesizeJson();
       breakIt(json);
       stacks[brokenModule(i)] = json;
     });
@@ -418,7 +412,7 @@ describe('the engine tests catch a broken stack', () => {
 function terraformTestRun(name: string) {
   return job(`terraform test ${name}`, () => onLane(async (dir) => {
     // the stack and the test file the app writes beside it for this market
-    dir.writeStack(stackOf(configOf(name)));
+    dir.writeStack(synthesizeJson(configOf(name)));
     writeTerraformTests(dir.stackDir, STACK_NAME, parseConfig(configOf(name)));
     await init(dir);
     return dir.terraform(['test', '-no-color']);
@@ -449,7 +443,7 @@ function realAwsValidation() {
     try {
       return await onLane(async (dir, providers) => {
         writeModules(dir, providers.stateAddress, Object.fromEntries(REAL_AWS_VARIANTS.map((name) => {
-          const json = stackOf(configOf(name));
+          const json = synthesizeJson(configOf(name));
           json.terraform.required_providers.aws.version = REAL_AWS_VERSION;
           return [realAwsModule(name), json];
         })), []);
@@ -479,7 +473,7 @@ beforeAll(() => {
   // Largest first, so both lanes start on the variants' roots and share the rest.
   variantRoots.forEach((_, root) => variantsRun(root));
   if (!realAwsSkipReason) realAwsValidation();
-  VARIANTS.filter((v) => remoteState(stackOf(v.config))).forEach(remoteStateValidation);
+  VARIANTS.filter((v) => remoteState(synthesizeJson(v.config))).forEach(remoteStateValidation);
   autoMarketPlans();
   defaultRootVolumePlans();
   explicitRootVolumePlans();
