@@ -3,6 +3,8 @@
 //
 //   npm run bench                   everything (about 2 minutes)
 //   npm run bench -- --no-tests     synth figures only
+//   npm run bench -- --parts        also each part of `npm test` alone, one after another: its wall,
+//                                   CPU and peak memory, and their sums beside the side-by-side run
 //   BENCH_RUNS=9 npm run bench      more paired rounds (default 5)
 //
 // Synth figures run in rounds: each round runs the reference and every candidate back to back, so
@@ -27,6 +29,9 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
 const withTests = !process.argv.includes('--no-tests');
+const withParts = withTests && process.argv.includes('--parts');
+/** The parts of `npm test` (scripts/test-all.sh), each run alone with TEST_PARTS for --parts. */
+const PARTS = ['typecheck', 'shellcheck', 'engine', 'jest', 'bats'];
 const loadBefore = os.loadavg()[0];
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-bench-'));
 const cliConfig = path.join(scratch, 'empty.tfrc');
@@ -152,6 +157,28 @@ if (withTests) {
   progress('npm test');
   tests = await measure('npm', ['test', '--silent'], { sampleMs: 100 });
 }
+// What two cores give here, for --parts: two CPU-bound loops side by side take about as long as one, so
+// the cores are real; two loops of process starts side by side, where page-table work dominates, show
+// how much of that work overlaps.
+const PROBES = {
+  'CPU-bound loop': [process.execPath, ['-e', 'let x = 0; for (let i = 0; i < 2e9; i++) x += i % 7;']],
+  '600 process starts': ['bash', ['-c', 'for ((i = 0; i < 600; i++)); do /bin/true; done']],
+};
+async function sideBySide(command, args) {
+  const alone = await mustRun('probe', command, args);
+  const pair = await mustRun('probe pair', 'bash', ['-c', '"$@" & "$@"; wait', 'bash', command, ...args]);
+  return { alone: alone.seconds, pair: pair.seconds };
+}
+const probes = [];
+const partsAlone = [];
+if (withParts) {
+  progress('probes: one alone, then two side by side');
+  for (const [label, [command, args]] of Object.entries(PROBES)) probes.push({ label, ...(await sideBySide(command, args)) });
+  for (const part of PARTS) {
+    progress(`npm test, ${part} alone`);
+    partsAlone.push({ part, run: await measure('env', [`TEST_PARTS=${part}`, 'npm', 'test', '--silent'], { sampleMs: 100 }) });
+  }
+}
 
 // ---------------------------------------------------------------------------------- the table
 const rows = [];
@@ -177,6 +204,21 @@ if (tests) {
   row('`npm test` peak memory (PSS)', mib(tests.pssMiB), `RSS sum ${mib(tests.rssMiB)}`, '≤ 700 MiB', tests.pssMiB <= 700);
   for (const [, part, wall, cpu] of tests.output.matchAll(/^-- (\w+): ([\d.]+) s wall, ([\d.]+) s CPU$/gm)) {
     row(`  part: ${part}`, `${wall} s`, `${cpu} s CPU`, '', undefined);
+  }
+}
+if (partsAlone.length > 0) {
+  for (const { part, run } of partsAlone) {
+    const counts = /^(\d+) passed, (\d+) failed/m.exec(run.output);
+    row(`  ${part} alone`, `${seconds(run.seconds)}, ${mib(run.pssMiB)}`, `${seconds(run.cpuSeconds)} CPU`,
+      counts ? `${counts[1]} passed, ${counts[2]} failed` : `exit ${run.code}`, undefined);
+  }
+  const sum = (key) => partsAlone.reduce((total, { run }) => total + run[key], 0);
+  const cores = os.cpus().length;
+  row('  the parts one after another', seconds(sum('seconds')), `${seconds(sum('cpuSeconds'))} CPU`, '', undefined);
+  row(`  their CPU spread over ${cores} cores`, seconds(sum('cpuSeconds') / cores), '', '', undefined);
+  if (tests) row('  side by side (`npm test` above)', seconds(tests.seconds), `${seconds(tests.cpuSeconds)} CPU`, '', undefined);
+  for (const { label, alone, pair } of probes) {
+    row(`  ${label}: two side by side`, seconds(pair), `one alone ${seconds(alone)}: ${(2 * alone / pair).toFixed(2)}x the work per second`, '', undefined);
   }
 }
 row('bare node', seconds(medianSeconds('bare')), '', '', undefined);

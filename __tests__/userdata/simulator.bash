@@ -454,9 +454,8 @@ expect_no_stop() {
   record_figure none
 }
 
-# One line per scenario for the figures: kind, measured minutes, name. In the run's own directory, or
-# in TIMELINE_FIGURES_FILE when the scenarios run in more than one bats run (scripts/test-bats.sh).
-FIGURES_FILE=${TIMELINE_FIGURES_FILE:-${BATS_RUN_TMPDIR:-/tmp}/trainium-spot-timeline-figures}
+# One line per scenario for the figures: kind, measured minutes, name, in the bats run's own directory.
+FIGURES_FILE=${BATS_RUN_TMPDIR:-/tmp}/trainium-spot-timeline-figures
 record_figure() {
   local r worst=0
   for ((r = 0; r < ${#READINGS[@]}; r++)); do
