@@ -293,7 +293,7 @@ describe('sources that look right but are not', () => {
     expect(Object.keys(config)).not.toContain('$schema');
   });
 
-  test.each(['trainiumspot', 'TrainiumSpot', 'trainium-spot', 'trainumSpot'])('fails when the context key is "%s"', (key) => {
+  test.each(['trainiumspot', 'TrainiumSpot', 'trainium-spot', 'trainumSpot', 'tranumSpot'])('fails when the context key is "%s"', (key) => {
     const problems = problemsWith(() => loadConfig({ context: { [key]: { region: 'us-west-2' } } }));
     expect(problems).toEqual([
       `cdktf.json context: key "${key}" is not read (keys are case-sensitive); put the config under "trainiumSpot"`,
@@ -302,6 +302,10 @@ describe('sources that look right but are not', () => {
 
   test('context keys of other tools are left alone', () => {
     expect(loadConfig({ context: { excludeStackIdFromLogicalIds: 'true', trainiumSpot: {} } }).region).toBe('us-east-2');
+  });
+
+  test('a context key three letters away from "trainiumSpot" is taken for another tool\'s', () => {
+    expect(loadConfig({ context: { tranumSpt: 'x', trainiumSpot: {} } }).region).toBe('us-east-2');
   });
 
   test.each<[Record<string, string>, string]>([

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ipaddr from 'ipaddr.js';
+import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import {
   AZ_ID_PATTERN,
@@ -494,23 +495,10 @@ export function readContext(env: Env, dir: string): Json {
   return context;
 }
 
-/** Letters to change, add or drop to turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
-
-/** Context keys that look meant for us but are not read: another case, a dash, a typo. */
+/** Context keys that look meant for us but are not read: another case, a dash, a typo (two edits at most). */
 function nearMissContextKeys(context: Json): string[] {
   return Object.keys(context).filter((key) => key !== CONTEXT_KEY &&
-    (/^trainium/i.test(key) || editDistance(key.toLowerCase(), CONTEXT_KEY.toLowerCase()) <= 2));
+    (/^trainium/i.test(key) || distance(key.toLowerCase(), CONTEXT_KEY.toLowerCase()) <= 2));
 }
 
 /** Every source in precedence order, and what is wrong with them before the schema looks. */
