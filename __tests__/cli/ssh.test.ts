@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -5,6 +6,7 @@ import { DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client } from '@a
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { configPath } from '../../src/cli/commands/ssh-config';
 import { SshConfigReport, SshReport } from '../../src/cli/report';
 import { box, expectOneLine, runCli, runJson } from './cli-test-helpers';
 
@@ -112,6 +114,34 @@ describe('ssh-config', () => {
     expect(fs.existsSync(managed())).toBe(false);
     expect(fs.existsSync(path.dirname(managed()))).toBe(false);
     expect(fs.readFileSync(userConfig(), 'utf8')).toBe(OWN_LINES);
+  });
+
+  test.each([
+    ['/home/me/.ssh/key.pem', '/home/me/.ssh/key.pem'],
+    ['/Users/Jo Smith/.ssh/key.pem', '"/Users/Jo Smith/.ssh/key.pem"'],
+    ['/home/100%/.ssh/key.pem', '/home/100%%/.ssh/key.pem'],
+    ['/home/a"b\\c/key.pem', '"/home/a\\"b\\\\c/key.pem"'],
+  ])('an IdentityFile path %j is written as %s', (file, written) => {
+    expect(configPath(file)).toBe(written);
+  });
+
+  test('GIVEN a home with a space and a % WHEN ssh-config THEN ssh itself reads the IdentityFile back whole', async () => {
+    // GIVEN
+    fs.rmSync(home, { recursive: true, force: true });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium spot 100% home-'));
+    // WHEN
+    await runCli(['ssh-config'], { env: env() });
+    // THEN
+    expect(fs.readFileSync(managed(), 'utf8')).toContain(`  IdentityFile "${keyPath().replace(/%/g, '%%')}"\n`);
+    expect(fs.existsSync(keyPath())).toBe(true);
+    const resolved = spawnSync('ssh', ['-G', '-F', managed(), 'trainium-spot'], { encoding: 'utf8' });
+    if (resolved.error) {
+      // Printed, so a machine without an ssh client says so instead of passing silently.
+      console.warn(`SKIPPED reading the file back with ssh -G: ${resolved.error.message}`);
+      return;
+    }
+    // ssh -G prints IdentityFile before it expands %% to %
+    expect(resolved.stdout.split('\n')).toContain(`identityfile ${keyPath().replace(/%/g, '%%')}`);
   });
 
   test('GIVEN no ~/.ssh at all WHEN ssh-config THEN it creates it, and two boxes get two Host aliases', async () => {

@@ -63,6 +63,15 @@ function remove(paths: Paths): SshConfigReport['action'] {
   return existed ? 'removed' : 'absent';
 }
 
+/**
+ * A path as one ssh_config argument: `%` is doubled (ssh expands `%d`, `%u` ... in IdentityFile), and a path
+ * with a space or a quote is put in double quotes, with its quotes and backslashes escaped (ssh_config(5)).
+ */
+export function configPath(file: string): string {
+  const tokensKept = file.replace(/%/g, '%%');
+  return /[\s"\\]/.test(tokensKept) ? `"${tokensKept.replace(/[\\"]/g, '\\$&')}"` : tokensKept;
+}
+
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const { config, region } = commandTarget(ctx, flags);
   const home = homeOf(ctx.io.env);
@@ -87,7 +96,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     `Host ${h.alias}`,
     `  HostName ${h.instanceId}`,
     `  User ${LOGIN_USER}`,
-    ...(identity ? [`  IdentityFile ${identity}`, '  IdentitiesOnly yes'] : []),
+    ...(identity ? [`  IdentityFile ${configPath(identity)}`, '  IdentitiesOnly yes'] : []),
     `  ProxyCommand ${sessionManagerProxyCommand(region)}`,
     // The Session Manager channel already proves which instance answers.
     '  StrictHostKeyChecking accept-new',
