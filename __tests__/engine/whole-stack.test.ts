@@ -37,7 +37,8 @@ const TIMEOUT_MS = 15 * 60 * 1000;
 // synthesizeJson (support/synth) synthesizes each configuration once per run and parses a fresh copy
 // on every call, so a test may change the stack it gets.
 
-const configOf = (name: string): ConfigInput => VARIANTS.find((v) => v.name === name)!.config;
+const variantNamed = (name: string): Variant => VARIANTS.find((v) => v.name === name)!;
+const configOf = (name: string): ConfigInput => variantNamed(name).config;
 
 /** A variant's child module name, e.g. `variant_3_boxes_on_spot`. */
 const moduleOf = (variant: Variant) => `variant_${variant.name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')}`;
@@ -434,7 +435,7 @@ describe('the shipped `terraform test` files, with the stand-ins supplying the s
 // ------------------------------------------------------------------------------ the real AWS provider
 const REAL_AWS_VARIANTS = ['defaults (spot)', 'capacity-block', 'SSH CIDRs and e-mail notice', 'explicit root volume, CPU options, on-demand',
   'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances'];
-const realAwsModule = (name: string) => moduleOf(VARIANTS.find((v) => v.name === name)!);
+const realAwsModule = (name: string) => moduleOf(variantNamed(name));
 
 /** The stacks, the version constraint relabelled (the provider here is v5, the stacks pin v6), as child modules of one root. */
 function realAwsValidation() {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { Root } from 'protobufjs';
 import { providerSchema } from '../engine/standin/schema';
+import { writeAtomically } from './files';
 import type { TerraformJson } from './synth';
 
 export const TERRAFORM = process.env.TERRAFORM_BIN ?? 'terraform';
@@ -35,14 +36,6 @@ const PACKAGES: Readonly<Record<string, string>> = {
   aws: path.join(ROOT, 'node_modules', '@cdktf', 'provider-aws'),
   tls: path.join(ROOT, 'node_modules', '@cdktf', 'provider-tls'),
 };
-
-/** Writes a file through a temporary name, so a parallel reader sees all of it or none. */
-function writeAtomically(file: string, content: string, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, content, { mode });
-  fs.renameSync(temp, file);
-}
 
 /**
  * The stand-in as one bundled file with its protocol definitions as a JSON descriptor (it starts in
@@ -101,19 +94,23 @@ export interface Fixture {
 /** go-plugin's reattach configs by provider address, the value of TF_REATTACH_PROVIDERS. */
 export type Reattach = Record<string, unknown>;
 
-/** Resolves with the first line a process writes on stdout; rejects with its stderr if it exits first. */
-function firstLine(child: ChildProcess, what: string): Promise<string> {
+/**
+ * Resolves with the first group of `pattern` once a process's stdout matches it; rejects with what the
+ * process wrote (its stderr where piped, else its stdout) if it exits first.
+ */
+function awaitOutput(child: ChildProcess, what: string, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    const exited = (code: number | null) => reject(new Error(`${what} exited (${code}) before it was ready: ${stderr.trim()}`));
-    child.stderr!.on('data', (d) => { stderr += d; });
+    const exited = (code: number | null) =>
+      reject(new Error(`${what} exited (${code}) before it was ready: ${(child.stderr ? stderr : stdout).trim()}`));
+    child.stderr?.on('data', (d) => { stderr += d; });
     child.stdout!.on('data', (d) => {
       stdout += d;
-      const end = stdout.indexOf('\n');
-      if (end < 0) return;
+      const found = pattern.exec(stdout);
+      if (!found) return;
       child.off('exit', exited);
-      resolve(stdout.slice(0, end));
+      resolve(found[1]);
     });
     child.once('exit', exited);
   });
@@ -184,7 +181,7 @@ export class StandinProviders {
     for (const file of fixtureFiles) fs.writeFileSync(file, '{}');
     const child = spawn(process.execPath, [bundleStandin(), schemaDir, ...fixtureFiles], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const ready: { lanes: string[]; state: string } = JSON.parse(await firstLine(child, 'the stand-in providers'));
+      const ready: { lanes: string[]; state: string } = JSON.parse(await awaitOutput(child, 'the stand-in providers', /^(.*)\n/));
       return new StandinProviders(child, dir, ready.lanes.map((r, i) => new Lane(JSON.parse(r), fixtureFiles[i])), ready.state);
     } catch (err) {
       await stopProcess(child);
@@ -446,17 +443,9 @@ export class RealAwsProvider {
   static async start(): Promise<RealAwsProvider> {
     // Its log goes nowhere: an unread pipe would fill and stop the provider mid-command.
     const child = spawn(realAwsBinary(), ['-debug'], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, TF_LOG: '' } });
-    const output = new Promise<string>((resolve, reject) => {
-      let stdout = '';
-      child.stdout!.on('data', (d) => {
-        stdout += d;
-        const found = /TF_REATTACH_PROVIDERS='(\{.*\})'/.exec(stdout);
-        if (found) resolve(found[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`the AWS provider ${REAL_AWS_VERSION} exited (${code}) before it was ready: ${stdout}`)));
-    });
     try {
-      return new RealAwsProvider(child, JSON.parse(await output));
+      const reattach = await awaitOutput(child, `the AWS provider ${REAL_AWS_VERSION}`, /TF_REATTACH_PROVIDERS='(\{.*\})'/);
+      return new RealAwsProvider(child, JSON.parse(reattach));
     } catch (err) {
       await stopProcess(child);
       throw err;

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeAtomically } from './files';
 
 export const SYNTH_CACHE_ENV = 'TRAINIUM_SPOT_SYNTH_CACHE';
 
@@ -59,11 +60,8 @@ function readShared(key: string): string | undefined {
   return content.slice(0, firstLineEnd) === key ? content.slice(firstLineEnd + 1) : undefined;
 }
 
-/** Written to a temporary name and renamed, so a reader in another worker never sees half an entry. */
+/** Written whole, so a reader in another worker never sees half an entry. */
 function writeShared(key: string, text: string): void {
   const file = sharedFile(key);
-  if (!file) return;
-  const temporary = `${file}.${process.pid}`;
-  fs.writeFileSync(temporary, `${key}\n${text}`);
-  fs.renameSync(temporary, file);
+  if (file) writeAtomically(file, `${key}\n${text}`);
 }

@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeAtomically } from '../../support/files';
 
 export type CtyType = string | [string, CtyType] | ['object', Record<string, CtyType>];
 
@@ -317,9 +318,7 @@ export function providerSchema(request: SchemaRequest, cacheDir: string): Provid
     const file = path.join(dir, `${key}.json`);
     if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
     const entry = { version: 0, block: parse() };
-    const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, JSON.stringify(entry));
-    fs.renameSync(temp, file);
+    writeAtomically(file, JSON.stringify(entry));
     return entry;
   };
   const { provider, packageDir } = request;
