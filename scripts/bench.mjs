@@ -1,7 +1,7 @@
 // `npm run bench`: how fast the project is on this machine, each figure beside its reference from the
 // same run, as one table. Exits non-zero only when a target is missed.
 //
-//   npm run bench                   everything (about 2 minutes)
+//   npm run bench                   everything (about 4.5 minutes on the 2-core development machine)
 //   npm run bench -- --no-tests     synth figures only
 //   npm run bench -- --parts        also each part of `npm test` alone, one after another: its wall,
 //                                   CPU and peak memory, and their sums beside the side-by-side run

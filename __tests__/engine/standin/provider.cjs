@@ -10,9 +10,9 @@
  * <schema dir> holds <name>.json per provider (e.g. aws.json, tls.json), the schema in
  * `providers schema -json` shape. Each fixture file is one lane: for each lane and provider the
  * process serves plaintext gRPC on its own 127.0.0.1 port, and it prints one line on stdout, a JSON
- * object: `lanes`, each lane's TF_REATTACH_PROVIDERS value, and `state` (below). A lane's fixture (quotas, AMIs, SSM parameters,
- * subnets) is read when Terraform configures a provider, so each command sees the fixture as it was
- * written before the command started. Reattached providers run in go-plugin's test mode
+ * object: `lanes`, each lane's TF_REATTACH_PROVIDERS value, and `state` (below). A lane's fixture
+ * (quotas, AMIs, SSM parameters, subnets) is read when Terraform configures a provider, so each
+ * command sees the fixture as it was written before the command started. Reattached providers run in go-plugin's test mode
  * (`Test: true`): Terraform neither starts nor stops them; the harness ends the process.
  *
  * The same process keeps state for Terraform's `http` backend (GET, POST, DELETE by path, no
@@ -348,17 +348,17 @@ function guard(handler) {
 }
 
 /**
- * The tfplugin5 Provider service of one provider in one lane. Terraform opens one connection per
- * provider configuration and command (a child module's own `provider` block is its own instance),
- * so what Configure sets is kept per connection (the gRPC peer), never shared between instances or
- * between commands running at the same time.
- */
-/**
  * get_provider_schema_optional: Terraform may skip GetProviderSchema on a new connection once it has
  * the schema of this provider (as providers built on terraform-plugin-framework declare).
  */
 const CAPABILITIES = { plan_destroy: false, get_provider_schema_optional: true, move_resource_state: false };
 
+/**
+ * The tfplugin5 Provider service of one provider in one lane. Terraform opens one connection per
+ * provider configuration and command (a child module's own `provider` block is its own instance),
+ * so what Configure sets is kept per connection (the gRPC peer), never shared between instances or
+ * between commands running at the same time.
+ */
 function providerService(provider, fixtureFile) {
   const { schema } = provider;
   const sessions = new Map();
