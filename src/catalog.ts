@@ -374,6 +374,33 @@ export const GP3 = {
 /** EC2 limit on raw user data, in bytes. Source: EC2 User Guide, "Run commands at launch". */
 export const USER_DATA_LIMIT_BYTES = 16384;
 
+/**
+ * SSM limit on a document's content, in bytes, parameters given at run time included. Source: SSM API
+ * Reference, CreateDocument (`Content`: "must not exceed 64KB"; MaxDocumentSizeExceeded),
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateDocument.html, checked 2026-12-07.
+ */
+export const SSM_DOCUMENT_LIMIT_BYTES = 65536;
+
+/**
+ * Prefixes AWS reserves for SSM document names (same source as SSM_DOCUMENT_LIMIT_BYTES, `Name`),
+ * compared without regard to case.
+ */
+export const RESERVED_DOCUMENT_NAME_PREFIXES = ['aws', 'amazon', 'amzn'] as const;
+
+/**
+ * The tag that marks a box for the agent's State Manager association; its value is the config's name.
+ * A key of our own, so that no instance outside the stack that happens to share a `Project` tag gets it.
+ */
+export const AGENT_TAG_KEY = 'trainium-spot:agent';
+
+/**
+ * How often State Manager re-runs the agent on every box, mending what drifted (a unit disabled or a
+ * file edited by hand). 30 minutes is the shortest rate State Manager allows for an association.
+ * Source: Systems Manager User Guide, "Reference: Cron and rate expressions for Systems Manager"
+ * (associations: rate expressions of 30 minutes or more), checked 2026-12-07.
+ */
+export const AGENT_SCHEDULE = 'rate(30 minutes)';
+
 // ---------------------------------------------------------------------------------------------
 // What the stack creates and the CLI looks for
 // ---------------------------------------------------------------------------------------------

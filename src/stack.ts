@@ -9,8 +9,9 @@ import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
-import { activateCommand, IDLE_METRIC, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
+import { activateCommand, AGENT_TAG_KEY, IDLE_METRIC, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
+import { agentAssociationName, BoxAgent } from './constructs/box-agent';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { IdleStopRule } from './constructs/idle-stop-rule';
@@ -26,7 +27,7 @@ import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
 import { literal } from './terraform-literal';
-import { LoginMessage, RenderedUserData, renderUserData } from './userdata';
+import { AgentDocument, LoginMessage, RenderedUserData, renderAgentDocument, renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
 export const STACK_NAME = 'trainium-spot';
@@ -105,12 +106,20 @@ export class TrainiumSpotStack extends TerraformStack {
     }
     launchGuards.push(...image.imageGuards);
     // ---------------------------------------------------------------- the boxes
-    const instanceTags = { ...projectTags, Name: config.name };
+    // The agent's tag last: the spot request path tags its instances by position.
+    const instanceTags = { ...projectTags, Name: config.name, [AGENT_TAG_KEY]: config.name };
     const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards, network);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
     const instanceIds = new TerraformLocal(this, 'instance-ids', concat((b) => b.instanceIds));
     const publicIps = new TerraformLocal(this, 'public-ips', concat((b) => b.publicIps));
+
+    // ---------------------------------------------------------------- what runs on the boxes
+    new BoxAgent(this, 'agent', {
+      name: config.name,
+      document: boxAgentDocument(config),
+      targetTag: { key: AGENT_TAG_KEY, value: config.name },
+    });
 
     // ---------------------------------------------------------------- stopping and warnings
     if (config.idleAlarm.enabled) {
@@ -240,11 +249,18 @@ export function lowCpuThresholdPercent(busyVcpus: number, vcpus: number): number
 
 /** What every box of this config runs at first boot, exactly as the box receives it. */
 export function boxUserData(config: Config): RenderedUserData {
-  // Spot boxes of either launch path watch for interruption notices; only a box launched by
-  // RequestSpotInstances must require IMDSv2 on itself (RunInstances sets it at launch).
+  // Only a box launched by RequestSpotInstances must require IMDSv2 on itself (RunInstances sets it at launch).
   return renderUserData({
+    name: config.name, agentAssociationName: agentAssociationName(config.name), requireImdsv2OnBoot: usesSpotRequests(config),
+  });
+}
+
+/** What State Manager installs and keeps on every box of this config. */
+export function boxAgentDocument(config: Config): AgentDocument {
+  // Spot boxes of either launch path watch for interruption notices.
+  return renderAgentDocument({
     name: config.name, region: config.region, idle: config.idle, loginMessage: loginMessage(config),
-    interruptionWatcher: usesSpot(config), requireImdsv2OnBoot: usesSpotRequests(config),
+    interruptionWatcher: usesSpot(config),
   });
 }
 

@@ -102,17 +102,17 @@ expect_unsure() {
   # The real chain: the check, its command substitution, timeout, ps. Without this, a pattern
   # such as 'timeout' would find the check's own timeout and keep the box up for ever.
   stub_does ps ancestry yes
-  conf PROCESS_PATTERNS "( '^ps -e' '^timeout' 'idle-check' )"
+  conf PROCESS_PATTERNS "( '^ps -e' '^timeout' 'trainium-spot-idle' )"
   run_check
   [[ $(verdict processes) == 'processes: idle (no process matches the 3 patterns)' ]] || fail_with "$(verdict processes)"
   grep -q "^begin ps" "$TS_FAKE/calls"
 }
 
 @test "another copy of the check (a manual run waiting for the lock) is a process like any other" {
-  conf PROCESS_PATTERNS "( 'idle-check' )"
+  conf PROCESS_PATTERNS "( 'trainium-spot-idle' )"
   processes "/usr/bin/bash $IDLE_CHECK status"
   run_check
-  [[ $(verdict processes) == "processes: PRESENT ('idle-check': bash idle-check.sh)" ]] || fail_with "$(verdict processes)"
+  [[ $(verdict processes) == "processes: PRESENT ('trainium-spot-idle': bash trainium-spot-idle)" ]] || fail_with "$(verdict processes)"
 }
 
 @test "a failing ps is reported once by the process patterns, not once per pattern" {

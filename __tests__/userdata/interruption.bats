@@ -1,11 +1,10 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2016 # hook bodies and the fake commands expand their variables when they run
-# The spot interruption watcher (src/userdata/interruption-watch.sh) against a fake IMDSv2: a token first,
+# The spot interruption watcher (src/userdata/interruption-watch.sh, as the agent installs it) against a fake IMDSv2: a token first,
 # then spot/instance-action and events/recommendations/rebalance, 404 until a notice is up.
 
-WATCH=$BATS_TEST_DIRNAME/../../src/userdata/interruption-watch.sh
-
 setup() {
+  WATCH=${TS_AGENT_ROOT:?setup_suite.bash installs the agent first}/usr/local/sbin/trainium-spot-interruption
   export FAKE=$BATS_TEST_TMPDIR/imds
   mkdir -p "$FAKE" "$BATS_TEST_TMPDIR/bin" "$BATS_TEST_TMPDIR/hooks"
   # curl as IMDSv2 answers it: PUT /latest/api/token gives a token; a GET needs it, and answers 404 until

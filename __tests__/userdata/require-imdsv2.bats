@@ -6,7 +6,8 @@ setup() {
   load test_helper
   setup_box
   ln -s "$(command -v date)" "$BOX/sysbin/date"
-  REQUIRE_IMDSV2=$REPO_ROOT/src/userdata/require-imdsv2.sh
+  # As cloud-init writes it from the synthesized user data (setup_suite.bash).
+  REQUIRE_IMDSV2=$TS_AGENT_ROOT/usr/local/sbin/trainium-spot-require-imdsv2
   export TS_LOG_FILE=$BOX/log/trainium-spot-imdsv2.log TS_PAUSE_SECONDS=0 TS_ATTEMPTS=3
   stub_does curl out 'i-0123456789abcdef0'
 }

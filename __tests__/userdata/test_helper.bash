@@ -1,11 +1,10 @@
-# Shared by every .bats file here: a fake box in $BATS_TEST_TMPDIR on which the real
-# src/userdata/idle-check.sh runs unchanged. /proc inputs are fixture files, the clock is TS_NOW,
+# Shared by every .bats file here: a fake box in $BATS_TEST_TMPDIR on which the idle check runs unchanged,
+# as the agent installed it from the synthesized SSM document (setup_suite.bash). /proc inputs are fixture files, the clock is TS_NOW,
 # and every external command the check calls is the one stub in stubs/, linked under its name.
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # status, output and lines are set by bats' `run`
 
-REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-IDLE_CHECK=$REPO_ROOT/src/userdata/idle-check.sh
+IDLE_CHECK=${TS_AGENT_ROOT:?setup_suite.bash installs the agent first}/usr/local/sbin/trainium-spot-idle
 
 # The real tools the check may use. Nothing else from the host's PATH is visible to it, so a host
 # that happens to have nvidia-smi or neuron-monitor installed cannot change a result.

@@ -31,3 +31,16 @@ function isOurPackage(dir: string): boolean {
 export function readUserdataFile(file: string, fromDir: string = __dirname): string {
   return fs.readFileSync(path.join(packageRoot(fromDir), 'src', 'userdata', file), 'utf8');
 }
+
+/** The version in trainium-spot's package.json: what the agent records as installed. */
+export function packageVersion(fromDir: string = __dirname): string {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot(fromDir), 'package.json'), 'utf8')).version as string;
+}
+
+/** `src/userdata/<file>` with its `@KEY@` placeholders filled; a placeholder left over is a bug of ours. */
+export function fillTemplate(file: string, values: Readonly<Record<string, string>>): string {
+  const text = readUserdataFile(file).replace(/@([A-Z_]+)@/g, (whole, key: string) => values[key] ?? whole);
+  const left = /@[A-Z_]+@/.exec(text);
+  if (left) throw new Error(`src/userdata/${file}: no value for the placeholder ${left[0]}`);
+  return text;
+}

@@ -1,0 +1,62 @@
+import { Construct } from 'constructs';
+import { SsmAssociation } from '@cdktf/provider-aws/lib/ssm-association';
+import { SsmDocument } from '@cdktf/provider-aws/lib/ssm-document';
+import { AGENT_SCHEDULE, RESERVED_DOCUMENT_NAME_PREFIXES } from '../catalog';
+import { literal } from '../terraform-literal';
+import type { AgentDocument } from '../userdata';
+
+export interface BoxAgentProps {
+  readonly name: string;
+  /** The rendered document (src/userdata/agent.ts). */
+  readonly document: AgentDocument;
+  /** The tag that marks the boxes that run the agent: every instance with this key and value gets it. */
+  readonly targetTag: { readonly key: string; readonly value: string };
+}
+
+/** The association's name, which `trainium-spot status` looks for on each box. */
+export const agentAssociationName = (name: string): string => `${name}-agent`;
+
+/** The document's name: the association's, unless that starts with a prefix AWS reserves. */
+export function agentDocumentName(name: string): string {
+  const reserved = RESERVED_DOCUMENT_NAME_PREFIXES.some((prefix) => name.toLowerCase().startsWith(prefix));
+  return reserved ? `trainium-spot-${name}-agent` : agentAssociationName(name);
+}
+
+/**
+ * Delivers the box agent through State Manager: a Command document that installs it, and an
+ * association that runs the document on every instance carrying the target tag. State Manager runs an
+ * association when it is created or updated, on new targets when it detects them (a box launched later,
+ * a replaced box, `auto`'s choice), and then on its schedule. Sources: SSM API Reference,
+ * CreateAssociation and UpdateAssociation (`ApplyOnlyAtCronInterval`: "By default, when you create a
+ * new association, the system runs it immediately after it is created and then according to the
+ * schedule you specified and when target changes are detected"; "when you update an association, the
+ * system runs it immediately after it is updated"),
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateAssociation.html and
+ * .../API_UpdateAssociation.html, checked 2026-12-07.
+ *
+ * The association passes the document's hash as a parameter, so a changed document is also a changed
+ * association, which runs at once rather than at the next scheduled run. Nothing here touches an
+ * instance resource: a deploy that changes only the agent leaves every box where it is.
+ */
+export class BoxAgent extends Construct {
+  readonly associationName: string;
+
+  constructor(scope: Construct, id: string, props: BoxAgentProps) {
+    super(scope, id);
+    const document = new SsmDocument(this, 'document', {
+      name: agentDocumentName(props.name),
+      documentType: 'Command',
+      documentFormat: 'JSON',
+      // The installer is shell: its `${` must reach SSM as written, not as Terraform interpolation.
+      content: literal(props.document.content),
+    });
+    this.associationName = agentAssociationName(props.name);
+    new SsmAssociation(this, 'association', {
+      name: document.name,
+      associationName: this.associationName,
+      targets: [{ key: `tag:${props.targetTag.key}`, values: [props.targetTag.value] }],
+      parameters: { documentHash: props.document.hash },
+      scheduleExpression: AGENT_SCHEDULE,
+    });
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The box agent: everything a box runs for trainium-spot (the idle check, its service and timer, the
+ * Neuron monitor feed, a logrotate rule, idle.conf, the spot interruption watcher, the login message),
+ * delivered by AWS Systems Manager State Manager as one Command document. The document runs
+ * install-agent.sh with a manifest of the files; src/constructs/box-agent.ts associates it with the boxes.
+ * Unlike user data it reaches running boxes: a changed setting or script is installed on every box of
+ * the stack without replacing any of them.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { SSM_DOCUMENT_LIMIT_BYTES } from '../catalog';
+import { ConfigError, type IdleSettings } from '../config';
+import { fillTemplate, packageVersion, readUserdataFile } from './files';
+import { IDLE_CONF_PATH, assertSingleLine, decimal, renderIdleConf } from './idle-conf';
+
+export interface AgentProps {
+  /** The config's `name`; labels the document so a reader of it knows which deployment wrote it. */
+  readonly name: string;
+  /** The config's `idle` settings. With `enabled: false` nothing idle-related is installed, and a box that had it loses it. */
+  readonly idle: IdleSettings;
+  /** The AWS region, where the box publishes its idle verdict. */
+  readonly region: string;
+  /**
+   * Install the spot interruption watcher (IMDSv2 `spot/instance-action` and rebalance recommendation).
+   * @default false
+   */
+  readonly interruptionWatcher?: boolean;
+  /**
+   * What the login message (/etc/motd) says about the machine image.
+   * @default - no login message is written
+   */
+  readonly loginMessage?: LoginMessage;
+}
+
+/** The machine image as the login message names it. */
+export interface LoginMessage {
+  /** The `image` setting and the preset it resolved to, e.g. `pytorch (pytorch-2.9)`. */
+  readonly image: string;
+  /** The command that activates the image's environment, or what to do where none is known. */
+  readonly activate: string;
+  readonly neuronSdk: string;
+}
+
+/** A file the agent keeps on the box, exactly as it lands there. */
+export interface AgentFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly content: string;
+}
+
+export interface AgentDocument {
+  /** The document's content (JSON), as SSM stores it. */
+  readonly content: string;
+  /**
+   * SHA-256 of `content`, hex. The association passes it to the document as `documentHash`: a changed
+   * document changes the association, and State Manager runs an updated association at once.
+   */
+  readonly hash: string;
+  /** The shell script the document runs (its `runCommand` lines joined). */
+  readonly command: string;
+  /** What the installer writes, in order. */
+  readonly files: readonly AgentFile[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where things go on the box
+// ---------------------------------------------------------------------------------------------
+
+const UNIT_DIR = '/etc/systemd/system';
+const TIMER_UNIT = 'trainium-spot-idle.timer';
+const NEURON_MONITOR_UNIT = 'trainium-spot-neuron-monitor.service';
+const INTERRUPTION_UNIT = 'trainium-spot-interruption.service';
+/** Where `trainium-spot-idle` lands: `sudo trainium-spot-idle status` finds it on the default PATH. */
+export const IDLE_COMMAND_PATH = '/usr/local/sbin/trainium-spot-idle';
+const INTERRUPTION_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-interruption';
+const NEURON_MONITOR_SETTINGS_PATH = '/etc/trainium-spot/neuron-monitor.json';
+
+/** A feature's files and the unit that runs them (restarted when one of `watched` changed). */
+interface Feature {
+  readonly files: readonly AgentFile[];
+  readonly units: readonly { readonly name: string; readonly watched: readonly string[] }[];
+}
+
+function idleFeature(idle: IdleSettings, region: string): Feature {
+  const file = (path: string, mode: string, content: string): AgentFile => ({ path, mode, content });
+  return {
+    files: [
+      file(IDLE_COMMAND_PATH, '0755', readUserdataFile('idle-check.sh')),
+      file(`${UNIT_DIR}/trainium-spot-idle.service`, '0644', readUserdataFile('trainium-spot-idle.service')),
+      file(`${UNIT_DIR}/${TIMER_UNIT}`, '0644', fillTemplate(TIMER_UNIT, { CHECK_INTERVAL_SECONDS: decimal(idle.checkIntervalSeconds) })),
+      file(`${UNIT_DIR}/${NEURON_MONITOR_UNIT}`, '0644', readUserdataFile(NEURON_MONITOR_UNIT)),
+      file(NEURON_MONITOR_SETTINGS_PATH, '0644', readUserdataFile('neuron-monitor.json')),
+      file('/etc/logrotate.d/trainium-spot-idle', '0644', readUserdataFile('trainium-spot-idle.logrotate')),
+      file(IDLE_CONF_PATH, '0644', renderIdleConf(idle, region)),
+    ],
+    units: [
+      // The check itself is a oneshot the timer starts afresh: a new script or idle.conf needs no restart.
+      { name: TIMER_UNIT, watched: [`${UNIT_DIR}/${TIMER_UNIT}`] },
+      { name: NEURON_MONITOR_UNIT, watched: [`${UNIT_DIR}/${NEURON_MONITOR_UNIT}`, NEURON_MONITOR_SETTINGS_PATH] },
+    ],
+  };
+}
+
+function interruptionFeature(): Feature {
+  const unitPath = `${UNIT_DIR}/${INTERRUPTION_UNIT}`;
+  return {
+    files: [
+      { path: INTERRUPTION_SCRIPT_PATH, mode: '0755', content: readUserdataFile('interruption-watch.sh') },
+      { path: unitPath, mode: '0644', content: readUserdataFile(INTERRUPTION_UNIT) },
+    ],
+    units: [{ name: INTERRUPTION_UNIT, watched: [INTERRUPTION_SCRIPT_PATH, unitPath] }],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifest and the document
+// ---------------------------------------------------------------------------------------------
+
+/** gzip without a timestamp (Node writes none), so the same input always gives the same bytes. */
+const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
+
+/** The installer's instructions (see install-agent.sh): only paths, modes, unit names and base64. */
+function manifest(props: AgentProps, version: string): { lines: string[]; files: AgentFile[] } {
+  const lines = [`version ${version}`];
+  const files: AgentFile[] = [];
+  const want = (feature: Feature) => {
+    files.push(...feature.files);
+    lines.push(...feature.files.map((f) => `file ${f.path} ${f.mode} ${packed(f.content)}`));
+    lines.push(...feature.units.map((u) => `unit ${u.name} enable ${u.watched.join(' ')}`));
+  };
+  // A feature switched off is taken off boxes that had it: units stopped first, then their files.
+  const unwant = (feature: Feature) => {
+    lines.push(...feature.units.map((u) => `unit ${u.name} absent`));
+    lines.push(...feature.files.map((f) => `remove ${f.path}`));
+  };
+  const idle = idleFeature(props.idle, props.region);
+  if (props.idle.enabled) want(idle);
+  else unwant(idle);
+  if (props.interruptionWatcher) want(interruptionFeature());
+  else unwant(interruptionFeature());
+  if (props.loginMessage) {
+    const { image, activate, neuronSdk } = props.loginMessage;
+    [image, activate, neuronSdk].forEach((value) => assertSingleLine('image', value));
+    want({
+      files: [{ path: '/etc/motd', mode: '0644', content: fillTemplate('trainium-spot-motd', { IMAGE: image, ACTIVATE: activate, NEURON_SDK: neuronSdk }) }],
+      units: [],
+    });
+  }
+  // Publishing the verdict is the one thing on the box that needs the AWS CLI.
+  lines.push(`aws ${props.idle.enabled && props.idle.publishVerdict ? 'required' : 'optional'}`);
+  return { lines, files };
+}
+
+export function renderAgentDocument(props: AgentProps): AgentDocument {
+  assertSingleLine('name', props.name);
+  const { lines, files } = manifest(props, packageVersion());
+  const about = props.idle.enabled
+    ? `${props.name}: trainium-spot's box agent. The idle check stops the box after ${decimal(props.idle.idleMinutes)} idle minutes; ` +
+      'sudo trainium-spot-idle status, journalctl -u trainium-spot-idle.'
+    : `${props.name}: trainium-spot's box agent. The idle check is off (idle.enabled: false).`;
+  const command = fillTemplate('agent-command.sh', {
+    ABOUT: about,
+    INSTALLER: readUserdataFile('install-agent.sh').replace(/\n$/, ''),
+    MANIFEST: lines.join('\n'),
+  });
+  const content = JSON.stringify({
+    schemaVersion: '2.2',
+    description: `${props.name}: installs and keeps trainium-spot's box agent (idle check, interruption watcher, settings). Rendered by trainium-spot; change the config, not this document.`,
+    parameters: {
+      documentHash: {
+        type: 'String',
+        description: 'SHA-256 of this document, passed by the association so that a new document runs at once; recorded in /etc/trainium-spot/agent.json.',
+        default: 'unknown',
+        allowedPattern: '^([0-9a-f]{64}|unknown)$',
+      },
+    },
+    mainSteps: [{
+      action: 'aws:runShellScript',
+      name: 'installAgent',
+      precondition: { StringEquals: ['platformType', 'Linux'] },
+      inputs: { timeoutSeconds: '600', runCommand: command.replace(/\n$/, '').split('\n') },
+    }],
+  }, null, 1);
+  const size = Buffer.byteLength(content, 'utf8');
+  if (size > SSM_DOCUMENT_LIMIT_BYTES) {
+    const patterns = props.idle.processPatterns;
+    throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ${patterns.reduce((sum, p) => sum + p.length, 0)} characters) ` +
+      `make the agent's SSM document ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}: use fewer or shorter patterns`);
+  }
+  return { content, hash: createHash('sha256').update(content, 'utf8').digest('hex'), command, files };
+}

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Installs trainium-spot's box agent (the idle check and its units, idle settings, interruption watcher,
+# Neuron monitor feed, login message) from a manifest. State Manager runs it on every box of the stack
+# through the SSM document that src/userdata/agent.ts renders: when the box registers, when the document
+# or its settings change, and on the association's schedule, which mends whatever drifted.
+#
+#   install-agent.sh MANIFEST DOCUMENT_HASH
+#
+# MANIFEST, one instruction a line (rendered at synth time; user text only ever inside base64):
+#   version V                         the trainium-spot version that rendered the document
+#   file PATH MODE GZIP_BASE64        PATH holds exactly these bytes, with this mode, owned by root
+#   remove PATH                       PATH does not exist
+#   unit NAME enable [PATH...]        NAME is enabled and running; restarted when a PATH changed
+#   unit NAME absent                  NAME is stopped and disabled (before its files are removed)
+#   aws required|optional             whether the units need the AWS CLI (to publish the idle verdict)
+#
+# Twice is once: a file whose bytes and mode already match is left alone, a unit restarts only when a
+# file it names changed, and /etc/trainium-spot/agent.json is rewritten only when something changed.
+# Every file is written beside its target and renamed over it, so the timer's next check runs the old
+# script or the new one, never half of one. State (/run/trainium-spot: keep-alive, last activity, lock)
+# is not the installer's and is never touched, so a box that got the agent from user data keeps it.
+#
+# TRAINIUM_SPOT_ROOT=DIR installs every path under DIR and starts, stops or restarts nothing (it prints
+# what it would run), so tests install exactly what a box gets.
+set -euo pipefail
+umask 022
+
+readonly ROOT=${TRAINIUM_SPOT_ROOT:-}
+# systemd's PATH for system services: the one the idle check's timer runs it with.
+readonly SERVICE_PATH=${TS_SERVICE_PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
+readonly AGENT_RECORD=/etc/trainium-spot/agent.json
+readonly UNIT_DIR=/etc/systemd/system/
+
+say() { printf 'trainium-spot agent: %s\n' "$*"; }
+fail() { say "FAILED: $*" >&2; exit 1; }
+
+[[ $# -eq 2 && -r $1 ]] || fail "usage: install-agent.sh MANIFEST DOCUMENT_HASH"
+readonly MANIFEST=$1 DOCUMENT_HASH=$2
+[[ -z $ROOT || -d $ROOT ]] || fail "TRAINIUM_SPOT_ROOT=$ROOT is not a directory"
+
+# The file being written, removed on any exit so a failed run leaves no stray file beside a target.
+pending=''
+trap '[[ -z $pending ]] || rm -f "$pending"' EXIT
+
+systemctl_do() {
+  if [[ -n $ROOT ]]; then
+    say "would run: systemctl $*"
+  else
+    systemctl "$@"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Reading the manifest
+# ---------------------------------------------------------------------------------------------
+version=''
+aws_need=optional
+files=() modes=() contents=() removals=() enabled_units=() absent_units=()
+declare -A watched_by_unit=()
+while read -r verb first second rest; do
+  case $verb in
+    version) version=$first ;;
+    file) files+=("$first") modes+=("$second") contents+=("$rest") ;;
+    remove) removals+=("$first") ;;
+    unit)
+      case $second in
+        enable) enabled_units+=("$first") watched_by_unit[$first]=$rest ;;
+        absent) absent_units+=("$first") ;;
+        *) fail "manifest: unit $first: unknown state '$second'" ;;
+      esac
+      ;;
+    aws) aws_need=$first ;;
+    '' | '#'*) ;;
+    *) fail "manifest: unknown instruction '$verb'" ;;
+  esac
+done <"$MANIFEST"
+[[ -n $version ]] || fail "manifest: no version line"
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+changed=()
+
+# install_file PATH MODE GZIP_BASE64: compared in place (an unchanged file is not even rewritten, so its
+# directory keeps its time too); a different one is written beside PATH, then renamed over it.
+install_file() {
+  local target=$ROOT$1 mode=$2
+  if [[ -f $target && ! -L $target ]] && printf '%s' "$3" | base64 -d | gzip -dc | cmp -s - "$target"; then
+    if [[ $(stat -c %a "$target") != "${mode#0}" ]]; then
+      chmod "$mode" "$target"
+      changed+=("$1")
+    fi
+    return 0
+  fi
+  mkdir -p "${target%/*}"
+  pending=$(mktemp "$target.trainium-spot-new.XXXXXX")
+  printf '%s' "$3" | base64 -d | gzip -dc >"$pending" || fail "cannot decode $1"
+  chmod "$mode" "$pending"
+  [[ -n $ROOT ]] || chown root:root "$pending"
+  mv -f "$pending" "$target"
+  pending=''
+  changed+=("$1")
+}
+
+remove_file() {
+  if [[ -e $ROOT$1 || -L $ROOT$1 ]]; then
+    rm -f "$ROOT$1"
+    changed+=("$1")
+  fi
+}
+
+# Units no longer wanted stop before their files go.
+for unit in ${absent_units[@]+"${absent_units[@]}"}; do
+  if [[ -e $ROOT$UNIT_DIR$unit ]]; then systemctl_do disable --now "$unit" || true; fi
+done
+for i in "${!files[@]}"; do install_file "${files[i]}" "${modes[i]}" "${contents[i]}"; done
+for path in ${removals[@]+"${removals[@]}"}; do remove_file "$path"; done
+
+# ---------------------------------------------------------------------------------------------
+# Units
+# ---------------------------------------------------------------------------------------------
+was_changed() {
+  local path
+  for path in ${changed[@]+"${changed[@]}"}; do [[ $path == "$1" ]] && return 0; done
+  return 1
+}
+
+for path in ${changed[@]+"${changed[@]}"}; do
+  if [[ $path == "$UNIT_DIR"* ]]; then
+    systemctl_do daemon-reload
+    break
+  fi
+done
+for unit in ${enabled_units[@]+"${enabled_units[@]}"}; do
+  restart=false
+  for path in ${watched_by_unit[$unit]}; do was_changed "$path" && restart=true; done
+  if $restart; then
+    systemctl_do enable "$unit"
+    systemctl_do restart "$unit"
+  else
+    # Starts a unit that is enabled but stopped, or was disabled by hand; a running one is left alone.
+    systemctl_do enable --now "$unit"
+  fi
+done
+
+# ---------------------------------------------------------------------------------------------
+# The AWS CLI the units use, under their own PATH
+# ---------------------------------------------------------------------------------------------
+aws_cli=''
+if aws_cli=$(env PATH="$SERVICE_PATH" aws --version 2>&1); then
+  aws_cli=${aws_cli%%$'\n'*}
+else
+  aws_cli=''
+fi
+
+# ---------------------------------------------------------------------------------------------
+# What is installed: rewritten only when something changed
+# ---------------------------------------------------------------------------------------------
+json_string() {
+  local text=${1//\\/\\\\}
+  text=${text//\"/\\\"}
+  printf '"%s"' "${text//[[:cntrl:]]/ }"
+}
+
+record=$ROOT$AGENT_RECORD
+if ((${#changed[@]} > 0)) || ! grep -qF "\"documentHash\": $(json_string "$DOCUMENT_HASH")," "$record" 2>/dev/null ||
+  ! grep -qF "\"awsCli\": $(json_string "$aws_cli")," "$record" 2>/dev/null; then
+  mkdir -p "${record%/*}"
+  pending=$(mktemp "$record.trainium-spot-new.XXXXXX")
+  {
+    printf '{\n'
+    printf '  "project": "trainium-spot",\n'
+    printf '  "version": %s,\n' "$(json_string "$version")"
+    printf '  "documentHash": %s,\n' "$(json_string "$DOCUMENT_HASH")"
+    printf '  "awsCli": %s,\n' "$(json_string "$aws_cli")"
+    printf '  "installedAt": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '  "files": ['
+    for i in "${!files[@]}"; do
+      ((i == 0)) || printf ','
+      printf '\n    %s' "$(json_string "${files[i]}")"
+    done
+    printf '\n  ]\n}\n'
+  } >"$pending"
+  chmod 0644 "$pending"
+  mv -f "$pending" "$record"
+  pending=''
+fi
+
+if ((${#changed[@]} > 0)); then
+  say "trainium-spot $version installed (document $DOCUMENT_HASH): ${changed[*]}"
+else
+  say "trainium-spot $version (document $DOCUMENT_HASH): nothing to change"
+fi
+
+if [[ -z $aws_cli ]]; then
+  message="no working AWS CLI (aws --version) under the units' PATH ($SERVICE_PATH)"
+  if [[ $aws_need == required ]]; then
+    # Last, so everything else is in place: the idle check still stops an idle box by itself.
+    fail "$message: the idle check cannot publish its verdict, and the CloudWatch backstop will treat" \
+      "this box as silent. Install AWS CLI v2 (https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html)" \
+      "or set idle.publishVerdict to false."
+  fi
+  say "note: $message; nothing here needs it."
+fi
