@@ -2,7 +2,6 @@
  * The machine image: presets per instance family, what the stack reads for each, the login message
  * and the activate_command output that name its environment, and bad combinations at synth.
  */
-import { gunzipSync } from 'node:zlib';
 import {
   IMAGE_ALIASES,
   IMAGE_PRESET_NAMES,
@@ -14,8 +13,9 @@ import {
 } from '../src/catalog';
 import { ConfigInput, parseConfig } from '../src/config';
 import { problemWith } from './support/config';
-import { renderUserData } from '../src/userdata';
-import { synthesizeJson, TerraformJson, userDataText } from './support/synth';
+import { renderAgentDocument } from '../src/userdata';
+import { agentDocumentContent, fileOnBox, filesOf } from './support/agent';
+import { synthesizeJson, TerraformJson } from './support/synth';
 
 /** A catalog instance type of the family, in a region that offers it. */
 function typeOf(family: InstanceFamily): { instanceType: string; region: string } {
@@ -154,25 +154,23 @@ describe('the stack per preset and family', () => {
     ]));
     // AND the output and the login message name the environment and the SDK
     const activate = preset.environments.length > 0 ? `source ${preset.environments[0].path}/bin/activate` : undefined;
-    const motd = userDataText(theBox(json));
-    expect(motd).toContain(`      trainium-spot: image ${image}, Neuron SDK ${preset.neuronSdk}\n`);
+    const motd = fileOnBox(agentDocumentContent(json), '/etc/motd');
+    expect(motd).toContain(`trainium-spot: image ${image}, Neuron SDK ${preset.neuronSdk}\n`);
     if (activate) {
       expect(json.output.activate_command.value).toBe(activate);
-      expect(motd).toContain(`        Activate its environment: ${activate}\n`);
+      expect(motd).toContain(`  Activate its environment: ${activate}\n`);
     } else {
       expect(json.output.activate_command.value).toBe(`echo "image ${image} names no environment; list them with: ls -d /opt/aws_neuronx_venv_*"`);
-      expect(motd).toContain('        Activate its environment: none known for this image\n');
+      expect(motd).toContain('  Activate its environment: none known for this image\n');
     }
   });
 
   test('the default stack tells a trn1 box its PyTorch 2.9 environment in /etc/motd', () => {
     const json = synthesizeJson();
-    const userData = userDataText(theBox(json));
-    expect(userData).toContain(
-      '  - path: /etc/motd\n    owner: root:root\n    permissions: \'0644\'\n    content: |\n' +
-      '      trainium-spot: image pytorch (pytorch-2.9), Neuron SDK 2.31.0\n' +
-      '        Activate its environment: source /opt/aws_neuronx_venv_pytorch_2_9/bin/activate\n' +
-      '        Every environment on the image: ls -d /opt/aws_neuronx_venv_*\n');
+    expect(fileOnBox(agentDocumentContent(json), '/etc/motd')).toBe(
+      'trainium-spot: image pytorch (pytorch-2.9), Neuron SDK 2.31.0\n' +
+      '  Activate its environment: source /opt/aws_neuronx_venv_pytorch_2_9/bin/activate\n' +
+      '  Every environment on the image: ls -d /opt/aws_neuronx_venv_*\n');
     expect(json.output.activate_command.value).toBe('source /opt/aws_neuronx_venv_pytorch_2_9/bin/activate');
   });
 
@@ -182,27 +180,22 @@ describe('the stack per preset and family', () => {
     expect(Object.values(json.data.aws_ami)[0].filter).toEqual([{ name: 'image-id', values: ['ami-0123456789abcdef0'] }]);
     const conditions = theBox(json).lifecycle.precondition.map((p: { condition: string }) => p.condition);
     expect(conditions.filter((c: string) => c.includes('data.aws_ami'))).toEqual([expect.stringContaining('architecture == "x86_64"')]);
-    expect(userDataText(theBox(json))).toContain('trainium-spot: image ami-0123456789abcdef0, Neuron SDK unknown (not a preset)\n');
+    expect(fileOnBox(agentDocumentContent(json), '/etc/motd')).toContain('trainium-spot: image ami-0123456789abcdef0, Neuron SDK unknown (not a preset)\n');
   });
 
-  test('the login message carries no Terraform template syntax, whatever the image', () => {
-    // GIVEN no idle check, so the login message is all the user data holds
+  test('with the idle check off, the agent still writes the login message, whatever the image', () => {
+    // GIVEN no idle check, so the login message is all the agent installs
     const idle = parseConfig({ idle: { enabled: false } }).idle;
     for (const image of [...Object.keys(IMAGE_PRESETS), 'ssm:/my/image', 'ami-0123456789abcdef0']) {
-      const rendered = renderUserData({
+      // WHEN
+      const document = renderAgentDocument({
         name: 'x', region: 'us-east-2', idle, loginMessage: { image, activate: 'source /opt/x/bin/activate', neuronSdk: '2.33.0' },
       });
-      const text = 'userData' in rendered ? rendered.userData : gunzipSync(Buffer.from(rendered.userDataBase64, 'base64')).toString();
-      expect(text).not.toMatch(/[$%]\{/);
+      // THEN
+      expect(filesOf(document.content).map((f) => f.path)).toEqual(['/etc/motd']);
+      expect(fileOnBox(document.content, '/etc/motd')).toBe(
+        `trainium-spot: image ${image}, Neuron SDK 2.33.0\n  Activate its environment: source /opt/x/bin/activate\n` +
+        '  Every environment on the image: ls -d /opt/aws_neuronx_venv_*\n');
     }
-  });
-
-  test('with the idle check off, the login message alone is a valid cloud-config without runcmd', () => {
-    const rendered = renderUserData({
-      name: 'x', region: 'us-east-2', idle: parseConfig({ idle: { enabled: false } }).idle,
-      loginMessage: { image: 'base', activate: 'none known for this image', neuronSdk: '2.32.0' },
-    });
-    expect(rendered).toEqual({ userData: expect.stringMatching(/^#cloud-config\n(#.*\n)+write_files:\n  - path: \/etc\/motd\n[^]*\n$/) });
-    expect((rendered as { userData: string }).userData).not.toContain('runcmd');
   });
 });

@@ -3,47 +3,26 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { parse as parseYaml } from 'yaml';
-import { USER_DATA_LIMIT_BYTES } from '../src/catalog';
+import { SSM_DOCUMENT_LIMIT_BYTES } from '../src/catalog';
 import { ConfigError, type ConfigInput, type IdleSettings, parseConfig } from '../src/config';
-import { renderIdleConf, renderUserData, type RenderedUserData, type UserDataProps } from '../src/userdata';
-import { packageRoot, readUserdataFile } from '../src/userdata/files';
+import { BOOTSTRAP_LIMIT_BYTES, renderAgentDocument, renderIdleConf, renderUserData, type AgentDocument, type AgentProps } from '../src/userdata';
+import { packageRoot, packageVersion, readUserdataFile } from '../src/userdata/files';
+import { fileOnBox as fileIn, filesOf as filesIn, manifestOf as manifestIn } from './support/agent';
+
+const manifestOf = (document: AgentDocument) => manifestIn(document.content);
+const filesOf = (document: AgentDocument) => filesIn(document.content);
+const fileOnBox = (document: AgentDocument, filePath: string) => fileIn(document.content, filePath);
 
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT_PATH = '/usr/local/sbin/trainium-spot-idle';
 const TIMER_PATH = '/etc/systemd/system/trainium-spot-idle.timer';
-
-interface WriteFile { path: string; owner: string; permissions: string; encoding?: string; content: string }
-interface CloudConfig { write_files?: WriteFile[]; runcmd?: string[][] }
+const ASSOCIATION = 'trainium-spot-agent';
 
 const idleWith = (idle: ConfigInput['idle'] = {}): IdleSettings => parseConfig({ idle }).idle;
-const props = (idle: ConfigInput['idle'] = {}): UserDataProps => ({ name: 'trainium-spot', region: 'us-east-2', idle: idleWith(idle) });
-
-/** The cloud-config text of either rendering, unpacking the gzip one. */
-function cloudConfigText(rendered: RenderedUserData): string {
-  return 'userData' in rendered
-    ? rendered.userData
-    : gunzipSync(Buffer.from(rendered.userDataBase64, 'base64')).toString('utf8');
-}
-
-function parse(rendered: RenderedUserData): CloudConfig {
-  const text = cloudConfigText(rendered);
-  expect(text.startsWith('#cloud-config\n')).toBe(true);
-  // The yaml package (YAML 1.2, strict) stands in for cloud-init's PyYAML here.
-  return parseYaml(text) as CloudConfig;
-}
-
-/** A write_files entry's content as it lands on the box. */
-function fileOnBox(config: CloudConfig, filePath: string): string {
-  const entry = config.write_files?.find((f) => f.path === filePath);
-  if (!entry) throw new Error(`no write_files entry for ${filePath}`);
-  return entry.encoding === 'gz+b64'
-    ? gunzipSync(Buffer.from(entry.content, 'base64')).toString('utf8')
-    : entry.content;
-}
+const props = (idle: ConfigInput['idle'] = {}): AgentProps => ({ name: 'trainium-spot', region: 'us-east-2', idle: idleWith(idle) });
 
 /** The one line a bad input produces, or a failure when it is accepted. */
 function problemWith(render: () => unknown): string {
@@ -67,61 +46,105 @@ function noisyPatterns(count: number, length: number): string[] {
   });
 }
 
-describe('renderUserData', () => {
-  test('installs the check script, its service, timer, neuron-monitor feed, logrotate rule and idle.conf, and enables them', () => {
+describe('renderAgentDocument', () => {
+  test('installs the check script, its service, timer, neuron-monitor feed, logrotate rule and idle.conf, and enables the units', () => {
     // GIVEN
     const idle = idleWith();
     // WHEN
-    const rendered = renderUserData({ name: 'trainium-spot', region: 'us-east-2', idle });
+    const document = renderAgentDocument({ name: 'trainium-spot', region: 'us-east-2', idle });
     // THEN
-    const config = parse(rendered);
-    expect(config.write_files?.map((f) => [f.path, f.owner, f.permissions])).toEqual([
-      [SCRIPT_PATH, 'root:root', '0755'],
-      ['/etc/systemd/system/trainium-spot-idle.service', 'root:root', '0644'],
-      [TIMER_PATH, 'root:root', '0644'],
-      ['/etc/systemd/system/trainium-spot-neuron-monitor.service', 'root:root', '0644'],
-      ['/etc/trainium-spot/neuron-monitor.json', 'root:root', '0644'],
-      ['/etc/logrotate.d/trainium-spot-idle', 'root:root', '0644'],
-      ['/etc/trainium-spot/idle.conf', 'root:root', '0644'],
+    expect(filesOf(document).map((f) => [f.path, f.mode])).toEqual([
+      [SCRIPT_PATH, '0755'],
+      ['/etc/systemd/system/trainium-spot-idle.service', '0644'],
+      [TIMER_PATH, '0644'],
+      ['/etc/systemd/system/trainium-spot-neuron-monitor.service', '0644'],
+      ['/etc/trainium-spot/neuron-monitor.json', '0644'],
+      ['/etc/logrotate.d/trainium-spot-idle', '0644'],
+      ['/etc/trainium-spot/idle.conf', '0644'],
     ]);
-    expect(fileOnBox(config, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
-    expect(fileOnBox(config, '/etc/systemd/system/trainium-spot-idle.service'))
-      .toBe(readUserdataFile('trainium-spot-idle.service'));
-    expect(fileOnBox(config, '/etc/logrotate.d/trainium-spot-idle')).toBe(readUserdataFile('trainium-spot-idle.logrotate'));
-    expect(fileOnBox(config, '/etc/trainium-spot/idle.conf')).toBe(renderIdleConf(idle, 'us-east-2'));
-    expect(fileOnBox(config, '/etc/trainium-spot/neuron-monitor.json')).toBe(readUserdataFile('neuron-monitor.json'));
-    expect(config.runcmd).toEqual([
-      ['systemctl', 'daemon-reload'],
-      ['systemctl', 'enable', '--now', 'trainium-spot-idle.timer', 'trainium-spot-neuron-monitor.service'],
+    expect(document.files.map((f) => f.path)).toEqual(filesOf(document).map((f) => f.path));
+    expect(fileOnBox(document, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
+    expect(fileOnBox(document, '/etc/systemd/system/trainium-spot-idle.service')).toBe(readUserdataFile('trainium-spot-idle.service'));
+    expect(fileOnBox(document, '/etc/logrotate.d/trainium-spot-idle')).toBe(readUserdataFile('trainium-spot-idle.logrotate'));
+    expect(fileOnBox(document, '/etc/trainium-spot/idle.conf')).toBe(renderIdleConf(idle, 'us-east-2'));
+    expect(fileOnBox(document, '/etc/trainium-spot/neuron-monitor.json')).toBe(readUserdataFile('neuron-monitor.json'));
+    expect(manifestOf(document).filter((line) => !line.startsWith('file '))).toEqual([
+      `version ${packageVersion()}`,
+      'unit trainium-spot-idle.timer enable /etc/systemd/system/trainium-spot-idle.timer',
+      'unit trainium-spot-neuron-monitor.service enable /etc/systemd/system/trainium-spot-neuron-monitor.service /etc/trainium-spot/neuron-monitor.json',
+      'unit trainium-spot-interruption.service absent',
+      'remove /usr/local/sbin/trainium-spot-interruption',
+      'remove /etc/systemd/system/trainium-spot-interruption.service',
+      'aws required',
     ]);
+  });
+
+  test('is a Command document of schema 2.2 that runs the installer with the hash the association passes', () => {
+    // WHEN
+    const document = renderAgentDocument(props());
+    const parsed = JSON.parse(document.content);
+    // THEN
+    expect(parsed.schemaVersion).toBe('2.2');
+    expect(parsed.parameters.documentHash).toMatchObject({ type: 'String', allowedPattern: '^([0-9a-f]{64}|unknown)$' });
+    expect(parsed.mainSteps).toHaveLength(1);
+    expect(parsed.mainSteps[0]).toMatchObject({ action: 'aws:runShellScript', precondition: { StringEquals: ['platformType', 'Linux'] } });
+    const command: string[] = parsed.mainSteps[0].inputs.runCommand;
+    expect(`${command.join('\n')}\n`).toBe(document.command);
+    expect(command[0]).toBe('#!/bin/sh');
+    expect(command.at(-1)).toBe(`bash "$work/install-agent.sh" "$work/manifest" '{{ documentHash }}'`);
+    // SSM fills {{ name }} anywhere in the step: the parameter is the only one there.
+    expect(document.content.match(/\{\{/g)).toHaveLength(1);
+    expect(document.command).toContain(readUserdataFile('install-agent.sh'));
+    expect(document.hash).toBe(createHash('sha256').update(document.content).digest('hex'));
+    // Neither here-document can end early: no line of the installer or the manifest is a delimiter.
+    const body = command.slice(command.indexOf("cat >\"$work/install-agent.sh\" <<'TRAINIUM_SPOT_INSTALLER'") + 1);
+    expect(body.filter((line) => /^TRAINIUM_SPOT_(INSTALLER|MANIFEST)$/.test(line))).toEqual(['TRAINIUM_SPOT_INSTALLER', 'TRAINIUM_SPOT_MANIFEST']);
+  });
+
+  test('the default document is 52 % of the 64 KB SSM allows', () => {
+    // WHEN
+    const sizes = [props(), { ...props(), interruptionWatcher: true }].map((p) => Buffer.byteLength(renderAgentDocument(p).content));
+    // THEN
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(0.6 * SSM_DOCUMENT_LIMIT_BYTES);
+    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(52);
+  });
+
+  test('fails when the document exceeds 64 KB', () => {
+    // GIVEN 200 hardly compressible patterns of 200 characters
+    const idle = props({ processPatterns: noisyPatterns(200, 200) });
+    // WHEN
+    const message = problemWith(() => renderAgentDocument(idle));
+    // THEN
+    expect(message).toMatch(/^idle\.processPatterns \(200 patterns, 40000 characters\) make the agent's SSM document \d+ bytes; SSM allows 65536: use fewer or shorter patterns$/);
   });
 
   test('the neuron-monitor feed writes where the check reads, every 5 s', () => {
     // WHEN
-    const config = parse(renderUserData(props()));
-    const unit = fileOnBox(config, '/etc/systemd/system/trainium-spot-neuron-monitor.service');
+    const document = renderAgentDocument(props());
+    const unit = fileOnBox(document, '/etc/systemd/system/trainium-spot-neuron-monitor.service');
     // THEN
     expect(unit).toMatch(/^StandardOutput=append:\/run\/trainium-spot\/neuron-monitor\.jsonl$/m);
     expect(unit).toMatch(/^ExecStart=\/opt\/aws\/neuron\/bin\/neuron-monitor -c \/etc\/trainium-spot\/neuron-monitor\.json$/m);
-    expect(JSON.parse(fileOnBox(config, '/etc/trainium-spot/neuron-monitor.json')).period).toBe('5s');
+    expect(JSON.parse(fileOnBox(document, '/etc/trainium-spot/neuron-monitor.json')).period).toBe('5s');
     expect(readUserdataFile('idle-check.sh')).toContain('NEURON_REPORTS=${TS_NEURON_REPORTS:-$STATE_DIR/neuron-monitor.jsonl}');
   });
 
   test('the interruption watcher and its service are installed and enabled only when asked', () => {
     // WHEN
-    const withWatcher = parse(renderUserData({ ...props(), interruptionWatcher: true }));
-    const without = parse(renderUserData(props()));
+    const withWatcher = renderAgentDocument({ ...props(), interruptionWatcher: true });
+    const without = renderAgentDocument(props());
     // THEN
     expect(fileOnBox(withWatcher, '/usr/local/sbin/trainium-spot-interruption')).toBe(readUserdataFile('interruption-watch.sh'));
     expect(fileOnBox(withWatcher, '/etc/systemd/system/trainium-spot-interruption.service'))
       .toMatch(/^ExecStart=\/usr\/local\/sbin\/trainium-spot-interruption$/m);
-    expect(withWatcher.runcmd).toContainEqual(['systemctl', 'enable', '--now', 'trainium-spot-interruption.service']);
-    expect(without.write_files?.map((f) => f.path)).not.toContain('/usr/local/sbin/trainium-spot-interruption');
+    expect(manifestOf(withWatcher)).toContain('unit trainium-spot-interruption.service enable /usr/local/sbin/trainium-spot-interruption /etc/systemd/system/trainium-spot-interruption.service');
+    expect(filesOf(without).map((f) => f.path)).not.toContain('/usr/local/sbin/trainium-spot-interruption');
+    expect(manifestOf(without)).toContain('unit trainium-spot-interruption.service absent');
   });
 
-  test('the service runs the script where cloud-init puts it, once per timer tick', () => {
+  test('the service runs the script where the agent puts it, once per timer tick', () => {
     // WHEN
-    const service = fileOnBox(parse(renderUserData(props())), '/etc/systemd/system/trainium-spot-idle.service');
+    const service = fileOnBox(renderAgentDocument(props()), '/etc/systemd/system/trainium-spot-idle.service');
     // THEN
     expect(service).toMatch(new RegExp(`^ExecStart=${SCRIPT_PATH} check$`, 'm'));
     expect(service).toMatch(/^Type=oneshot$/m);
@@ -129,8 +152,8 @@ describe('renderUserData', () => {
 
   test('the timer is monotonic, with the check interval from the config and a 1 s accuracy', () => {
     // GIVEN / WHEN
-    const byDefault = fileOnBox(parse(renderUserData(props())), TIMER_PATH);
-    const everyFiveMinutes = fileOnBox(parse(renderUserData(props({ checkIntervalSeconds: 300 }))), TIMER_PATH);
+    const byDefault = fileOnBox(renderAgentDocument(props()), TIMER_PATH);
+    const everyFiveMinutes = fileOnBox(renderAgentDocument(props({ checkIntervalSeconds: 300 })), TIMER_PATH);
     // THEN
     expect(byDefault).toMatch(/^OnBootSec=30s$/m);
     expect(byDefault).toMatch(/^OnUnitActiveSec=60s$/m);
@@ -139,69 +162,61 @@ describe('renderUserData', () => {
     expect(everyFiveMinutes).toMatch(/^OnUnitActiveSec=300s$/m);
   });
 
-  test('the default user data fits the 16 KB EC2 limit, with and without the spot additions', () => {
+  test('idle.enabled false removes everything idle-related from a box that had it, and needs no AWS CLI', () => {
     // WHEN
-    const sizes = [props(), { ...props(), interruptionWatcher: true, requireImdsv2OnBoot: true }].map((p) => {
-      const rendered = renderUserData(p);
-      return 'userData' in rendered ? Buffer.byteLength(rendered.userData) : Buffer.from(rendered.userDataBase64, 'base64').length;
-    });
+    const document = renderAgentDocument(props({ enabled: false }));
     // THEN
-    for (const size of sizes) expect(size).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    expect(filesOf(document)).toEqual([]);
+    expect(manifestOf(document)).toEqual(expect.arrayContaining([
+      'unit trainium-spot-idle.timer absent', 'unit trainium-spot-neuron-monitor.service absent',
+      `remove ${SCRIPT_PATH}`, `remove ${TIMER_PATH}`, 'remove /etc/trainium-spot/idle.conf', 'aws optional',
+    ]));
+    expect(document.command).toMatch(/^# trainium-spot: trainium-spot's box agent\. The idle check is off/m);
   });
 
-  test('a cloud-config gzipped whole carries its scripts as plain text, which compresses better than gzip in gzip', () => {
-    // WHEN
-    const config = parse(renderUserData({ ...props(), interruptionWatcher: true, requireImdsv2OnBoot: true }));
-    // THEN
-    expect(config.write_files?.every((f) => f.encoding === undefined)).toBe(true);
-    expect(fileOnBox(config, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
+  test('a box that publishes no verdict needs no AWS CLI', () => {
+    expect(manifestOf(renderAgentDocument(props({ publishVerdict: false })))).toContain('aws optional');
   });
 
-  test('user data over 16 KB is gzipped and base64-encoded, and unpacks to the whole cloud-config', () => {
-    // GIVEN 80 patterns of 200 characters: 16 KB of patterns alone
-    const patterns = Array.from({ length: 80 }, (_, i) => `python3 /home/ubuntu/project-${i}/`.padEnd(200, 'x'));
-    // WHEN
-    const rendered = renderUserData(props({ processPatterns: patterns }));
-    // THEN
-    expect('userDataBase64' in rendered).toBe(true);
-    const zipped = Buffer.from((rendered as { userDataBase64: string }).userDataBase64, 'base64');
-    expect(zipped.length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
-    const config = parse(rendered);
-    expect(fileOnBox(config, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
-    expect(fileOnBox(config, '/etc/trainium-spot/idle.conf')).toContain(`  '${patterns[79]}'\n`);
-  });
-
-  test('fails when the user data exceeds 16 KB even gzipped', () => {
-    // GIVEN 120 hardly compressible patterns of 200 characters
-    const idle = props({ processPatterns: noisyPatterns(120, 200) });
-    // WHEN
-    const message = problemWith(() => renderUserData(idle));
-    // THEN
-    expect(message).toMatch(/^idle\.processPatterns \(120 patterns, 24000 characters\) make the user data \d+ bytes even gzipped; EC2 allows 16384: use fewer or shorter patterns$/);
-  });
-
-  test('idle.enabled false installs nothing idle-related but is still a valid cloud-config', () => {
-    // WHEN
-    const rendered = renderUserData(props({ enabled: false }));
-    // THEN
-    expect('userData' in rendered).toBe(true);
-    const text = cloudConfigText(rendered);
-    expect(parse(rendered)).toEqual({});
-    expect(text).not.toMatch(/write_files|runcmd|systemctl|idle-check|trainium-spot-idle|idle\.conf/);
-  });
-
-  test('renders the same bytes every time, plain and gzipped', () => {
-    // GIVEN
-    const plain = props();
+  test('renders the same bytes every time', () => {
     const large = props({ processPatterns: Array.from({ length: 80 }, (_, i) => `job-${i}-`.padEnd(200, 'y')) });
-    // WHEN / THEN
-    expect(renderUserData(plain)).toEqual(renderUserData(plain));
-    expect(renderUserData(large)).toEqual(renderUserData(large));
-    expect('userDataBase64' in renderUserData(large)).toBe(true);
+    expect(renderAgentDocument(props())).toEqual(renderAgentDocument(props()));
+    expect(renderAgentDocument(large)).toEqual(renderAgentDocument(large));
+    expect(renderAgentDocument(large).hash).not.toBe(renderAgentDocument(props()).hash);
   });
 
   test('fails when the name holds a line break', () => {
-    const message = problemWith(() => renderUserData({ name: 'box\nruncmd: [reboot]', region: 'us-east-2', idle: idleWith() }));
+    const message = problemWith(() => renderAgentDocument({ name: 'box\nrm -rf /', region: 'us-east-2', idle: idleWith() }));
+    expect(message).toBe('name "box\\nrm -rf /" contains the control character U+000A; allowed: printable characters on one line');
+  });
+});
+
+describe('renderUserData', () => {
+  test('a spot request box boots with only the IMDSv2 script, well under 4 KB', () => {
+    // WHEN
+    const { userData } = renderUserData({ name: 'trainium-spot', agentAssociationName: ASSOCIATION, requireImdsv2OnBoot: true });
+    // THEN
+    const size = Buffer.byteLength(userData);
+    expect(size).toBeLessThanOrEqual(BOOTSTRAP_LIMIT_BYTES);
+    expect(size).toBeLessThan(3000);
+    const config = parseYaml(userData) as { write_files: { path: string; permissions: string; content: string }[]; runcmd: string[][] };
+    expect(userData.startsWith('#cloud-config\n')).toBe(true);
+    expect(config.write_files).toEqual([{
+      path: '/usr/local/sbin/trainium-spot-require-imdsv2', owner: 'root:root', permissions: '0755', content: readUserdataFile('require-imdsv2.sh'),
+    }]);
+    expect(config.runcmd).toEqual([['/usr/local/sbin/trainium-spot-require-imdsv2']]);
+    expect(userData).toContain(`the State Manager association ${ASSOCIATION}`);
+  });
+
+  test('a RunInstances box needs nothing before SSM: an empty cloud-config that says where its software comes from', () => {
+    const { userData } = renderUserData({ name: 'trainium-spot', agentAssociationName: ASSOCIATION });
+    expect(parseYaml(userData)).toEqual({});
+    expect(userData).toMatch(/^#cloud-config\n(#.*\n)+\{\}\n$/);
+    expect(userData).not.toMatch(/write_files|runcmd|idle\.conf/);
+  });
+
+  test('fails when the name holds a line break', () => {
+    const message = problemWith(() => renderUserData({ name: 'box\nruncmd: [reboot]', agentAssociationName: ASSOCIATION }));
     expect(message).toBe('name "box\\nruncmd: [reboot]" contains the control character U+000A; ' +
       'allowed: printable characters on one line');
   });
@@ -302,7 +317,7 @@ describe('files', () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const bundled: typeof import('../src/userdata') = require(path.join(outdir, 'userdata.js'));
       // THEN
-      expect(bundled.renderUserData(props())).toEqual(renderUserData(props()));
+      expect(bundled.renderAgentDocument(props())).toEqual(renderAgentDocument(props()));
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
       if (!distExisted) {
@@ -313,25 +328,5 @@ describe('files', () => {
         }
       }
     }
-  });
-});
-
-describe('requireImdsv2OnBoot', () => {
-  test('installs the first-boot script and runs it after the idle timer is enabled', () => {
-    // WHEN
-    const config = parse(renderUserData({ ...props(), requireImdsv2OnBoot: true }));
-    // THEN
-    const script = config.write_files!.find((f) => f.path === '/usr/local/sbin/trainium-spot-require-imdsv2')!;
-    expect(script.permissions).toBe('0755');
-    expect(script.content).toBe(readUserdataFile('require-imdsv2.sh'));
-    expect(config.runcmd!.map((c) => c.join(' '))).toEqual([
-      'systemctl daemon-reload', 'systemctl enable --now trainium-spot-idle.timer trainium-spot-neuron-monitor.service',
-      '/usr/local/sbin/trainium-spot-require-imdsv2',
-    ]);
-  });
-
-  test('works without the idle check too', () => {
-    const config = parse(renderUserData({ ...props({ enabled: false }), requireImdsv2OnBoot: true }));
-    expect(config.write_files!.map((f) => f.path)).toEqual(['/usr/local/sbin/trainium-spot-require-imdsv2']);
   });
 });

@@ -16,8 +16,4 @@ describe('launchArguments', () => {
       userData: 'IMDS=$${TS_IMDS_ENDPOINT:-http://169.254.169.254}\nPATTERN=%%{not a directive}\nCOST=$5 {braces} %d\n',
     });
   });
-
-  test('passes base64 user data through unchanged', () => {
-    expect(launchArguments({ ...LAUNCH, userData: { userDataBase64: 'H4sI${x}' } })).toMatchObject({ userDataBase64: 'H4sI${x}' });
-  });
 });

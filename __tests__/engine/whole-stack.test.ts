@@ -10,7 +10,7 @@
  * the job it needs.
  */
 import { type ConfigInput, parseConfig } from '../../src/config';
-import { STACK_NAME, boxUserData } from '../../src/stack';
+import { STACK_NAME, boxAgentDocument, boxUserData } from '../../src/stack';
 import { writeTerraformTests } from '../../src/terraform-tests';
 import {
   concernsModule, Diagnostic, EngineDir, Lane, moduleOutputs, moduleSlice, PlanOutcome, REAL_AWS_VERSION, RealAwsProvider,
@@ -63,19 +63,28 @@ function expectNoChanges(step: string, plan: PlanOutcome, module: string): void 
   expect(summary).toMatchObject({ add: 0, change: 0, remove: 0 });
 }
 
-/** The user data Terraform plans is the renderer's text byte for byte: no `${` or `%{` was read as a template. */
+/**
+ * The user data and the agent's document Terraform plans are the renderers' text byte for byte (no `${`
+ * or `%{` was read as a template), and the association passes the document's own hash.
+ */
 function expectUserDataAsRendered(input: ConfigInput, saved: SavedPlan, module: string): void {
-  const expected = boxUserData(parseConfig(input));
-  const boxes = saved.resource_changes.filter((c) => c.module_address === `module.${module}` && ['aws_instance', 'aws_spot_instance_request'].includes(c.type));
+  const config = parseConfig(input);
+  const planned = (types: string[]) => saved.resource_changes.filter((c) => c.module_address === `module.${module}` && types.includes(c.type));
+  const boxes = planned(['aws_instance', 'aws_spot_instance_request']);
   expect(boxes.length).toBeGreaterThan(0);
-  for (const box of boxes) {
-    if ('userData' in expected) {
-      expect(box.change.after.user_data).toBe(expected.userData);
-    } else {
-      expect(box.change.after.user_data_base64).toBe(expected.userDataBase64);
-    }
-  }
+  for (const box of boxes) expect(box.change.after.user_data).toBe(boxUserData(config).userData);
+  const agent = boxAgentDocument(config);
+  expect(planned(['aws_ssm_document']).map((c) => c.change.after.content)).toEqual([agent.content]);
+  expect(planned(['aws_ssm_association']).map((c) => c.change.after.parameters)).toEqual([{ documentHash: agent.hash }]);
 }
+
+/** The variant with new agent settings: a longer idle time and one more process pattern. */
+function withNewAgentSettings(input: ConfigInput): ConfigInput {
+  const patterns = input.idle?.processPatterns ?? parseConfig({}).idle.processPatterns;
+  return { ...input, idle: { ...input.idle, idleMinutes: 47, processPatterns: [...patterns, 'my-trainer\\.py'] } };
+}
+
+const AGENT_TYPES = ['aws_ssm_document', 'aws_ssm_association'];
 
 // ------------------------------------------------------------------------------ jobs
 
@@ -135,6 +144,8 @@ interface VariantsRun {
   readonly outputs: Record<string, unknown>;
   readonly again: PlanOutcome;
   readonly amiGrew: PlanOutcome;
+  /** The plan after a deploy that changes only the agent's settings. */
+  readonly agentSettings: PlanOutcome;
 }
 
 /** The quota each guarded variant needs one box short, grouped so no two in a group need different values of one quota. */
@@ -179,7 +190,10 @@ function variantsRun(root: number): Promise<VariantsRun> {
     const again = await dir.plan();
     dir.setFixture(fixture({ rootSnapshotGiB: 500 }));
     const amiGrew = await dir.plan();
-    return { validate, first, firstSaved, short, applied, outputs, again, amiGrew };
+    dir.setFixture(fixture());
+    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(withNewAgentSettings(v.config))])), ['instance_ids', 'availability_zones']);
+    const agentSettings = await dir.plan();
+    return { validate, first, firstSaved, short, applied, outputs, again, amiGrew, agentSettings };
   }));
 }
 
@@ -195,7 +209,7 @@ function remoteStateValidation(variant: Variant) {
 // ------------------------------------------------------------------------------ every variant
 describe('every configuration variant on the Terraform engine', () => {
   VARIANTS.forEach((variant, index) => {
-    engineTest(`${variant.name}: init, validate, plan, quota one box short, apply, plan again, newer AMI`, async () => {
+    engineTest(`${variant.name}: init, validate, plan, quota one box short, apply, plan again, newer AMI, new agent settings`, async () => {
       // GIVEN the synthesized stack of the variant, a child module of its root
       const module = moduleOf(variant);
       const run = await variantsRun(index % VARIANT_ROOTS);
@@ -240,6 +254,16 @@ describe('every configuration variant on the Terraform engine', () => {
       expectNoChanges('plan after apply', run.again, module);
       // AND a newer AMI with a larger root snapshot leaves the existing boxes alone
       expectNoChanges('plan after the AMI grew', run.amiGrew, module);
+      // AND a deploy that changes only the agent's settings updates the agent and nothing else: no box is
+      // updated or replaced, and the association (which runs a changed document at once) is updated
+      expectPlanned('plan with new agent settings', run.agentSettings, module);
+      const changed = moduleSlice(run.agentSettings, module).changes;
+      const idleOn = parseConfig(variant.config).idle.enabled;
+      expect({ changed }).toEqual({ changed: idleOn ? [
+        { address: expect.stringMatching(/^aws_ssm_association\./), action: 'update' },
+        { address: expect.stringMatching(/^aws_ssm_document\./), action: 'update' },
+      ] : [] });
+      expect(changed.every((c) => AGENT_TYPES.includes(c.address.split('.')[0]))).toBe(true);
     }, TIMEOUT_MS);
   });
 });

@@ -1,5 +1,4 @@
 /** Synthesizes the stack from a config input, the way `cdktf synth` does, for assertions. */
-import { gunzipSync } from 'node:zlib';
 import type { ConfigInput } from '../../src/config';
 import { cachedSynth } from './synth-cache';
 
@@ -46,12 +45,7 @@ export function blocksOf(json: TerraformJson, type: string): Record<string, any>
   return Object.values(json.resource[type] ?? {});
 }
 
-/**
- * The cloud-config of an instance block, whichever way it travels: plain `user_data`, or gzipped in
- * `user_data_base64` once it outgrows EC2's limit.
- */
+/** The cloud-config of an instance block. */
 export function userDataText(block: Record<string, any>): string {
-  return block.user_data_base64 !== undefined
-    ? gunzipSync(Buffer.from(String(block.user_data_base64), 'base64')).toString('utf8')
-    : String(block.user_data);
+  return String(block.user_data);
 }

@@ -62,13 +62,14 @@ export function launchArguments(spec: LaunchSpec) {
 
 /** User data is a script, not a template: `${` and `%{` in it must reach the box as written. */
 function terraformUserData(userData: RenderedUserData): RenderedUserData {
-  return 'userData' in userData ? { userData: literal(userData.userData) } : userData;
+  return { userData: literal(userData.userData) };
 }
 
 /**
  * Arguments kept as they were at creation (`ignore_changes`): the AMI, the user data and a root volume
  * size that follows the AMI all come from the public parameter, so a newer AMI never replaces or
- * resizes a running box; boxes created later get the newer values.
+ * resizes a running box; boxes created later get the newer values. `user_data_base64` too: boxes
+ * deployed before the agent moved to State Manager may carry their (then larger) user data there.
  */
 export function creationOnlyArguments(spec: LaunchSpec): string[] {
   return ['ami', 'user_data', 'user_data_base64', ...(spec.rootVolumeSizeFollowsImage ? ['root_block_device[0].volume_size'] : [])];
