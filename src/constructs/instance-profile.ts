@@ -77,11 +77,13 @@ export class InstanceProfile extends Construct {
       // the instance acted on; AWS's own AWSEC2VssSnapshotPolicy pairs them this way to let an instance act on
       // itself only (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSEC2VssSnapshotPolicy.html).
       // Only to lock it down: ec2:Attribute/<parameter> is the value the request sets, absent when the request
-      // leaves that parameter out, as AWS's "Deny opt-out of IMDSv2" example uses it; ec2:MetadataHttpTokens and
-      // its siblings describe the instance's metadata options, which for this action are the current ones, not
-      // the requested ones (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html#iam-example-instance-metadata,
-      // all checked 2026-12-07). So the call must set tokens required, hop limit 1 and the endpoint on, and may
-      // not touch the IPv6 endpoint or tags in metadata. src/userdata/require-imdsv2.sh makes exactly that call.
+      // leaves that parameter out; AWS's "Deny opt-out of IMDSv2" example scopes this action with it
+      // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html#iam-example-instance-metadata,
+      // checked 2026-12-07). Not ec2:MetadataHttpTokens and its siblings: AWS's examples use them for RunInstances,
+      // and a public report of live probes found that for this action they carry the instance's current options,
+      // not the requested ones, so pinning them would refuse the very call that requires IMDSv2.
+      // So the call must set tokens required, hop limit 1 and the endpoint on, and may not touch the IPv6
+      // endpoint or tags in metadata. src/userdata/require-imdsv2.sh makes exactly that call.
       const requireImdsv2 = new DataAwsIamPolicyDocument(this, 'require-imdsv2', {
         statement: [{
           actions: ['ec2:ModifyInstanceMetadataOptions'],
