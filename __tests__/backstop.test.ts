@@ -76,7 +76,8 @@ describe('the assembled stack', () => {
     const documents = Object.values(json.data.aws_iam_policy_document);
     const publish = documents.find((d) => d.statement[0].actions[0] === 'cloudwatch:PutMetricData');
     expect(publish?.statement[0].condition).toEqual([{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle'] }]);
-    expect(blocksOf(json, 'aws_cloudwatch_event_target')[0].arn).toBe('arn:${data.aws_partition.partition.partition}:ssm:us-east-2::automation-definition/AWS-StopEC2Instance:$DEFAULT');
+    expect(blocksOf(json, 'aws_cloudwatch_event_target')[0].arn).toMatch(
+      /^arn:\$\{data\.aws_partition\.partition\.partition\}:ssm:us-east-2:\$\{data\.aws_caller_identity\.[^.]+\.account_id\}:automation-definition\/AWS-StopEC2Instance$/);
     expect(blocksOf(json, 'aws_cloudwatch_event_rule').some((r) => r.event_pattern.includes('CloudWatch Alarm State Change'))).toBe(true);
   });
 

@@ -56,6 +56,9 @@ const ACTIONS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   tls_private_key: [],
   // Data sources.
   'data.aws_ami': ['ec2:DescribeImages'],
+  // sts:GetCallerIdentity needs no permission, and an explicit deny does not stop it
+  // (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html, checked 2026-12-07).
+  'data.aws_caller_identity': [],
   'data.aws_iam_policy_document': [],
   'data.aws_partition': [],
   'data.aws_servicequotas_service_quota': ['servicequotas:GetAWSDefaultServiceQuota', 'servicequotas:GetServiceQuota'],

@@ -25,18 +25,33 @@ describe('IdleStopRule', () => {
     const target = Object.values(json.resource.aws_cloudwatch_event_target)[0] as any;
     expect(synthesized).toHaveResourceWithProperties(CloudwatchEventTarget, {
       count: 2,
-      arn: 'arn:aws:ssm:us-east-2::automation-definition/AWS-StopEC2Instance:$DEFAULT',
       input: '${jsonencode({ InstanceId = [try(local.instance_ids[count.index], "")] })}',
     });
     expect(target.role_arn).toMatch(/^\$\{aws_iam_role\..+\.arn\}$/);
   });
 
-  test('the role may start only the stop runbook', () => {
+  test('fails when the target names the runbook without this account: it must carry the caller\'s account ID', () => {
+    // GIVEN the account EventBridge runs in, read from aws_caller_identity inside the construct
+    const callers = Object.keys(json.data.aws_caller_identity ?? {});
+    expect(callers).toHaveLength(1);
+    const account = `\${data.aws_caller_identity.${callers[0]}.account_id}`;
+    // THEN the target is the form AWS documents for an Automation target: region, account, runbook name
+    const target = Object.values(json.resource.aws_cloudwatch_event_target)[0] as any;
+    expect(target.arn).toBe(`arn:aws:ssm:us-east-2:${account}:automation-definition/AWS-StopEC2Instance`);
+  });
+
+  test('the role may start only the stop runbook: the one the target names, and the AWS-owned name IAM may see', () => {
+    const account = `\${data.aws_caller_identity.${Object.keys(json.data.aws_caller_identity)[0]}.account_id}`;
     const start = permissions.statement.find((s: any) => s.actions.includes('ssm:StartAutomationExecution'));
     expect(start.resources).toEqual([
-      'arn:aws:ssm:us-east-2:*:automation-definition/AWS-StopEC2Instance',
-      'arn:aws:ssm:us-east-2:*:automation-definition/AWS-StopEC2Instance:*',
+      `arn:aws:ssm:us-east-2:${account}:automation-definition/AWS-StopEC2Instance`,
+      `arn:aws:ssm:us-east-2:${account}:automation-definition/AWS-StopEC2Instance:*`,
+      'arn:aws:ssm:us-east-2::automation-definition/AWS-StopEC2Instance',
+      'arn:aws:ssm:us-east-2::automation-definition/AWS-StopEC2Instance:*',
     ]);
+    // THEN the statement covers what the target starts
+    const target = Object.values(json.resource.aws_cloudwatch_event_target)[0] as any;
+    expect(start.resources).toContain(target.arn);
   });
 
   test('the role may stop only instances carrying this stack\'s tags', () => {

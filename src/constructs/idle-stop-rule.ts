@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
@@ -44,15 +45,25 @@ export class IdleStopRule extends Construct {
       description: `${props.name}: EventBridge stops a box whose idle check went silent while its CPU stayed low`,
       assumeRolePolicy: assumeRole.json,
     });
-    // The target names the AWS-owned runbook without an account; IAM may see it with the caller's.
-    const runbook = `arn:${props.partition}:ssm:${props.region}::automation-definition/${STOP_RUNBOOK}`;
-    const runbookInAnyAccount = `arn:${props.partition}:ssm:${props.region}:*:automation-definition/${STOP_RUNBOOK}`;
+    // EventBridge starts an Automation runbook from a target ARN with the region and the account ID:
+    // arn:aws:ssm:us-east-1:123456789012:automation-definition/AWS-StartEC2Instance in AWS's own example
+    // (https://docs.aws.amazon.com/systems-manager/latest/userguide/running-automations-event-bridge.html,
+    // checked 2026-12-07). A target without the account is accepted, and its rule fires, but no automation
+    // starts (https://github.com/aws/aws-cli/issues/6994). The account is the one this stack deploys into.
+    const account = new DataAwsCallerIdentity(this, 'caller').accountId;
+    const runbook = `arn:${props.partition}:ssm:${props.region}:${account}:automation-definition/${STOP_RUNBOOK}`;
+    // IAM may see an AWS-owned runbook without an account: a role starting one was refused on
+    // arn:aws:ssm:<region>::automation-definition/<name>:$DEFAULT
+    // (https://github.com/aws-solutions/automated-security-response-on-aws/issues/29, checked 2026-12-07).
+    // Both names are this one runbook; `:*` covers its versions (the resource type's ARN ends in
+    // :${VersionId}: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html).
+    const awsOwnedRunbook = `arn:${props.partition}:ssm:${props.region}::automation-definition/${STOP_RUNBOOK}`;
     const permissions = new DataAwsIamPolicyDocument(this, 'permissions', {
       statement: [
         {
           sid: 'StartTheStopRunbook',
           actions: ['ssm:StartAutomationExecution'],
-          resources: [runbookInAnyAccount, `${runbookInAnyAccount}:*`],
+          resources: [runbook, `${runbook}:*`, awsOwnedRunbook, `${awsOwnedRunbook}:*`],
         },
         {
           sid: 'StopThisStacksBoxesOnly',
@@ -82,7 +93,7 @@ export class IdleStopRule extends Construct {
     new CloudwatchEventTarget(this, 'target', {
       count: props.instanceCount,
       rule: `\${${rule.fqn}[count.index].name}`,
-      arn: `${runbook}:$DEFAULT`,
+      arn: runbook,
       roleArn: role.arn,
       input: `\${jsonencode({ InstanceId = [try(${props.instanceIdsRef}[count.index], "")] })}`,
     });

@@ -4,15 +4,15 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
-import { KEY_PARAMETER_PREFIX } from '../catalog';
+import { literal } from '../terraform-literal';
 
 export interface InstanceProfileProps {
   readonly name: string;
   /** The AWS partition, e.g. `aws` (a plan-time value from `aws_partition`). */
   readonly partition: string;
   /**
-   * Let a box require IMDSv2 on itself (ec2:ModifyInstanceMetadataOptions, only on instances that
-   * carry this profile): spot requests cannot set metadata options at launch.
+   * Let a box require IMDSv2 on itself (ec2:ModifyInstanceMetadataOptions on its own instance, and only
+   * to require tokens with hop limit 1 and the endpoint on): spot requests cannot set metadata options at launch.
    * @default false
    */
   readonly allowRequiringImdsv2?: boolean;
@@ -27,7 +27,7 @@ export interface InstanceProfileProps {
  * The box's identity: what Session Manager needs (AmazonSSMManagedInstanceCore), and for spot boxes
  * the right to require IMDSv2 on themselves, and the right to publish the idle verdict to one CloudWatch
  * namespace. The box stops itself through the operating system, so it needs no other EC2 permission.
- * It may never read the generated private SSH keys.
+ * It may read no Parameter Store parameter, the generated private SSH keys among them.
  */
 export class InstanceProfile extends Construct {
   readonly profileName: string;
@@ -50,30 +50,52 @@ export class InstanceProfile extends Construct {
       role: role.name,
       policyArn: `arn:${props.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
     });
-    // AmazonSSMManagedInstanceCore allows ssm:GetParameter and ssm:GetParameters on every parameter,
-    // which includes the box's own private key. Parameter Store authorizes each GetParameter* action on
-    // its own, and GetParametersByPath against the requested path, not the parameters it returns, so a
-    // deny must name every action and every ancestor path of the keys:
-    // https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html (checked 2026-12-01).
-    const keyParameters = `arn:${props.partition}:ssm:*:*:parameter${KEY_PARAMETER_PREFIX}`;
-    const denySshKeys = new DataAwsIamPolicyDocument(this, 'deny-ssh-keys', {
+    // AmazonSSMManagedInstanceCore (v2) allows ssm:GetParameter and ssm:GetParameters on every parameter
+    // (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html,
+    // checked 2026-12-07), the generated private SSH keys under /ec2/keypair/ among them. Nothing on the box
+    // reads a parameter: Session Manager and State Manager use the policy's other actions, and the box's
+    // Command document has no {{ssm:...}} reference. So every read is denied on every parameter, which also
+    // covers GetParametersByPath, authorized against the requested path and not the parameters it returns
+    // (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-retrieval-authorization.html, checked 2026-12-01).
+    // The construct IDs stay those of the deny it replaces: a new ID would swap the inline policy, leaving
+    // the role without a deny for a moment of the apply.
+    const denyParameterReads = new DataAwsIamPolicyDocument(this, 'deny-ssh-keys', {
       statement: [{
         effect: 'Deny',
-        actions: ['ssm:GetParameter*'],
-        resources: [`${keyParameters}*`, ...ancestorPaths(keyParameters)],
+        actions: ['ssm:DescribeParameters', 'ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+        resources: ['*'],
       }],
     });
-    new IamRolePolicy(this, 'deny-ssh-keys-policy', { namePrefix: 'deny-ssh-keys-', role: role.id, policy: denySshKeys.json });
+    new IamRolePolicy(this, 'deny-ssh-keys-policy', { namePrefix: 'deny-ssh-keys-', role: role.id, policy: denyParameterReads.json });
     const profile = new IamInstanceProfile(this, 'profile', {
       namePrefix: `${props.name}-`,
       role: role.name,
     });
     if (props.allowRequiringImdsv2) {
+      // Only on itself: ec2:SourceInstanceARN is the instance whose role credentials sign the request
+      // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html), ${ec2:InstanceId}
+      // the instance acted on; AWS's own AWSEC2VssSnapshotPolicy pairs them this way to let an instance act on
+      // itself only (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSEC2VssSnapshotPolicy.html).
+      // Only to lock it down: ec2:Attribute/<parameter> is the value the request sets, absent when the request
+      // leaves that parameter out; AWS's "Deny opt-out of IMDSv2" example scopes this action with it
+      // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html#iam-example-instance-metadata,
+      // checked 2026-12-07). Not ec2:MetadataHttpTokens and its siblings: AWS's examples use them for RunInstances,
+      // and a public report of live probes found that for this action they carry the instance's current options,
+      // not the requested ones, so pinning them would refuse the very call that requires IMDSv2.
+      // So the call must set tokens required, hop limit 1 and the endpoint on, and may not touch the IPv6
+      // endpoint or tags in metadata. src/userdata/require-imdsv2.sh makes exactly that call.
       const requireImdsv2 = new DataAwsIamPolicyDocument(this, 'require-imdsv2', {
         statement: [{
           actions: ['ec2:ModifyInstanceMetadataOptions'],
           resources: [`arn:${props.partition}:ec2:*:*:instance/*`],
-          condition: [{ test: 'ArnEquals', variable: 'ec2:InstanceProfile', values: [profile.arn] }],
+          condition: [
+            { test: 'ArnLike', variable: 'ec2:SourceInstanceARN', values: [`arn:${props.partition}:ec2:*:*:instance/${literal('${ec2:InstanceId}')}`] },
+            { test: 'StringEquals', variable: 'ec2:Attribute/HttpTokens', values: ['required'] },
+            { test: 'StringEquals', variable: 'ec2:Attribute/HttpPutResponseHopLimit', values: ['1'] },
+            { test: 'StringEquals', variable: 'ec2:Attribute/HttpEndpoint', values: ['enabled'] },
+            { test: 'Null', variable: 'ec2:Attribute/HttpProtocolIpv6', values: ['true'] },
+            { test: 'Null', variable: 'ec2:Attribute/InstanceMetadataTags', values: ['true'] },
+          ],
         }],
       });
       new IamRolePolicy(this, 'require-imdsv2-policy', { namePrefix: 'require-imdsv2-', role: role.id, policy: requireImdsv2.json });
@@ -93,12 +115,4 @@ export class InstanceProfile extends Construct {
     }
     this.profileName = profile.name;
   }
-}
-
-/** `arn:...:parameter/ec2/keypair/` -> the ARNs of `/ec2/keypair`, `/ec2` and `/`. */
-function ancestorPaths(parameterPathArn: string): string[] {
-  const [base, path] = parameterPathArn.split(':parameter');
-  const parts = path.split('/').filter(Boolean);
-  return parts.map((_, i) => `${base}:parameter/${parts.slice(0, parts.length - i).join('/')}`)
-    .concat(`${base}:parameter/`);
 }

@@ -292,6 +292,7 @@ const DATA_SOURCES = {
     return { id, image_id: id, name: ami.name, architecture: ami.architecture, root_device_name: ami.root_device_name, block_device_mappings: ami.block_device_mappings };
   },
   aws_partition: () => ({ id: 'aws', partition: 'aws', dns_suffix: 'amazonaws.com', reverse_dns_prefix: 'com.amazonaws' }),
+  aws_caller_identity: () => ({ id: '123456789012', account_id: '123456789012', arn: 'arn:aws:iam::123456789012:user/stand-in', user_id: 'AIDASTANDINEXAMPLE' }),
   aws_subnet: (config, { fixture }) => {
     const subnet = fixture.subnets?.[config.id];
     if (!subnet) return { error: `no subnet ${config.id} in the fixture` };
