@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { QuotaReport, SshConfigReport, StatusReport } from '../../src/cli/report';
 import { expectFailure, FakeBox, PRIVATE_KEY, useFakeAws } from './fake-aws';
+import { tableCell } from './table';
 
 jest.setTimeout(30_000);
 
@@ -99,6 +100,8 @@ describe('the daily loop as a child process', () => {
     expect(report.boxes.filter((b) => b.state === 'running').map((b) => b.idle?.verdict)).toEqual(
       boxes.filter((b) => b.state === 'running').map(() => 'busy'));
     expect(report.costPerHour).toBe(boxes.some((b) => b.state === 'running') ? 0.4031 : 0);
+    expect(report.boxes.map((b) => [b.agent?.state, b.agent?.documentVersion])).toEqual(boxes.map(() => ['success', '1']));
+    expect(report.failedCalls).toEqual([]);
   });
 
   test('GIVEN a stopped box WHEN start THEN it goes stopped -> pending -> running, waits for the SSM agent and prints how to connect', async () => {
@@ -215,5 +218,107 @@ describe('the daily loop as a child process', () => {
     const yes = await trainiumSpot(['stop', '--yes']);
     expect(yes.code).toBe(0);
     expect(yes.stdout).toContain('i-0aaa: running -> stopping');
+  });
+});
+
+describe('status as a child process when the calls beside DescribeInstances fail', () => {
+  const CLOUDWATCH = 'GraniteServiceVersion20100801.GetMetricStatistics';
+  const ASSOCIATIONS = 'AmazonSSM.DescribeInstanceAssociationsStatus';
+
+  beforeEach(() => {
+    fake.boxes = [{ id: 'i-0aaa', state: 'running' }, { id: 'i-0bbb', state: 'running' }];
+  });
+
+  test('GIVEN a box whose association failed WHEN status THEN its agent shows failed with the reason, the other success, exit 0', async () => {
+    fake.associations = {
+      'i-0aaa': {
+        status: 'Failed', documentVersion: '3', executionDate: new Date('2026-12-01T15:02:00Z'),
+        executionSummary: '1 out of 1 plugin processed, 0 success, 1 failed, 0 timedout, 0 skipped. ',
+      },
+    };
+
+    const run = await trainiumSpot(['status']);
+    const json = await trainiumSpot(['status', '--output', 'json']);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(tableCell(run.stdout, 'i-0aaa', 'Agent')).toBe('failed v3 at 2026-12-01 15:02Z');
+    expect(run.stdout).toContain('\ni-0aaa: trainium-spot-agent failed: 1 out of 1 plugin processed, 0 success, 1 failed, 0 timedout, 0 skipped. ' +
+      'Details: aws ssm describe-instance-associations-status --instance-id i-0aaa --region us-east-2\n');
+    expect(run.stdout).not.toContain('i-0bbb: trainium-spot-agent failed');
+    expect(tableCell(run.stdout, 'i-0bbb', 'Agent')).toMatch(/^success v1 at \d\d:\d\dZ$/);
+    const report = JSON.parse(json.stdout) as StatusReport;
+    expect(report.boxes[0].agent).toEqual({
+      state: 'failed', ssmStatus: 'Failed', detailedStatus: 'Failed', errorCode: null, at: '2026-12-01T15:02:00.000Z',
+      reason: '1 out of 1 plugin processed, 0 success, 1 failed, 0 timedout, 0 skipped', documentVersion: '3', associationVersion: '1',
+    });
+    expect(fake.requests.filter((r) => r.action === ASSOCIATIONS).map((r) => JSON.parse(r.body) as { InstanceId: string })
+      .map((b) => b.InstanceId).sort()).toEqual(['i-0aaa', 'i-0aaa', 'i-0bbb', 'i-0bbb']); // one call per box and run
+  });
+
+  test('GIVEN a box that never registered with SSM WHEN status THEN its agent shows none, without a warning', async () => {
+    fake.associations = { 'i-0bbb': 'unregistered' };
+
+    const run = await trainiumSpot(['status']);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(tableCell(run.stdout, 'i-0bbb', 'Agent')).toBe('none');
+  });
+
+  test('GIVEN CloudWatch answers HTTP 500 WHEN status THEN the idle check shows "-" on both boxes, one warning line, exit 0', async () => {
+    fake.failing = { [CLOUDWATCH]: 'http-500' };
+
+    const run = await trainiumSpot(['status']);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('trainium-spot: warning: "-" under Idle check: cloudwatch:GetMetricStatistics in us-east-2 failed: ' +
+      'InternalServerError: We encountered an internal error. Please try again.\n');
+    expect(['i-0aaa', 'i-0bbb'].map((id) => tableCell(run.stdout, id, 'Idle check'))).toEqual(['-', '-']);
+    expect(['i-0aaa', 'i-0bbb'].map((id) => tableCell(run.stdout, id, 'Agent'))).toEqual([
+      expect.stringMatching(/^success v1 at /), expect.stringMatching(/^success v1 at /)]);
+    expect(tableCell(run.stdout, 'i-0aaa', 'Spot $/h')).toBe('$0.4031');
+    // The SDK retried each box's call before giving up: a 5xx may pass.
+    expect(fake.actions().filter((a) => a === CLOUDWATCH).length).toBeGreaterThan(2);
+  });
+
+  test('GIVEN SSM denies DescribeInstanceAssociationsStatus WHEN status --output json THEN agent is null, failedCalls says why, one warning, exit 0', async () => {
+    fake.failing = { [ASSOCIATIONS]: 'denied' };
+
+    const run = await trainiumSpot(['status', '--output', 'json']);
+    const table = await trainiumSpot(['status']);
+
+    expect(run.code).toBe(0);
+    const warning = 'access denied: your credentials may not call ssm:DescribeInstanceAssociationsStatus in us-east-2 ' +
+      '(AccessDeniedException); allow the IAM action ssm:DescribeInstanceAssociationsStatus for your user or role';
+    expect(run.stderr).toBe(`trainium-spot: warning: "-" under Agent: ${warning}\n`);
+    const report = JSON.parse(run.stdout) as StatusReport;
+    expect(report.boxes.map((b) => [b.instanceId, b.agent, b.idle?.verdict])).toEqual([['i-0aaa', null, 'busy'], ['i-0bbb', null, 'busy']]);
+    expect(report.failedCalls).toEqual([{ action: 'ssm:DescribeInstanceAssociationsStatus', message: warning }]);
+    expect(table.code).toBe(0);
+    expect(['i-0aaa', 'i-0bbb'].map((id) => tableCell(table.stdout, id, 'Agent'))).toEqual(['-', '-']);
+  });
+
+  test('GIVEN EC2 answers the spot price with HTTP 500 WHEN status THEN the spot price shows "-", one warning line, exit 0', async () => {
+    fake.failing = { DescribeSpotPriceHistory: 'http-500' };
+
+    const run = await trainiumSpot(['status']);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('trainium-spot: warning: "-" under Spot $/h: ec2:DescribeSpotPriceHistory in us-east-2 failed: ' +
+      'InternalError: An internal error has occurred.\n');
+    expect(tableCell(run.stdout, 'i-0aaa', 'Spot $/h')).toBe('-');
+  });
+
+  test.each<[string, 'http-500' | 'denied', RegExp]>([
+    ['answers HTTP 500', 'http-500', /^trainium-spot: ec2:DescribeInstances in us-east-2 failed: InternalError: An internal error has occurred\.\n$/],
+    ['denies it', 'denied', /^trainium-spot: access denied: your credentials may not call ec2:DescribeInstances in us-east-2 \(UnauthorizedOperation\)/],
+  ])('fails when EC2 %s for DescribeInstances: exit 2, one line, nothing else asked', async (_case, failure, stderr) => {
+    fake.failing = { DescribeInstances: failure };
+
+    const run = await trainiumSpot(['status']);
+
+    expectFailure(run, stderr);
+    expect(new Set(fake.actions())).toEqual(new Set(['DescribeInstances']));
   });
 });

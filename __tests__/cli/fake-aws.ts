@@ -3,7 +3,7 @@
  * a child process: the support of the end-to-end CLI tests.
  *
  * Service Quotas and SSM speak JSON 1.1, CloudWatch JSON 1.0 (all by X-Amz-Target), EC2 the query
- * protocol with XML answers. The SDK sends every service to the one endpoint but signs each request
+ * protocol with XML answers. Any action can be made to fail (`failing`): with an HTTP 500, or denied. The SDK sends every service to the one endpoint but signs each request
  * for its region, so the fake answers the region a request is signed for.
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +28,20 @@ export interface FakeBox {
   /** EC2's state reason code. */
   readonly reason?: string;
 }
+
+/** One box's run of the stack's State Manager association, as DescribeInstanceAssociationsStatus lists it. */
+export interface FakeAssociation {
+  readonly status: 'Success' | 'Failed' | 'Pending';
+  readonly detailedStatus?: string;
+  readonly executionSummary?: string;
+  /** @default '1' */
+  readonly documentVersion?: string;
+  /** Omitted when the association has not run (pending). @default a minute ago */
+  readonly executionDate?: Date;
+}
+
+/** How the fake fails an action: an HTTP 500 server error, or the service's access-denied error. */
+export type FakeFailure = 'http-500' | 'denied';
 
 /** An availability zone offering trn1.2xlarge, with the spot price EC2 reports for it. */
 export type FakeZone = [name: string, id: string, spotPrice: string];
@@ -81,6 +95,17 @@ export class FakeAws {
   image!: { name: string; creationDate: string };
   /** EC2 actions answered with UnauthorizedOperation. @default [] */
   deniedEc2!: string[];
+  /**
+   * Actions (EC2's Action, or the X-Amz-Target of the JSON protocols, e.g.
+   * `GraniteServiceVersion20100801.GetMetricStatistics`) that fail every time. @default {}
+   */
+  failing!: Record<string, FakeFailure>;
+  /**
+   * The stack's association (`trainium-spot-agent`) per box id; a box not named here ran it with
+   * success, document version 1, a minute ago. `unregistered`: the box is no managed node of SSM
+   * (InvalidInstanceId). @default {}
+   */
+  associations!: Record<string, FakeAssociation | 'unregistered'>;
   /** The availability zones offering trn1.2xlarge, per region. @default us-east-2c at 0.4031 USD per hour */
   zones!: Record<string, FakeZone[]>;
   /** The scores GetSpotPlacementScores answers with, whatever regions it is asked for. @default [] */
@@ -102,6 +127,8 @@ export class FakeAws {
     this.startError = undefined;
     this.image = { name: 'Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04) 20260707', creationDate: new Date().toISOString() };
     this.deniedEc2 = [];
+    this.failing = {};
+    this.associations = {};
     this.zones = { 'us-east-2': [['us-east-2c', 'use2-az3', '0.403100']] };
     this.scores = [];
     this.requests.length = 0;
@@ -137,12 +164,15 @@ export class FakeAws {
 
   private answerJson(target: string, body: string, region: string, res: http.ServerResponse): void {
     res.setHeader('content-type', target.startsWith('GraniteServiceVersion20100801.') ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1');
-    const input = JSON.parse(body || '{}') as { QuotaCode?: string; Name?: string };
+    const input = JSON.parse(body || '{}') as { QuotaCode?: string; Name?: string; InstanceId?: string };
     const answer = (json: unknown) => void res.end(JSON.stringify(json));
-    const fail = (type: string, message: string) => {
-      res.statusCode = 400;
+    const fail = (type: string, message: string, httpStatus = 400) => {
+      res.statusCode = httpStatus;
       answer({ __type: type, message });
     };
+    const failure = this.failing[target];
+    if (failure === 'http-500') return fail('InternalServerError', 'We encountered an internal error. Please try again.', 500);
+    if (failure === 'denied') return fail('AccessDeniedException', `User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ${target}`);
     switch (target) {
       case 'ServiceQuotasV20190624.GetServiceQuota': {
         const code = input.QuotaCode ?? '';
@@ -164,6 +194,20 @@ export class FakeAws {
         if (name !== `/ec2/keypair/${KEY_PAIR_ID}`) return fail('ParameterNotFound', `fake AWS has no parameter ${name}`);
         return answer({ Parameter: { Name: name, Type: 'SecureString', Value: PRIVATE_KEY } });
       }
+      case 'AmazonSSM.DescribeInstanceAssociationsStatus': {
+        const id = input.InstanceId ?? '';
+        const association = this.associations[id] ?? { status: 'Success' };
+        if (association === 'unregistered') return fail('InvalidInstanceId', `Instance ${id} is not a managed node`);
+        const ranAt = association.executionDate ?? (association.status === 'Pending' ? undefined : new Date(Date.now() - 60_000));
+        return answer({
+          InstanceAssociationStatusInfos: [{
+            AssociationId: '8dfe3659-4309-493a-8755-0123456789ab', AssociationName: 'trainium-spot-agent', Name: 'trainium-spot-agent',
+            AssociationVersion: '1', DocumentVersion: association.documentVersion ?? '1', InstanceId: id, Status: association.status,
+            DetailedStatus: association.detailedStatus ?? association.status, ExecutionSummary: association.executionSummary,
+            ...(ranAt ? { ExecutionDate: ranAt.getTime() / 1000 } : {}),
+          }],
+        });
+      }
       case 'GraniteServiceVersion20100801.GetMetricStatistics':
         return answer({ Label: 'Idle', Datapoints: [{ Timestamp: Date.now() / 1000 - 120, Maximum: 0 }] });
       default:
@@ -176,11 +220,13 @@ export class FakeAws {
     const params = new URLSearchParams(body);
     const action = params.get('Action') ?? '';
     const answer = (inner: string) => void res.end(ec2Xml(action, inner));
-    const fail = (code: string, message: string) => {
-      res.statusCode = 400;
+    const fail = (code: string, message: string, httpStatus = 400) => {
+      res.statusCode = httpStatus;
       res.end(`<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors><RequestID>r</RequestID></Response>`);
     };
-    if (this.deniedEc2.includes(action)) return fail('UnauthorizedOperation', 'You are not authorized to perform this operation.');
+    const failure = this.failing[action] ?? (this.deniedEc2.includes(action) ? 'denied' : undefined);
+    if (failure === 'http-500') return fail('InternalError', 'An internal error has occurred.', 500);
+    if (failure === 'denied') return fail('UnauthorizedOperation', 'You are not authorized to perform this operation.');
     const zones = this.zones[region] ?? [];
     switch (action) {
       case 'DescribeInstances': {

@@ -7,8 +7,9 @@ import type * as Ec2Sdk from '@aws-sdk/client-ec2';
 import type * as QuotasSdk from '@aws-sdk/client-service-quotas';
 import type * as SsmSdk from '@aws-sdk/client-ssm';
 import { loadCliConfig } from './config';
-import { AwsCallSite, IamAction, translateAwsError } from './errors';
+import { AwsCallError, AwsCallSite, IamAction, translateAwsError } from './errors';
 import { Progress } from './io';
+import type { FailedCall } from './report';
 
 /**
  * Attempts per call, the first included. Throttled calls are retried by the SDK with exponential
@@ -100,5 +101,35 @@ export class AwsCaller {
     } finally {
       done();
     }
+  }
+}
+
+/**
+ * Calls whose answers only add to a report (a metric, a price, an association status): a failure
+ * (denied, throttled after the retries, a 5xx, the network) leaves the answer `null` instead of
+ * ending the command, and is remembered once per IAM action, however many calls of it failed, so the
+ * command can print one warning line per failing kind of call.
+ */
+export class SecondaryCalls {
+  private readonly failed = new Map<IamAction, AwsCallError>();
+
+  constructor(private readonly aws: AwsCaller) {}
+
+  /** The call's answer, or `null` when it failed with an AWS error. Anything else is a bug and is thrown. */
+  async call<T>(action: IamAction, region: string, run: () => Promise<T>): Promise<T | null> {
+    try {
+      return await this.aws.call(action, region, run);
+    } catch (error) {
+      if (!(error instanceof AwsCallError)) throw error;
+      if (!this.failed.has(action)) this.failed.set(action, error);
+      return null;
+    }
+  }
+
+  /** The first failure of each failing action, ordered by action so the lines are the same on every run. */
+  failures(): FailedCall[] {
+    return [...this.failed.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([action, error]) => ({ action, message: error.message }));
   }
 }

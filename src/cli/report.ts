@@ -356,24 +356,75 @@ export interface BoxState {
   readonly stateReason: string | null;
 }
 
+/**
+ * The box's software as SSM State Manager last applied it: the stack's association `<name>-agent`,
+ * as DescribeInstanceAssociationsStatus reports it for this instance.
+ */
+export interface AgentStatus {
+  /**
+   * SSM's association status, lower-cased: `success`, `failed` or `pending`. `none`: SSM has no status
+   * of the association for the box (it has not registered with SSM, or the association has not reached
+   * it yet). `unknown`: a status SSM does not document; `ssmStatus` has it.
+   */
+  readonly state: 'success' | 'failed' | 'pending' | 'none' | 'unknown';
+  /** SSM's Status as given (`Success`, `Failed`, `Pending`); `null` for `none`. */
+  readonly ssmStatus: string | null;
+  /** SSM's DetailedStatus, e.g. `Success`, `Failed`, `TimedOut`; `null` when SSM gives none. */
+  readonly detailedStatus: string | null;
+  /**
+   * Why it failed, one line: the DetailedStatus when it says more than the status, and the
+   * ExecutionSummary (e.g. `1 out of 1 plugin processed, 0 success, 1 failed, 0 timedout, 0 skipped`, as in
+   * AWS's example, https://docs.aws.amazon.com/code-library/latest/ug/ssm_example_ssm_DescribeInstanceAssociationsStatus_section.html,
+   * checked 2026-12-07), else `error code <ErrorCode>`; `null` unless `failed`.
+   */
+  readonly reason: string | null;
+  /** SSM's ErrorCode for the run (at most 10 characters); `null` when SSM gives none. */
+  readonly errorCode: string | null;
+  /** When the association last ran on the box (its ExecutionDate); `null` when it has not run. */
+  readonly at: string | null;
+  /** The version of the SSM document (the agent's installer) that ran, e.g. `3`; `null` when SSM gives none. */
+  readonly documentVersion: string | null;
+  /** The version of the association itself, e.g. `1`; `null` when SSM gives none. */
+  readonly associationVersion: string | null;
+}
+
 export interface BoxStatus extends BoxState {
   /** Minutes since the last start; `null` unless running. */
   readonly uptimeMinutes: number | null;
-  /** The idle check's latest verdict from its CloudWatch metric; `null` when it has published none in the last hour. */
+  /**
+   * The idle check's latest verdict from its CloudWatch metric; `null` when it has published none in the
+   * last hour, the box is not running, or reading the metric failed (then `failedCalls` says why).
+   */
   readonly idle: { readonly verdict: 'idle' | 'busy'; readonly at: string } | null;
-  /** The current spot price in the box's AZ; `null` for other markets. */
+  /**
+   * The box's agent from SSM State Manager; `null` when asking SSM failed (then `failedCalls` says why).
+   */
+  readonly agent: AgentStatus | null;
+  /** The current spot price in the box's AZ; `null` for other markets, or when asking EC2 for it failed. */
   readonly spotPricePerHour: number | null;
   /** What the box costs per running hour (spot price, else the catalog's on-demand price); 0 unless running. */
   readonly costPerHour: number;
+}
+
+/** A call whose answer only adds to a report, and that failed: what it would have filled is `null`. */
+export interface FailedCall {
+  /** The IAM action of the call, e.g. `cloudwatch:GetMetricStatistics`. */
+  readonly action: string;
+  /** The one-line error: what failed, AWS's error code and message, and what to do. */
+  readonly message: string;
 }
 
 /** `status`: every box of the stack in the region. */
 export interface StatusReport extends Report<'status'> {
   readonly region: string;
   readonly name: string;
+  /** The SSM State Manager association whose status `agent` shows: `<name>-agent`. */
+  readonly agentAssociation: string;
   readonly boxes: readonly BoxStatus[];
   /** Sum over the running boxes, USD per hour, storage not included. */
   readonly costPerHour: number;
+  /** One entry per kind of secondary call that failed (each is also a warning line on stderr); empty when none did. */
+  readonly failedCalls: readonly FailedCall[];
 }
 
 export interface StartedBox extends BoxState {

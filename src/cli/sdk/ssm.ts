@@ -1,2 +1,7 @@
 /** The part of @aws-sdk/client-ssm the CLI uses, by name (see ./ec2.ts). */
-export { GetParameterCommand, SSMClient, paginateDescribeInstanceInformation } from '@aws-sdk/client-ssm';
+export {
+  GetParameterCommand,
+  SSMClient,
+  paginateDescribeInstanceAssociationsStatus,
+  paginateDescribeInstanceInformation,
+} from '@aws-sdk/client-ssm';
