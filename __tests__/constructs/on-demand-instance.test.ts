@@ -64,6 +64,15 @@ describe('OnDemandInstances', () => {
     expect(instance.volume_tags).toEqual({ Name: 'box' });
   });
 
+  test('a new key or a new spot price cap never replaces a running box (both force a new instance in the provider)', () => {
+    // GIVEN the markets that launch through RunInstances
+    const ignored = (market: InstanceMarket) => onlyInstance(synth(market)).lifecycle.ignore_changes;
+    // THEN the key name is kept at creation on every market, and the price cap on spot
+    expect(ignored({ kind: 'on-demand' })).toEqual(['ami', 'user_data', 'user_data_base64', 'key_name']);
+    expect(ignored({ kind: 'spot', maxPricePerHour: 0.5 })).toEqual(['ami', 'user_data', 'user_data_base64', 'key_name', 'instance_market_options[0].spot_options[0].max_price']);
+    expect(ignored({ kind: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' })).toEqual(['ami', 'user_data', 'user_data_base64', 'key_name', 'instance_market_options']);
+  });
+
   test('a spot price cap becomes max_price, and is left to AWS otherwise', () => {
     expect(onlyInstance(synth({ kind: 'spot', maxPricePerHour: 0.5 })).instance_market_options.spot_options.max_price).toBe('0.5');
     expect(onlyInstance(synth({ kind: 'spot' })).instance_market_options.spot_options).not.toHaveProperty('max_price');

@@ -64,13 +64,14 @@ describe('SpotInstances', () => {
     expect(synthesized).not.toMatch(/20\d\d-\d\d-\d\dT/);
   });
 
-  test('never replaces a running box because a newer AMI or new user data appeared', () => {
-    expect(onlyRequest(synth()).lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64']);
+  test('never replaces a running box because a newer AMI, new user data, a new key or a new price cap appeared', () => {
+    // every argument of a spot request but its tags forces a new one (AWS provider ec2_spot_instance_request.go)
+    expect(onlyRequest(synth({ maxPricePerHour: 0.5 })).lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64', 'key_name', 'spot_price']);
   });
 
   test('keeps a root volume size that follows the AMI at its creation value', () => {
     const request = onlyRequest(synth({ launch: { ...LAUNCH, rootVolumeSizeFollowsImage: true } }));
-    expect(request.lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64', 'root_block_device[0].volume_size']);
+    expect(request.lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64', 'key_name', 'root_block_device[0].volume_size', 'spot_price']);
   });
 
 

@@ -520,3 +520,162 @@ afterAll(async () => {
   });
   console.log(`terraform engine timings (stand-in providers)\n${[...lines, ...providerCpu].join('\n')}`);
 }, TIMEOUT_MS);
+
+// ------------------------------------------------------------------------------ what replaces a running box
+// The stand-ins plan a replacement where the providers' schemas force one (standin/force-new.cjs,
+// from the provider source). A few stacks are applied once, as child modules of one root, then
+// each change below is planned against that state: a key or a price cap must leave the boxes alone;
+// a new instance type, Availability Zone or launch path is a new box.
+
+const REPLACEMENT_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJTkzjSVu7OL1nBNH1wcvaM5u7x3g3F0cT2xjBqfUf9';
+const REPLACEMENT_KEYS = {
+  laptop: `${REPLACEMENT_KEY} me@laptop`,
+  recommented: `${REPLACEMENT_KEY} me@desktop`,
+  rotated: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPq1Tn4fYb2t8h1rQ0Kc9Zl3sX7mW5vE2uJ6dR4yN8aB me@laptop',
+};
+
+/** The applied stacks by module: both launch paths, on trn1 (one AZ in us-east-2) and on inf2 (three AZs). */
+const REPLACEMENT_BASES: Readonly<Record<string, ConfigInput>> = {
+  request: {},
+  run_instances: { spotLaunch: 'run-instances', spotMaxPricePerHour: 0.9 },
+  request_inf2: { instanceType: 'inf2.xlarge', sshPublicKey: REPLACEMENT_KEYS.laptop },
+  run_instances_inf2: { instanceType: 'inf2.xlarge', spotLaunch: 'run-instances', sshPublicKey: REPLACEMENT_KEYS.laptop },
+};
+
+/** Each change, by module, planned on its own against the applied bases. */
+const REPLACEMENT_STEPS = {
+  // set where the key was generated, a new comment, a new key
+  key: {
+    request: { sshPublicKey: REPLACEMENT_KEYS.laptop }, run_instances: { sshPublicKey: REPLACEMENT_KEYS.laptop },
+    request_inf2: { sshPublicKey: REPLACEMENT_KEYS.recommented }, run_instances_inf2: { sshPublicKey: REPLACEMENT_KEYS.rotated },
+  },
+  // set where there was none (request, inf2), changed (run_instances)
+  price: {
+    request: { spotMaxPricePerHour: 0.5 }, run_instances: { spotMaxPricePerHour: 0.5 },
+    request_inf2: { spotMaxPricePerHour: 0.5 }, run_instances_inf2: { spotMaxPricePerHour: 0.5 },
+  },
+  type: { request: { instanceType: 'trn1.32xlarge' }, run_instances: { instanceType: 'trn1.32xlarge' } },
+  // inf2.xlarge defaults to the first of its AZs in us-east-2, use2-az1
+  zone: { request_inf2: { availabilityZoneId: 'use2-az2' }, run_instances_inf2: { availabilityZoneId: 'use2-az2' } },
+  launchPath: { request: { spotLaunch: 'run-instances' }, run_instances: { spotLaunch: 'spot-request' } },
+} satisfies Record<string, Record<string, ConfigInput>>;
+type ReplacementStep = keyof typeof REPLACEMENT_STEPS;
+
+/** What the stack keeps at creation for a key and a price cap; taken away to show what it prevents. */
+const KEY_AND_PRICE_FIX = ['key_name', 'spot_price', 'instance_market_options[0].spot_options[0].max_price'];
+
+function replacementStacks(change: Record<string, ConfigInput> = {}, options: { withoutFix?: boolean } = {}): Record<string, TerraformJson> {
+  return Object.fromEntries(Object.entries(REPLACEMENT_BASES).map(([module, base]) => {
+    const json = synthesizeJson({ ...base, ...change[module] });
+    for (const type of options.withoutFix ? ['aws_instance', 'aws_spot_instance_request'] : []) {
+      for (const box of Object.values(json.resource[type] ?? {})) {
+        box.lifecycle.ignore_changes = box.lifecycle.ignore_changes.filter((a: string) => !KEY_AND_PRICE_FIX.includes(a));
+      }
+    }
+    return [module, json];
+  }));
+}
+
+interface ReplacementRun {
+  readonly applied: TerraformResult;
+  readonly plans: Record<ReplacementStep | 'keyAndPriceWithoutFix', PlanOutcome>;
+  /** The saved plan of the instance type change, for its replace paths. */
+  readonly typeSaved: SavedPlan;
+}
+
+function replacementPlans(): Promise<ReplacementRun> {
+  return job('replacement: apply, then plan each change', () => onLane(async (dir, providers) => {
+    const write = (stacks: Record<string, TerraformJson>) => writeModules(dir, providers.stateAddress, stacks, []);
+    write(replacementStacks());
+    await init(dir);
+    const applied = await dir.apply();
+    const plans = {} as Record<ReplacementStep | 'keyAndPriceWithoutFix', PlanOutcome>;
+    for (const [step, change] of Object.entries(REPLACEMENT_STEPS)) {
+      write(replacementStacks(change));
+      plans[step as ReplacementStep] = await dir.plan(step === 'type' ? { out: 'type.bin' } : {});
+    }
+    const typeSaved = await dir.show('type.bin');
+    const keyAndPrice = Object.fromEntries(Object.keys(REPLACEMENT_BASES).map((m) => [m, { ...REPLACEMENT_STEPS.key[m as keyof typeof REPLACEMENT_STEPS.key], ...REPLACEMENT_STEPS.price[m as keyof typeof REPLACEMENT_STEPS.price] }]));
+    write(replacementStacks(keyAndPrice, { withoutFix: true }));
+    plans.keyAndPriceWithoutFix = await dir.plan();
+    return { applied, plans, typeSaved };
+  }));
+}
+
+/** The planned actions on a module's boxes, as `<type> <action>`, sorted. */
+const boxActions = (plan: PlanOutcome, module: string) => moduleSlice(plan, module).changes
+  .filter((c) => /^aws_(spot_instance_request|instance)\./.test(c.address))
+  .map((c) => `${c.address.split('.')[0]} ${c.action}`).sort();
+const actionsOn = (plan: PlanOutcome, module: string, type: string) =>
+  moduleSlice(plan, module).changes.filter((c) => c.address.startsWith(`${type}.`)).map((c) => c.action);
+
+describe('what replaces a running box, planned against an applied stack', () => {
+  const modules = Object.keys(REPLACEMENT_BASES);
+  const SPOT_REQUEST = ['aws_spot_instance_request replace'];
+  const RUN_INSTANCES = ['aws_instance replace'];
+  const replacedBox = (module: string) => (module.startsWith('request') ? SPOT_REQUEST : RUN_INSTANCES);
+
+  engineTest('a new key / a new price keeps the box: set, re-commented or rotated SSH key, set or changed price cap', async () => {
+    // GIVEN the applied stacks
+    const { applied, plans } = await replacementPlans();
+    expect({ step: 'apply', code: applied.code, stderr: applied.stderr }).toMatchObject({ code: 0, stderr: '' });
+    for (const module of modules) {
+      // WHEN the SSH key changes THEN the key pair is replaced, and no box is updated or replaced
+      expectPlanned(`a new key, ${module}`, plans.key, module);
+      expect({ module, key: actionsOn(plans.key, module, 'aws_key_pair') }).toEqual({ module, key: ['replace'] });
+      expect({ module, boxes: boxActions(plans.key, module) }).toEqual({ module, boxes: [] });
+      // WHEN the price cap is set or changed THEN nothing changes at all (it applies to boxes created later)
+      expectNoChanges(`a new price cap, ${module}`, plans.price, module);
+    }
+  }, TIMEOUT_MS);
+
+  engineTest('without the key name and price cap kept at creation, the same changes would replace every box', async () => {
+    // GIVEN the stacks without that part of ignore_changes, WHEN the key and the price cap change
+    const { plans } = await replacementPlans();
+    // THEN the stand-ins plan what the provider would: every box replaced (key_name, spot_price, max_price force a new one)
+    for (const module of modules) {
+      expectPlanned(`key and price without the fix, ${module}`, plans.keyAndPriceWithoutFix, module);
+      expect({ module, boxes: boxActions(plans.keyAndPriceWithoutFix, module) }).toEqual({ module, boxes: replacedBox(module) });
+    }
+  }, TIMEOUT_MS);
+
+  engineTest('a new instance type replaces it: a spot request always; through RunInstances because of the CPU options the stack sets', async () => {
+    // WHEN trn1.2xlarge becomes trn1.32xlarge
+    const { plans, typeSaved } = await replacementPlans();
+    // THEN the spot request is replaced (every argument of it forces a new one)
+    expectPlanned('a new instance type', plans.type);
+    expect(boxActions(plans.type, 'request')).toEqual(SPOT_REQUEST);
+    // AND the RunInstances box too: the provider changes instance_type in place (stop, modify,
+    // start), but the stack sets cpu_options from the type's defaults (4 cores -> 64), and
+    // cpu_options.core_count forces a new instance
+    expect(boxActions(plans.type, 'run_instances')).toEqual(RUN_INSTANCES);
+    const instance = typeSaved.resource_changes.find((c) => c.module_address === 'module.run_instances' && c.type === 'aws_instance') as
+      SavedPlan['resource_changes'][number] & { change: { replace_paths?: unknown[] } };
+    expect(instance.change.actions).toEqual(['delete', 'create']);
+    expect(instance.change.replace_paths).toEqual([['cpu_options', 0, 'core_count']]);
+  }, TIMEOUT_MS);
+
+  engineTest('a different Availability Zone replaces the box on both launch paths (a new subnet, and subnet_id forces a new box)', async () => {
+    // WHEN the AZ ID of an inf2 stack changes
+    const { plans } = await replacementPlans();
+    // THEN
+    for (const module of ['request_inf2', 'run_instances_inf2']) {
+      expectPlanned(`a new AZ, ${module}`, plans.zone, module);
+      expect({ module, subnet: actionsOn(plans.zone, module, 'aws_subnet') }).toEqual({ module, subnet: ['replace'] });
+      expect({ module, boxes: boxActions(plans.zone, module) }).toEqual({ module, boxes: replacedBox(module) });
+    }
+  }, TIMEOUT_MS);
+
+  engineTest('the other launch path is a new box: the spot request goes and an instance comes, and back', async () => {
+    // WHEN spotLaunch changes
+    const { plans } = await replacementPlans();
+    // THEN
+    expectPlanned('the other launch path', plans.launchPath);
+    expect(boxActions(plans.launchPath, 'request')).toEqual(['aws_instance create', 'aws_spot_instance_request delete']);
+    expect(boxActions(plans.launchPath, 'run_instances')).toEqual(['aws_instance delete', 'aws_spot_instance_request create']);
+  }, TIMEOUT_MS);
+});
+
+beforeAll(() => {
+  if (!skipReason) replacementPlans();
+});

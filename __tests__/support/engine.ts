@@ -43,7 +43,9 @@ const PACKAGES: Readonly<Record<string, string>> = {
  * workers never overwrite each other.
  */
 function bundleStandin(): string {
-  const sources = ['provider.cjs', ...PROTO_FILES.map((f) => path.join('proto', f))];
+  // Every .cjs beside it is bundled in (provider.cjs requires force-new.cjs), so every one is in the digest.
+  const modules = fs.readdirSync(STANDIN_DIR).filter((f) => f.endsWith('.cjs')).sort();
+  const sources = [...modules, ...PROTO_FILES.map((f) => path.join('proto', f))];
   const digest = createHash('sha256');
   for (const file of sources) digest.update(fs.readFileSync(path.join(STANDIN_DIR, file)));
   digest.update(JSON.stringify(['@grpc/grpc-js', '@grpc/proto-loader', '@msgpack/msgpack'].map((name) =>

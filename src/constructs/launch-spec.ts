@@ -66,13 +66,17 @@ function terraformUserData(userData: RenderedUserData): RenderedUserData {
 }
 
 /**
- * Arguments kept as they were at creation (`ignore_changes`): the AMI, the user data and a root volume
- * size that follows the AMI all come from the public parameter, so a newer AMI never replaces or
- * resizes a running box; boxes created later get the newer values. `user_data_base64` too: boxes
- * deployed before the agent moved to State Manager may carry their (then larger) user data there.
+ * Arguments kept as they were at creation (`ignore_changes`); boxes created later get the newer values.
+ * - The AMI, the user data and a root volume size that follows the AMI all come from the public
+ *   parameter, so a newer AMI never replaces or resizes a running box. `user_data_base64` too: boxes
+ *   deployed before the agent moved to State Manager may carry their (larger) user data there.
+ * - The key name: setting, rotating or re-commenting `sshPublicKey` replaces the key pair, whose
+ *   name is generated, and `key_name` forces a new instance and a new spot request (AWS provider
+ *   `internal/service/ec2/ec2_instance.go`, `ec2_spot_instance_request.go`): the box and its disk
+ *   (`delete_on_termination`) would go. A running box gets a new public key through the agent instead.
  */
 export function creationOnlyArguments(spec: LaunchSpec): string[] {
-  return ['ami', 'user_data', 'user_data_base64', ...(spec.rootVolumeSizeFollowsImage ? ['root_block_device[0].volume_size'] : [])];
+  return ['ami', 'user_data', 'user_data_base64', 'key_name', ...(spec.rootVolumeSizeFollowsImage ? ['root_block_device[0].volume_size'] : [])];
 }
 
 /** What every market exposes about its boxes: plan-time list expressions, one element per box. */

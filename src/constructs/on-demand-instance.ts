@@ -13,7 +13,7 @@ export type InstanceMarket =
    * request first (checked in AWS provider 5.100.0, see the README), so a replaced box leaves no
    * request behind.
    */
-  | { readonly kind: 'spot'; readonly maxPricePerHour?: number }
+  | { readonly kind: 'spot'; /** Set at launch: a changed cap applies to boxes launched later. */ readonly maxPricePerHour?: number }
   | { readonly kind: 'capacity-block'; readonly capacityReservationId: string }
   | { readonly kind: 'capacity-reservation'; readonly capacityReservationId?: string };
 
@@ -61,14 +61,23 @@ export class OnDemandInstances extends Construct implements BoxList {
 }
 
 /**
- * AWS provider 6.25 reads instance_market_options back as empty for any instance without a spot
- * request (resourceInstanceRead), and a changed market_type replaces the instance: without this,
- * every plan after the first would replace a Capacity Block box and its disk. Reported fixed after
- * 6.25 in hashicorp/terraform-provider-aws PR #48701 (from a review of the provider source; the fix
- * itself not re-checked here, 2026-12-01).
+ * - capacity-block: AWS provider 6.25 reads instance_market_options back as empty for any instance
+ *   without a spot request (resourceInstanceRead), and a changed market_type replaces the instance:
+ *   without this, every plan after the first would replace a Capacity Block box and its disk.
+ *   Reported fixed after 6.25 in hashicorp/terraform-provider-aws PR #48701 (from a review of the
+ *   provider source; the fix itself not re-checked here, 2026-12-01).
+ * - spot: `spot_options.max_price` forces a new instance (ec2_instance.go), so a new price cap would
+ *   replace the box and its disk; it applies to boxes launched later.
  */
 function marketIgnoredChanges(market: InstanceMarket): string[] {
-  return market.kind === 'capacity-block' ? ['instance_market_options'] : [];
+  switch (market.kind) {
+    case 'capacity-block':
+      return ['instance_market_options'];
+    case 'spot':
+      return ['instance_market_options[0].spot_options[0].max_price'];
+    default:
+      return [];
+  }
 }
 
 function marketArguments(market: InstanceMarket) {

@@ -19,7 +19,8 @@ export interface SpotInstancesProps {
   /** How many boxes: a number, or a plan-time expression (the `auto` market). */
   readonly count: BoxCount;
   /**
-   * Highest price per hour to pay.
+   * Highest price per hour to pay, set when a request is made: a changed cap applies to requests
+   * made later, never to a running box's.
    * @default - the on-demand price (AWS's default; a lower cap only adds interruptions)
    */
   readonly maxPricePerHour?: number;
@@ -70,7 +71,9 @@ export class SpotInstances extends Construct implements BoxList {
       validUntil: `\${${validUntil.fqn}.output.valid_until}`,
       ...(props.maxPricePerHour !== undefined ? { spotPrice: String(props.maxPricePerHour) } : {}),
       tags: { Name: props.instanceTags.Name },
-      lifecycle: { ignoreChanges: creationOnlyArguments(props.launch), precondition: props.preconditions },
+      // A new price cap would replace the request and its box (every argument of a spot request but
+      // its tags forces a new one): it applies to requests made later.
+      lifecycle: { ignoreChanges: [...creationOnlyArguments(props.launch), 'spot_price'], precondition: props.preconditions },
     });
 
     // Construct ids by position: tag keys may hold characters that construct ids cannot tell apart.

@@ -34,6 +34,7 @@ const crypto = require('node:crypto');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { encode, decode, ExtensionCodec, ExtData } = require('@msgpack/msgpack');
+const FORCE_NEW = require('./force-new.cjs');
 
 /** The plugin protocol the stand-in speaks (tfplugin5), as go-plugin's reattach config names it. */
 const APP_PROTOCOL_VERSION = 5;
@@ -196,31 +197,50 @@ function planTagsAll(block, planned, session) {
 }
 
 /**
- * Arguments whose change replaces the resource (ForceNew in the providers; the cdktf packages do not
- * record it). A hand list of what the stack's tests exercise; a spot request is treated as replaced
- * by any argument but its tags, since EC2 cannot modify a spot request in place.
+ * Arguments whose change replaces the resource, as the providers' own schemas flag them
+ * (force-new.cjs, with the source file of each type). A type missing from that table fails loudly,
+ * so a new resource type in the stack cannot plan as updatable by accident.
  */
-const REPLACED_BY = {
-  aws_instance: ['ami', 'availability_zone', 'subnet_id', 'key_name', 'instance_market_options', 'cpu_options', 'tenancy', 'placement_group', 'private_ip'],
-  aws_spot_instance_request: (name) => !['tags', 'tags_all', 'timeouts'].includes(name),
-  aws_key_pair: ['key_name', 'key_name_prefix', 'public_key'],
-  aws_ssm_parameter: ['name'],
-  aws_subnet: ['vpc_id', 'cidr_block', 'availability_zone', 'availability_zone_id'],
-  aws_iam_role: ['name', 'name_prefix'],
-  aws_iam_instance_profile: ['name', 'name_prefix'],
-  aws_security_group: ['name', 'name_prefix', 'vpc_id', 'description'],
-  tls_private_key: ['algorithm', 'rsa_bits', 'ecdsa_curve'],
-};
-
 function replacedBy(typeName, block, prior, planned) {
-  const rule = REPLACED_BY[typeName];
-  if (!rule || !prior || !planned) return [];
-  const names = [...Object.keys(block.attributes ?? {}), ...Object.keys(block.block_types ?? {})]
-    .filter((name) => (typeof rule === 'function' ? rule(name) : rule.includes(name)))
-    .filter((name) => !block.attributes?.[name]?.computed || planned[name] !== UNKNOWN);
-  return names
-    .filter((name) => JSON.stringify(markUnknowns(prior[name])) !== JSON.stringify(markUnknowns(planned[name])))
-    .map((name) => ({ steps: [{ attribute_name: name }] }));
+  if (!prior || !planned) return [];
+  const rule = FORCE_NEW[typeName];
+  if (!rule) throw new Error(`stand-in: no force-new entry for ${typeName} in force-new.cjs: add it from the provider's source`);
+  const paths = [...rule.forceNew];
+  if (rule.everyArgumentBut) {
+    const isArgument = (name) => !block.attributes?.[name] || block.attributes[name].optional || block.attributes[name].required;
+    paths.push(...[...Object.keys(block.attributes ?? {}), ...Object.keys(block.block_types ?? {})]
+      .filter((name) => isArgument(name) && !rule.everyArgumentBut.includes(name)));
+  }
+  const replaced = paths.flatMap((path) => changedAt(block, prior, planned, path.split('.'), []));
+  if (rule.whichOneIsSet) {
+    const setOnes = (value) => rule.whichOneIsSet.filter((name) => value[name] !== null && value[name] !== undefined).join();
+    if (setOnes(prior) !== setOnes(planned)) replaced.push(...rule.whichOneIsSet.map((name) => [{ attribute_name: name }]));
+  }
+  return replaced.map((steps) => ({ steps }));
+}
+
+const same = (a, b) => JSON.stringify(markUnknowns(a ?? null)) === JSON.stringify(markUnknowns(b ?? null));
+const elementsOf = (value) => (value === null || value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/**
+ * The attribute paths (tfplugin5 steps) at which `names` changed between two objects of `block`,
+ * read the way terraform-plugin-sdk v2 diffs (helper/schema/schema.go, diffList): a block named last
+ * changes when its number of elements does (or becomes unknown); a name inside a block is compared
+ * in each element by index, a missing element reading as null; an attribute changes when its value
+ * does, an unknown new value included (the SDK plans it NewComputed, and RequiresNew when ForceNew).
+ */
+function changedAt(block, prior, planned, names, steps) {
+  const [name, ...rest] = names;
+  const here = [...steps, { attribute_name: name }];
+  const nested = block.block_types?.[name];
+  const before = prior?.[name] ?? null;
+  const after = planned?.[name] ?? null;
+  if (!nested) return rest.length === 0 && !same(before, after) ? [here] : [];
+  if (after === UNKNOWN) return [here];
+  const [old, now] = [elementsOf(before), elementsOf(after)];
+  if (rest.length === 0) return old.length === now.length ? [] : [here];
+  return Array.from({ length: Math.max(old.length, now.length) }, (_, i) =>
+    changedAt(nested.block, old[i] ?? null, now[i] ?? null, rest, nested.nesting_mode === 'single' ? here : [...here, { element_key_int: i }])).flat();
 }
 
 // ---------------------------------------------------------------------------------- quirks
