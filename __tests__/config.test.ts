@@ -96,6 +96,41 @@ describe('defaults', () => {
   test('SSH from anywhere is accepted only when asked for by name', () => {
     expect(parseConfig({ sshCidrs: ['0.0.0.0/0'], allowSshFromAnywhere: true }).sshCidrs).toEqual(['0.0.0.0/0']);
   });
+
+  test('tag keys that only contain the stack\'s own keys are the user\'s to set', () => {
+    const tags = { Team: 'ml', ProjectCode: 'p-17', 'cost:Name': 'research' };
+    expect(parseConfig({ tags }).tags).toEqual(tags);
+  });
+});
+
+describe('tags: the stack\'s own keys are refused, since the CLI and the stop rule find the boxes by them', () => {
+  /** The one line a tag key of the stack's own produces. */
+  const refusal = (source: string, tags: Record<string, string>, key: string) =>
+    `${source}: tags ${JSON.stringify(tags)} has key "${key}"; Project, ManagedBy and Name (in any letter case) are set by ` +
+    'trainium-spot, which finds its boxes by them; allowed: any other key ("name" sets Project and Name)';
+
+  test.each<[string, Record<string, string>, string]>([
+    ['tags would take over ManagedBy', { ManagedBy: 'platform-team' }, 'ManagedBy'],
+    ['tags would take over Project', { Team: 'ml', Project: 'llm' }, 'Project'],
+    ['tags would take over Name', { Name: 'my-box' }, 'Name'],
+    ['tags set name in lower case', { name: 'my-box' }, 'name'],
+    ['tags set PROJECT in upper case', { PROJECT: 'llm' }, 'PROJECT'],
+  ])('fails when %s', (_case, tags, key) => {
+    // WHEN
+    const problems = problemsWith(() => parseConfig({ tags }));
+    // THEN one line: the field, the value, what is allowed
+    expect(problems).toEqual([refusal('config', tags, key)]);
+  });
+
+  test('fails when ManagedBy comes from a config file: the line names the file', () => {
+    // GIVEN
+    const tags = { ManagedBy: 'platform-team' };
+    const file = writeFile({ tags });
+    // WHEN
+    const problems = problemsWith(() => loadConfig({ env: { [CONFIG_FILE_ENV]: file } }));
+    // THEN
+    expect(problems).toEqual([refusal(file, tags, 'ManagedBy')]);
+  });
 });
 
 describe('bad input: one line naming the key, the value and what is allowed', () => {

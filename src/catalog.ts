@@ -409,6 +409,12 @@ export const AGENT_SCHEDULE = 'rate(30 minutes)';
 export const MANAGED_BY_TAG = { key: 'ManagedBy', value: 'trainium-spot' } as const;
 
 /**
+ * The tag keys the stack sets itself: `Project` and `Name` (the config's name) and MANAGED_BY_TAG. The CLI
+ * and the idle stop rule find the boxes by them, so the config's `tags` may not set them.
+ */
+export const OWN_TAG_KEYS = { project: 'Project', managedBy: MANAGED_BY_TAG.key, name: 'Name' } as const;
+
+/**
  * Where SSM keeps generated private keys, followed by the key pair id: the path AWS itself uses for
  * the keys it generates. Source: AWS CloudFormation User Guide, AWS::EC2::KeyPair ("the private key
  * is saved to AWS Systems Manager Parameter Store ... /ec2/keypair/{key_pair_id}"),

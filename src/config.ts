@@ -18,6 +18,7 @@ import {
   REGION_PATTERN,
   instanceFacts,
   instanceFamily,
+  OWN_TAG_KEYS,
   regionsOffering,
   resolveImage,
 } from './catalog';
@@ -192,6 +193,15 @@ const backendSchema = z.discriminatedUnion('type', [
   }),
 ], { error: 'must have type "local", "s3" or "cloud"' });
 
+const OWN_TAG_KEY_LIST = `${OWN_TAG_KEYS.project}, ${OWN_TAG_KEYS.managedBy} and ${OWN_TAG_KEYS.name}`;
+/**
+ * The stack's own tag keys are refused in any letter case, though EC2 tag keys are case-sensitive: a `name` tag
+ * reads to a person as the box's name while the CLI goes on matching `Name` exactly; and IAM treats the keys
+ * of a role's tags without regard to case (IAM User Guide, "Tagging IAM resources", case sensitivity), so a
+ * `project` tag cannot sit beside `Project` on the box's role, which gets every default tag.
+ */
+const OWN_TAG_KEYS_LOWER_CASE = new Set(Object.values(OWN_TAG_KEYS).map((key) => key.toLowerCase()));
+
 export const configSchema = z.strictObject({
   // 30 at most: name prefixes such as "<name>-notice-" plus AWS's 26-character suffix must fit 64.
   name: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, {
@@ -243,7 +253,8 @@ export const configSchema = z.strictObject({
   idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch backstop that stops a box whose idle check failed.'),
   idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown.'),
   backend: backendSchema.prefault({ type: 'local' }).describe('Where Terraform keeps state: local, s3 or cloud.'),
-  tags: z.record(z.string(), z.string()).default({}).describe('Tags for every resource and the boxes themselves.'),
+  tags: z.record(z.string(), z.string()).default({}).describe('Tags for every resource and the boxes themselves: any key but ' +
+    `${OWN_TAG_KEY_LIST} (in any letter case), which the stack sets itself and finds its boxes by.`),
 }).superRefine(checkAgainstCatalog);
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -276,11 +287,13 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
   for (const [key, value] of Object.entries(c.tags)) {
     if (key.length < 1 || key.length > 128 || key.toLowerCase().startsWith('aws:')) {
       fail(['tags'], `has key "${key}"; tag keys are 1-128 characters and must not start with "aws:"`);
+    } else if (OWN_TAG_KEYS_LOWER_CASE.has(key.toLowerCase())) {
+      fail(['tags'], `has key "${key}"; ${OWN_TAG_KEY_LIST} (in any letter case) are set by trainium-spot, which finds ` +
+        `its boxes by them; allowed: any other key ("name" sets ${OWN_TAG_KEYS.project} and ${OWN_TAG_KEYS.name})`);
     } else if (value.length > 256) {
       fail(['tags', key], 'is longer than 256 characters, the limit for tag values');
     }
   }
-
 
   const facts = instanceFacts(c.instanceType);
   if (!facts) {

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+// The module object itself (the namespace import's properties are read-only), for a spy the CLI sees.
+import nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -47,6 +49,29 @@ describe('ssh', () => {
     expect(fs.readFileSync(keyPath(), 'utf8')).toBe(`${PRIVATE_KEY}\n`);
     expect(fs.statSync(keyPath()).mode & 0o777).toBe(0o600);
     expect(ssm).toHaveReceivedCommandTimes(GetParameterCommand, 1);
+    expect(fs.readdirSync(path.join(home, '.ssh'))).toEqual([path.basename(keyPath())]);
+  });
+
+  test('GIVEN an empty world-readable file at the key path WHEN ssh --print THEN the key lands there with mode 0600, and was never in a wider file', async () => {
+    // GIVEN what a `touch` or an interrupted copy leaves: an empty file, readable by everyone
+    fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+    fs.writeFileSync(keyPath(), '', { mode: 0o644 });
+    fs.chmodSync(keyPath(), 0o644);
+    // and a record of the mode of whatever file is renamed into place, taken when it already holds the key
+    const octal = (file: string) => (fs.statSync(file).mode & 0o777).toString(8);
+    const renamedModes: string[] = [];
+    const rename = nodeFs.renameSync;
+    const renames = jest.spyOn(nodeFs, 'renameSync').mockImplementation((from, to) => {
+      if (to === keyPath()) renamedModes.push(octal(String(from)));
+      rename(from, to);
+    });
+    // WHEN
+    const { code } = await runCli(['ssh', '--print'], { env: env() }).finally(() => renames.mockRestore());
+    // THEN
+    expect(code).toBe(0);
+    expect(fs.readFileSync(keyPath(), 'utf8')).toBe(`${PRIVATE_KEY}\n`);
+    expect(octal(keyPath())).toBe('600');
+    expect(renamedModes).toEqual(['600']);
     expect(fs.readdirSync(path.join(home, '.ssh'))).toEqual([path.basename(keyPath())]);
   });
 

@@ -108,6 +108,29 @@ expect_unsure() {
   grep -q "^begin ps" "$TS_FAKE/calls"
 }
 
+@test "a process listed under the check's own PID is left out as the check itself, so fake PIDs must be unreal" {
+  # GIVEN ps lists training at the very PID of the check that asks, as when a fake PID equalled the
+  # check's real one by chance
+  stub_does ps own-pid 'deepspeed --num_gpus 2 main.py'
+  stub_does ps ancestry yes
+  # WHEN the check runs
+  run_check
+  # THEN ps listed the training under the check's PID, and the check took it for itself
+  local pid _ppid args check_pid='' training_pid=''
+  while read -r pid _ppid args; do
+    [[ $args == *"$IDLE_CHECK check" ]] && check_pid=$pid
+    [[ $args == 'deepspeed --num_gpus 2 main.py' ]] && training_pid=$pid
+  done <"$TS_STATE_DIR/ps.out"
+  [[ -n $check_pid && $training_pid == "$check_pid" ]] || fail_with "training at PID '$training_pid', the check at '$check_pid'"
+  [[ $(verdict processes) == 'processes: idle (no process matches the 7 patterns)' ]] || fail_with "$(verdict processes)"
+  # and under a PID of its own it is found
+  rm "$TS_FAKE/ps.own-pid" "$TS_FAKE/ps.ancestry"
+  processes 'deepspeed --num_gpus 2 main.py'
+  tick
+  run_check
+  [[ $(verdict processes) == "processes: PRESENT ('^deepspeed( |\$)': deepspeed --num_gpus)" ]] || fail_with "$(verdict processes)"
+}
+
 @test "another copy of the check (a manual run waiting for the lock) is a process like any other" {
   conf PROCESS_PATTERNS "( 'trainium-spot-idle' )"
   processes "/usr/bin/bash $IDLE_CHECK status"

@@ -232,11 +232,16 @@ IDLE_DLAMI_PROCESSES=(
   '/usr/bin/containerd'
 )
 
+# The fakes' PIDs start above PID_MAX_LIMIT of 64-bit Linux (4194304, include/linux/threads.h), the
+# highest pid_max can be set, so no real process has one. The check leaves out its own PID and the
+# processes under it, so a fake that shared the check's real PID vanished (failsafe.bats forces that).
+FAKE_INIT_PID=4194305
+
 # shellcheck disable=SC2120 # the .bats files pass command lines
 processes() {
-  local pid=1 args
+  local pid=$FAKE_INIT_PID args
   for args in "${IDLE_DLAMI_PROCESSES[@]}" "$@"; do
-    printf '%7s %7s %s\n' "$pid" "$((pid == 1 ? 0 : 1))" "$args"
+    printf '%7s %7s %s\n' "$pid" "$((pid == FAKE_INIT_PID ? 0 : FAKE_INIT_PID))" "$args"
     pid=$((pid + 100))
   done >"$TS_FAKE/ps.out"
 }

@@ -3,6 +3,7 @@
  * ManagedBy tag), so the daily commands work without Terraform state; and the SSH key and the
  * Session Manager route to reach them.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -82,22 +83,29 @@ export const keyFile = (home: string, name: string, keyPairId: string): string =
   path.join(home, '.ssh', keyFileName(name, keyPairId));
 
 /**
- * Writes `content` through a temporary file and a rename, never half a file: mode 0600, or the mode
- * the file has. A symbolic link (a dotfiles repository's ~/.ssh/config) stays one: its target is written.
+ * Writes `content` through a new temporary file beside `file` and a rename, never half a file. The mode
+ * is `mode` when given, else the mode the file has (without group and other write), else 0600. The
+ * temporary file is created with that mode and cannot have existed before (an exclusive create of a
+ * fresh name), so the content never sits in a file with a wider mode, not even for a moment. A symbolic
+ * link (a dotfiles repository's ~/.ssh/config) stays one: its target is written.
  */
-export function writePrivateFile(file: string, content: string): void {
+export function writePrivateFile(file: string, content: string, mode?: number): void {
   const target = fs.existsSync(file) ? fs.realpathSync(file) : file;
-  const mode = fs.existsSync(target) ? fs.statSync(target).mode & 0o777 & ~0o022 : 0o600;
+  const fileMode = mode ?? (fs.existsSync(target) ? fs.statSync(target).mode & 0o777 & ~0o022 : 0o600);
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-  const temporary = `${target}.${process.pid}.tmp`;
+  const temporary = `${target}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    fs.writeFileSync(temporary, content, { mode });
-    fs.chmodSync(temporary, mode);
+    fs.writeFileSync(temporary, content, { mode: fileMode, flag: 'wx' });
+    // The umask may have taken bits away; the file gets exactly its mode.
+    fs.chmodSync(temporary, fileMode);
     fs.renameSync(temporary, target);
   } finally {
     fs.rmSync(temporary, { force: true });
   }
 }
+
+/** A private key is readable by its owner only, whatever file was at its path before. */
+const PRIVATE_KEY_MODE = 0o600;
 
 /**
  * The private key of the box's generated key pair, fetched from its SSM SecureString once and kept
@@ -111,7 +119,7 @@ export async function cachedKey(ctx: CommandContext, region: string, name: strin
   if (!keyPairId) throw new CliError(`the box's key pair ${keyName} no longer exists in ${region}`);
   const file = keyFile(home, name, keyPairId);
   if (fs.existsSync(file) && fs.statSync(file).size > 0) {
-    if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+    if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, PRIVATE_KEY_MODE);
     return file;
   }
   const parameter = `${KEY_PARAMETER_PREFIX}${keyPairId}`;
@@ -120,7 +128,8 @@ export async function cachedKey(ctx: CommandContext, region: string, name: strin
     ssm.send(new (sdk.ssm().GetParameterCommand)({ Name: parameter, WithDecryption: true })));
   const key = out.Parameter?.Value;
   if (!key) throw new CliError(`SSM parameter ${parameter} holds no private key`);
-  writePrivateFile(file, key.endsWith('\n') ? key : `${key}\n`);
+  // An empty file at the path (a `touch`, an interrupted copy) must not lend the key its mode.
+  writePrivateFile(file, key.endsWith('\n') ? key : `${key}\n`, PRIVATE_KEY_MODE);
   return file;
 }
 
