@@ -106,7 +106,7 @@ describe('defaults', () => {
 describe('tags: the stack\'s own keys are refused, since the CLI and the stop rule find the boxes by them', () => {
   /** The one line a tag key of the stack's own produces. */
   const refusal = (source: string, tags: Record<string, string>, key: string) =>
-    `${source}: tags ${JSON.stringify(tags)} has key "${key}"; Project, ManagedBy and Name (in any letter case) are set by ` +
+    `${source}: tags ${JSON.stringify(tags)} has key "${key}"; Project, ManagedBy, Name and trainium-spot:agent (in any letter case) are set by ` +
     'trainium-spot, which finds its boxes by them; allowed: any other key ("name" sets Project and Name)';
 
   test.each<[string, Record<string, string>, string]>([

@@ -150,7 +150,8 @@ describe.each<[string, ConfigInput]>([
           const decisionGuard = Object.values(json.resource.terraform_data).find((block) => block.lifecycle?.precondition);
           expect(decisionGuard!.lifecycle.precondition[0].error_message).toMatch(/^Neither quota holds the boxes/);
         }
-        expect(instance.lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64', 'root_block_device[0].volume_size']);
+        expect(instance.lifecycle.ignore_changes).toEqual(['ami', 'user_data', 'user_data_base64', 'key_name', 'root_block_device[0].volume_size',
+          'instance_market_options[0].spot_options[0].max_price']);
       });
     });
   });
@@ -283,18 +284,16 @@ describe('auto', () => {
 });
 
 /**
- * The stack with each instance's user data replaced by its size and digest: a changed script still
- * changes the snapshot, without a page of base64 in the diff (the user data has tests of its own).
+ * The stack with each instance's user data and the agent document's content replaced by size and digest:
+ * a changed script still changes the snapshot, without pages of base64 in the diff (both have tests of their own).
  */
 function withUserDataDigest(json: TerraformJson): TerraformJson {
   const copy = JSON.parse(JSON.stringify(json)) as TerraformJson;
+  const digest = (text: string) => `<${Buffer.byteLength(text)} bytes, sha256 ${createHash('sha256').update(text).digest('hex')}>`;
   for (const type of ['aws_spot_instance_request', 'aws_instance']) {
-    for (const block of Object.values(copy.resource[type] ?? {})) {
-      const key = block.user_data_base64 !== undefined ? 'user_data_base64' : 'user_data';
-      const userData = String(block[key]);
-      block[key] = `<${Buffer.byteLength(userData)} bytes, sha256 ${createHash('sha256').update(userData).digest('hex')}>`;
-    }
+    for (const block of Object.values(copy.resource[type] ?? {})) block.user_data = digest(String(block.user_data));
   }
+  for (const block of Object.values(copy.resource.aws_ssm_document ?? {})) block.content = digest(String(block.content));
   return copy;
 }
 

@@ -1,5 +1,6 @@
 /** The whole default stack: what a user gets from `cdktf synth` with no config at all. */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +9,8 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { parseConfig } from '../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../src/stack';
 import { terraformMissingReason } from './support/engine';
-import { synthesize, synthesizeJson, userDataText } from './support/synth';
+import { agentDocumentContent, fileOnBox, filesOf, manifestOf } from './support/agent';
+import { onlyBlock, synthesize, synthesizeJson, userDataText } from './support/synth';
 
 describe('the default stack', () => {
   const json = synthesizeJson();
@@ -104,23 +106,45 @@ describe('the default stack', () => {
     });
   });
 
-  test('hands the box the cloud-init that installs the idle check, its config and the interruption watcher', () => {
+  test('hands every box its agent through State Manager: the idle check, its config and the interruption watcher', () => {
+    // GIVEN the default stack
+    const document = onlyBlock(json.resource, 'aws_ssm_document');
+    const association = onlyBlock(json.resource, 'aws_ssm_association');
+    const content = agentDocumentContent(json);
+    // THEN the document installs them
+    expect(document).toMatchObject({ name: 'trainium-spot-agent', document_type: 'Command', document_format: 'JSON' });
+    expect(filesOf(content).map((f) => f.path)).toEqual(expect.arrayContaining([
+      '/usr/local/sbin/trainium-spot-idle', '/etc/systemd/system/trainium-spot-idle.timer', '/etc/trainium-spot/idle.conf',
+      '/usr/local/sbin/trainium-spot-interruption', '/etc/motd',
+    ]));
+    expect(fileOnBox(content, '/etc/trainium-spot/idle.conf')).toContain('IDLE_MINUTES=3\n');
+    expect(fileOnBox(content, '/etc/trainium-spot/idle.conf')).toContain("AWS_REGION_NAME='us-east-2'\n");
+    expect(manifestOf(content)).toEqual(expect.arrayContaining([
+      'unit trainium-spot-interruption.service enable /usr/local/sbin/trainium-spot-interruption /etc/systemd/system/trainium-spot-interruption.service',
+      'authorized-key ubuntu', 'aws required',
+    ]));
+    // AND the association runs it on the boxes that carry the stack's agent tag, with the document's hash and the public key
+    expect(association).toMatchObject({
+      name: expect.stringMatching(/^\$\{aws_ssm_document\.[^.]+\.name\}$/),
+      association_name: 'trainium-spot-agent',
+      targets: [{ key: 'tag:trainium-spot:agent', values: ['trainium-spot'] }],
+      schedule_expression: 'rate(30 minutes)',
+      parameters: {
+        documentHash: createHash('sha256').update(content).digest('hex'),
+        sshPublicKey: expect.stringMatching(/^\$\{join\(" ", slice\(split\(" ", trimspace\(aws_key_pair\.[^.]+\.public_key\)\), 0, 2\)\)\}$/),
+      },
+    });
+    // AND the box's user data holds nothing of it
     const request = Object.values(json.resource.aws_spot_instance_request)[0];
-    const text = userDataText(request);
-    expect(text).toMatch(/^#cloud-config\n/);
-    expect(text).toContain('path: /etc/systemd/system/trainium-spot-idle.timer');
-    expect(text).toContain('path: /etc/trainium-spot/idle.conf');
-    expect(text).toContain('IDLE_MINUTES=3');
-    expect(text).toContain("AWS_REGION_NAME='us-east-2'");
-    expect(text).toContain('- [systemctl, enable, --now, trainium-spot-idle.timer, trainium-spot-neuron-monitor.service]');
-    expect(text).toContain('- [systemctl, enable, --now, trainium-spot-interruption.service]');
+    expect(userDataText(request)).not.toMatch(/idle\.conf|trainium-spot-idle|systemctl/);
   });
 
   test("tags the spot instance itself with the project tags, the user's tags and its Name", () => {
     const tagged = synthesizeJson({ tags: { team: 'ml', 'cost/centre': '42', 'cost--centre': '43' } });
     const tags = Object.values(tagged.resource.aws_ec2_tag).map((t) => [t.key, t.value]);
     expect(Object.fromEntries(tags)).toEqual({
-      Project: 'trainium-spot', ManagedBy: 'trainium-spot', Name: 'trainium-spot', team: 'ml', 'cost/centre': '42', 'cost--centre': '43',
+      Project: 'trainium-spot', ManagedBy: 'trainium-spot', Name: 'trainium-spot', 'trainium-spot:agent': 'trainium-spot',
+      team: 'ml', 'cost/centre': '42', 'cost--centre': '43',
     });
   });
 
@@ -131,12 +155,13 @@ describe('the default stack', () => {
     expect(Object.values(json.resource.aws_iam_role_policy).map((p) => p.name_prefix)).toContain('require-imdsv2-');
   });
 
-  test("the script's shell expansions are escaped, so Terraform leaves them for the box", () => {
-    // GIVEN user data small enough to travel as plain text (without the idle check)
-    const plain = synthesizeJson({ idle: { enabled: false } });
-    const request = Object.values(plain.resource.aws_spot_instance_request)[0];
+  test("the scripts' shell expansions are escaped, so Terraform leaves them for the box", () => {
+    const request = Object.values(json.resource.aws_spot_instance_request)[0];
     expect(request.user_data).toContain('IMDS=$${TS_IMDS_ENDPOINT:-http://169.254.169.254}');
     expect(request.user_data).not.toMatch(/(^|[^$])\$\{/);
+    const document = onlyBlock(json.resource, 'aws_ssm_document');
+    expect(document.content).toContain('readonly ROOT=$${TRAINIUM_SPOT_ROOT:-}');
+    expect(document.content).not.toMatch(/(^|[^$])\$\{/);
   });
 
   test('on-demand boxes get IMDSv2 from the launch itself, and no such script or right', () => {

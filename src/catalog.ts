@@ -409,10 +409,14 @@ export const AGENT_SCHEDULE = 'rate(30 minutes)';
 export const MANAGED_BY_TAG = { key: 'ManagedBy', value: 'trainium-spot' } as const;
 
 /**
- * The tag keys the stack sets itself: `Project` and `Name` (the config's name) and MANAGED_BY_TAG. The CLI
- * and the idle stop rule find the boxes by them, so the config's `tags` may not set them.
+ * The tag keys the stack sets itself: `Project` and `Name` (the config's name), MANAGED_BY_TAG and
+ * AGENT_TAG_KEY. The CLI, the idle stop rule and the agent's association find the boxes by them, so the
+ * config's `tags` may not set them.
  */
-export const OWN_TAG_KEYS = { project: 'Project', managedBy: MANAGED_BY_TAG.key, name: 'Name' } as const;
+export const OWN_TAG_KEYS = { project: 'Project', managedBy: MANAGED_BY_TAG.key, name: 'Name', agent: AGENT_TAG_KEY } as const;
+
+/** The State Manager association that installs the agent: `trainium-spot status` reads its state per box. */
+export const agentAssociationName = (name: string): string => `${name}-agent`;
 
 /**
  * Where SSM keeps generated private keys, followed by the key pair id: the path AWS itself uses for

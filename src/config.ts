@@ -107,8 +107,8 @@ const idleDetectorsSchema = z.strictObject({
 /** A list of POSIX extended regular expressions, each one line of printable text. */
 const patternList = z.array(z.string().min(1, { error: 'must not be empty' })
   .max(200, { error: 'must be at most 200 characters' })
-  // Each pattern becomes one line of idle.conf and of the cloud-config: no line breaks, no control
-  // characters (tabs are fine).
+  // Each pattern becomes one line of idle.conf (a line break would also split grep's pattern in two):
+  // no line breaks, no control characters (tabs are fine).
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]*$/, {
     error: 'must be one line of printable characters',
@@ -193,7 +193,7 @@ const backendSchema = z.discriminatedUnion('type', [
   }),
 ], { error: 'must have type "local", "s3" or "cloud"' });
 
-const OWN_TAG_KEY_LIST = `${OWN_TAG_KEYS.project}, ${OWN_TAG_KEYS.managedBy} and ${OWN_TAG_KEYS.name}`;
+const OWN_TAG_KEY_LIST = `${OWN_TAG_KEYS.project}, ${OWN_TAG_KEYS.managedBy}, ${OWN_TAG_KEYS.name} and ${OWN_TAG_KEYS.agent}`;
 /**
  * The stack's own tag keys are refused in any letter case, though EC2 tag keys are case-sensitive: a `name` tag
  * reads to a person as the box's name while the CLI goes on matching `Name` exactly; and IAM treats the keys
@@ -251,7 +251,7 @@ export const configSchema = z.strictObject({
     .describe(`Machine image: a preset (${IMAGE_PRESET_NAMES.join(', ')}), ssm: and an SSM parameter path, or an ami-... id. ` +
       'The default, pytorch, trains with PyTorch on the instance type out of the box.'),
   idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch backstop that stops a box whose idle check failed.'),
-  idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown.'),
+  idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown. A change reaches running boxes through the agent (State Manager), without replacing them.'),
   backend: backendSchema.prefault({ type: 'local' }).describe('Where Terraform keeps state: local, s3 or cloud.'),
   tags: z.record(z.string(), z.string()).default({}).describe('Tags for every resource and the boxes themselves: any key but ' +
     `${OWN_TAG_KEY_LIST} (in any letter case), which the stack sets itself and finds its boxes by.`),

@@ -9,9 +9,9 @@ import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
-import { activateCommand, AGENT_TAG_KEY, IDLE_METRIC, INSTANCE_TYPES, MANAGED_BY_TAG, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
+import { activateCommand, agentAssociationName, IDLE_METRIC, INSTANCE_TYPES, LOGIN_USER, MANAGED_BY_TAG, OWN_TAG_KEYS, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
-import { agentAssociationName, BoxAgent } from './constructs/box-agent';
+import { BoxAgent } from './constructs/box-agent';
 import { BoxOutputs } from './constructs/box-outputs';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { IdleStopRule } from './constructs/idle-stop-rule';
@@ -40,7 +40,7 @@ export class TrainiumSpotStack extends TerraformStack {
     configureBackend(this, id, config.backend, config.region);
     // Provider default tags reach every resource but a spot request's instance, which is tagged below.
     // The tags that tell this stack's boxes from all others (the CLI and the stop rule find them by these).
-    const ownTags = { Project: config.name, [MANAGED_BY_TAG.key]: MANAGED_BY_TAG.value };
+    const ownTags = { [OWN_TAG_KEYS.project]: config.name, [OWN_TAG_KEYS.managedBy]: MANAGED_BY_TAG.value };
     // Tag keys and values are the user's text, never templates.
     const userTags = Object.fromEntries(Object.entries(config.tags).map(([key, value]) => [literal(key), literal(value)]));
     const projectTags = { ...ownTags, ...userTags };
@@ -107,7 +107,7 @@ export class TrainiumSpotStack extends TerraformStack {
     launchGuards.push(...image.imageGuards);
     // ---------------------------------------------------------------- the boxes
     // The agent's tag last: the spot request path tags its instances by position.
-    const instanceTags = { ...projectTags, Name: config.name, [AGENT_TAG_KEY]: config.name };
+    const instanceTags = { ...projectTags, [OWN_TAG_KEYS.name]: config.name, [OWN_TAG_KEYS.agent]: config.name };
     const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards, network);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
@@ -118,7 +118,8 @@ export class TrainiumSpotStack extends TerraformStack {
     new BoxAgent(this, 'agent', {
       name: config.name,
       document: boxAgentDocument(config),
-      targetTag: { key: AGENT_TAG_KEY, value: config.name },
+      targetTag: { key: OWN_TAG_KEYS.agent, value: config.name },
+      publicKeyRef: sshKey.publicKeyRef,
     });
 
     // ---------------------------------------------------------------- stopping and warnings
@@ -260,7 +261,7 @@ export function boxAgentDocument(config: Config): AgentDocument {
   // Spot boxes of either launch path watch for interruption notices.
   return renderAgentDocument({
     name: config.name, region: config.region, idle: config.idle, loginMessage: loginMessage(config),
-    interruptionWatcher: usesSpot(config),
+    interruptionWatcher: usesSpot(config), loginUser: LOGIN_USER,
   });
 }
 

@@ -40,11 +40,17 @@ const association = only(stack.resource.aws_ssm_association, 'aws_ssm_associatio
 // check that Terraform plans exactly the rendered document).
 const content = fromTerraform(document.content);
 const step = JSON.parse(content).mainSteps[0];
-// SSM fills `{{ name }}` with the association's parameter values before the step runs.
+// SSM fills `{{ name }}` with the association's parameter values before the step runs. A value that
+// Terraform computes at apply (`${...}`, e.g. the key pair's public key) comes from $TS_PARAMETER_<name>.
 const command = `${step.inputs.runCommand.join('\n')}\n`.replace(/\{\{ *(\w+) *\}\}/g, (_, name) => {
   const value = association.parameters?.[name];
   if (value === undefined) throw new Error(`${stackFile}: the association gives no parameter ${name}`);
-  return value;
+  if (!value.includes('${')) return value;
+  const given = process.env[`TS_PARAMETER_${name}`] ?? '';
+  if (!new RegExp(JSON.parse(content).parameters[name].allowedPattern).test(given)) {
+    throw new Error(`TS_PARAMETER_${name}: SSM would refuse ${JSON.stringify(given)}`);
+  }
+  return given;
 });
 
 if (target === '--command') {

@@ -196,3 +196,34 @@ fail_with() {
   [[ ${#lines[@]} -eq 1 && ${lines[0]} == "trainium-spot: "*'idle.processPatterns.1 "a\nb" must be one line'* ]] || fail_with "not one line"
   [[ ! -e $BATS_TEST_TMPDIR/out/stacks ]] || fail_with "partial output"
 }
+
+@test "a new public key reaches a running box: the key the agent authorized before goes, keys added by hand stay" {
+  local first='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFirstKeyFirstKeyFirstKeyFirstKeyFirstKey1'
+  local second='ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAISecondKeySecondKeySecondKeySecondKey22'
+  local keys=$BOX_ROOT/home/ubuntu/.ssh/authorized_keys
+  # GIVEN the box as EC2 launched it with the first key (cloud-init adds the key pair's name), and a key added by hand
+  mkdir -p "${keys%/*}"
+  printf '%s trainium-spot-2026\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQHand colleague@laptop\n' "$first" >"$keys"
+  # WHEN the agent runs with the first key: nothing to change in the file
+  TS_PARAMETER_sshPublicKey=$first install_from "$TS_STACK_JSON"
+  ((status == 0)) || fail_with "exit $status"
+  [[ $(<"$keys") == "$first trainium-spot-2026"$'\n'"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQHand colleague@laptop" ]] || fail_with "$(<"$keys")"
+  # WHEN the config's key is rotated
+  TS_PARAMETER_sshPublicKey=$second install_from "$TS_STACK_JSON"
+  # THEN the old key is gone, the new one is in, the hand-added one stays, and only the owner can read it
+  ((status == 0)) || fail_with "exit $status"
+  [[ $(<"$keys") == "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQHand colleague@laptop"$'\n'"$second" ]] || fail_with "$(<"$keys")"
+  [[ $(stat -c %a "$keys") == 600 ]]
+  # AND once more changes nothing
+  local before
+  before=$(tree_listing "$BOX_ROOT")
+  TS_PARAMETER_sshPublicKey=$second install_from "$TS_STACK_JSON"
+  [[ $(tree_listing "$BOX_ROOT") == "$before" ]] || fail_with "the tree changed"
+}
+
+@test "a public key with anything but a key's characters is refused before it reaches the box" {
+  TS_PARAMETER_sshPublicKey="ssh-ed25519 AAAA'; touch $BATS_TEST_TMPDIR/pwned; '" install_from "$TS_STACK_JSON"
+  ((status != 0)) || fail_with "accepted"
+  [[ $output == *"SSM would refuse"* ]] || fail_with "no reason"
+  [[ ! -e $BATS_TEST_TMPDIR/pwned ]]
+}

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { SsmAssociation } from '@cdktf/provider-aws/lib/ssm-association';
 import { SsmDocument } from '@cdktf/provider-aws/lib/ssm-document';
-import { AGENT_SCHEDULE, RESERVED_DOCUMENT_NAME_PREFIXES } from '../catalog';
+import { AGENT_SCHEDULE, agentAssociationName, RESERVED_DOCUMENT_NAME_PREFIXES } from '../catalog';
 import { literal } from '../terraform-literal';
 import type { AgentDocument } from '../userdata';
 
@@ -11,10 +11,9 @@ export interface BoxAgentProps {
   readonly document: AgentDocument;
   /** The tag that marks the boxes that run the agent: every instance with this key and value gets it. */
   readonly targetTag: { readonly key: string; readonly value: string };
+  /** Reference (no `${}`) to the key pair's OpenSSH public key, which the agent authorizes on every box. */
+  readonly publicKeyRef: string;
 }
-
-/** The association's name, which `trainium-spot status` looks for on each box. */
-export const agentAssociationName = (name: string): string => `${name}-agent`;
 
 /** The document's name: the association's, unless that starts with a prefix AWS reserves. */
 export function agentDocumentName(name: string): string {
@@ -35,7 +34,8 @@ export function agentDocumentName(name: string): string {
  * .../API_UpdateAssociation.html, checked 2026-12-07.
  *
  * The association passes the document's hash as a parameter, so a changed document is also a changed
- * association, which runs at once rather than at the next scheduled run. Nothing here touches an
+ * association, which runs at once rather than at the next scheduled run; and the public SSH key, so a
+ * new `sshPublicKey` reaches the boxes that keep the key pair they were launched with. Nothing here touches an
  * instance resource: a deploy that changes only the agent leaves every box where it is.
  */
 export class BoxAgent extends Construct {
@@ -55,7 +55,11 @@ export class BoxAgent extends Construct {
       name: document.name,
       associationName: this.associationName,
       targets: [{ key: `tag:${props.targetTag.key}`, values: [props.targetTag.value] }],
-      parameters: { documentHash: props.document.hash },
+      parameters: {
+        documentHash: props.document.hash,
+        // Type and key only: a key's comment is free text, and the document allows no free text.
+        sshPublicKey: `\${join(" ", slice(split(" ", trimspace(${props.publicKeyRef})), 0, 2))}`,
+      },
       scheduleExpression: AGENT_SCHEDULE,
     });
   }

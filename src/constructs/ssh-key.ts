@@ -18,6 +18,8 @@ export interface SshKeyProps {
 export class SshKey extends Construct {
   readonly keyName: string;
   readonly keyPairId: string;
+  /** Reference (no `${}`) to the OpenSSH public key of the pair. */
+  readonly publicKeyRef: string;
   /** The SSM parameter holding the private key, when it was generated. */
   readonly privateKeyParameterName?: string;
 
@@ -29,6 +31,7 @@ export class SshKey extends Construct {
       const imported = new KeyPair(this, 'key-pair', { keyNamePrefix: `${props.name}-`, publicKey: literal(props.publicKey) });
       this.keyName = imported.keyName;
       this.keyPairId = imported.keyPairId;
+      this.publicKeyRef = `${imported.fqn}.public_key`;
       return;
     }
 
@@ -46,6 +49,7 @@ export class SshKey extends Construct {
     });
     this.keyName = keyPair.keyName;
     this.keyPairId = keyPair.keyPairId;
+    this.publicKeyRef = `${keyPair.fqn}.public_key`;
     this.privateKeyParameterName = parameter.name;
   }
 }

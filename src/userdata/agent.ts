@@ -30,6 +30,12 @@ export interface AgentProps {
    * @default - no login message is written
    */
   readonly loginMessage?: LoginMessage;
+  /**
+   * The user whose authorized_keys gets the stack's public key, which the association passes as the
+   * `sshPublicKey` parameter: a new key reaches running boxes, which keep the key pair they launched with.
+   * @default - no key is installed by the agent
+   */
+  readonly loginUser?: string;
 }
 
 /** The machine image as the login message names it. */
@@ -53,7 +59,8 @@ export interface AgentDocument {
   readonly content: string;
   /**
    * SHA-256 of `content`, hex. The association passes it to the document as `documentHash`: a changed
-   * document changes the association, and State Manager runs an updated association at once.
+   * document changes the association, and State Manager runs an updated association at once. The
+   * association passes `sshPublicKey` too.
    */
   readonly hash: string;
   /** The shell script the document runs (its `runCommand` lines joined). */
@@ -116,6 +123,9 @@ function interruptionFeature(): Feature {
 // The manifest and the document
 // ---------------------------------------------------------------------------------------------
 
+/** The `sshPublicKey` parameter: empty, or a key's type and base64 body, which hold no shell syntax. */
+export const SSH_PUBLIC_KEY_PARAMETER_PATTERN = '^((ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3})?$';
+
 /** gzip without a timestamp (Node writes none), so the same input always gives the same bytes. */
 const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
 
@@ -146,6 +156,7 @@ function manifest(props: AgentProps, version: string): { lines: string[]; files:
       units: [],
     });
   }
+  if (props.loginUser !== undefined) lines.push(`authorized-key ${props.loginUser}`);
   // Publishing the verdict is the one thing on the box that needs the AWS CLI.
   lines.push(`aws ${props.idle.enabled && props.idle.publishVerdict ? 'required' : 'optional'}`);
   return { lines, files };
@@ -172,6 +183,13 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
         description: 'SHA-256 of this document, passed by the association so that a new document runs at once; recorded in /etc/trainium-spot/agent.json.',
         default: 'unknown',
         allowedPattern: '^([0-9a-f]{64}|unknown)$',
+      },
+      sshPublicKey: {
+        type: 'String',
+        description: "The stack's public SSH key (type and key, no comment), authorized for the login user.",
+        default: '',
+        // Only what an OpenSSH public key is made of: SSM puts the value into the shell command as is.
+        allowedPattern: SSH_PUBLIC_KEY_PARAMETER_PATTERN,
       },
     },
     mainSteps: [{

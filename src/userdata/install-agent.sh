@@ -4,7 +4,7 @@
 # through the SSM document that src/userdata/agent.ts renders: when the box registers, when the document
 # or its settings change, and on the association's schedule, which mends whatever drifted.
 #
-#   install-agent.sh MANIFEST DOCUMENT_HASH
+#   install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY]
 #
 # MANIFEST, one instruction a line (rendered at synth time; user text only ever inside base64):
 #   version V                         the trainium-spot version that rendered the document
@@ -13,6 +13,8 @@
 #   unit NAME enable [PATH...]        NAME is enabled and running; restarted when a PATH changed
 #   unit NAME absent                  NAME is stopped and disabled (before its files are removed)
 #   aws required|optional             whether the units need the AWS CLI (to publish the idle verdict)
+#   authorized-key USER               USER may log in with PUBLIC_KEY (type and key, no comment); the key
+#                                     the agent authorized before is taken out, keys added by hand stay
 #
 # Twice is once: a file whose bytes and mode already match is left alone, a unit restarts only when a
 # file it names changed, and /etc/trainium-spot/agent.json is rewritten only when something changed.
@@ -34,8 +36,9 @@ readonly UNIT_DIR=/etc/systemd/system/
 say() { printf 'trainium-spot agent: %s\n' "$*"; }
 fail() { say "FAILED: $*" >&2; exit 1; }
 
-[[ $# -eq 2 && -r $1 ]] || fail "usage: install-agent.sh MANIFEST DOCUMENT_HASH"
-readonly MANIFEST=$1 DOCUMENT_HASH=$2
+[[ ($# -eq 2 || $# -eq 3) && -r $1 ]] || fail "usage: install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY]"
+readonly MANIFEST=$1 DOCUMENT_HASH=$2 PUBLIC_KEY=${3:-}
+readonly KEY_RECORD=/etc/trainium-spot/authorized-key
 [[ -z $ROOT || -d $ROOT ]] || fail "TRAINIUM_SPOT_ROOT=$ROOT is not a directory"
 
 # The file being written, removed on any exit so a failed run leaves no stray file beside a target.
@@ -55,6 +58,7 @@ systemctl_do() {
 # ---------------------------------------------------------------------------------------------
 version=''
 aws_need=optional
+key_user=''
 files=() modes=() contents=() removals=() enabled_units=() absent_units=()
 declare -A watched_by_unit=()
 while read -r verb first second rest; do
@@ -70,6 +74,7 @@ while read -r verb first second rest; do
       esac
       ;;
     aws) aws_need=$first ;;
+    authorized-key) key_user=$first ;;
     '' | '#'*) ;;
     *) fail "manifest: unknown instruction '$verb'" ;;
   esac
@@ -115,6 +120,58 @@ for unit in ${absent_units[@]+"${absent_units[@]}"}; do
 done
 for i in "${!files[@]}"; do install_file "${files[i]}" "${modes[i]}" "${contents[i]}"; done
 for path in ${removals[@]+"${removals[@]}"}; do remove_file "$path"; done
+
+# ---------------------------------------------------------------------------------------------
+# The login key: a new sshPublicKey reaches a running box here, since the box keeps the key pair it
+# was launched with
+# ---------------------------------------------------------------------------------------------
+# has_key FILE BLOB: a line of FILE carries the key BLOB (after any options, before any comment).
+has_key() {
+  local -a fields
+  while read -r -a fields; do
+    for field in ${fields[@]+"${fields[@]}"}; do [[ $field == "$2" ]] && return 0; done
+  done <"$1"
+  return 1
+}
+
+authorize_key() {
+  local user=$1 home keys blob old_blob='' line
+  read -r _ blob <<<"$PUBLIC_KEY"
+  if [[ -n $ROOT ]]; then
+    home=$ROOT/home/$user
+  else
+    home=$(getent passwd "$user" | cut -d: -f6) || fail "no user $user for the login key"
+  fi
+  keys=$home/.ssh/authorized_keys
+  [[ -r $ROOT$KEY_RECORD ]] && read -r _ old_blob <"$ROOT$KEY_RECORD"
+  [[ $old_blob == "$blob" ]] && old_blob=''
+  if [[ -f $keys ]] && has_key "$keys" "$blob" && { [[ -z $old_blob ]] || ! has_key "$keys" "$old_blob"; }; then
+    :
+  else
+    mkdir -p "$home/.ssh"
+    pending=$(mktemp "$keys.trainium-spot-new.XXXXXX")
+    if [[ -f $keys ]]; then
+      while IFS= read -r line || [[ -n $line ]]; do
+        # The key the agent authorized before goes; every other line stays as it was.
+        if [[ -n $old_blob && " $line " == *" $old_blob "* ]]; then continue; fi
+        printf '%s\n' "$line"
+      done <"$keys" >"$pending"
+    fi
+    has_key "$pending" "$blob" || printf '%s\n' "$PUBLIC_KEY" >>"$pending"
+    chmod 0600 "$pending"
+    [[ -n $ROOT ]] || chown "$user:" "$pending" "$home/.ssh"
+    mv -f "$pending" "$keys"
+    pending=''
+    changed+=("${keys#"$ROOT"}")
+  fi
+  if [[ $(cat "$ROOT$KEY_RECORD" 2>/dev/null) != "$PUBLIC_KEY" ]]; then
+    mkdir -p "$ROOT${KEY_RECORD%/*}"
+    printf '%s\n' "$PUBLIC_KEY" >"$ROOT$KEY_RECORD.new"
+    mv -f "$ROOT$KEY_RECORD.new" "$ROOT$KEY_RECORD"
+  fi
+}
+
+if [[ -n $key_user && -n $PUBLIC_KEY ]]; then authorize_key "$key_user"; fi
 
 # ---------------------------------------------------------------------------------------------
 # Units

@@ -7,7 +7,7 @@
 import type { _InstanceType } from '@aws-sdk/client-ec2';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { InstanceAssociationStatusInfo, SSMClient } from '@aws-sdk/client-ssm';
-import { IDLE_METRIC, instanceFacts } from '../../catalog';
+import { agentAssociationName, IDLE_METRIC, instanceFacts } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
 import { cloudWatchClient, ec2Client, sdk, SecondaryCalls, ssmClient } from '../aws';
 import { findBoxes } from '../boxes';
@@ -25,12 +25,6 @@ const FLAGS: FlagSpecs = {
 /** How far back the idle verdict may date: the check publishes every minute or so. */
 const IDLE_LOOKBACK_MS = 3_600_000;
 const PRODUCT_DESCRIPTION = 'Linux/UNIX';
-
-/**
- * The SSM State Manager association that installs and updates the software on the stack's boxes: one
- * per stack, named after the configured name, so that status finds it without Terraform state.
- */
-export const agentAssociationName = (name: string): string => `${name}-agent`;
 
 /** The table's columns that secondary calls fill: a failing call leaves "-" there and names the column in its warning. */
 const COLUMN_OF_ACTION: Readonly<Record<string, string>> = {
