@@ -1,7 +1,8 @@
 /**
  * The cdktf app: read the configuration once, validate it, and synthesize the stack.
  * `npm run synth` runs it directly (it reads cdktf.json's context itself); `cdktf synth` runs it
- * too, handing the context over in CDKTF_CONTEXT_JSON. A bad config ends here with one line per
+ * too, handing the context over in CDKTF_CONTEXT_JSON. Success is one line on stdout: the file written, the
+ * market and the number of boxes. A bad config ends here with one line per
  * problem on stderr and exit code 1, before anything is written (the App itself creates its output
  * directory, so it is made only after the config is valid).
  */
@@ -24,7 +25,13 @@ function main(): void {
     const app = new App({ skipValidation: true, stackTraces: false });
     new TrainiumSpotStack(app, STACK_NAME, loaded.config);
     app.synth();
-    writeTerraformTests(path.join(app.outdir, 'stacks', STACK_NAME), STACK_NAME, loaded.config);
+    const stackDir = path.join(app.outdir, 'stacks', STACK_NAME);
+    writeTerraformTests(stackDir, STACK_NAME, loaded.config);
+    const { market, instanceCount, instanceType } = loaded.config;
+    const written = path.resolve(stackDir, 'cdk.tf.json');
+    const shown = path.relative(process.cwd(), written).startsWith('..') ? written : path.relative(process.cwd(), written);
+    process.stdout.write(`${PROGRAM}: wrote ${shown}: ` +
+      `market ${market}, ${instanceCount} ${instanceCount === 1 ? 'box' : 'boxes'} (${instanceType})\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(err.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));

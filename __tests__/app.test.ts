@@ -101,10 +101,15 @@ describe('npm run synth: the app run directly', () => {
     expect(pkg.scripts.synth).toBe('node scripts/app.mjs');
   });
 
-  test('writes stacks/trainium-spot/cdk.tf.json, with nothing on stderr', () => {
+  test('writes stacks/trainium-spot/cdk.tf.json and says so in one line: the file, the market and the boxes', () => {
     const run = npmSynth();
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toBe(`trainium-spot: wrote ${stackFile()}: market spot, 1 box (trn1.2xlarge)`);
+    const config = path.join(project, 'config.json');
+    fs.writeFileSync(config, JSON.stringify({ market: 'auto', instanceCount: 3 }));
+    const three = npmSynth({ TRAINIUM_SPOT_CONFIG: config });
+    expect(three.stdout).toMatch(/: market auto, 3 boxes \(trn1\.2xlarge\)\n$/);
     expect(JSON.parse(fs.readFileSync(stackFile(), 'utf8')).provider.aws[0].region).toBe('us-east-2');
   });
 

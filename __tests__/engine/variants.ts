@@ -9,7 +9,7 @@ import type { Fixture } from '../support/engine';
 export interface Variant {
   readonly name: string;
   readonly config: ConfigInput;
-  /** Also compare the planned user data with the renderer's text (one per distinct user data). */
+  /** Also compare the planned user data and agent document with the renderers' text (one per distinct kind). */
   readonly checkUserData?: boolean;
 }
 
@@ -34,7 +34,7 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'trn1.32xlarge', config: { instanceType: 'trn1.32xlarge' } },
   { name: 'explicit root volume, CPU options, on-demand', config: { market: 'on-demand', rootVolumeSizeGiB: 200, cpuCoreCount: 2, cpuThreadsPerCore: 1 } },
   { name: 'idle check and alarm off, spot service-linked role', config: { idle: { enabled: false }, idleAlarm: { enabled: false }, createSpotServiceLinkedRole: true }, checkUserData: true },
-  { name: 'gzipped user data', config: { idle: { processPatterns: Array.from({ length: 60 }, (_, i) => `job-${i}-[a-z0-9]{8}-${'x'.repeat(170)}`) } }, checkUserData: true },
+  { name: 'many long process patterns', config: { idle: { processPatterns: Array.from({ length: 60 }, (_, i) => `job-${i}-[a-z0-9]{8}-${'x'.repeat(170)}`) } }, checkUserData: true },
   { name: 'template characters in user text', config: { tags: { 'cost/${center}': '%{team}' }, idle: { processPatterns: ['python .*\\$\\{HOME\\}', '%{'] } }, checkUserData: true },
   { name: 'S3 backend', config: { backend: { type: 's3', bucket: 'my-state', key: 'trainium-spot/terraform.tfstate' } } },
   { name: 'spot through RunInstances, CPU options', config: { spotLaunch: 'run-instances', cpuCoreCount: 2, spotMaxPricePerHour: 0.9 } },

@@ -257,7 +257,7 @@ describe('every configuration variant on the Terraform engine', () => {
       // AND a deploy that changes only the agent's settings updates the agent and nothing else: no box is
       // updated or replaced, and the association (which runs a changed document at once) is updated
       expectPlanned('plan with new agent settings', run.agentSettings, module);
-      const changed = moduleSlice(run.agentSettings, module).changes;
+      const changed = [...moduleSlice(run.agentSettings, module).changes].sort((a, b) => a.address.localeCompare(b.address));
       const idleOn = parseConfig(variant.config).idle.enabled;
       expect({ changed }).toEqual({ changed: idleOn ? [
         { address: expect.stringMatching(/^aws_ssm_association\./), action: 'update' },
