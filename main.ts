@@ -9,6 +9,7 @@
 import * as path from 'node:path';
 import { App } from 'cdktf';
 import { ConfigError, loadConfigWithOrigins, readContext, regionDisagreement } from './src/config';
+import { CLUSTER_STACK_NAME, TrainiumSpotClusterStack } from './src/cluster-stack';
 import { STACK_NAME, TrainiumSpotStack } from './src/stack';
 import { writeTerraformTests } from './src/terraform-tests';
 
@@ -24,6 +25,8 @@ function main(): void {
     // stackTraces: a stack trace per construct costs a sixth of synth time and never reaches the JSON.
     const app = new App({ skipValidation: true, stackTraces: false });
     new TrainiumSpotStack(app, STACK_NAME, loaded.config);
+    // The cluster is a stack of its own: adding or removing `cluster` changes nothing in the box's.
+    if (loaded.config.cluster) new TrainiumSpotClusterStack(app, CLUSTER_STACK_NAME, loaded.config);
     app.synth();
     const stackDir = path.join(app.outdir, 'stacks', STACK_NAME);
     writeTerraformTests(stackDir, STACK_NAME, loaded.config);
@@ -32,6 +35,11 @@ function main(): void {
     const shown = path.relative(process.cwd(), written).startsWith('..') ? written : path.relative(process.cwd(), written);
     process.stdout.write(`${PROGRAM}: wrote ${shown}: ` +
       `market ${market}, ${instanceCount} ${instanceCount === 1 ? 'box' : 'boxes'} (${instanceType})\n`);
+    const { cluster } = loaded.config;
+    if (cluster) {
+      process.stdout.write(`${PROGRAM}: wrote ${shown.replace(`${STACK_NAME}/cdk.tf.json`, `${CLUSTER_STACK_NAME}/cdk.tf.json`)}: ` +
+        `cluster of up to ${cluster.nodes} ${cluster.instanceType} (${cluster.market}), head ${cluster.headInstanceType}\n`);
+    }
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(err.problems.map((problem) => `${PROGRAM}: ${problem}\n`).join(''));

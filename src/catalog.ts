@@ -78,6 +78,13 @@ export interface InstanceTypeFacts {
   readonly onDemandPricePerHour: number;
   /** Whether EC2 Capacity Blocks for ML can be bought for this type. */
   readonly capacityBlocks: boolean;
+  /**
+   * Network cards that carry an EFA interface, for multi-node jobs; absent where the type has no EFA.
+   * Source: Neuron SDK, "How to prepare trn1.32xlarge for multi-node execution" ("trn1.32xlarge has 8 EFA
+   * devices, trn1n.32xlarge has 16"), https://awsdocs-neuron.readthedocs-hosted.com/en/latest/frameworks/torch/torch-neuronx/setup-trn1-multi-node-execution.html;
+   * trn2.48xlarge: EC2 User Guide, accelerated computing network specifications (16 network cards), checked 2026-12-07.
+   */
+  readonly efaNetworkCards?: number;
 }
 
 /** Where and when the prices below were read. */
@@ -124,21 +131,21 @@ export const INSTANCE_TYPES: Readonly<Record<string, InstanceTypeFacts>> = {
     family: 'trn', vcpus: 128, defaultCores: 64, defaultThreadsPerCore: 2,
     validCores: range(2, 64, 2), validThreadsPerCore: [1, 2],
     memoryGiB: 512, accelerators: '16 Trainium chips (32 NeuronCores-v2)',
-    offeredIn: TRN1_OFFERINGS, onDemandPricePerHour: 21.5, capacityBlocks: true,
+    offeredIn: TRN1_OFFERINGS, onDemandPricePerHour: 21.5, capacityBlocks: true, efaNetworkCards: 8,
   },
   'trn1n.32xlarge': {
     family: 'trn', vcpus: 128, defaultCores: 64, defaultThreadsPerCore: 2,
     validCores: range(2, 64, 2), validThreadsPerCore: [1, 2],
     memoryGiB: 512, accelerators: '16 Trainium chips (32 NeuronCores-v2)',
     offeredIn: { 'us-east-1': ['use1-az6'], 'us-east-2': ['use2-az3'] },
-    onDemandPricePerHour: 24.78, capacityBlocks: true,
+    onDemandPricePerHour: 24.78, capacityBlocks: true, efaNetworkCards: 16,
   },
   'trn2.48xlarge': {
     family: 'trn', vcpus: 192, defaultCores: 96, defaultThreadsPerCore: 2,
     validCores: range(2, 96, 2), validThreadsPerCore: [1, 2],
     memoryGiB: 2048, accelerators: '16 Trainium2 chips (128 NeuronCores-v3)',
     offeredIn: { 'us-east-2': ['use2-az3'] },
-    onDemandPricePerHour: 44.7, capacityBlocks: true,
+    onDemandPricePerHour: 44.7, capacityBlocks: true, efaNetworkCards: 16,
   },
   'inf2.xlarge': {
     family: 'inf', vcpus: 4, defaultCores: 2, defaultThreadsPerCore: 2,
@@ -425,6 +432,19 @@ export const agentAssociationName = (name: string): string => `${name}-agent`;
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-keypair.html, checked 2026-12-01.
  */
 export const KEY_PARAMETER_PREFIX = '/ec2/keypair/';
+
+/**
+ * The cluster head's image: Canonical's Ubuntu 24.04 LTS, the release of the Neuron DLAMIs, so Slurm from
+ * Ubuntu's archive is one version on the head and the nodes. Canonical publishes the current AMI under
+ * `/aws/service/canonical/ubuntu/PRODUCT/RELEASE/stable/current/ARCH/VIRT_TYPE/VOL_TYPE/ami-id`
+ * (Ubuntu Discourse, "Finding Ubuntu images with the AWS SSM Parameter Store",
+ * https://discourse.ubuntu.com/t/finding-ubuntu-images-with-the-aws-ssm-parameter-store/15507, checked 2026-12-07;
+ * the gp3 volume type for 24.04 not checked against a live account).
+ */
+export const HEAD_IMAGE_PARAMETER = '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id';
+
+/** The tag every instance of a cluster carries (value: the config's name): the head may terminate only those. */
+export const CLUSTER_TAG_KEY = 'trainium-spot:cluster';
 
 /** The login user of the Ubuntu-based Neuron DLAMIs. */
 export const LOGIN_USER = 'ubuntu';

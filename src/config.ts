@@ -22,6 +22,8 @@ import {
   regionsOffering,
   resolveImage,
 } from './catalog';
+import { checkCluster, clusterSchema } from './cluster-config';
+import { BOX_MARKETS } from './markets';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -49,7 +51,8 @@ export class ConfigError extends Error {
 /** The smallest root volume the stack launches with; it grows to the AMI's snapshot size when that is larger. */
 export const DEFAULT_ROOT_VOLUME_SIZE_GIB = 50;
 
-export const MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
+/** The box markets, from the one market table (src/markets.ts). */
+export const MARKETS = BOX_MARKETS;
 
 /**
  * How a spot box is launched: a persistent `aws_spot_instance_request` (EC2 RequestSpotInstances),
@@ -253,6 +256,7 @@ export const configSchema = z.strictObject({
   idleAlarm: idleAlarmSchema.prefault({}).describe('CloudWatch backstop that stops a box whose idle check failed.'),
   idle: idleSchema.prefault({}).describe('On-box idle auto-shutdown. A change reaches running boxes through the agent (State Manager), without replacing them.'),
   backend: backendSchema.prefault({ type: 'local' }).describe('Where Terraform keeps state: local, s3 or cloud.'),
+  cluster: clusterSchema.optional(),
   tags: z.record(z.string(), z.string()).default({}).describe('Tags for every resource and the boxes themselves: any key but ' +
     `${OWN_TAG_KEY_LIST} (in any letter case), which the stack sets itself and finds its boxes by.`),
 }).superRefine(checkAgainstCatalog);
@@ -294,6 +298,8 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
       fail(['tags', key], 'is longer than 256 characters, the limit for tag values');
     }
   }
+
+  if (c.cluster) checkCluster(c.cluster, c.region, c.image, fail);
 
   const facts = instanceFacts(c.instanceType);
   if (!facts) {

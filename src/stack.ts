@@ -26,6 +26,7 @@ import { QuotaGuard } from './constructs/quota-guard';
 import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
+import { MARKET_FACTS } from './markets';
 import { literal } from './terraform-literal';
 import { AgentDocument, LoginMessage, RenderedUserData, renderAgentDocument, renderUserData } from './userdata';
 
@@ -291,20 +292,9 @@ interface SpotBoxes {
   readonly requestStatusCodes?: string;
 }
 
-/** Which quotas the chosen market draws on. */
+/** Which quotas the chosen market draws on (the market table). */
 function quotasToRead(config: Config, family: Readonly<Record<QuotaMarket, QuotaRef>>): Partial<Record<QuotaMarket, QuotaRef>> {
-  switch (config.market) {
-    case 'spot':
-      return { spot: family.spot };
-    case 'auto':
-      return { spot: family.spot, 'on-demand': family['on-demand'] };
-    case 'capacity-block':
-      // The block's capacity is already bought. Whether its instances also count against the
-      // on-demand vCPU quota is unverified, so no plan-time guard claims either way.
-      return {};
-    default:
-      return { 'on-demand': family['on-demand'] };
-  }
+  return Object.fromEntries(MARKET_FACTS[config.market].quotas.map((market) => [market, family[market]]));
 }
 
 function instanceMarket(config: Config): InstanceMarket {

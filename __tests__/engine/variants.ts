@@ -3,7 +3,7 @@
  * engine by whole-stack.test.ts. Adding a variant is one line.
  */
 import type { ConfigInput } from '../../src/config';
-import { IMAGE_PRESETS, INSTANCE_TYPES, QUOTAS, QuotaMarket } from '../../src/catalog';
+import { HEAD_IMAGE_PARAMETER, IMAGE_PRESETS, INSTANCE_TYPES, QUOTAS, QuotaMarket } from '../../src/catalog';
 import type { Fixture } from '../support/engine';
 
 export interface Variant {
@@ -61,6 +61,17 @@ const PRESET_AMIS = Object.entries(IMAGE_PRESETS).map(([preset, facts], i) => ({
 const DEFAULT_AMI = PRESET_AMIS.find((ami) => ami.preset === 'pytorch-2.9')!;
 export const AMI_PARAMETER = DEFAULT_AMI.parameter!;
 export const AMI_ID = DEFAULT_AMI.id;
+/** The cluster head's Ubuntu image, behind Canonical's parameter. */
+const HEAD_AMI_ID = 'ami-0123456789abcdeff';
+
+/** Cluster configurations, one per market and shared storage, each a stack of its own beside the box's. */
+export const CLUSTER_VARIANTS: readonly Variant[] = [
+  { name: 'cluster on spot', config: { cluster: { nodes: 4 } } },
+  { name: 'cluster on demand, FSx for Lustre', config: { cluster: { nodes: 2, market: 'on-demand', sharedStorage: { type: 'fsx-lustre', storageCapacityGiB: 1200 } } } },
+  { name: 'cluster in a Capacity Block', config: { cluster: { nodes: 2, market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' } } },
+  { name: 'cluster of trn1n.32xlarge', config: { cluster: { nodes: 2, instanceType: 'trn1n.32xlarge' } } },
+];
+
 /** Quota large enough for any variant. */
 export const ROOMY_QUOTA_VCPUS = 100000;
 
@@ -82,7 +93,10 @@ export function fixture(options: FixtureOptions = {}): Fixture {
     region: 'us-east-2',
     availabilityZone: 'us-east-2c',
     quotas: { ...allQuotas(ROOMY_QUOTA_VCPUS), ...options.quotas },
-    ssmParameters: Object.fromEntries(PRESET_AMIS.filter((ami) => ami.parameter).map((ami) => [ami.parameter!, ami.id])),
+    ssmParameters: {
+      ...Object.fromEntries(PRESET_AMIS.filter((ami) => ami.parameter).map((ami) => [ami.parameter!, ami.id])),
+      [HEAD_IMAGE_PARAMETER]: HEAD_AMI_ID,
+    },
     amis: Object.fromEntries(PRESET_AMIS.map((ami) => [ami.id, {
       name: ami.name,
       architecture: 'x86_64',

@@ -9,6 +9,7 @@
  * a list of jobs started before the tests, each on a free lane of the stand-ins; a test waits for
  * the job it needs.
  */
+import { INSTANCE_TYPES, QUOTAS } from '../../src/catalog';
 import { type ConfigInput, parseConfig } from '../../src/config';
 import { STACK_NAME, boxAgentDocument, boxUserData } from '../../src/stack';
 import { writeTerraformTests } from '../../src/terraform-tests';
@@ -16,8 +17,8 @@ import {
   concernsModule, Diagnostic, EngineDir, Lane, moduleOutputs, moduleSlice, PlanOutcome, REAL_AWS_VERSION, RealAwsProvider,
   realAwsMissingReason, SavedPlan, StandinProviders, TerraformResult, terraformMissingReason, writeModules,
 } from '../support/engine';
-import { synthesizeJson, TerraformJson } from '../support/synth';
-import { AMI_ID, AMI_PARAMETER, fixture, guardedQuota, Variant, VARIANTS } from './variants';
+import { synthesizeClusterJson, synthesizeJson, TerraformJson } from '../support/synth';
+import { AMI_ID, AMI_PARAMETER, CLUSTER_VARIANTS, fixture, guardedQuota, Variant, VARIANTS } from './variants';
 
 const skipReason = terraformMissingReason();
 // Printed, so a run without terraform says so instead of passing silently.
@@ -96,7 +97,8 @@ const providerCpu: string[] = [];
 let standins: Promise<StandinProviders> | undefined;
 /** The stand-ins serve every type of every stack the jobs run; a type outside them fails loudly. */
 function standinProviders(): Promise<StandinProviders> {
-  standins ??= StandinProviders.start([...VARIANTS.map((v) => synthesizeJson(v.config)), synthesizeJson({ rootVolumeSizeGiB: 60 })], LANES);
+  standins ??= StandinProviders.start([...VARIANTS.map((v) => synthesizeJson(v.config)), synthesizeJson({ rootVolumeSizeGiB: 60 }),
+    ...CLUSTER_VARIANTS.map((v) => synthesizeClusterJson(v.config))], LANES);
   return standins;
 }
 
@@ -492,11 +494,76 @@ describe(`terraform validate with the real AWS provider ${REAL_AWS_VERSION}, whe
   }, TIMEOUT_MS);
 });
 
+// ------------------------------------------------------------------------------ the cluster stack
+const CLUSTER_OUTPUTS = ['launch_template_name', 'head_instance_id'];
+const spotCluster = CLUSTER_VARIANTS.find((v) => v.config.cluster?.market === undefined)!;
+
+/** Every cluster variant as a child module of one root: init, validate, plan, the spot quota one node short, apply, plan again. */
+function clusterRun() {
+  return job('cluster stacks', () => onLane(async (dir, providers) => {
+    writeModules(dir, providers.stateAddress, Object.fromEntries(CLUSTER_VARIANTS.map((v) => [moduleOf(v), synthesizeClusterJson(v.config)])), CLUSTER_OUTPUTS);
+    await init(dir);
+    const validate = await dir.validate();
+    const first = await dir.plan({ out: 'first.bin' });
+    const firstSaved = await dir.show('first.bin');
+    const spotNodes = spotCluster.config.cluster!.nodes!;
+    dir.setFixture(fixture({ quotas: { [QUOTAS.trn.spot.code]: 128 * (spotNodes - 1) } }));
+    const short = await dir.plan({ targets: [`module.${moduleOf(spotCluster)}`] });
+    dir.setFixture(fixture());
+    const applied = await dir.apply('first.bin');
+    const outputs = await dir.outputs();
+    const again = await dir.plan();
+    return { validate, first, firstSaved, short, applied, outputs, again };
+  }));
+}
+
+describe('the cluster stack (trainium-spot-cluster) on the Terraform engine', () => {
+  CLUSTER_VARIANTS.forEach((variant) => {
+    engineTest(`${variant.name}: init, validate, plan, apply, plan again`, async () => {
+      // GIVEN the cluster stack of the variant
+      const module = moduleOf(variant);
+      const run = await clusterRun();
+      const cluster = parseConfig(variant.config).cluster!;
+      // THEN it validates and plans
+      expect({ step: 'validate', diagnostics: run.validate.diagnostics.filter((d: Diagnostic) => concernsModule(d, module)) })
+        .toEqual({ step: 'validate', diagnostics: [] });
+      expectPlanned('plan', run.first, module);
+      // AND Terraform creates no compute node: only the head is an instance; the nodes are a launch template
+      const planned = (type: string) => run.firstSaved.resource_changes.filter((c) => c.module_address === `module.${module}` && c.type === type);
+      expect(planned('aws_instance')).toHaveLength(1);
+      const [template] = planned('aws_launch_template').map((c) => c.change.after);
+      expect(template.name).toBe('trainium-spot-nodes');
+      expect(template.network_interfaces).toHaveLength(INSTANCE_TYPES[cluster.instanceType].efaNetworkCards!);
+      expect(template.network_interfaces.map((n: { interface_type: string }) => n.interface_type))
+        .toEqual(['efa', ...Array(INSTANCE_TYPES[cluster.instanceType].efaNetworkCards! - 1).fill('efa-only')]);
+      expect(template.metadata_options[0]).toMatchObject({ http_tokens: 'required', instance_metadata_tags: 'enabled' });
+      // AND a cluster placement group, except in a Capacity Block, which brings its own placement
+      expect(planned('aws_placement_group')).toHaveLength(cluster.market === 'capacity-block' ? 0 : 1);
+      expect(template.placement.length).toBe(cluster.market === 'capacity-block' ? 0 : 1);
+      // WHEN it is applied THEN it has a launch template by its known name, and planning again changes nothing
+      expect({ step: 'apply', code: run.applied.code, stderr: run.applied.stderr }).toMatchObject({ code: 0, stderr: '' });
+      expect(moduleOutputs(run.outputs, module).launch_template_name).toBe('trainium-spot-nodes');
+      expectNoChanges('plan after apply', run.again, module);
+    }, TIMEOUT_MS);
+  });
+
+  engineTest('a spot quota one node short fails the plan with the message and the increase command', async () => {
+    const run = await clusterRun();
+    const nodes = spotCluster.config.cluster!.nodes!;
+    expect(run.short.ok).toBe(false);
+    const details = [...new Set(moduleSlice(run.short, moduleOf(spotCluster)).errors.map((e) => e.detail))];
+    expect(details).toEqual([expect.stringMatching(new RegExp(`^${regex(
+      `Not enough EC2 spot quota in us-east-2: ${nodes} x trn1.32xlarge needs ${128 * nodes} vCPUs, but "${QUOTAS.trn.spot.name}" ` +
+      `(${QUOTAS.trn.spot.code}) is ${128 * (nodes - 1)} vCPUs. Ask for more with: `)}`))]);
+  }, TIMEOUT_MS);
+});
+
 // ------------------------------------------------------------------------------ start and stop
 beforeAll(() => {
   if (skipReason) return;
   // Largest first, so both lanes start on the variants' roots and share the rest.
   variantRoots.forEach((_, root) => variantsRun(root));
+  clusterRun();
   if (!realAwsSkipReason) realAwsValidation();
   VARIANTS.filter((v) => remoteState(synthesizeJson(v.config))).forEach(remoteStateValidation);
   autoMarketPlans();

@@ -33,6 +33,19 @@ export function synthesizeJson(input: ConfigInput = {}): TerraformJson {
   return JSON.parse(synthesize(input)) as TerraformJson;
 }
 
+/** The cluster stack (`trainium-spot-cluster`) of a config with `cluster`, made once per configuration per jest run. */
+export function synthesizeClusterJson(input: ConfigInput): TerraformJson {
+  const text = cachedSynth({ clusterStackOf: input }, () => {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { Testing } = require('cdktf') as typeof import('cdktf');
+    const { parseConfig } = require('../../src/config') as typeof import('../../src/config');
+    const { CLUSTER_STACK_NAME, TrainiumSpotClusterStack } = require('../../src/cluster-stack') as typeof import('../../src/cluster-stack');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return Testing.synth(new TrainiumSpotClusterStack(Testing.app(), CLUSTER_STACK_NAME, parseConfig(input)));
+  });
+  return JSON.parse(text) as TerraformJson;
+}
+
 /** The only block of a resource (or data source) type; fails when there are none or several. */
 export function onlyBlock(blocks: Record<string, Record<string, any>> | undefined, type: string): Record<string, any> {
   const all = Object.values(blocks?.[type] ?? {});

@@ -115,6 +115,21 @@ module.exports = {
   aws_cloudwatch_composite_alarm: { source: 'internal/service/cloudwatch/composite_alarm.go', forceNew: ['actions_enabled', 'alarm_name'] },
   aws_cloudwatch_event_rule: { source: 'internal/service/events/rule.go', forceNew: ['event_bus_name', 'name', 'name_prefix'] },
   aws_cloudwatch_event_target: { source: 'internal/service/events/target.go', forceNew: ['event_bus_name', 'rule', 'target_id'] },
+  // The cluster stack's types. Not read from the provider source (not readable here): from the provider's
+  // documentation of what an update does, checked 2026-12-07. A launch template's other arguments make a
+  // new version; a placement group has no update but its tags.
+  aws_launch_template: { source: 'docs: r/launch_template (changes create a new version)', forceNew: ['name', 'name_prefix'] },
+  aws_placement_group: { source: 'docs: r/placement_group', forceNew: ['name', 'partition_count', 'spread_level', 'strategy'] },
+  aws_efs_file_system: {
+    source: 'docs: r/efs_file_system',
+    forceNew: ['availability_zone_name', 'creation_token', 'encrypted', 'kms_key_id', 'performance_mode'],
+  },
+  aws_efs_mount_target: { source: 'docs: r/efs_mount_target', forceNew: ['file_system_id', 'ip_address', 'subnet_id'] },
+  aws_fsx_lustre_file_system: {
+    source: 'docs: r/fsx_lustre_file_system',
+    forceNew: ['deployment_type', 'drive_cache_type', 'export_path', 'import_path', 'imported_file_chunk_size', 'kms_key_id',
+      'per_unit_storage_throughput', 'security_group_ids', 'storage_type', 'subnet_ids'],
+  },
   tls_private_key: {
     source: 'hashicorp/terraform-provider-tls internal/provider/resource_private_key.go',
     forceNew: ['algorithm', 'openssh_comment', 'rsa_bits', 'ecdsa_curve'],

@@ -1,0 +1,136 @@
+/**
+ * The cluster's own stack, `trainium-spot-cluster`: synthesized beside the box stack when the config has
+ * `cluster`, with its own state, so either can be deployed, changed or destroyed alone. It composes the
+ * cluster constructs from the same config, catalog and market table as the box stack.
+ */
+import { Construct } from 'constructs';
+import { TerraformOutput, TerraformStack } from 'cdktf';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { PlacementGroup } from '@cdktf/provider-aws/lib/placement-group';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { configureBackend } from './backend';
+import { CLUSTER_TAG_KEY, ImageChoice, INSTANCE_TYPES, instanceFamily, MANAGED_BY_TAG, OWN_TAG_KEYS, QUOTAS, resolveImage } from './catalog';
+import type { BackendSettings, Config } from './config';
+import { DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
+import { ClusterHead } from './constructs/cluster-head';
+import { ClusterNetwork } from './constructs/cluster-network';
+import { ClusterRoles } from './constructs/cluster-roles';
+import { ClusterSecurityGroup } from './constructs/cluster-security-group';
+import { MachineImage } from './constructs/machine-image';
+import { MungeKey } from './constructs/munge-key';
+import { NodeLaunchTemplate } from './constructs/node-launch-template';
+import { QuotaGuard } from './constructs/quota-guard';
+import { SharedStorage } from './constructs/shared-storage';
+import { MARKET_FACTS } from './markets';
+import { literal } from './terraform-literal';
+
+/** `cdktf synth` writes cdktf.out/stacks/trainium-spot-cluster/cdk.tf.json. */
+export const CLUSTER_STACK_NAME = 'trainium-spot-cluster';
+
+/** The cluster's state apart from the box's: its own S3 key or Terraform Cloud workspace (a local file is per stack already). */
+export function clusterBackend(settings: BackendSettings): BackendSettings {
+  switch (settings.type) {
+    case 's3':
+      return { ...settings, key: settings.key.replace(/(\.tfstate)?$/, '-cluster$1') };
+    case 'cloud':
+      return { ...settings, workspace: `${settings.workspace}-cluster` };
+    default:
+      return settings;
+  }
+}
+
+export class TrainiumSpotClusterStack extends TerraformStack {
+  constructor(scope: Construct, id: string, config: Config) {
+    super(scope, id);
+    const cluster = config.cluster;
+    if (!cluster) throw new Error('TrainiumSpotClusterStack: the config has no cluster');
+    const facts = INSTANCE_TYPES[cluster.instanceType];
+    const market = MARKET_FACTS[cluster.market];
+
+    configureBackend(this, id, clusterBackend(config.backend), config.region);
+    const clusterTag = { key: CLUSTER_TAG_KEY, value: config.name };
+    const userTags = Object.fromEntries(Object.entries(config.tags).map(([key, value]) => [literal(key), literal(value)]));
+    const projectTags = { [OWN_TAG_KEYS.project]: config.name, [OWN_TAG_KEYS.managedBy]: MANAGED_BY_TAG.value, ...userTags, [clusterTag.key]: clusterTag.value };
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
+    const partition = new DataAwsPartition(this, 'partition').partition;
+    const accountId = new DataAwsCallerIdentity(this, 'caller').accountId;
+
+    // ---------------------------------------------------------------- network and identities
+    const availabilityZoneId = facts.offeredIn[config.region][0];
+    const network = new ClusterNetwork(this, 'network', { name: config.name, availabilityZoneId });
+    const securityGroup = new ClusterSecurityGroup(this, 'security-group', {
+      name: config.name, vpcId: network.vpcId, nodeSubnetCidr: network.nodeSubnetCidr,
+    });
+    const mungeKey = new MungeKey(this, 'munge-key', { name: config.name });
+    const roles = new ClusterRoles(this, 'roles', {
+      name: config.name, region: config.region, partition, accountId, clusterTag, mungeKeyParameterName: mungeKey.parameterName,
+    });
+
+    // ---------------------------------------------------------------- the compute nodes
+    const image = new MachineImage(this, 'node-image', {
+      imageSetting: config.image,
+      image: resolveImage(config.image, instanceFamily(cluster.instanceType)!) as ImageChoice,
+      rootVolumeSizeGiB: config.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_SIZE_GIB,
+      rootVolumeSizeExplicit: config.rootVolumeSizeExplicit,
+    });
+    const quotaGuard = new QuotaGuard(this, 'quota-guard', {
+      region: config.region,
+      instanceType: cluster.instanceType,
+      instanceCount: cluster.nodes,
+      vcpusPerInstance: facts.vcpus,
+      quotas: Object.fromEntries(market.quotas.map((m) => [m, QUOTAS[facts.family][m]])),
+    });
+    const placementGroup = market.clusterPlacementGroup
+      ? new PlacementGroup(this, 'placement-group', { name: `${config.name}-cluster`, strategy: 'cluster' })
+      : undefined;
+    const nodes = new NodeLaunchTemplate(this, 'nodes', {
+      name: config.name,
+      instanceType: cluster.instanceType,
+      imageId: image.imageId,
+      rootVolumeSizeGiB: image.rootVolumeSizeGiB,
+      efaNetworkCards: facts.efaNetworkCards!,
+      subnetId: network.nodeSubnetId,
+      securityGroupId: securityGroup.securityGroupId,
+      instanceProfileName: roles.nodeProfileName,
+      market: cluster.market,
+      capacityReservationId: cluster.capacityReservationId,
+      placementGroupName: placementGroup?.name,
+      tags: { Name: `${config.name}-node`, [clusterTag.key]: clusterTag.value },
+      preconditions: [
+        ...market.quotas.map((m) => {
+          const check = quotaGuard.check(m);
+          return { condition: check.condition, errorMessage: check.errorMessage };
+        }),
+        ...(image.rootVolumeGuard ? [image.rootVolumeGuard] : []),
+        ...image.imageGuards,
+      ],
+    });
+    roles.grantHeadLaunches(nodes.launchTemplateArn);
+
+    // ---------------------------------------------------------------- the head and /shared
+    const storage = new SharedStorage(this, 'shared-storage', {
+      name: config.name, storage: cluster.sharedStorage, subnetId: network.nodeSubnetId, securityGroupId: securityGroup.securityGroupId,
+    });
+    const head = new ClusterHead(this, 'head', {
+      name: config.name,
+      instanceType: cluster.headInstanceType,
+      subnetId: network.headSubnetId,
+      securityGroupId: securityGroup.securityGroupId,
+      instanceProfileName: roles.headProfileName,
+      tags: { Name: `${config.name}-head`, [clusterTag.key]: clusterTag.value },
+    });
+    network.routeNodesThrough(head.networkInterfaceId);
+
+    // ---------------------------------------------------------------- outputs
+    const output = (id: string, value: string | number, description: string) => new TerraformOutput(this, id, { value, description });
+    output('head_instance_id', head.instanceId, 'The head node: Slurm controller and login box (trainium-spot cluster ssh).');
+    output('head_public_ip', head.publicIp, 'The head\'s public IP (no port is open: Session Manager).');
+    output('launch_template_name', nodes.launchTemplateName, 'Slurm\'s resume program launches the compute nodes from this template.');
+    output('max_nodes', cluster.nodes, 'The most compute nodes that can exist at once.');
+    output('node_instance_type', cluster.instanceType, 'Compute node type.');
+    output('node_market', cluster.market, 'Purchase market of the compute nodes.');
+    output('shared_storage', storage.mountSource, 'Mounted at /shared on the head and every node.');
+    output('munge_key_parameter', mungeKey.parameterName, 'SecureString that holds the munge key (written by the head).');
+  }
+}
