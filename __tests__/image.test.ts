@@ -34,7 +34,7 @@ const theBox = (json: TerraformJson) => Object.values(json.resource.aws_spot_ins
 describe('the image presets of the catalog', () => {
   test.each(Object.entries(IMAGE_PRESETS))('%s is Ubuntu 24.04, sourced and dated, with an SSM parameter or a name to find it by', (_name, preset) => {
     expect(preset.amiNamePrefix).toMatch(/^Deep Learning (Base Neuron AMI|AMI Neuron)\b.*\(Ubuntu 24\.04\)$/);
-    expect(preset.source).toMatch(/https:\/\/awsdocs-neuron\.readthedocs-hosted\.com\/.*checked 2026-12-01$/);
+    expect(preset.source).toMatch(/https:\/\/awsdocs-neuron\.readthedocs-hosted\.com\/.*checked \d{4}-\d{2}-\d{2}$/);
     expect(preset.neuronSdk).toMatch(/^2\.\d+\.\d+$/);
     if (preset.ssmParameter !== undefined) {
       expect(preset.ssmParameter).toMatch(/^\/aws\/service\/neuron\/dlami\/[a-z0-9.-]+\/ubuntu-24\.04\/latest\/image_id$/);
@@ -48,6 +48,9 @@ describe('the image presets of the catalog', () => {
       neuronSdk: '2.31.0',
       environments: [expect.objectContaining({ path: '/opt/aws_neuronx_venv_pytorch_2_9' }), expect.anything()],
     });
+    // Neuron 2.34 ended PyTorch/XLA inference on Trn2 and Trn3 (training ended in 2.30).
+    expect(IMAGE_PRESETS['pytorch-2.9'].families).toEqual(['trn1', 'trn1n', 'inf2']);
+    expect(IMAGE_PRESETS['pytorch-2.9'].retiredFamilies).toEqual({ trn2: expect.objectContaining({ sinceNeuron: '2.34.0', use: 'torchneuron-2.14' }) });
     expect(IMAGE_PRESETS['torchneuron-2.14']).toMatchObject({
       amiNamePrefix: 'Deep Learning AMI Neuron torch-neuronx 2.14.0 (Ubuntu 24.04)',
       families: ['trn2'],
@@ -71,9 +74,18 @@ describe('the image presets of the catalog', () => {
     ['trn1', ['pytorch', 'pytorch-2.9', 'jax-0.10', 'multi-framework', 'base']],
     ['trn1n', ['pytorch', 'pytorch-2.9', 'jax-0.10', 'multi-framework', 'base']],
     ['inf2', ['pytorch', 'pytorch-2.9', 'jax-0.10', 'multi-framework', 'base']],
-    ['trn2', ['pytorch', 'pytorch-2.9', 'torchneuron-2.14', 'jax-0.10', 'vllm-0.24', 'multi-framework', 'base']],
+    ['trn2', ['pytorch', 'torchneuron-2.14', 'jax-0.10', 'vllm-0.24', 'multi-framework', 'base']],
   ])('%s is supported by %j', (family, presets) => {
     expect(presetsFor(family)).toEqual(presets);
+  });
+
+  test('a preset retired on a family no longer lists it, and names a preset that supports it instead', () => {
+    for (const [name, preset] of Object.entries(IMAGE_PRESETS)) {
+      for (const [family, retired] of Object.entries(preset.retiredFamilies ?? {})) {
+        expect([name, family, preset.families.includes(family as InstanceFamily)]).toEqual([name, family, false]);
+        expect([name, family, IMAGE_PRESETS[retired.use].families.includes(family as InstanceFamily)]).toEqual([name, family, true]);
+      }
+    }
   });
 
   test('every alias names, for every family, a preset that supports it', () => {
@@ -106,6 +118,9 @@ describe('the image config key', () => {
   test.each<[string, ConfigInput, string]>([
     ['a trn2-only preset on trn1', { image: 'torchneuron-2.14' },
       'config: image "torchneuron-2.14" does not support trn1; presets that do: pytorch, pytorch-2.9, jax-0.10, multi-framework, base'],
+    ['the PyTorch/XLA preset on trn2, where Neuron 2.34 ended it', { image: 'pytorch-2.9', ...typeOf('trn2') },
+      'config: image "pytorch-2.9" does not support trn2 since Neuron 2.34.0 (PyTorch/XLA inference ended on Trn2 and Trn3 in ' +
+      'Neuron 2.34, training in 2.30); use torchneuron-2.14, as the default pytorch does'],
     ['the vLLM preset on inf2', { image: 'vllm-0.24', ...typeOf('inf2') },
       'config: image "vllm-0.24" does not support inf2; presets that do: pytorch, pytorch-2.9, jax-0.10, multi-framework, base'],
     ['an unknown preset', { image: 'tensorflow' },

@@ -175,6 +175,30 @@ export const INSTANCE_TYPES: Readonly<Record<string, InstanceTypeFacts>> = {
 
 export const INSTANCE_TYPE_NAMES: readonly string[] = Object.keys(INSTANCE_TYPES);
 
+/**
+ * An instance type EC2 sells whose facts (vCPUs, CPU options, price, AZs) the catalog has not verified:
+ * `trainium-spot catalog` lists it and `catalog --live` asks EC2 where it is offered, but no config may
+ * launch it until it moves, sourced, into INSTANCE_TYPES.
+ */
+export interface PendingInstanceType {
+  /** The quota family: that of every type of its instance family (trn2.48xlarge for trn2). */
+  readonly family: QuotaFamily;
+  /** What must be verified, with a source, before the type joins INSTANCE_TYPES. */
+  readonly unverified: string;
+  readonly source: string;
+}
+
+export const PENDING_INSTANCE_TYPES: Readonly<Record<string, PendingInstanceType>> = {
+  'trn2.3xlarge': {
+    family: 'trn',
+    unverified: 'vCPUs, default cores and threads, memory, Trainium2 chips, on-demand price, regions and AZ IDs, Capacity Blocks',
+    source: 'EC2 API instance type enum (_InstanceType) of @aws-sdk/client-ec2 3.1138.0 lists trn2.3xlarge; the Neuron Trn2 ' +
+      'architecture page (https://awsdocs-neuron.readthedocs-hosted.com/en/latest/general/arch/neuron-hardware/trn2-arch.html) ' +
+      'lists trn2.48xlarge and trn2u.48xlarge only, and none of the stored EC2, pricing or Neuron pages searched gives its ' +
+      'vCPUs, price or AZs; checked 2026-12-07',
+  },
+};
+
 // ---------------------------------------------------------------------------------------------
 // Machine images (Neuron Deep Learning AMIs)
 // ---------------------------------------------------------------------------------------------
@@ -209,12 +233,35 @@ export interface ImagePreset {
   readonly environments: readonly ImageEnvironment[];
   /** The Neuron SDK release of the image when it was checked (a parameter may move to a newer one). */
   readonly neuronSdk: string;
+  /**
+   * Families the image once served that Neuron no longer supports it on; a config naming one fails with
+   * the reason and the preset to use instead.
+   * @default - none
+   */
+  readonly retiredFamilies?: Readonly<Partial<Record<InstanceFamily, RetiredFamily>>>;
+  /**
+   * A newer release of the preset's framework that AWS has published and the catalog does not hold yet,
+   * with why (e.g. its DLAMI's name and parameter are unverified); `trainium-spot catalog` prints it.
+   * @default - none known
+   */
+  readonly notYetCatalogued?: string;
   readonly source: string;
 }
 
+/** Why an image no longer serves a family, since when, and what does. */
+export interface RetiredFamily {
+  /** The Neuron SDK release that ended the support, e.g. `2.34.0`. */
+  readonly sinceNeuron: string;
+  readonly reason: string;
+  /** The preset to use on the family instead. */
+  readonly use: string;
+}
+
 const CHECKED = 'checked 2026-12-01';
+const RECHECKED = 'checked 2026-12-07';
 const DLAMI_GUIDE = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/deploy/environments/dlami.html';
 const DLAMI_RELEASE_NOTES = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/release-notes/components/dlamis.html';
+const NEURON_ANNOUNCEMENTS = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/about-neuron/announcements/neuron2.x';
 const ALL_FAMILIES: readonly InstanceFamily[] = ['trn1', 'trn1n', 'trn2', 'inf2'];
 
 /**
@@ -222,24 +269,33 @@ const ALL_FAMILIES: readonly InstanceFamily[] = ['trn1', 'trn1n', 'trn2', 'inf2'
  * 2023 DLAMIs lack PyTorch 2.9+ (and so vLLM), and DLAMIs since Neuron 2.26.1 no longer support Inf1
  * (DLAMI guide, notes). PyTorch/XLA training ended with Neuron 2.30 (PyTorch 2.9 was the last
  * PyTorch/XLA version); from Neuron 2.32 no DLAMI carries torch-neuronx, and PyTorch 2.9 DLAMIs are
- * not published after 2.31.0, so the last one stays behind its parameter. Native PyTorch on Neuron
- * (TorchNeuron) supports Trn2 and Trn3 only.
+ * not published after 2.31.0, so the last one stays behind its parameter; since Neuron 2.34 PyTorch/XLA
+ * inference is not supported on Trn2 and Trn3 either, so that image serves Trn1, Trn1n and Inf2 only.
+ * Native PyTorch on Neuron (TorchNeuron) supports Trn2 and Trn3 only.
  */
 export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
   'pytorch-2.9': {
     purpose: 'PyTorch 2.9 training and inference (PyTorch/XLA, torch-neuronx): the last DLAMI with it',
     ssmParameter: '/aws/service/neuron/dlami/pytorch-2.9/ubuntu-24.04/latest/image_id',
     amiNamePrefix: 'Deep Learning AMI Neuron PyTorch 2.9 (Ubuntu 24.04)',
-    families: ALL_FAMILIES,
+    families: ['trn1', 'trn1n', 'inf2'],
     environments: [
       { path: '/opt/aws_neuronx_venv_pytorch_2_9', holds: 'PyTorch 2.9, torch-neuronx, NxD Core' },
       { path: '/opt/aws_neuronx_venv_pytorch_2_9_nxd_inference', holds: 'PyTorch 2.9, NxD Inference' },
     ],
     neuronSdk: '2.31.0',
+    retiredFamilies: {
+      trn2: {
+        sinceNeuron: '2.34.0',
+        reason: 'PyTorch/XLA inference ended on Trn2 and Trn3 in Neuron 2.34, training in 2.30',
+        use: 'torchneuron-2.14',
+      },
+    },
     source: `${DLAMI_GUIDE} as of Neuron 2.31 (single-framework DLAMIs, SSM parameter prefixes); ` +
       `${DLAMI_RELEASE_NOTES} (2.32.0: no longer published, use 2.31.0 or earlier); ` +
-      'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/about-neuron/announcements/neuron2.x/' +
-      `announce-no-support-pytorch-xla-training.html; ${CHECKED}`,
+      `${NEURON_ANNOUNCEMENTS}/announce-no-support-pytorch-xla-training.html; ${CHECKED}; ` +
+      `Trn2 no longer: ${NEURON_ANNOUNCEMENTS}/announce-no-support-torch-xla-inference-trn.html ` +
+      `("Starting with Neuron Release 2.34.0, Neuron no longer supports PyTorch/XLA for inference workloads on Trn2 and Trn3"); ${RECHECKED}`,
   },
   'torchneuron-2.14': {
     purpose: 'PyTorch 2.14 training and inference on native PyTorch (TorchNeuron, torch-neuronx 2.14)',
@@ -258,7 +314,11 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
     families: ALL_FAMILIES,
     environments: [{ path: '/opt/aws_neuronx_venv_jax_0_10', holds: 'JAX NeuronX 0.10' }],
     neuronSdk: '2.32.0',
-    source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs, SSM parameter prefixes); ${CHECKED}`,
+    notYetCatalogued: 'JAX 0.11.2 since Neuron 2.34.0 (0.10.0 to 0.11.2 supported); the name, parameter and environment of a ' +
+      'JAX 0.11 DLAMI are unverified',
+    source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs, SSM parameter prefixes); ${CHECKED}; ` +
+      `JAX 0.11.2: ${NEURON_ANNOUNCEMENTS}/announce-support-jax-0-11-2.html and ` +
+      `${NEURON_ANNOUNCEMENTS}/announce-no-support-jax-0-8-0-9.html ("The supported JAX versions are 0.10.0 to 0.11.2"); ${RECHECKED}`,
   },
   'vllm-0.24': {
     purpose: 'LLM inference serving with vLLM 0.24 (vllm-neuron 0.24.0.1.1.0)',
@@ -267,7 +327,11 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
     families: ['trn2'],
     environments: [{ path: '/opt/aws_neuronx_venv_pytorch_inference_vllm_0_24_0_1_1_0', holds: 'vLLM 0.24.0, vllm-neuron' }],
     neuronSdk: '2.32.0',
-    source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs: Trn2, Trn3); ${CHECKED}`,
+    notYetCatalogued: 'vLLM Neuron 0.29.0.1.2.0 since Neuron 2.33.0; the name, parameter and environment of a vLLM 0.29 DLAMI ' +
+      'are unverified',
+    source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs: Trn2, Trn3); ${CHECKED}; ` +
+      'vLLM Neuron 0.29.0.1.2.0: https://awsdocs-neuron.readthedocs-hosted.com/en/v2.33.0/release-notes/components/index.html; ' +
+      RECHECKED,
   },
   'multi-framework': {
     purpose: 'JAX and vLLM in one image, no PyTorch training (the newest multi-framework DLAMI)',
@@ -310,6 +374,26 @@ export const IMAGE_SSM_PREFIX = 'ssm:';
 export const AMI_ID_PATTERN = /^ami-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const SSM_PATH_PATTERN = /^\/[A-Za-z0-9_.\-/]+$/;
 
+/**
+ * Where AWS publishes the Neuron DLAMI parameters, `<path>/<framework>-<version>/<os>/latest/image_id`
+ * (GetParametersByPath lists them), and the one operating system the presets choose from. Source: Neuron
+ * DLAMI guide, "Using SSM Parameters for Cloud Automation",
+ * https://awsdocs-neuron.readthedocs-hosted.com/en/v2.32.0/deploy/environments/dlami.html, checked 2026-12-07.
+ */
+export const NEURON_DLAMI_PARAMETER_PATH = '/aws/service/neuron/dlami';
+export const DLAMI_OPERATING_SYSTEM = 'ubuntu-24.04';
+
+/**
+ * Whether a public parameter names the newest image of an Ubuntu 24.04 Neuron DLAMI: one a preset could
+ * use. The others (Amazon Linux 2023, older Ubuntu) are outside the catalog by choice.
+ */
+export function isPresetCandidateParameter(name: string): boolean {
+  const [framework, os, ...rest] = name.startsWith(`${NEURON_DLAMI_PARAMETER_PATH}/`)
+    ? name.slice(NEURON_DLAMI_PARAMETER_PATH.length + 1).split('/')
+    : [];
+  return framework !== undefined && os === DLAMI_OPERATING_SYSTEM && rest.join('/') === 'latest/image_id';
+}
+
 /** An `image` choice, resolved for one instance family. */
 export type ImageChoice =
   | { readonly kind: 'preset'; readonly name: string; readonly preset: ImagePreset }
@@ -322,6 +406,13 @@ export const IMAGE_ARCHITECTURE = 'x86_64';
 export function instanceFamily(instanceType: string): InstanceFamily | undefined {
   const family = instanceType.split('.')[0];
   return (INSTANCE_FAMILIES as readonly string[]).includes(family) ? (family as InstanceFamily) : undefined;
+}
+
+/** `, as the default pytorch does` when aliases pick the preset on the family; else nothing. */
+function aliasesPicking(preset: string, family: InstanceFamily): string {
+  const aliases = Object.keys(IMAGE_ALIASES).filter((alias) => IMAGE_ALIASES[alias][family] === preset);
+  const named = aliases.map((alias) => (alias === DEFAULT_IMAGE ? `the default ${alias}` : alias));
+  return named.length > 0 ? `, as ${named.join(' and ')} ${named.length === 1 ? 'does' : 'do'}` : '';
 }
 
 /** Presets (aliases first) that support the family. */
@@ -349,6 +440,11 @@ export function resolveImage(image: string, family: InstanceFamily): ImageChoice
     return { problem: `is not a preset; allowed: ${IMAGE_PRESET_NAMES.join(', ')}, ssm:<parameter path> or an ami-... id` };
   }
   const preset = IMAGE_PRESETS[name];
+  const retired = preset.retiredFamilies?.[family];
+  if (retired) {
+    return { problem: `does not support ${family} since Neuron ${retired.sinceNeuron} (${retired.reason}); ` +
+      `use ${retired.use}${aliasesPicking(retired.use, family)}` };
+  }
   if (!preset.families.includes(family)) {
     return { problem: `does not support ${family}; presets that do: ${presetsFor(family).join(', ')}` };
   }

@@ -110,6 +110,13 @@ export class FakeAws {
   zones!: Record<string, FakeZone[]>;
   /** The scores GetSpotPlacementScores answers with, whatever regions it is asked for. @default [] */
   scores!: [region: string, azId: string, score: number][];
+  /**
+   * Per region and instance type, the AZ IDs DescribeInstanceTypeOfferings answers with, filtered by the
+   * types asked for; `undefined` answers trn1.2xlarge in the AZs of `zones`, whatever was asked. @default undefined
+   */
+  offerings!: Record<string, Record<string, string[]>> | undefined;
+  /** Per region, the public parameters GetParametersByPath lists (name -> value), ten a page. @default {} */
+  parameters!: Record<string, Record<string, string>>;
   /** Every request answered since the last `reset()`. */
   readonly requests: FakeRequest[] = [];
 
@@ -131,6 +138,8 @@ export class FakeAws {
     this.associations = {};
     this.zones = { 'us-east-2': [['us-east-2c', 'use2-az3', '0.403100']] };
     this.scores = [];
+    this.offerings = undefined;
+    this.parameters = {};
     this.requests.length = 0;
   }
 
@@ -164,7 +173,9 @@ export class FakeAws {
 
   private answerJson(target: string, body: string, region: string, res: http.ServerResponse): void {
     res.setHeader('content-type', target.startsWith('GraniteServiceVersion20100801.') ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1');
-    const input = JSON.parse(body || '{}') as { QuotaCode?: string; Name?: string; InstanceId?: string };
+    const input = JSON.parse(body || '{}') as {
+      QuotaCode?: string; Name?: string; InstanceId?: string; Path?: string; Recursive?: boolean; MaxResults?: number; NextToken?: string;
+    };
     const answer = (json: unknown) => void res.end(JSON.stringify(json));
     const fail = (type: string, message: string, httpStatus = 400) => {
       res.statusCode = httpStatus;
@@ -193,6 +204,17 @@ export class FakeAws {
         if (!name.startsWith('/ec2/keypair/')) return answer({ Parameter: { Name: name, Type: 'String', Value: AMI_ID, Version: 1 } });
         if (name !== `/ec2/keypair/${KEY_PAIR_ID}`) return fail('ParameterNotFound', `fake AWS has no parameter ${name}`);
         return answer({ Parameter: { Name: name, Type: 'SecureString', Value: PRIVATE_KEY } });
+      }
+      case 'AmazonSSM.GetParametersByPath': {
+        const prefix = `${(input.Path ?? '').replace(/\/$/, '')}/`;
+        const names = Object.keys(this.parameters[region] ?? {}).sort()
+          .filter((name) => name.startsWith(prefix) && (input.Recursive || !name.slice(prefix.length).includes('/')));
+        const from = Number(input.NextToken ?? 0);
+        const to = from + (input.MaxResults ?? 10);
+        return answer({
+          Parameters: names.slice(from, to).map((name) => ({ Name: name, Type: 'String', Value: this.parameters[region][name], Version: 1 })),
+          ...(to < names.length ? { NextToken: String(to) } : {}),
+        });
       }
       case 'AmazonSSM.DescribeInstanceAssociationsStatus': {
         const id = input.InstanceId ?? '';
@@ -265,9 +287,14 @@ export class FakeAws {
       case 'GetSpotPlacementScores':
         return answer(`<spotPlacementScoreSet>${items(this.scores.map(([scored, id, score]) =>
           `<region>${scored}</region><availabilityZoneId>${id}</availabilityZoneId><score>${score}</score>`))}</spotPlacementScoreSet>`);
-      case 'DescribeInstanceTypeOfferings':
-        return answer(`<instanceTypeOfferingSet>${items(zones.map(([, id]) =>
-          `<instanceType>trn1.2xlarge</instanceType><locationType>availability-zone-id</locationType><location>${id}</location>`))}</instanceTypeOfferingSet>`);
+      case 'DescribeInstanceTypeOfferings': {
+        const asked = [...params.entries()].filter(([k]) => /^Filter\.1\.Value\.\d+$/.test(k)).map(([, v]) => v);
+        const offered: [string, string][] = this.offerings
+          ? Object.entries(this.offerings[region] ?? {}).filter(([type]) => asked.includes(type)).flatMap(([type, ids]) => ids.map((id) => [type, id] as [string, string]))
+          : zones.map(([, id]) => ['trn1.2xlarge', id]);
+        return answer(`<instanceTypeOfferingSet>${items(offered.map(([type, id]) =>
+          `<instanceType>${type}</instanceType><locationType>availability-zone-id</locationType><location>${id}</location>`))}</instanceTypeOfferingSet>`);
+      }
       case 'DescribeAvailabilityZones':
         return answer(`<availabilityZoneInfo>${items(zones.map(([name, id]) =>
           `<zoneName>${name}</zoneName><zoneId>${id}</zoneId><regionName>${region}</regionName>`))}</availabilityZoneInfo>`);

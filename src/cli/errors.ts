@@ -8,6 +8,8 @@ export const EXIT_OK = 0;
 export const EXIT_DOES_NOT_FIT = 1;
 /** Daily commands: `status` found no box, `start` could not get one running and reachable, `stop` was declined. */
 export const EXIT_NOT_DONE = 1;
+/** `catalog --live`: the catalog differs from what AWS says today. */
+export const EXIT_DRIFT = 1;
 export const EXIT_ERROR = 2;
 
 /** A failure phrased for the person at the terminal. The message is printed as is, on one line. */

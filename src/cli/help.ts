@@ -55,7 +55,8 @@ export function generalHelp(commands: readonly CommandSpec[]): string {
     `  ${PROGRAM} help quota`,
     '',
     'Exit codes: 0 success, 1 not done (quota: does not fit; status: no box; start: capacity not back',
-    'or not ready in time; stop: declined; image: the plan would reject it), 2 error (one line on stderr).',
+    'or not ready in time; stop: declined; image: the plan would reject it; catalog --live: the catalog',
+    'differs from AWS), 2 error (one line on stderr).',
     '',
   ].join('\n');
 }

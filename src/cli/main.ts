@@ -7,6 +7,7 @@ import { parseFlags } from './args';
 import { AwsCaller } from './aws';
 import { CommandSpec } from './command';
 import { capacityCommand } from './commands/capacity';
+import { catalogCommand } from './commands/catalog';
 import { imageCommand } from './commands/image';
 import { quotaCommand } from './commands/quota';
 import { regionsCommand } from './commands/regions';
@@ -26,7 +27,7 @@ export type * from './report';
 
 export const COMMANDS: readonly CommandSpec[] = [
   statusCommand, startCommand, stopCommand, sshCommand, sshConfigCommand,
-  quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand, whereCommand,
+  quotaCommand, capacityCommand, spotPriceCommand, regionsCommand, imageCommand, whereCommand, catalogCommand,
 ];
 
 const HELP_FLAGS = ['--help', '-h'];

@@ -273,6 +273,98 @@ export interface ImageReport extends Report<'image'> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// catalog
+// ---------------------------------------------------------------------------------------------
+
+/** One supported instance type as src/catalog.ts holds it. */
+export interface CatalogInstanceType {
+  readonly name: string;
+  /** The quota family, e.g. `trn`. */
+  readonly family: string;
+  /** Default vCPUs: what quotas count. */
+  readonly vcpus: number;
+  readonly memoryGiB: number;
+  readonly accelerators: string;
+  readonly spotQuotaCode: string;
+  readonly onDemandQuotaCode: string;
+  readonly onDemandPricePerHour: number;
+  readonly capacityBlocks: boolean;
+  /** Region -> AZ IDs that offer the type. */
+  readonly offeredIn: Readonly<Record<string, readonly string[]>>;
+}
+
+/** A type EC2 sells whose facts are not verified yet: listed and checked live, never launched. */
+export interface CatalogPendingType {
+  readonly name: string;
+  readonly family: string;
+  readonly spotQuotaCode: string;
+  readonly onDemandQuotaCode: string;
+  readonly unverified: string;
+  readonly source: string;
+}
+
+export interface CatalogPreset {
+  readonly name: string;
+  readonly purpose: string;
+  /** `null` where AWS publishes none and the newest AMI named `amiNamePrefix ...` is used. */
+  readonly ssmParameter: string | null;
+  readonly amiNamePrefix: string;
+  readonly families: readonly string[];
+  /** Families Neuron no longer supports the image on, since when and what to use instead. */
+  readonly retiredFamilies: readonly { readonly family: string; readonly sinceNeuron: string; readonly reason: string; readonly use: string }[];
+  readonly environments: readonly ImageEnvironmentRow[];
+  readonly neuronSdk: string;
+  /** A newer framework release the catalog does not hold yet; `null` when none is known. */
+  readonly notYetCatalogued: string | null;
+  readonly source: string;
+}
+
+/**
+ * One difference between the catalog and what AWS says today. `parameter-gone`: a preset's parameter
+ * does not exist in the region. `parameter-new`: an Ubuntu 24.04 DLAMI parameter no preset uses.
+ * `az-new`: EC2 offers the type in an AZ the catalog does not list. `az-gone`: EC2 no longer offers it
+ * in an AZ the catalog lists.
+ */
+export interface CatalogDrift {
+  readonly kind: 'parameter-gone' | 'parameter-new' | 'az-new' | 'az-gone';
+  readonly region: string;
+  /** `parameter-gone`: the preset; else `null`. */
+  readonly preset: string | null;
+  /** The parameter kinds: its name; else `null`. */
+  readonly parameter: string | null;
+  /** `parameter-new`: the AMI id it names; else `null`. */
+  readonly amiId: string | null;
+  /** The AZ kinds: the type and AZ ID; else `null`. */
+  readonly instanceType: string | null;
+  readonly availabilityZoneId: string | null;
+  /** The difference in one line, and what it means. */
+  readonly message: string;
+}
+
+export interface CatalogLive {
+  readonly regions: readonly string[];
+  /** The path whose parameters were listed (recursively) in every region. */
+  readonly parameterPath: string;
+  /** Parameters listed in each region, of which `inScope` an Ubuntu 24.04 DLAMI's newest image. */
+  readonly parameters: readonly { readonly region: string; readonly listed: number; readonly inScope: number }[];
+  /** The types whose offerings were asked for: the catalog's and the pending ones. */
+  readonly instanceTypes: readonly string[];
+  /** Empty when the catalog matches AWS. */
+  readonly drift: readonly CatalogDrift[];
+}
+
+/** `catalog`: the facts the stack and the CLI use; with `--live`, how they differ from AWS today. */
+export interface CatalogReport extends Report<'catalog'> {
+  readonly instanceTypes: readonly CatalogInstanceType[];
+  readonly pendingInstanceTypes: readonly CatalogPendingType[];
+  readonly imagePresets: readonly CatalogPreset[];
+  /** Alias -> family -> preset, e.g. `pytorch` -> `trn2` -> `torchneuron-2.14`. */
+  readonly imageAliases: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** `null` without `--live`. */
+  readonly live: CatalogLive | null;
+}
+
+// ---------------------------------------------------------------------------------------------
 // where
 // ---------------------------------------------------------------------------------------------
 
@@ -482,6 +574,7 @@ export type AnyReport =
   | SpotPriceReport
   | RegionsReport
   | ImageReport
+  | CatalogReport
   | WhereReport
   | StatusReport
   | StartReport

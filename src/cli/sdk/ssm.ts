@@ -4,4 +4,5 @@ export {
   SSMClient,
   paginateDescribeInstanceAssociationsStatus,
   paginateDescribeInstanceInformation,
+  paginateGetParametersByPath,
 } from '@aws-sdk/client-ssm';
