@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigInput } from '../src/config';
-import { synthesizeJson } from './support/synth';
+import { synthesizeClusterJson, synthesizeJson } from './support/synth';
 
 interface Statement {
   Effect: 'Allow' | 'Deny';
@@ -48,6 +48,15 @@ const ACTIONS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
     'ssm:DescribeDocument', 'ssm:GetDocument', 'ssm:DescribeDocumentPermission', 'ssm:AddTagsToResource', 'ssm:ListTagsForResource'],
   aws_ssm_association: ['ssm:CreateAssociation', 'ssm:UpdateAssociation', 'ssm:DeleteAssociation', 'ssm:DescribeAssociation',
     'ssm:AddTagsToResource', 'ssm:ListTagsForResource'],
+  aws_launch_template: ['ec2:CreateLaunchTemplate', 'ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplate',
+    'ec2:DescribeLaunchTemplates', 'ec2:DescribeLaunchTemplateVersions', 'ec2:GetLaunchTemplateData'],
+  aws_placement_group: ['ec2:CreatePlacementGroup', 'ec2:DeletePlacementGroup', 'ec2:DescribePlacementGroups'],
+  aws_efs_file_system: ['elasticfilesystem:CreateFileSystem', 'elasticfilesystem:DeleteFileSystem', 'elasticfilesystem:DescribeFileSystems',
+    'elasticfilesystem:DescribeLifecycleConfiguration', 'elasticfilesystem:TagResource'],
+  aws_efs_mount_target: ['elasticfilesystem:CreateMountTarget', 'elasticfilesystem:DeleteMountTarget', 'elasticfilesystem:DescribeMountTargets',
+    'elasticfilesystem:DescribeMountTargetSecurityGroups', 'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces'],
+  aws_fsx_lustre_file_system: ['fsx:CreateFileSystem', 'fsx:DeleteFileSystem', 'fsx:DescribeFileSystems', 'fsx:TagResource',
+    'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces'],
   aws_cloudwatch_metric_alarm: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:DescribeAlarms', 'cloudwatch:TagResource'],
   aws_cloudwatch_composite_alarm: ['cloudwatch:PutCompositeAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:DescribeAlarms', 'cloudwatch:TagResource'],
   aws_cloudwatch_event_rule: ['events:PutRule', 'events:DeleteRule', 'events:DescribeRule', 'events:TagResource'],
@@ -78,12 +87,12 @@ const VARIANTS: readonly ConfigInput[] = [
   { market: 'auto', notifyEmail: 'ml-team@example.com', createSpotServiceLinkedRole: true, createCloudWatchServiceLinkedRole: true },
   { market: 'capacity-reservation', subnetId: 'subnet-0123456789abcdef0', sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA user' },
   { instanceType: 'trn1.32xlarge', market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0', availabilityZoneId: 'use2-az3' },
+  { cluster: { nodes: 2 } },
+  { cluster: { market: 'on-demand', sharedStorage: { type: 'fsx-lustre', storageCapacityGiB: 1200 } } },
 ];
 
-const typesOf = (input: ConfigInput): string[] => {
-  const json = synthesizeJson(input);
-  return [...Object.keys(json.resource), ...Object.keys(json.data ?? {}).map((t) => `data.${t}`)];
-};
+const typesOf = (input: ConfigInput): string[] => [synthesizeJson(input), ...(input.cluster ? [synthesizeClusterJson(input)] : [])]
+  .flatMap((json) => [...Object.keys(json.resource), ...Object.keys(json.data ?? {}).map((t) => `data.${t}`)]);
 
 const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
 const allowed = (action: string): boolean => policy.Statement.some((st) => st.Effect === 'Allow' &&
