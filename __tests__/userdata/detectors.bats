@@ -319,17 +319,3 @@ expect_only() {
   run_check
   [[ $(verdict keepalive) == 'keepalive: ACTIVE (touched 600s ago, keeps the box up for 60 min)' ]] || fail_with "$(verdict keepalive)"
 }
-
-@test "keepalive: the check creates the file for any user to touch, aged so that creating it is no sign of life" {
-  run_check
-  [[ $(stat -c '%a %Y' "$TS_STATE_DIR/keepalive") == '666 0' ]] || fail_with "$(stat -c '%a %Y' "$TS_STATE_DIR/keepalive")"
-  [[ $(stat -c '%a' "$TS_STATE_DIR") == 755 ]] || fail_with "state dir must not be world-writable"
-  [[ $(verdict keepalive) == 'keepalive: idle (never touched)' ]] || fail_with "$(verdict keepalive)"
-}
-
-@test "keepalive: a file someone created first with sudo touch is made touchable by everyone" {
-  mkdir -p "$TS_STATE_DIR"
-  (umask 022 && touch -d @0 "$TS_STATE_DIR/keepalive")
-  run_check
-  [[ $(stat -c '%a' "$TS_STATE_DIR/keepalive") == 666 ]] || fail_with "$(stat -c '%a' "$TS_STATE_DIR/keepalive")"
-}

@@ -20,6 +20,7 @@ umask 027
 IDLE_CONF=${TS_IDLE_CONF:-/etc/trainium-spot/idle.conf}
 # /run is a tmpfs: the idle clock cannot outlive a stop/start and stop the box right after boot.
 STATE_DIR=${TS_STATE_DIR:-/run/trainium-spot}
+# A directory: it carries a timestamp and nothing else (create_keepalive_file).
 KEEPALIVE_FILE=${TS_KEEPALIVE_FILE:-$STATE_DIR/keepalive}
 LOCK_FILE=${TS_LOCK_FILE:-$STATE_DIR/lock}
 LOG_FILE=${TS_LOG_FILE:-/var/log/trainium-spot-idle.log}
@@ -142,25 +143,36 @@ at_or_above() {
 }
 
 # State of this boot, one key=value per line in STATE_DIR/state: read once, written once per check.
+# STATE_BYTES: its length, which a write in place must cover.
 declare -A STATE=()
+STATE_BYTES=0
 read_state_file() {
-  local key value
+  local text='' line
   [[ -r $STATE_DIR/state ]] || return 0
-  while IFS='=' read -r key value; do
-    [[ -n $key ]] && STATE[$key]=$value
-  done <"$STATE_DIR/state"
+  IFS= read -r -d '' text <"$STATE_DIR/state" || true
+  STATE_BYTES=${#text}
+  while [[ $text == *$'\n'* ]]; do
+    line=${text%%$'\n'*} text=${text#*$'\n'}
+    [[ $line == ?*=* ]] && STATE[${line%%=*}]=${line#*=}
+  done
 }
 load_state() {
   [[ -n ${STATE[$2]+set} ]] || return 1
   printf -v "$1" '%s' "${STATE[$2]}"
 }
 save_state() { STATE[$1]=$2; }
-# Written whole then renamed, so a run killed mid-write never leaves half a state behind.
+# Written whole then renamed, so a run killed mid-write never leaves half a state behind. On a full /run
+# the new file gets no room: the state then goes over the old file, whose space is its own, padded with
+# blank lines to the old length so that no old line outlives it (a kill mid-write leaves whole old lines).
 write_state_file() {
-  local key text=''
+  local key text='' short padding=''
   [[ $SAVE == true ]] || return 0
   for key in "${!STATE[@]}"; do text+="$key=${STATE[$key]}"$'\n'; done
-  printf '%s' "$text" >"$STATE_DIR/state.new" && mv -f "$STATE_DIR/state.new" "$STATE_DIR/state"
+  { printf '%s' "$text" >"$STATE_DIR/state.new"; } 2>/dev/null && mv -f "$STATE_DIR/state.new" "$STATE_DIR/state" && return 0
+  [[ -f $STATE_DIR/state ]] || return 1
+  short=$((STATE_BYTES - ${#text}))
+  ((short > 0)) && printf -v padding '%*s' "$short" ''
+  { printf '%s' "$text${padding// /$'\n'}" 1<>"$STATE_DIR/state"; } 2>/dev/null
 }
 
 # A rate since the previous check from a counter: sets RATE_MILLI (thousandths of a unit per second).
@@ -641,13 +653,19 @@ forget_earlier_boots() {
   STATE=([boot-id]=$boot_id)
 }
 
-# Created with a 1970 mtime so that creating it is no sign of life. Mode 0666 in a root-owned
-# 0755 directory: any user can `touch` it without sudo, nobody but root can replace or remove it,
-# and root never writes state into a world-writable directory (unlike a sticky /tmp-style one).
-# The mode is reapplied each time in case someone created the file first with `sudo touch`.
+# A directory of mode 0722 in the root-owned 0755 STATE_DIR: any user may `touch` it (set its times to
+# now) without sudo, but without search permission nobody can create anything in it, so unlike a 0666
+# file nobody can fill /run through it. Made with a 1970 mtime, so that making it is no sign of life; the
+# mode is reapplied in case someone made it first with sudo. A file in its place (an earlier check's,
+# or a `sudo touch`) becomes the directory with the file's mtime: a keep-alive in progress carries on.
 create_keepalive_file() {
-  [[ -e $KEEPALIVE_FILE ]] || touch -d @0 -- "$KEEPALIVE_FILE" || return
-  chmod 0666 -- "$KEEPALIVE_FILE"
+  local replacement=$KEEPALIVE_FILE.new
+  if [[ -e $KEEPALIVE_FILE && ! -d $KEEPALIVE_FILE ]]; then
+    mkdir -p -- "$replacement" && touch -r "$KEEPALIVE_FILE" -- "$replacement" &&
+      rm -f -- "$KEEPALIVE_FILE" && mv -T -- "$replacement" "$KEEPALIVE_FILE" || return
+  fi
+  [[ -d $KEEPALIVE_FILE ]] || { mkdir -- "$KEEPALIVE_FILE" && touch -d @0 -- "$KEEPALIVE_FILE"; } || return
+  chmod 0722 -- "$KEEPALIVE_FILE"
 }
 
 # Reads a boot-clock mark (centiseconds of uptime); a missing or corrupt one is "now".
@@ -695,7 +713,10 @@ decide() {
   save_state last-active "$last_active"
   save_state last-work "$last_work"
   save_state last-check "$UPTIME_CENTISECONDS"
-  write_state_file || die "cannot write $STATE_DIR"
+  # Without its state the idle window cannot move on: saying 0 every minute would hold the backstop off
+  # for ever, so it says nothing and the backstop judges a silent box.
+  write_state_file ||
+    die "cannot write $STATE_DIR/state (a full or read-only /run?): no verdict published, the CloudWatch backstop judges this box"
 }
 
 # The verdict for the CloudWatch backstop: StopVerdict 1 when this check stops the box, else 0; a dry
