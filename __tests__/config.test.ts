@@ -106,7 +106,8 @@ describe('defaults', () => {
 describe('tags: the stack\'s own keys are refused, since the CLI and the stop rule find the boxes by them', () => {
   /** The one line a tag key of the stack's own produces. */
   const refusal = (source: string, tags: Record<string, string>, key: string) =>
-    `${source}: tags ${JSON.stringify(tags)} has key "${key}"; Project, ManagedBy, Name and trainium-spot:agent (in any letter case) are set by ` +
+    `${source}: tags ${JSON.stringify(tags)} has key "${key}"; Project, ManagedBy, Name and trainium-spot:deployment ` +
+    '(in any letter case) are set by ' +
     'trainium-spot, which finds its boxes by them; allowed: any other key ("name" sets Project and Name)';
 
   test.each<[string, Record<string, string>, string]>([
@@ -115,6 +116,7 @@ describe('tags: the stack\'s own keys are refused, since the CLI and the stop ru
     ['tags would take over Name', { Name: 'my-box' }, 'Name'],
     ['tags set name in lower case', { name: 'my-box' }, 'name'],
     ['tags set PROJECT in upper case', { PROJECT: 'llm' }, 'PROJECT'],
+    ['tags would take over the deployment id', { 'Trainium-Spot:Deployment': 'mine' }, 'Trainium-Spot:Deployment'],
   ])('fails when %s', (_case, tags, key) => {
     // WHEN
     const problems = problemsWith(() => parseConfig({ tags }));

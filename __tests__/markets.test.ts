@@ -19,9 +19,15 @@ const CAPACITY_BLOCK: ConfigInput = {
   availabilityZoneId: 'use2-az3',
 };
 
+/** The tags a RunInstances box carries itself (the provider's default tags add Project and ManagedBy). */
+const RUN_INSTANCES_BOX_TAGS = {
+  Name: 'trainium-spot',
+  'trainium-spot:deployment': expect.stringMatching(/^\$\{terraform_data\.deployment_id_[0-9A-F]{8}\.id\}$/),
+};
+
 /** Every output a user scripts against: identical across markets. */
 const COMMON_OUTPUTS = [
-  'availability_zone_id', 'availability_zones', 'instance_id', 'instance_ids', 'key_name', 'key_pair_id', 'market',
+  'availability_zone_id', 'availability_zones', 'deployment_id', 'instance_id', 'instance_ids', 'key_name', 'key_pair_id', 'market',
   'on_demand_price_per_hour', 'public_ip', 'public_ips', 'ssh_command', 'ssm_command', 'start_command',
 ];
 
@@ -123,7 +129,7 @@ describe.each<[string, ConfigInput]>([
       });
 
       test('tags the instance and its volumes directly: no aws_ec2_tag, no valid_until', () => {
-        expect(instance.tags).toEqual({ Name: 'trainium-spot' });
+        expect(instance.tags).toEqual(RUN_INSTANCES_BOX_TAGS);
         expect(instance.volume_tags).toEqual({ Name: 'trainium-spot' });
         expect(json.resource.aws_ec2_tag).toBeUndefined();
         expect(instance).not.toHaveProperty('valid_until');
@@ -215,7 +221,7 @@ describe('on-demand', () => {
   });
 
   test('tags the instance directly and needs no interruption notices', () => {
-    expect(synthesized).toHaveResourceWithProperties(Instance, { tags: { Name: 'trainium-spot' } });
+    expect(synthesized).toHaveResourceWithProperties(Instance, { tags: RUN_INSTANCES_BOX_TAGS });
     expect(synthesized).not.toHaveResource(Ec2Tag);
     // The one event rule is the idle backstop's; none listens for spot notices.
     expect(synthesized).not.toHaveResourceWithProperties(CloudwatchEventRule, {

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Testing } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { parseConfig } from '../src/config';
+import { ConfigInput, parseConfig } from '../src/config';
 import { STACK_NAME, TrainiumSpotStack } from '../src/stack';
 import { terraformMissingReason } from './support/engine';
 import { agentDocumentContent, fileOnBox, filesOf, manifestOf } from './support/agent';
@@ -33,7 +33,7 @@ describe('the default stack', () => {
 
   test('outputs the ids and ready-to-paste commands', () => {
     expect(Object.keys(json.output).sort()).toEqual([
-      'activate_command', 'availability_zone_id', 'availability_zones', 'fetch_key_command', 'instance_id', 'instance_ids',
+      'activate_command', 'availability_zone_id', 'availability_zones', 'deployment_id', 'fetch_key_command', 'instance_id', 'instance_ids',
       'interruption_topic_arn', 'key_name', 'key_pair_id', 'market', 'on_demand_price_per_hour', 'private_key_parameter',
       'public_ip', 'public_ips', 'spot_max_price_per_hour', 'spot_request_ids', 'spot_request_status_codes', 'ssh_command', 'ssm_command', 'start_command',
     ]);
@@ -112,7 +112,7 @@ describe('the default stack', () => {
     const association = onlyBlock(json.resource, 'aws_ssm_association');
     const content = agentDocumentContent(json);
     // THEN the document installs them
-    expect(document).toMatchObject({ name: 'trainium-spot-agent', document_type: 'Command', document_format: 'JSON' });
+    expect(document).toMatchObject({ name: expect.stringMatching(/^trainium-spot-agent-\$\{substr\(terraform_data\.[^.]+\.id, 0, 8\)\}$/), document_type: 'Command', document_format: 'JSON' });
     expect(filesOf(content).map((f) => f.path)).toEqual(expect.arrayContaining([
       '/usr/local/sbin/trainium-spot-idle', '/etc/systemd/system/trainium-spot-idle.timer', '/etc/trainium-spot/idle.conf',
       '/usr/local/sbin/trainium-spot-interruption', '/etc/motd',
@@ -127,7 +127,7 @@ describe('the default stack', () => {
     expect(association).toMatchObject({
       name: expect.stringMatching(/^\$\{aws_ssm_document\.[^.]+\.name\}$/),
       association_name: 'trainium-spot-agent',
-      targets: [{ key: 'tag:trainium-spot:agent', values: ['trainium-spot'] }],
+      targets: [{ key: 'tag:trainium-spot:deployment', values: [expect.stringMatching(/^\$\{terraform_data\.[^.]+\.id\}$/)] }],
       schedule_expression: 'rate(30 minutes)',
       parameters: {
         documentHash: createHash('sha256').update(content).digest('hex'),
@@ -139,12 +139,12 @@ describe('the default stack', () => {
     expect(userDataText(request)).not.toMatch(/idle\.conf|trainium-spot-idle|systemctl/);
   });
 
-  test("tags the spot instance itself with the project tags, the user's tags and its Name", () => {
+  test("tags the spot instance itself with the project tags, the user's tags, its Name and the deployment id", () => {
     const tagged = synthesizeJson({ tags: { team: 'ml', 'cost/centre': '42', 'cost--centre': '43' } });
     const tags = Object.values(tagged.resource.aws_ec2_tag).map((t) => [t.key, t.value]);
     expect(Object.fromEntries(tags)).toEqual({
-      Project: 'trainium-spot', ManagedBy: 'trainium-spot', Name: 'trainium-spot', 'trainium-spot:agent': 'trainium-spot',
-      team: 'ml', 'cost/centre': '42', 'cost--centre': '43',
+      Project: 'trainium-spot', ManagedBy: 'trainium-spot', Name: 'trainium-spot',
+      team: 'ml', 'cost/centre': '42', 'cost--centre': '43', 'trainium-spot:deployment': DEPLOYMENT_ID_REF,
     });
   });
 
@@ -172,6 +172,52 @@ describe('the default stack', () => {
 
   test('without the idle alarm, has no alarm', () => {
     expect(synthesizeJson({ idleAlarm: { enabled: false } }).resource).not.toHaveProperty('aws_cloudwatch_metric_alarm');
+  });
+});
+
+// ------------------------------------------------------------------- which deployment a box belongs to
+/** The deployment id as the stack references it: the `id` Terraform generates for its terraform_data at the first apply. */
+const DEPLOYMENT_ID_REF = expect.stringMatching(/^\$\{terraform_data\.deployment_id_[0-9A-F]{8}\.id\}$/);
+
+describe('the deployment id: two stacks of one name in one account and region tell their boxes apart by it', () => {
+  test('is the id of a terraform_data without input or trigger, so nothing in the config ever replaces it', () => {
+    // WHEN
+    const json = synthesizeJson();
+    // THEN
+    const [[address, data]] = Object.entries(json.resource.terraform_data).filter(([name]) => name.startsWith('deployment_'));
+    expect(address).toMatch(/^deployment_id_[0-9A-F]{8}$/);
+    expect(data).toEqual({});
+    expect(json.output.deployment_id).toEqual({
+      value: DEPLOYMENT_ID_REF,
+      description: expect.stringContaining('trainium-spot:deployment'),
+    });
+  });
+
+  test('is never a provider default tag: its value is known only at apply', () => {
+    const json = synthesizeJson();
+    expect(JSON.stringify(json.provider.aws)).not.toContain('deployment');
+  });
+
+  test.each<[string, ConfigInput]>([
+    ['on-demand', { market: 'on-demand' }],
+    ['spot through RunInstances', { spotLaunch: 'run-instances' }],
+    ['capacity-reservation', { market: 'capacity-reservation' }],
+  ])('a box launched by RunInstances (%s) carries its Name, the agent\'s tag and the deployment id; its volumes the Name', (_label, input) => {
+    // WHEN
+    const instance = Object.values(synthesizeJson(input).resource.aws_instance)[0];
+    // THEN the provider's default tags add Project and ManagedBy
+    expect(instance.tags).toEqual({ Name: 'trainium-spot', 'trainium-spot:deployment': DEPLOYMENT_ID_REF });
+    expect(instance.volume_tags).toEqual({ Name: 'trainium-spot' });
+  });
+
+  test('on the spot request path the deployment tag is the last aws_ec2_tag, so the tags before it keep their addresses', () => {
+    // GIVEN the tag resources' construct ids, which follow the tags' positions
+    const json = synthesizeJson({ tags: { team: 'ml' } });
+    const byPosition = Object.entries(json.resource.aws_ec2_tag)
+      .map(([name, tag]) => [Number(/tag-(\d+)_/.exec(name)![1]), tag.key] as const).sort(([a], [b]) => a - b);
+    // THEN
+    expect(byPosition.map(([, key]) => key)).toEqual(
+      ['Project', 'ManagedBy', 'team', 'Name', 'trainium-spot:deployment']);
   });
 });
 

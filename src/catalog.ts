@@ -491,12 +491,6 @@ export const SSM_DOCUMENT_LIMIT_BYTES = 65536;
 export const RESERVED_DOCUMENT_NAME_PREFIXES = ['aws', 'amazon', 'amzn'] as const;
 
 /**
- * The tag that marks a box for the agent's State Manager association; its value is the config's name.
- * A key of our own, so that no instance outside the stack that happens to share a `Project` tag gets it.
- */
-export const AGENT_TAG_KEY = 'trainium-spot:agent';
-
-/**
  * How often State Manager re-runs the agent on every box, mending what drifted (a unit disabled or a
  * file edited by hand). 30 minutes is the shortest rate State Manager allows for an association.
  * Source: Systems Manager User Guide, "Reference: Cron and rate expressions for Systems Manager"
@@ -512,11 +506,32 @@ export const AGENT_SCHEDULE = 'rate(30 minutes)';
 export const MANAGED_BY_TAG = { key: 'ManagedBy', value: 'trainium-spot' } as const;
 
 /**
- * The tag keys the stack sets itself: `Project` and `Name` (the config's name), MANAGED_BY_TAG and
- * AGENT_TAG_KEY. The CLI, the idle stop rule and the agent's association find the boxes by them, so the
- * config's `tags` may not set them.
+ * The tag that tells one deployment's boxes from another's of the same name in the same account and region:
+ * its value is the deployment's id, which the stack outputs as DEPLOYMENT_ID_OUTPUT.
  */
-export const OWN_TAG_KEYS = { project: 'Project', managedBy: MANAGED_BY_TAG.key, name: 'Name', agent: AGENT_TAG_KEY } as const;
+export const DEPLOYMENT_TAG_KEY = 'trainium-spot:deployment';
+
+/** The stack output that holds the deployment's id (`terraform output -raw deployment_id`). */
+export const DEPLOYMENT_ID_OUTPUT = 'deployment_id';
+
+/**
+ * What a deployment id looks like: the `id` Terraform gives a `terraform_data` resource when it creates it,
+ * a random UUID in lower-case hex, 8-4-4-4-12. Sources: Terraform's applyDataStoreResourceChange calls
+ * uuid.GenerateUUID (https://github.com/hashicorp/terraform/blob/main/internal/builtin/providers/terraform/resource_data.go),
+ * which formats 16 random bytes as "%x-%x-%x-%x-%x" over 4, 2, 2, 2 and 6 of them
+ * (https://github.com/hashicorp/go-uuid/blob/master/uuid.go); both checked 2026-12-07.
+ */
+export const DEPLOYMENT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The tag keys the stack sets itself: `Project` and `Name` (the config's name), MANAGED_BY_TAG and
+ * DEPLOYMENT_TAG_KEY. The CLI, the idle stop rule and the agent's association (by the deployment's id, so
+ * two deployments of one name never run each other's agent) find the boxes by them, so the config's `tags`
+ * may not set them.
+ */
+export const OWN_TAG_KEYS = {
+  project: 'Project', managedBy: MANAGED_BY_TAG.key, name: 'Name', deployment: DEPLOYMENT_TAG_KEY,
+} as const;
 
 /** The State Manager association that installs the agent: `trainium-spot status` reads its state per box. */
 export const agentAssociationName = (name: string): string => `${name}-agent`;

@@ -196,7 +196,7 @@ const backendSchema = z.discriminatedUnion('type', [
   }),
 ], { error: 'must have type "local", "s3" or "cloud"' });
 
-const OWN_TAG_KEY_LIST = `${OWN_TAG_KEYS.project}, ${OWN_TAG_KEYS.managedBy}, ${OWN_TAG_KEYS.name} and ${OWN_TAG_KEYS.agent}`;
+const OWN_TAG_KEY_LIST = ((keys: string[]) => `${keys.slice(0, -1).join(', ')} and ${keys[keys.length - 1]}`)(Object.values(OWN_TAG_KEYS));
 /**
  * The stack's own tag keys are refused in any letter case, though EC2 tag keys are case-sensitive: a `name` tag
  * reads to a person as the box's name while the CLI goes on matching `Name` exactly; and IAM treats the keys

@@ -13,6 +13,7 @@ import { activateCommand, agentAssociationName, IDLE_METRIC, INSTANCE_TYPES, LOG
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
 import { BoxAgent } from './constructs/box-agent';
 import { BoxOutputs } from './constructs/box-outputs';
+import { DeploymentId } from './constructs/deployment-id';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { IdleStopRule } from './constructs/idle-stop-rule';
 import { InstanceProfile } from './constructs/instance-profile';
@@ -107,9 +108,13 @@ export class TrainiumSpotStack extends TerraformStack {
     }
     launchGuards.push(...image.imageGuards);
     // ---------------------------------------------------------------- the boxes
-    // The agent's tag last: the spot request path tags its instances by position.
-    const instanceTags = { ...projectTags, [OWN_TAG_KEYS.name]: config.name, [OWN_TAG_KEYS.agent]: config.name };
-    const { boxes, market, spot } = this.launchBoxes(config, launch, instanceTags, quotaGuard, launchGuards, network);
+    // Known only at apply, so a tag of the boxes alone, never a provider default tag.
+    const deployment = new DeploymentId(this, 'deployment');
+    // The tags only boxes carry. New ones go last: the spot request path tags its instances by position,
+    // and a tag that moved would be a tag resource replaced.
+    const boxTags = { [OWN_TAG_KEYS.name]: config.name, [OWN_TAG_KEYS.deployment]: deployment.id };
+    const tags: BoxTags = { all: { ...projectTags, ...boxTags }, own: boxTags };
+    const { boxes, market, spot } = this.launchBoxes(config, launch, tags, quotaGuard, launchGuards, network);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
     const instanceIds = new TerraformLocal(this, 'instance-ids', concat((b) => b.instanceIds));
@@ -119,7 +124,7 @@ export class TrainiumSpotStack extends TerraformStack {
     new BoxAgent(this, 'agent', {
       name: config.name,
       document: boxAgentDocument(config),
-      targetTag: { key: OWN_TAG_KEYS.agent, value: config.name },
+      deploymentTag: { key: OWN_TAG_KEYS.deployment, value: deployment.id },
       publicKeyRef: sshKey.publicKeyRef,
     });
 
@@ -165,6 +170,7 @@ export class TrainiumSpotStack extends TerraformStack {
     new BoxOutputs(this, 'outputs', {
       name: config.name,
       region: config.region,
+      deploymentId: deployment.id,
       market,
       instanceIdsRef: instanceIds.fqn,
       publicIpsRef: publicIps.fqn,
@@ -192,7 +198,7 @@ export class TrainiumSpotStack extends TerraformStack {
    * The instance resources of the chosen market. `auto` declares both a spot box and an on-demand
    * instance, and Terraform's plan-time decision gives exactly one of them a count.
    */
-  private launchBoxes(config: Config, launch: LaunchSpec, instanceTags: Record<string, string>,
+  private launchBoxes(config: Config, launch: LaunchSpec, tags: BoxTags,
     quotaGuard: QuotaGuard, launchGuards: Precondition[], network: Network): { boxes: BoxList[]; market: string; spot?: SpotBoxes } {
     const guardedBy = (market: QuotaMarket): Precondition[] => {
       const check = quotaGuard.check(market);
@@ -202,13 +208,13 @@ export class TrainiumSpotStack extends TerraformStack {
     const spotBoxes = (count: BoxCount, preconditions: Precondition[]): SpotBoxes => {
       if (config.spotLaunch === 'run-instances') {
         const boxes = new OnDemandInstances(this, 'spot', {
-          launch, market: { kind: 'spot', maxPricePerHour: config.spotMaxPricePerHour }, count, instanceTags, preconditions,
+          launch, market: { kind: 'spot', maxPricePerHour: config.spotMaxPricePerHour }, count, instanceTags: tags.own, preconditions,
         });
         return { boxes, requestIds: boxes.spotRequestIds };
       }
       const requests = new SpotInstances(this, 'spot', {
         launch, maxPricePerHour: config.spotMaxPricePerHour, validDays: config.spotRequestValidDays, availabilityZone: network.availabilityZone,
-        instanceTags, count, preconditions,
+        instanceTags: tags.all, count, preconditions,
       });
       return { boxes: requests, requestIds: requests.requestIds, requestStatusCodes: requests.requestStatusCodes };
     };
@@ -226,14 +232,14 @@ export class TrainiumSpotStack extends TerraformStack {
         });
         const spot = spotBoxes(decision.spotCount, launchGuards);
         const onDemand = new OnDemandInstances(this, 'on-demand', {
-          launch, market: { kind: 'on-demand' }, count: decision.onDemandCount, instanceTags, preconditions: launchGuards,
+          launch, market: { kind: 'on-demand' }, count: decision.onDemandCount, instanceTags: tags.own, preconditions: launchGuards,
         });
         return { boxes: [spot.boxes, onDemand], market: decision.market, spot };
       }
       default: {
         const preconditions = config.market === 'capacity-block' ? launchGuards : guardedBy('on-demand');
         const boxes = new OnDemandInstances(this, 'on-demand', {
-          launch, market: instanceMarket(config), count: config.instanceCount, instanceTags, preconditions,
+          launch, market: instanceMarket(config), count: config.instanceCount, instanceTags: tags.own, preconditions,
         });
         return { boxes: [boxes], market: config.market };
       }
@@ -282,6 +288,15 @@ function loginMessage(config: Config): LoginMessage {
     activate: activateCommand(image) ?? 'none known for this image',
     neuronSdk: image.kind === 'preset' ? image.preset.neuronSdk : 'unknown (not a preset)',
   };
+}
+
+/**
+ * The boxes' tags: `all` of them for a spot request's instance, which no default tag reaches; `own`, the ones
+ * beyond the provider's default tags, for RunInstances, which applies the default tags itself.
+ */
+interface BoxTags {
+  readonly all: Readonly<Record<string, string>>;
+  readonly own: Readonly<Record<string, string>>;
 }
 
 /** The spot boxes of either launch path, and what the outputs say about their requests. */

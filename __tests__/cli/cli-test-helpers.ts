@@ -54,9 +54,16 @@ export function expectOneLine(stderr: string): void {
   expect(stderr).not.toMatch(/\n\s+at /);
 }
 
-/** A box of the default stack as DescribeInstances reports it. */
-export function box(overrides: Partial<Instance> & { InstanceId: string; state?: string }): Instance {
-  const { state = 'running', ...rest } = overrides;
+/** Two deployments' ids, as Terraform generates them (terraform_data's id: a random UUID). */
+export const DEPLOYMENT_A = '3f2a9c1e-0b6d-4c1e-9a57-2f4b1d3e8c70';
+export const DEPLOYMENT_B = '9c1b7e42-5d3a-4f60-8b21-6e0f9a4c2d18';
+
+/**
+ * A box of the default stack as DescribeInstances reports it, of deployment DEPLOYMENT_A unless `deployment`
+ * names another; `null`: a box deployed before deployment ids, without that tag.
+ */
+export function box(overrides: Partial<Instance> & { InstanceId: string; state?: string; deployment?: string | null }): Instance {
+  const { state = 'running', deployment = DEPLOYMENT_A, ...rest } = overrides;
   return {
     InstanceType: 'trn1.2xlarge',
     InstanceLifecycle: 'spot',
@@ -65,7 +72,10 @@ export function box(overrides: Partial<Instance> & { InstanceId: string; state?:
     PublicIpAddress: state === 'running' ? '203.0.113.10' : undefined,
     LaunchTime: new Date(Date.now() - 90 * 60_000),
     KeyName: 'trainium-spot-2025',
-    Tags: [{ Key: 'Name', Value: 'trainium-spot' }, { Key: 'ManagedBy', Value: 'trainium-spot' }],
+    Tags: [
+      { Key: 'Name', Value: 'trainium-spot' }, { Key: 'ManagedBy', Value: 'trainium-spot' },
+      ...(deployment === null ? [] : [{ Key: 'trainium-spot:deployment', Value: deployment }]),
+    ],
     ...rest,
   };
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { QuotaReport, SshConfigReport, StatusReport } from '../../src/cli/report';
-import { expectFailure, FakeBox, PRIVATE_KEY, useFakeAws } from './fake-aws';
+import { expectFailure, FAKE_DEPLOYMENT, FakeBox, PRIVATE_KEY, useFakeAws } from './fake-aws';
 import { tableCell } from './table';
 
 jest.setTimeout(30_000);
@@ -126,7 +126,8 @@ describe('the daily loop as a child process', () => {
 
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('i-0aaa: spot capacity for trn1.2xlarge in us-east-2c is not back yet; its persistent spot request ' +
+    expect(run.stdout).toBe(`trainium-spot in us-east-2, deployment ${FAKE_DEPLOYMENT}:\n` +
+      'i-0aaa: spot capacity for trn1.2xlarge in us-east-2c is not back yet; its persistent spot request ' +
       'starts it when capacity returns (try again later, or see trainium-spot spot-price)\n');
   });
 
@@ -196,7 +197,8 @@ describe('the daily loop as a child process', () => {
       const removed = await trainiumSpot(['ssh-config', '--remove'], { HOME: userHome });
 
       expect([written.code, again.code, rewritten.code, removed.code]).toEqual([0, 0, 0, 0]);
-      expect(written.stdout).toBe(`Wrote ${managed} (included from ${userConfig})\n  ssh trainium-spot    # i-0aaa through Session Manager\n`);
+      expect(written.stdout).toBe(`Wrote ${managed} (included from ${userConfig}) for trainium-spot in us-east-2, deployment ${FAKE_DEPLOYMENT}\n` +
+        '  ssh trainium-spot    # i-0aaa through Session Manager\n');
       expect(again.stdout).toContain('Up to date:');
       expect((JSON.parse(rewritten.stdout) as SshConfigReport).action).toBe('written');
       expect(afterRewrite).toContain('HostName i-0ccc');
@@ -218,6 +220,38 @@ describe('the daily loop as a child process', () => {
     const yes = await trainiumSpot(['stop', '--yes']);
     expect(yes.code).toBe(0);
     expect(yes.stdout).toContain('i-0aaa: running -> stopping');
+  });
+});
+
+describe('two deployments with the default name in one account and region, as a child process', () => {
+  const OTHER = '9c1b7e42-5d3a-4f60-8b21-6e0f9a4c2d18';
+
+  test('GIVEN a box of each WHEN stop --yes and ssh THEN both refuse, listing the deployments; --deployment stops only its own and lists it', async () => {
+    // GIVEN two running boxes, one per deployment
+    fake.boxes = [{ id: 'i-0aaa', state: 'running' }, { id: 'i-0bbb', state: 'running', deployment: OTHER }];
+    const userHome = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-two-'));
+    try {
+      // WHEN
+      const stopBoth = await trainiumSpot(['stop', '--yes'], { HOME: userHome });
+      const ssh = await trainiumSpot(['ssh', '--print'], { HOME: userHome });
+      const stopOne = await trainiumSpot(['stop', '--yes', '--deployment', OTHER], { HOME: userHome });
+      // THEN nothing was stopped and no key fetched while it could not tell them apart
+      for (const refused of [stopBoth, ssh]) {
+        expect(refused.code).toBe(2);
+        expect(refused.stdout).toBe('');
+        expect(refused.stderr).toMatch(new RegExp('^trainium-spot: 2 deployments have boxes named trainium-spot in us-east-2; ' +
+          `say which with --deployment .*\n  ${FAKE_DEPLOYMENT}: i-0aaa running \\(launched [^)]+\\)\n  ${OTHER}: i-0bbb running \\(launched [^)]+\\)\n$`));
+      }
+      expect(fake.actions().filter((a) => ['DescribeKeyPairs', 'AmazonSSM.GetParameter'].includes(a))).toEqual([]);
+      // AND --deployment stopped the other deployment's box alone, and said so
+      expect(stopOne.code).toBe(0);
+      expect(stopOne.stdout).toBe(`trainium-spot in us-east-2, deployment ${OTHER}:\ni-0bbb: running -> stopping\n` +
+        'The disks stay (storage is still billed); start again with: trainium-spot start\n');
+      expect(fake.requests.filter((r) => r.action === 'StopInstances').map((r) => new URLSearchParams(r.body).get('InstanceId.1'))).toEqual(['i-0bbb']);
+      expect(fake.boxes.map((b) => [b.id, b.state])).toEqual([['i-0aaa', 'running'], ['i-0bbb', 'stopping']]);
+    } finally {
+      fs.rmSync(userHome, { recursive: true, force: true });
+    }
   });
 });
 

@@ -22,11 +22,16 @@ const KEY_PAIR_ID = 'key-0123456789abcdef0';
 /** The AMI id GetParameter answers with for any parameter outside /ec2/keypair/. */
 const AMI_ID = 'ami-0123456789abcdef0';
 
+/** The deployment id a fake box carries unless it names another. */
+export const FAKE_DEPLOYMENT = '3f2a9c1e-0b6d-4c1e-9a57-2f4b1d3e8c70';
+
 export interface FakeBox {
   readonly id: string;
   state: string;
   /** EC2's state reason code. */
   readonly reason?: string;
+  /** Its trainium-spot:deployment tag; `null`: none (deployed before deployment ids). @default FAKE_DEPLOYMENT */
+  readonly deployment?: string | null;
 }
 
 /** One box's run of the stack's State Manager association, as DescribeInstanceAssociationsStatus lists it. */
@@ -76,7 +81,9 @@ function boxXml(b: FakeBox): string {
     (b.state === 'running' ? '<ipAddress>203.0.113.10</ipAddress>' : '') +
     `<launchTime>${new Date(Date.now() - 600_000).toISOString()}</launchTime><keyName>trainium-spot-2025</keyName>` +
     (b.reason ? `<stateReason><code>${b.reason}</code><message>${b.reason}</message></stateReason>` : '') +
-    '<tagSet><item><key>Name</key><value>trainium-spot</value></item><item><key>ManagedBy</key><value>trainium-spot</value></item></tagSet></item>';
+    '<tagSet><item><key>Name</key><value>trainium-spot</value></item><item><key>ManagedBy</key><value>trainium-spot</value></item>' +
+    (b.deployment === null ? '' : `<item><key>trainium-spot:deployment</key><value>${b.deployment ?? FAKE_DEPLOYMENT}</value></item>`) +
+    '</tagSet></item>';
 }
 
 /** The state of a fake AWS; `reset()` puts back the default named on each field. */

@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { configPath } from '../../src/cli/commands/ssh-config';
 import { SshConfigReport, SshReport } from '../../src/cli/report';
-import { box, expectOneLine, runCli, runJson } from './cli-test-helpers';
+import { box, DEPLOYMENT_A, expectOneLine, runCli, runJson } from './cli-test-helpers';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -90,7 +90,8 @@ describe('ssh', () => {
     const run = await runCli(['ssh'], { env: env() });
     expect(run.code).toBe(2);
     expectOneLine(run.stderr);
-    expect(run.stderr).toBe('trainium-spot: no running box named trainium-spot in us-east-2 (i-0aaa stopped); start it with: trainium-spot start\n');
+    expect(run.stderr).toBe(`trainium-spot: no running box named trainium-spot in us-east-2, deployment ${DEPLOYMENT_A} (i-0aaa stopped); ` +
+      'start it with: trainium-spot start\n');
   });
 });
 
@@ -108,7 +109,7 @@ describe('ssh-config', () => {
     // THEN
     expect(first.json).toMatchObject({ action: 'written', file: managed(), hosts: [{ alias: 'trainium-spot', instanceId: 'i-0aaa' }] });
     expect(fs.readFileSync(managed(), 'utf8')).toBe(
-      '# Written by trainium-spot ssh-config for trainium-spot in us-east-2; rewritten on every run.\n' +
+      `# Written by trainium-spot ssh-config for trainium-spot in us-east-2, deployment ${DEPLOYMENT_A}; rewritten on every run.\n` +
       'Host trainium-spot\n' +
       '  HostName i-0aaa\n' +
       '  User ubuntu\n' +

@@ -3,7 +3,7 @@ import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-s
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { StartReport, StopReport } from '../../src/cli/report';
-import { awsError, box, expectOneLine, runCli, runJson } from './cli-test-helpers';
+import { awsError, box, DEPLOYMENT_A, expectOneLine, runCli, runJson } from './cli-test-helpers';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -48,7 +48,8 @@ describe('start', () => {
 
     expect(run.code).toBe(1);
     expect(ec2).not.toHaveReceivedCommand(StartInstancesCommand);
-    expect(run.stdout).toBe('i-0aaa: spot capacity for trn1.2xlarge in us-east-2c is not back yet; its persistent spot request ' +
+    expect(run.stdout).toBe(`trainium-spot in us-east-2, deployment ${DEPLOYMENT_A}:\n` +
+      'i-0aaa: spot capacity for trn1.2xlarge in us-east-2c is not back yet; its persistent spot request ' +
       'starts it when capacity returns (try again later, or see trainium-spot spot-price)\n');
   });
 
@@ -102,12 +103,23 @@ describe('stop', () => {
     expect(json.alreadyStopped).toEqual(['i-0bbb']);
   });
 
+  test('GIVEN --yes WHEN stop THEN it still lists what it stopped: the ids, the name and the deployment', async () => {
+    const run = await runCli(['stop', '--yes']);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`trainium-spot in us-east-2, deployment ${DEPLOYMENT_A}:\n` +
+      'i-0aaa: running -> stopping\n' +
+      'Already stopped or stopping: i-0bbb\n' +
+      'The disks stay (storage is still billed); start again with: trainium-spot start\n');
+  });
+
   test('GIVEN a terminal WHEN the person answers yes THEN it stops; the question names the box', async () => {
     const questions: string[] = [];
     const run = await runCli(['stop'], { confirm: async (q) => { questions.push(q); return true; } });
 
     expect(run.code).toBe(0);
-    expect(questions).toEqual(['Stop 1 box (i-0aaa trn1.2xlarge spot) in us-east-2?']);
+    expect(questions).toEqual([`Stop 1 box of trainium-spot in us-east-2, deployment ${DEPLOYMENT_A}: i-0aaa (trn1.2xlarge spot)?`]);
+    expect(run.stdout).toContain('i-0aaa: running -> stopping\n');
     expect(ec2).toHaveReceivedCommand(StopInstancesCommand);
   });
 
@@ -122,8 +134,8 @@ describe('stop', () => {
 
     expect(run.code).toBe(2);
     expectOneLine(run.stderr);
-    expect(run.stderr).toBe('trainium-spot: stop: not stopping 1 box (i-0aaa trn1.2xlarge spot) in us-east-2 without confirmation: ' +
-      "there is no terminal to ask on; pass --yes (see 'trainium-spot help stop')\n");
+    expect(run.stderr).toBe(`trainium-spot: stop: not stopping 1 box of trainium-spot in us-east-2, deployment ${DEPLOYMENT_A}: ` +
+      "i-0aaa (trn1.2xlarge spot), without confirmation: there is no terminal to ask on; pass --yes (see 'trainium-spot help stop')\n");
     expect(ec2).not.toHaveReceivedCommand(StopInstancesCommand);
   });
 });

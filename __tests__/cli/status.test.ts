@@ -109,7 +109,7 @@ describe('status', () => {
     ]);
     expect(json.costPerHour).toBe(INSTANCE_TYPES['trn1.2xlarge'].onDemandPricePerHour);
     expect(cloudWatch).toHaveReceivedCommandTimes(GetMetricStatisticsCommand, 2); // one per run, running box only
-    expect(run.stdout).toContain('trainium-spot in us-east-2: 2 boxes, 1 running');
+    expect(run.stdout).toContain('trainium-spot in us-east-2, deployment 3f2a9c1e-0b6d-4c1e-9a57-2f4b1d3e8c70: 2 boxes, 1 running');
     expect(run.stdout).toMatch(/\| i-0bbb +\| stopped +\| spot +\|/);
   });
 

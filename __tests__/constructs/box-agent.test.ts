@@ -1,4 +1,4 @@
-import { Testing, TerraformStack } from 'cdktf';
+import { DataResource, Testing, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { agentDocumentName, BoxAgent } from '../../src/constructs/box-agent';
 import type { AgentDocument } from '../../src/userdata';
@@ -14,8 +14,9 @@ const DOCUMENT: AgentDocument = {
 function synth(name = 'lab') {
   const stack = new TerraformStack(Testing.app(), 'test');
   new AwsProvider(stack, 'aws', { region: 'us-east-2' });
+  const deployment = new DataResource(stack, 'deployment');
   new BoxAgent(stack, 'agent', {
-    name, document: DOCUMENT, targetTag: { key: 'trainium-spot:agent', value: name }, publicKeyRef: 'aws_key_pair.k.public_key',
+    name, document: DOCUMENT, deploymentTag: { key: 'trainium-spot:deployment', value: deployment.id }, publicKeyRef: 'aws_key_pair.k.public_key',
   });
   return JSON.parse(Testing.synth(stack));
 }
@@ -25,17 +26,18 @@ describe('BoxAgent', () => {
     // WHEN
     const document = onlyBlock(synth().resource, 'aws_ssm_document');
     // THEN
-    expect(document).toMatchObject({ name: 'lab-agent', document_type: 'Command', document_format: 'JSON' });
+    // One document per deployment: document names are unique in an account and region.
+    expect(document).toMatchObject({ name: 'lab-agent-${substr(terraform_data.deployment.id, 0, 8)}', document_type: 'Command', document_format: 'JSON' });
     expect(document.content).toBe('{"schemaVersion":"2.2","mainSteps":[{"inputs":{"runCommand":["echo $${HOME} %%{x}"]}}]}');
   });
 
-  test('an association on every instance with the tag, re-run every 30 minutes, passing the hash and the bare public key', () => {
+  test('an association on every instance of this deployment, re-run every 30 minutes, passing the hash and the bare public key', () => {
     // WHEN
     const association = onlyBlock(synth().resource, 'aws_ssm_association');
     // THEN
     expect(association).toMatchObject({
       association_name: 'lab-agent',
-      targets: [{ key: 'tag:trainium-spot:agent', values: ['lab'] }],
+      targets: [{ key: 'tag:trainium-spot:deployment', values: ['${terraform_data.deployment.id}'] }],
       schedule_expression: 'rate(30 minutes)',
       parameters: { documentHash: 'ab'.repeat(32), sshPublicKey: '${join(" ", slice(split(" ", trimspace(aws_key_pair.k.public_key)), 0, 2))}' },
     });

@@ -24,6 +24,18 @@ describe('OnDemandInstances', () => {
     });
   });
 
+  test('tags the instances with every tag it is given and their volumes with the Name alone (default tags add the rest)', () => {
+    // GIVEN the tags only boxes carry, one of them known only at apply
+    const instanceTags = { Name: 'box', 'trainium-spot:deployment': '${terraform_data.deployment.id}' };
+    // WHEN
+    const instance = onlyInstance(Testing.synthScope((scope) => {
+      new OnDemandInstances(scope, 'boxes', { launch: LAUNCH, market: { kind: 'on-demand' }, count: 1, instanceTags, preconditions: [] });
+    }));
+    // THEN
+    expect(instance.tags).toEqual(instanceTags);
+    expect(instance.volume_tags).toEqual({ Name: 'box' });
+  });
+
   test('stops, not terminates, when the idle check shuts the box down', () => {
     expect(synth({ kind: 'on-demand' })).toHaveResourceWithProperties(Instance, { instance_initiated_shutdown_behavior: 'stop' });
   });

@@ -9,7 +9,7 @@
  * a list of jobs started before the tests, each on a free lane of the stand-ins; a test waits for
  * the job it needs.
  */
-import { INSTANCE_TYPES, QUOTAS } from '../../src/catalog';
+import { DEPLOYMENT_ID_PATTERN, INSTANCE_TYPES, QUOTAS } from '../../src/catalog';
 import { type ConfigInput, parseConfig } from '../../src/config';
 import { STACK_NAME, boxAgentDocument, boxUserData } from '../../src/stack';
 import { writeTerraformTests } from '../../src/terraform-tests';
@@ -165,6 +165,9 @@ function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, num
   return groups;
 }
 
+/** The outputs of each variant the tests read after apply. */
+const VARIANT_OUTPUTS = ['instance_ids', 'availability_zones', 'deployment_id'];
+
 const variantRoots: readonly (readonly Variant[])[] = Array.from({ length: VARIANT_ROOTS }, (_, root) =>
   VARIANTS.filter((_v, i) => i % VARIANT_ROOTS === root));
 
@@ -175,7 +178,7 @@ const variantRoots: readonly (readonly Variant[])[] = Array.from({ length: VARIA
 function variantsRun(root: number): Promise<VariantsRun> {
   return job(`variants ${root}`, () => onLane(async (dir, providers) => {
     const variants = variantRoots[root];
-    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(v.config)])), ['instance_ids', 'availability_zones']);
+    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(v.config)])), VARIANT_OUTPUTS);
     await init(dir);
     const validate = await dir.validate();
     const first = await dir.plan({ out: 'first.bin' });
@@ -193,7 +196,7 @@ function variantsRun(root: number): Promise<VariantsRun> {
     dir.setFixture(fixture({ rootSnapshotGiB: 500 }));
     const amiGrew = await dir.plan();
     dir.setFixture(fixture());
-    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(withNewAgentSettings(v.config))])), ['instance_ids', 'availability_zones']);
+    writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(withNewAgentSettings(v.config))])), VARIANT_OUTPUTS);
     const agentSettings = await dir.plan();
     return { validate, first, firstSaved, short, applied, outputs, again, amiGrew, agentSettings };
   }));
@@ -251,8 +254,10 @@ describe('every configuration variant on the Terraform engine', () => {
       const boxes = variant.config.instanceCount ?? 1;
       expect(outputs.instance_ids).toEqual(Array.from({ length: boxes }, () => expect.stringMatching(/^i-/)));
       expect(outputs.availability_zones).toEqual(Array.from({ length: boxes }, () => 'us-east-2c'));
+      // AND Terraform gave the deployment its id, in the form `--deployment` accepts
+      expect(outputs.deployment_id).toMatch(DEPLOYMENT_ID_PATTERN);
 
-      // AND planning again changes nothing (no timestamp, ordering or read-back drift)
+      // AND planning again changes nothing (no timestamp, ordering or read-back drift; the deployment id is kept)
       expectNoChanges('plan after apply', run.again, module);
       // AND a newer AMI with a larger root snapshot leaves the existing boxes alone
       expectNoChanges('plan after the AMI grew', run.amiGrew, module);
@@ -628,12 +633,31 @@ const REPLACEMENT_STEPS = {
 } satisfies Record<string, Record<string, ConfigInput>>;
 type ReplacementStep = keyof typeof REPLACEMENT_STEPS;
 
+/**
+ * The stack as it was before deployment ids: no terraform_data for the id, no deployment tag, no output, and a
+ * RunInstances box tagged with its Name alone (the agent's tag reached only the spot request's instance).
+ */
+function withoutDeploymentIds(json: TerraformJson): TerraformJson {
+  for (const name of Object.keys(json.resource.terraform_data ?? {})) {
+    if (name.startsWith('deployment_id_')) delete json.resource.terraform_data[name];
+  }
+  // A resource type with no block left is not valid Terraform JSON.
+  if (Object.keys(json.resource.terraform_data ?? {}).length === 0) delete json.resource.terraform_data;
+  for (const [name, tag] of Object.entries(json.resource.aws_ec2_tag ?? {})) {
+    if (tag.key === 'trainium-spot:deployment') delete json.resource.aws_ec2_tag[name];
+  }
+  for (const instance of Object.values(json.resource.aws_instance ?? {})) instance.tags = { Name: instance.tags.Name };
+  delete json.output.deployment_id;
+  return json;
+}
+
 /** What the stack keeps at creation for a key and a price cap; taken away to show what it prevents. */
 const KEY_AND_PRICE_FIX = ['key_name', 'spot_price', 'instance_market_options[0].spot_options[0].max_price'];
 
-function replacementStacks(change: Record<string, ConfigInput> = {}, options: { withoutFix?: boolean } = {}): Record<string, TerraformJson> {
+function replacementStacks(change: Record<string, ConfigInput> = {}, options: { withoutFix?: boolean; beforeDeploymentIds?: boolean } = {}): Record<string, TerraformJson> {
   return Object.fromEntries(Object.entries(REPLACEMENT_BASES).map(([module, base]) => {
-    const json = synthesizeJson({ ...base, ...change[module] });
+    const synthesized = synthesizeJson({ ...base, ...change[module] });
+    const json = options.beforeDeploymentIds ? withoutDeploymentIds(synthesized) : synthesized;
     for (const type of options.withoutFix ? ['aws_instance', 'aws_spot_instance_request'] : []) {
       for (const box of Object.values(json.resource[type] ?? {})) {
         box.lifecycle.ignore_changes = box.lifecycle.ignore_changes.filter((a: string) => !KEY_AND_PRICE_FIX.includes(a));
@@ -644,6 +668,9 @@ function replacementStacks(change: Record<string, ConfigInput> = {}, options: { 
 }
 
 interface ReplacementRun {
+  /** The stacks as they were before deployment ids, applied; then the plan of the stacks as they are now. */
+  readonly appliedBeforeDeploymentIds: TerraformResult;
+  readonly deploymentIds: PlanOutcome;
   readonly applied: TerraformResult;
   readonly plans: Record<ReplacementStep | 'keyAndPriceWithoutFix', PlanOutcome>;
   /** The saved plan of the instance type change, for its replace paths. */
@@ -653,8 +680,11 @@ interface ReplacementRun {
 function replacementPlans(): Promise<ReplacementRun> {
   return job('replacement: apply, then plan each change', () => onLane(async (dir, providers) => {
     const write = (stacks: Record<string, TerraformJson>) => writeModules(dir, providers.stateAddress, stacks, []);
-    write(replacementStacks());
+    write(replacementStacks({}, { beforeDeploymentIds: true }));
     await init(dir);
+    const appliedBeforeDeploymentIds = await dir.apply();
+    write(replacementStacks());
+    const deploymentIds = await dir.plan();
     const applied = await dir.apply();
     const plans = {} as Record<ReplacementStep | 'keyAndPriceWithoutFix', PlanOutcome>;
     for (const [step, change] of Object.entries(REPLACEMENT_STEPS)) {
@@ -665,7 +695,7 @@ function replacementPlans(): Promise<ReplacementRun> {
     const keyAndPrice = Object.fromEntries(Object.keys(REPLACEMENT_BASES).map((m) => [m, { ...REPLACEMENT_STEPS.key[m as keyof typeof REPLACEMENT_STEPS.key], ...REPLACEMENT_STEPS.price[m as keyof typeof REPLACEMENT_STEPS.price] }]));
     write(replacementStacks(keyAndPrice, { withoutFix: true }));
     plans.keyAndPriceWithoutFix = await dir.plan();
-    return { applied, plans, typeSaved };
+    return { appliedBeforeDeploymentIds, deploymentIds, applied, plans, typeSaved };
   }));
 }
 
@@ -681,6 +711,22 @@ describe('what replaces a running box, planned against an applied stack', () => 
   const SPOT_REQUEST = ['aws_spot_instance_request replace'];
   const RUN_INSTANCES = ['aws_instance replace'];
   const replacedBox = (module: string) => (module.startsWith('request') ? SPOT_REQUEST : RUN_INSTANCES);
+
+  engineTest('deployment ids reach boxes deployed before them in place: a new id and a new tag, no box replaced', async () => {
+    // GIVEN the stacks as they were before deployment ids, applied
+    const { appliedBeforeDeploymentIds, deploymentIds } = await replacementPlans();
+    expect({ step: 'apply', code: appliedBeforeDeploymentIds.code, stderr: appliedBeforeDeploymentIds.stderr }).toMatchObject({ code: 0, stderr: '' });
+    for (const module of modules) {
+      // WHEN the stack with deployment ids is planned against them
+      expectPlanned(`deployment ids, ${module}`, deploymentIds, module);
+      const changes = moduleSlice(deploymentIds, module).changes.map((c) => `${c.address.split('.')[0]} ${c.action}`).sort();
+      // THEN the id is created, and the boxes get its tag: a new aws_ec2_tag after the others on the spot request
+      // path, an update of the instance's tags (the agent's tag with it) through RunInstances; nothing is replaced
+      expect({ module, changes }).toEqual({ module, changes: module.startsWith('request')
+        ? ['aws_ec2_tag create', 'terraform_data create']
+        : ['aws_instance update', 'terraform_data create'] });
+    }
+  }, TIMEOUT_MS);
 
   engineTest('a new key / a new price keeps the box: set, re-commented or rotated SSH key, set or changed price cap', async () => {
     // GIVEN the applied stacks

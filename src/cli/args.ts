@@ -3,7 +3,7 @@
  * one line naming the flag, the value received and what is allowed.
  */
 import { parseArgs } from 'node:util';
-import { INSTANCE_TYPE_NAMES, instanceFacts, InstanceTypeFacts, REGION_PATTERN } from '../catalog';
+import { DEPLOYMENT_ID_OUTPUT, DEPLOYMENT_ID_PATTERN, INSTANCE_TYPE_NAMES, instanceFacts, InstanceTypeFacts, REGION_PATTERN } from '../catalog';
 import { UsageError } from './errors';
 
 export interface FlagSpec {
@@ -23,6 +23,20 @@ export const COMMON_FLAGS: FlagSpecs = {
   output: { type: 'string', placeholder: 'table|json', description: 'Output format (default: table)' },
   help: { type: 'boolean', description: 'Show help for this command' },
 };
+
+/** `--deployment untagged`: the boxes without a deployment tag, deployed before deployment ids. */
+export const UNTAGGED = 'untagged';
+
+/** The flag of every command that acts on boxes: which deployment's, when two share the name in the region. */
+export const DEPLOYMENT_FLAG: FlagSpec = {
+  type: 'string',
+  placeholder: 'ID',
+  description: `Which deployment's boxes, when several share the name here: its id (the Terraform output ${DEPLOYMENT_ID_OUTPUT}), ` +
+    `or "${UNTAGGED}" for boxes deployed before deployment ids`,
+};
+
+/** An id to show as an example: the form of a deployment id. */
+const EXAMPLE_DEPLOYMENT_ID = '3f2a9c1e-0b6d-4c1e-9a57-2f4b1d3e8c70';
 
 const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 const WHOLE_NUMBER = /^\d+$/;
@@ -110,6 +124,16 @@ export class Flags {
     const facts = instanceFacts(type);
     if (!facts) throw this.invalid(name, type, `an instance type from the catalog: ${INSTANCE_TYPE_NAMES.join(', ')}`);
     return { name: type, facts };
+  }
+
+  /** `--deployment`: a deployment id, or UNTAGGED; undefined when not given. */
+  deployment(): string | undefined {
+    const value = this.string('deployment');
+    if (value !== undefined && value !== UNTAGGED && !DEPLOYMENT_ID_PATTERN.test(value)) {
+      throw this.invalid('deployment', value,
+        `a deployment id such as ${EXAMPLE_DEPLOYMENT_ID} (the Terraform output ${DEPLOYMENT_ID_OUTPUT}), or "${UNTAGGED}"`);
+    }
+    return value;
   }
 
   output(): OutputFormat {

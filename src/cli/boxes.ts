@@ -1,18 +1,20 @@
 /**
  * The boxes of this stack, found by their tags in a region (Name = the config's name, and the
- * ManagedBy tag), so the daily commands work without Terraform state; and the SSH key and the
- * Session Manager route to reach them.
+ * ManagedBy tag), so the daily commands work without Terraform state; one deployment's of them, told
+ * apart by the deployment tag; and the SSH key and the Session Manager route to reach them.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Instance } from '@aws-sdk/client-ec2';
-import { KEY_PARAMETER_PREFIX, keyFileName, MANAGED_BY_TAG } from '../catalog';
+import { DEPLOYMENT_ID_OUTPUT, DEPLOYMENT_TAG_KEY, KEY_PARAMETER_PREFIX, keyFileName, MANAGED_BY_TAG } from '../catalog';
+import { UNTAGGED } from './args';
 import { ec2Client, sdk, ssmClient } from './aws';
 import { CommandContext } from './command';
 import { CliError } from './errors';
-import { BoxState } from './report';
+import { isoOrDash } from './format';
+import { BoxState, DeploymentChoice } from './report';
 
 /** Every state but terminated: a stopped box is still the user's box. */
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
@@ -38,6 +40,7 @@ export function boxOf(instance: Instance): BoxState {
     launchTime: instance.LaunchTime?.toISOString() ?? null,
     keyName: instance.KeyName ?? null,
     stateReason: instance.StateReason?.Code ?? null,
+    deploymentId: instance.Tags?.find((tag) => tag.Key === DEPLOYMENT_TAG_KEY)?.Value ?? null,
   };
 }
 
@@ -52,8 +55,8 @@ async function describe(ctx: CommandContext, region: string, filters: { Name: st
   return found.map(boxOf).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
 }
 
-/** The boxes named `name` in `region`, terminated ones left out, ordered by instance id. */
-export function findBoxes(ctx: CommandContext, region: string, name: string): Promise<BoxState[]> {
+/** The boxes named `name` in `region`, of every deployment, terminated ones left out, ordered by instance id. */
+function findBoxes(ctx: CommandContext, region: string, name: string): Promise<BoxState[]> {
   return describe(ctx, region, [
     { Name: 'tag:Name', Values: [name] },
     { Name: `tag:${MANAGED_BY_TAG.key}`, Values: [MANAGED_BY_TAG.value] },
@@ -66,11 +69,97 @@ export function refreshBoxes(ctx: CommandContext, region: string, ids: string[])
   return describe(ctx, region, [], ids);
 }
 
-/** The boxes, for commands that act on them: none is an error naming what was looked for and where. */
-export async function requireBoxes(ctx: CommandContext, region: string, name: string): Promise<BoxState[]> {
-  const boxes = await findBoxes(ctx, region, name);
-  if (boxes.length > 0) return boxes;
-  throw new CliError(`no box named ${name} in ${region} (tags Name=${name}, ${MANAGED_BY_TAG.key}=${MANAGED_BY_TAG.value}); ` +
+// ---------------------------------------------------------------------------------------------
+// One deployment's boxes
+// ---------------------------------------------------------------------------------------------
+
+/** What a box command asks for. */
+export interface BoxQuery {
+  readonly region: string;
+  /** The configured name, the boxes' `Name` tag. */
+  readonly name: string;
+  /**
+   * `--deployment`: a deployment id, or UNTAGGED.
+   * @default - the only deployment with boxes of the name in the region; several are refused
+   */
+  readonly deployment?: string;
+  /**
+   * `--instance-id`: the deployment of that box, when no `deployment` is given.
+   * @default - as `deployment` says
+   */
+  readonly instanceId?: string;
+}
+
+export interface DeploymentBoxes {
+  /** `null`: no box of the name in the region at all, and no deployment asked for. */
+  readonly deployment: DeploymentChoice | null;
+  /** That deployment's boxes, ordered by instance id. */
+  readonly boxes: BoxState[];
+}
+
+/** The help paragraph of every command that acts on boxes. */
+export const DEPLOYMENT_NOTE =
+  'Two deployments with one name in one account and region (two people, two checkouts) are told\n' +
+  `apart by their boxes' ${DEPLOYMENT_TAG_KEY} tag, which is each deployment's Terraform output\n` +
+  `${DEPLOYMENT_ID_OUTPUT}. With one deployment there, the command acts on it and names it; with several it\n` +
+  'refuses and lists them, one line each, until --deployment picks one. Boxes deployed before\n' +
+  `deployment ids count as "${UNTAGGED}" until the stack is applied again, which tags them in place.\n\n`;
+
+/** How a sentence names a deployment: `deployment <id>`, or the boxes deployed before deployment ids. */
+export const describeDeployment = (id: string | null): string =>
+  id === null ? 'untagged boxes (deployed before deployment ids; the next apply tags them)' : `deployment ${id}`;
+
+/** `<name> in <region>, deployment <id>`: what a command acts on, as its output says it. */
+export const boxScope = (name: string, region: string, deployment: DeploymentChoice | null): string =>
+  `${name} in ${region}${deployment ? `, ${describeDeployment(deployment.id)}` : ''}`;
+
+/** The boxes by deployment: the ids in order, then the untagged boxes. */
+function byDeployment(boxes: readonly BoxState[]): Map<string | null, BoxState[]> {
+  const ids = [...new Set(boxes.map((b) => b.deploymentId))].sort((a, b) => (a === null ? 1 : b === null ? -1 : a.localeCompare(b)));
+  return new Map(ids.map((id) => [id, boxes.filter((b) => b.deploymentId === id)]));
+}
+
+/** One line per deployment to choose from: what `--deployment` takes, then its boxes with their state and launch time. */
+const deploymentLines = (groups: ReadonlyMap<string | null, readonly BoxState[]>): string[] =>
+  [...groups].map(([id, boxes]) =>
+    `${id ?? UNTAGGED}: ${boxes.map((b) => `${b.instanceId} ${b.state} (launched ${isoOrDash(b.launchTime)})`).join(', ')}`);
+
+/**
+ * Which deployment a command acts on. Two deployments of one name in one region (two people, two checkouts)
+ * each tag their boxes with their own id; boxes without the tag (deployed before deployment ids) count as one
+ * more. The CLI cannot read Terraform state, so it never guesses between them: it refuses, listing them.
+ */
+function chooseDeployment(query: BoxQuery, all: readonly BoxState[], groups: ReadonlyMap<string | null, readonly BoxState[]>): DeploymentChoice | null {
+  if (query.deployment !== undefined) return { id: query.deployment === UNTAGGED ? null : query.deployment, chosenBy: '--deployment' };
+  if (all.length === 0) return null;
+  if (query.instanceId !== undefined) {
+    const named = all.find((b) => b.instanceId === query.instanceId);
+    if (!named) throw new CliError(`no box ${query.instanceId} named ${query.name} in ${query.region}; boxes: ${all.map((b) => b.instanceId).join(', ')}`);
+    return { id: named.deploymentId, chosenBy: '--instance-id' };
+  }
+  if (groups.size === 1) return { id: [...groups.keys()][0], chosenBy: 'only-one' };
+  throw new CliError(`${groups.size} deployments have boxes named ${query.name} in ${query.region}; say which with --deployment ` +
+    `(its id is the Terraform output ${DEPLOYMENT_ID_OUTPUT} of the deployment):`, deploymentLines(groups));
+}
+
+/** The boxes of one deployment: the one asked for, or the only one there; an error lists them when that is unclear. */
+export async function deploymentBoxes(ctx: CommandContext, query: BoxQuery): Promise<DeploymentBoxes> {
+  const all = await findBoxes(ctx, query.region, query.name);
+  const groups = byDeployment(all);
+  const deployment = chooseDeployment(query, all, groups);
+  const boxes = deployment ? groups.get(deployment.id) ?? [] : [];
+  if (deployment && boxes.length === 0 && all.length > 0) {
+    throw new CliError(`--deployment ${query.deployment} has no box named ${query.name} in ${query.region}; the deployments that have:`,
+      deploymentLines(groups));
+  }
+  return { deployment, boxes };
+}
+
+/** As deploymentBoxes, for commands that act on boxes: none is an error naming what was looked for and where. */
+export async function requireDeploymentBoxes(ctx: CommandContext, query: BoxQuery): Promise<{ deployment: DeploymentChoice; boxes: BoxState[] }> {
+  const { deployment, boxes } = await deploymentBoxes(ctx, query);
+  if (deployment && boxes.length > 0) return { deployment, boxes };
+  throw new CliError(`no box named ${query.name} in ${query.region} (tags Name=${query.name}, ${MANAGED_BY_TAG.key}=${MANAGED_BY_TAG.value}); ` +
     'deploy it first (npx cdktf deploy), or give --region where it runs');
 }
 

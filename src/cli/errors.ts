@@ -12,11 +12,17 @@ export const EXIT_NOT_DONE = 1;
 export const EXIT_DRIFT = 1;
 export const EXIT_ERROR = 2;
 
-/** A failure phrased for the person at the terminal. The message is printed as is, on one line. */
+/**
+ * A failure phrased for the person at the terminal. The message is printed as is, on one line; `details`,
+ * when a choice must be listed (one line per thing to choose from), each on an indented line after it.
+ */
 export class CliError extends Error {
-  constructor(message: string) {
+  readonly details: readonly string[];
+
+  constructor(message: string, details: readonly string[] = []) {
     super(oneLine(message));
     this.name = 'CliError';
+    this.details = details.map(oneLine);
   }
 }
 

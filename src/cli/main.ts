@@ -73,7 +73,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     const message =
       error instanceof CliError ? error.message : `unexpected error: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;
-    io.stderr.write(`${PROGRAM}: ${message}\n`);
+    const details = error instanceof CliError ? error.details.map((detail) => `  ${detail}\n`).join('') : '';
+    io.stderr.write(`${PROGRAM}: ${message}\n${details}`);
     return EXIT_ERROR;
   }
 }

@@ -446,6 +446,22 @@ export interface BoxState {
   readonly keyName: string | null;
   /** EC2's state reason code, e.g. `Server.SpotInstanceShutdown` for a spot box stopped for capacity. */
   readonly stateReason: string | null;
+  /** Its `trainium-spot:deployment` tag; `null` on a box deployed before deployment ids, until the next apply tags it. */
+  readonly deploymentId: string | null;
+}
+
+/** The one deployment a box command acted on, among those with boxes of the configured name in the region. */
+export interface DeploymentChoice {
+  /**
+   * The deployment's id: its Terraform output `deployment_id`, which its boxes carry as the `trainium-spot:deployment`
+   * tag. `null`: the boxes without that tag (deployed before deployment ids), which count as one deployment.
+   */
+  readonly id: string | null;
+  /**
+   * `--deployment`: given by that flag; `--instance-id`: the deployment of the box that flag named (`ssh`);
+   * `only-one`: the only deployment with boxes of that name in the region.
+   */
+  readonly chosenBy: '--deployment' | '--instance-id' | 'only-one';
 }
 
 /**
@@ -512,6 +528,8 @@ export interface StatusReport extends Report<'status'> {
   readonly name: string;
   /** The SSM State Manager association whose status `agent` shows: `<name>-agent`. */
   readonly agentAssociation: string;
+  /** Whose boxes these are; `null` when no box of the name was found at all and `--deployment` named none. */
+  readonly deployment: DeploymentChoice | null;
   readonly boxes: readonly BoxStatus[];
   /** Sum over the running boxes, USD per hour, storage not included. */
   readonly costPerHour: number;
@@ -530,6 +548,7 @@ export interface StartedBox extends BoxState {
 export interface StartReport extends Report<'start'> {
   readonly region: string;
   readonly name: string;
+  readonly deployment: DeploymentChoice;
   /** `capacity-not-back`: a spot box waits for capacity; `timed-out`: not running and reachable in time. */
   readonly outcome: 'ready' | 'capacity-not-back' | 'timed-out';
   readonly boxes: readonly StartedBox[];
@@ -541,6 +560,7 @@ export interface StartReport extends Report<'start'> {
 export interface StopReport extends Report<'stop'> {
   readonly region: string;
   readonly name: string;
+  readonly deployment: DeploymentChoice;
   readonly stopped: readonly { readonly instanceId: string; readonly previousState: string; readonly currentState: string }[];
   /** Boxes that were stopped or stopping already. */
   readonly alreadyStopped: readonly string[];
@@ -550,6 +570,7 @@ export interface StopReport extends Report<'stop'> {
 export interface SshReport extends Report<'ssh'> {
   readonly region: string;
   readonly instanceId: string;
+  readonly deployment: DeploymentChoice;
   /** `session-manager` unless sshCidrs opens port 22 and the box has a public IP. */
   readonly route: 'session-manager' | 'public-ip';
   /** The ssh command line, program first. */
@@ -562,6 +583,8 @@ export interface SshConfigReport extends Report<'ssh-config'> {
   /** The ssh config that includes it. */
   readonly includedFrom: string;
   readonly action: 'written' | 'unchanged' | 'removed' | 'absent';
+  /** Whose boxes the blocks reach; `null` for `--remove`, which asks AWS nothing. */
+  readonly deployment: DeploymentChoice | null;
   readonly hosts: readonly { readonly alias: string; readonly instanceId: string }[];
 }
 

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { Fn } from 'cdktf';
 import { SsmAssociation } from '@cdktf/provider-aws/lib/ssm-association';
 import { SsmDocument } from '@cdktf/provider-aws/lib/ssm-document';
 import { AGENT_SCHEDULE, agentAssociationName, RESERVED_DOCUMENT_NAME_PREFIXES } from '../catalog';
@@ -9,13 +10,20 @@ export interface BoxAgentProps {
   readonly name: string;
   /** The rendered document (src/userdata/agent.ts). */
   readonly document: AgentDocument;
-  /** The tag that marks the boxes that run the agent: every instance with this key and value gets it. */
-  readonly targetTag: { readonly key: string; readonly value: string };
+  /**
+   * The deployment's tag (its value: the deployment id, known at apply): every instance that carries it gets
+   * the agent, and no box of another deployment of the same name does.
+   */
+  readonly deploymentTag: { readonly key: string; readonly value: string };
   /** Reference (no `${}`) to the key pair's OpenSSH public key, which the agent authorizes on every box. */
   readonly publicKeyRef: string;
 }
 
-/** The document's name: the association's, unless that starts with a prefix AWS reserves. */
+/**
+ * The document's name before the deployment's part: the association's, unless that starts with a prefix
+ * AWS reserves. Document names are unique in an account and region; the deployment id's first 8
+ * characters make two deployments of one name two documents.
+ */
 export function agentDocumentName(name: string): string {
   const reserved = RESERVED_DOCUMENT_NAME_PREFIXES.some((prefix) => name.toLowerCase().startsWith(prefix));
   return reserved ? `trainium-spot-${name}-agent` : agentAssociationName(name);
@@ -44,7 +52,7 @@ export class BoxAgent extends Construct {
   constructor(scope: Construct, id: string, props: BoxAgentProps) {
     super(scope, id);
     const document = new SsmDocument(this, 'document', {
-      name: agentDocumentName(props.name),
+      name: `${agentDocumentName(props.name)}-${Fn.substr(props.deploymentTag.value, 0, 8)}`,
       documentType: 'Command',
       documentFormat: 'JSON',
       // The installer is shell: its `${` must reach SSM as written, not as Terraform interpolation.
@@ -54,7 +62,7 @@ export class BoxAgent extends Construct {
     new SsmAssociation(this, 'association', {
       name: document.name,
       associationName: this.associationName,
-      targets: [{ key: `tag:${props.targetTag.key}`, values: [props.targetTag.value] }],
+      targets: [{ key: `tag:${props.deploymentTag.key}`, values: [props.deploymentTag.value] }],
       parameters: {
         documentHash: props.document.hash,
         // Type and key only: a key's comment is free text, and the document allows no free text.

@@ -1,11 +1,13 @@
 import { Construct } from 'constructs';
 import { TerraformOutput } from 'cdktf';
-import { keyFileName, LOGIN_USER, sessionManagerProxyCommand } from '../catalog';
+import { DEPLOYMENT_ID_OUTPUT, DEPLOYMENT_TAG_KEY, keyFileName, LOGIN_USER, sessionManagerProxyCommand } from '../catalog';
 import type { BoxList } from './launch-spec';
 
 export interface BoxOutputsProps {
   readonly name: string;
   readonly region: string;
+  /** The deployment's id (a reference resolved at apply), which its boxes carry as a tag. */
+  readonly deploymentId: string;
   /** `spot`, `on-demand`, ... or, for `auto`, the plan-time decision. */
   readonly market: string;
   /** References (no `${}`) to the lists of instance ids and public IPs, one element per box. */
@@ -52,6 +54,9 @@ export class BoxOutputs extends Construct {
     const firstInText = (ref: string) => `\${try(${ref}[0], "")}`;
     const region = props.region;
 
+    output(DEPLOYMENT_ID_OUTPUT, props.deploymentId,
+      `This deployment's id, generated at its first apply and kept; its boxes carry it as the ${DEPLOYMENT_TAG_KEY} tag, ` +
+      'and trainium-spot --deployment takes it where two deployments share a name');
     output('market', props.market, 'Purchase market of the boxes: spot, on-demand, capacity-block or capacity-reservation');
     output('instance_ids', `\${${props.instanceIdsRef}}`, 'EC2 instance ids, one per box');
     output('instance_id', first(props.instanceIdsRef), 'EC2 instance id of the first box');

@@ -22,6 +22,10 @@ export interface OnDemandInstancesProps {
   readonly market: InstanceMarket;
   /** How many boxes: a number, or a plan-time expression (the `auto` market). */
   readonly count: BoxCount;
+  /**
+   * The tags only the instances carry, beyond the provider's default tags (RunInstances applies those
+   * itself); values known only at apply are fine. The volumes get the `Name` alone.
+   */
   readonly instanceTags: Readonly<Record<string, string>>;
   readonly preconditions: Precondition[];
 }
@@ -48,7 +52,7 @@ export class OnDemandInstances extends Construct implements BoxList {
       // `shutdown -h now` from the idle check must stop the box, not terminate it.
       instanceInitiatedShutdownBehavior: 'stop',
       // The provider's default tags add the rest (RunInstances tags the instance and volumes itself).
-      tags: { Name: props.instanceTags.Name },
+      tags: props.instanceTags,
       volumeTags: { Name: props.instanceTags.Name },
       lifecycle: { ignoreChanges: [...creationOnlyArguments(props.launch), ...marketIgnoredChanges(props.market)], precondition: props.preconditions },
     });

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOGIN_USER, sessionManagerProxyCommand } from '../../catalog';
-import { Flags, FlagSpecs } from '../args';
-import { cachedKey, homeOf, requireBoxes, writePrivateFile } from '../boxes';
+import { DEPLOYMENT_FLAG, Flags, FlagSpecs } from '../args';
+import { boxScope, cachedKey, DEPLOYMENT_NOTE, homeOf, requireDeploymentBoxes, writePrivateFile } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandTarget } from '../config';
 import { EXIT_OK } from '../errors';
@@ -15,6 +15,7 @@ import { SCHEMA_VERSION, SshConfigReport } from '../report';
 
 const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
+  deployment: DEPLOYMENT_FLAG,
   remove: { type: 'boolean', description: 'Take the Host blocks out again' },
 };
 
@@ -76,17 +77,19 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const { config, region } = commandTarget(ctx, flags);
   const home = homeOf(ctx.io.env);
   const paths = pathsFor(home, config.name);
-  const report = (action: SshConfigReport['action'], hosts: SshConfigReport['hosts']): SshConfigReport => ({
-    schemaVersion: SCHEMA_VERSION, command: 'ssh-config', file: paths.file, includedFrom: paths.userConfig, action, hosts,
+  const report = (action: SshConfigReport['action'], deployment: SshConfigReport['deployment'], hosts: SshConfigReport['hosts']): SshConfigReport => ({
+    schemaVersion: SCHEMA_VERSION, command: 'ssh-config', file: paths.file, includedFrom: paths.userConfig, action, deployment, hosts,
   });
 
   if (flags.boolean('remove')) {
-    emit(ctx, report(remove(paths), []), (r) =>
+    flags.reject(['deployment'], 'with --remove, which takes out the whole file');
+    emit(ctx, report(remove(paths), null, []), (r) =>
       r.action === 'removed' ? `Removed ${r.file} and, with no other blocks left, its Include.\n` : `Nothing to remove: ${r.file} does not exist.\n`);
     return EXIT_OK;
   }
 
-  const boxes = await requireBoxes(ctx, region, config.name);
+  const { deployment, boxes } = await requireDeploymentBoxes(ctx, { region, name: config.name, deployment: flags.deployment() });
+  const scope = boxScope(config.name, region, deployment);
   const hosts = boxes.map((b, i) => ({ alias: i === 0 ? config.name : `${config.name}-${i + 1}`, instanceId: b.instanceId }));
   const keyName = boxes[0].keyName;
   const identity = config.sshPublicKey === undefined && keyName
@@ -101,14 +104,14 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     // The Session Manager channel already proves which instance answers.
     '  StrictHostKeyChecking accept-new',
   ].join('\n'));
-  const content = `# Written by trainium-spot ssh-config for ${config.name} in ${region}; rewritten on every run.\n` +
+  const content = `# Written by trainium-spot ssh-config for ${scope}; rewritten on every run.\n` +
     `${blocks.join('\n\n')}\n`;
   const unchanged = readOr(paths.file, '') === content;
   if (!unchanged) writePrivateFile(paths.file, content);
   ensureIncluded(paths.userConfig);
 
-  emit(ctx, report(unchanged ? 'unchanged' : 'written', hosts), (r) =>
-    `${r.action === 'written' ? 'Wrote' : 'Up to date:'} ${r.file} (included from ${r.includedFrom})\n` +
+  emit(ctx, report(unchanged ? 'unchanged' : 'written', deployment, hosts), (r) =>
+    `${r.action === 'written' ? 'Wrote' : 'Up to date:'} ${r.file} (included from ${r.includedFrom}) for ${scope}\n` +
     r.hosts.map((h) => `  ssh ${h.alias}    # ${h.instanceId} through Session Manager\n`).join(''));
   return EXIT_OK;
 }
@@ -116,7 +119,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
 export const sshConfigCommand: CommandSpec = {
   name: 'ssh-config',
   summary: 'Write Host blocks so that `ssh <name>` and VS Code Remote-SSH reach the boxes',
-  usage: ['ssh-config [--region REGION]', 'ssh-config --remove'],
+  usage: ['ssh-config [--region REGION] [--deployment ID]', 'ssh-config --remove'],
   flags: FLAGS,
   examples: ['trainium-spot ssh-config && ssh trainium-spot', 'trainium-spot ssh-config --remove'],
   notes:
@@ -124,6 +127,7 @@ export const sshConfigCommand: CommandSpec = {
     `"${INCLUDE_LINE}", and nothing else of it changes. Running it again rewrites the file in place\n` +
     '(only when something changed); --remove deletes it, and the Include line once no file is left.\n' +
     'Hosts reach boxes by instance id through Session Manager, so stops and starts never break them.\n\n' +
+    DEPLOYMENT_NOTE +
     'Exit codes: 0 written, unchanged or removed, 2 error.',
   run,
 };

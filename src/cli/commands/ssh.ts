@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { LOGIN_USER, sessionManagerProxyCommand } from '../../catalog';
-import { Flags, FlagSpecs } from '../args';
-import { cachedKey, homeOf, requireBoxes } from '../boxes';
+import { DEPLOYMENT_FLAG, Flags, FlagSpecs } from '../args';
+import { boxScope, cachedKey, DEPLOYMENT_NOTE, homeOf, requireDeploymentBoxes } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandTarget } from '../config';
 import { CliError, EXIT_OK } from '../errors';
@@ -14,21 +14,25 @@ import { SCHEMA_VERSION, SshReport } from '../report';
 
 const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
-  'instance-id': { type: 'string', placeholder: 'ID', description: 'Which box (default: the first running one)' },
+  deployment: DEPLOYMENT_FLAG,
+  'instance-id': { type: 'string', placeholder: 'ID', description: 'Which box, of whichever deployment (default: the first running one)' },
   print: { type: 'boolean', description: 'Print the ssh command instead of running it' },
 };
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const wanted = flags.string('instance-id');
   const { config, region } = commandTarget(ctx, flags);
-  const boxes = await requireBoxes(ctx, region, config.name);
+  const { deployment, boxes } = await requireDeploymentBoxes(ctx, { region, name: config.name, deployment: flags.deployment(), instanceId: wanted });
+  const scope = boxScope(config.name, region, deployment);
   const box = wanted ? boxes.find((b) => b.instanceId === wanted) : boxes.find((b) => b.state === 'running');
   if (!box) {
     throw new CliError(wanted
-      ? `no box ${wanted} named ${config.name} in ${region}; boxes: ${boxes.map((b) => b.instanceId).join(', ')}`
-      : `no running box named ${config.name} in ${region} (${boxes.map((b) => `${b.instanceId} ${b.state}`).join(', ')}); start it with: trainium-spot start`);
+      ? `no box ${wanted} named ${scope}; its boxes: ${boxes.map((b) => b.instanceId).join(', ')}`
+      : `no running box named ${scope} (${boxes.map((b) => `${b.instanceId} ${b.state}`).join(', ')}); start it with: trainium-spot start`);
   }
   if (box.state !== 'running') throw new CliError(`${box.instanceId} is ${box.state}; start it with: trainium-spot start`);
+  // Which box of which deployment, where a person sees it: stdout is ssh's, or the command for scripts.
+  if (ctx.output !== 'json') ctx.io.stderr.write(`trainium-spot: ${box.instanceId} of ${scope}\n`);
 
   const identity = config.sshPublicKey === undefined && box.keyName
     ? ['-i', await cachedKey(ctx, region, config.name, box.keyName, homeOf(ctx.io.env)), '-o', 'IdentitiesOnly=yes']
@@ -40,7 +44,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
       `${LOGIN_USER}@${box.instanceId}`];
   if (flags.boolean('print') || ctx.output === 'json') {
     const report: SshReport = {
-      schemaVersion: SCHEMA_VERSION, command: 'ssh', region, instanceId: box.instanceId,
+      schemaVersion: SCHEMA_VERSION, command: 'ssh', region, instanceId: box.instanceId, deployment,
       route: direct ? 'public-ip' : 'session-manager', argv,
     };
     emit(ctx, report, (r) => `${r.argv.map(shellQuote).join(' ')}\n`);
@@ -64,13 +68,15 @@ function runSsh(argv: readonly string[]): Promise<number> {
 export const sshCommand: CommandSpec = {
   name: 'ssh',
   summary: 'Connect to a running box (Session Manager unless sshCidrs opens port 22)',
-  usage: ['ssh [--region REGION] [--instance-id ID] [--print]'],
+  usage: ['ssh [--region REGION] [--deployment ID] [--instance-id ID] [--print]'],
   flags: FLAGS,
   examples: ['trainium-spot ssh', 'trainium-spot ssh --print'],
   notes:
     'The private key of a generated key pair is fetched from its SSM SecureString once and kept at\n' +
     '~/.ssh/<name>-<key pair id>.pem (mode 0600). With sshPublicKey configured your own key is used.\n' +
-    'The Session Manager route needs the AWS CLI and its Session Manager plugin on this machine.\n\n' +
+    'The Session Manager route needs the AWS CLI and its Session Manager plugin on this machine.\n' +
+    'Which box of which deployment it connects to is one line on stderr.\n\n' +
+    DEPLOYMENT_NOTE +
     'Exit codes: ssh\'s own; 0 with --print; 2 error before ssh ran.',
   run,
 };

@@ -4,9 +4,9 @@
  * when capacity does (its persistent request restarts it); start says so instead of failing.
  */
 import { LOGIN_USER } from '../../catalog';
-import { Flags, FlagSpecs } from '../args';
+import { DEPLOYMENT_FLAG, Flags, FlagSpecs } from '../args';
 import { ec2Client, sdk, ssmClient } from '../aws';
-import { refreshBoxes, requireBoxes, SPOT_CAPACITY_STOP } from '../boxes';
+import { boxScope, DEPLOYMENT_NOTE, refreshBoxes, requireDeploymentBoxes, SPOT_CAPACITY_STOP } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandTarget } from '../config';
 import { AwsCallError, EXIT_NOT_DONE, EXIT_OK } from '../errors';
@@ -18,6 +18,7 @@ const DEFAULT_INTERVAL_SECONDS = 5;
 
 const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
+  deployment: DEPLOYMENT_FLAG,
   timeout: { type: 'string', placeholder: 'SECONDS', description: `How long to wait for running and reachable (default: ${DEFAULT_TIMEOUT_SECONDS})` },
   interval: { type: 'string', placeholder: 'SECONDS', description: `Seconds between checks while waiting (default: ${DEFAULT_INTERVAL_SECONDS})` },
 };
@@ -99,8 +100,9 @@ const connectCommands = (region: string, instanceId: string) => ({
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const timeoutSeconds = flags.wholeNumber('timeout', 0) ?? DEFAULT_TIMEOUT_SECONDS;
   const intervalSeconds = flags.wholeNumber('interval', 0) ?? DEFAULT_INTERVAL_SECONDS;
+  const wanted = flags.deployment();
   const { config, region } = commandTarget(ctx, flags);
-  const boxes = await requireBoxes(ctx, region, config.name);
+  const { deployment, boxes } = await requireDeploymentBoxes(ctx, { region, name: config.name, deployment: wanted });
 
   // A spot box that EC2 stopped for capacity is EC2's to restart: its persistent request does it
   // when capacity returns, and StartInstances on it fails.
@@ -126,6 +128,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     command: 'start',
     region,
     name: config.name,
+    deployment,
     outcome,
     boxes: started,
     connect: connectCommands(region, first.instanceId),
@@ -153,13 +156,13 @@ function renderStart(r: StartReport, timeoutSeconds: number): string {
     : r.outcome === 'timed-out'
       ? `Not running and reachable after ${timeoutSeconds} s; run trainium-spot status to follow it.\n`
       : '';
-  return `${lines.join('\n')}\n${tail}`;
+  return `${boxScope(r.name, r.region, r.deployment)}:\n${lines.join('\n')}\n${tail}`;
 }
 
 export const startCommand: CommandSpec = {
   name: 'start',
   summary: 'Start the stopped boxes and wait until they run and Session Manager reaches them',
-  usage: ['start [--region REGION] [--timeout SECONDS] [--interval SECONDS]'],
+  usage: ['start [--region REGION] [--deployment ID] [--timeout SECONDS] [--interval SECONDS]'],
   flags: FLAGS,
   examples: ['trainium-spot start', 'trainium-spot start --output json | jq -r .outcome'],
   notes:
@@ -167,6 +170,7 @@ export const startCommand: CommandSpec = {
     'ssh-config connect by instance id through Session Manager, so that never matters.\n' +
     'A spot box stopped by EC2 for capacity (state reason Server.SpotInstanceShutdown), or refused\n' +
     'with InsufficientInstanceCapacity, restarts on its own when capacity returns.\n\n' +
+    DEPLOYMENT_NOTE +
     'Exit codes: 0 running and reachable, 1 capacity not back or not ready in time, 2 error.',
   run,
 };

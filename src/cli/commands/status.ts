@@ -8,9 +8,9 @@ import type { _InstanceType } from '@aws-sdk/client-ec2';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { InstanceAssociationStatusInfo, SSMClient } from '@aws-sdk/client-ssm';
 import { agentAssociationName, IDLE_METRIC, instanceFacts } from '../../catalog';
-import { Flags, FlagSpecs } from '../args';
+import { DEPLOYMENT_FLAG, Flags, FlagSpecs } from '../args';
 import { cloudWatchClient, ec2Client, sdk, SecondaryCalls, ssmClient } from '../aws';
-import { findBoxes } from '../boxes';
+import { boxScope, DEPLOYMENT_NOTE, deploymentBoxes } from '../boxes';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandTarget } from '../config';
 import { EXIT_NOT_DONE, EXIT_OK, oneLine } from '../errors';
@@ -20,6 +20,7 @@ import { AgentStatus, BoxState, BoxStatus, SCHEMA_VERSION, StatusReport } from '
 
 const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
+  deployment: DEPLOYMENT_FLAG,
 };
 
 /** How far back the idle verdict may date: the check publishes every minute or so. */
@@ -150,10 +151,11 @@ export function costPerHour(box: BoxState, spotPrice: number | null): number {
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
+  const wanted = flags.deployment();
   const { config, region } = commandTarget(ctx, flags);
   const now = new Date();
   // The one call status cannot do without: its failure is the command's error.
-  const boxes = await findBoxes(ctx, region, config.name);
+  const { deployment, boxes } = await deploymentBoxes(ctx, { region, name: config.name, deployment: wanted });
   const association = agentAssociationName(config.name);
   const calls = new SecondaryCalls(ctx.aws);
   const cloudWatch = boxes.some((b) => b.state === 'running') ? cloudWatchClient(region) : undefined;
@@ -185,6 +187,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     region,
     name: config.name,
     agentAssociation: association,
+    deployment,
     boxes: statuses,
     costPerHour: roundTo(statuses.reduce((sum, b) => sum + b.costPerHour, 0), 6),
     failedCalls,
@@ -238,19 +241,20 @@ function renderStatus(r: StatusReport, now: Date): string {
   );
   const running = r.boxes.filter((b) => b.state === 'running').length;
   const next = running > 0 ? 'Connect: trainium-spot ssh' : 'Start: trainium-spot start';
-  return `${r.name} in ${r.region}: ${plural(r.boxes.length, 'box', 'boxes')}, ${running} running\n${table}${agentFailures(r)}` +
+  return `${boxScope(r.name, r.region, r.deployment)}: ${plural(r.boxes.length, 'box', 'boxes')}, ${running} running\n${table}${agentFailures(r)}` +
     `Running boxes cost ${usd(r.costPerHour)}/h (storage extra). ${next}\n`;
 }
 
 export const statusCommand: CommandSpec = {
   name: 'status',
   summary: 'Every box of the stack: state, market, IP, uptime, agent health, idle verdict, cost per hour',
-  usage: ['status [--region REGION]'],
+  usage: ['status [--region REGION] [--deployment ID]'],
   flags: FLAGS,
   examples: ['trainium-spot status', 'trainium-spot status --output json | jq -r .boxes[0].publicIp'],
   notes:
     'Boxes are found by their tags (Name = the configured name, ManagedBy=trainium-spot) in the\n' +
     'configured region, so status needs no Terraform state.\n\n' +
+    DEPLOYMENT_NOTE +
     'Agent: the SSM State Manager association <name>-agent on the box, which installs its software:\n' +
     '"success v3 at 15:02Z" (document version 3 ran then), "failed v3 at 15:02Z" (SSM\'s reason is\n' +
     'printed under the table), "pending", or "none" (SSM has no status for the box: it has not\n' +
