@@ -10,11 +10,20 @@ import { lowCpuThresholdPercent } from '../src/stack';
 import { blocksOf, synthesizeJson } from './support/synth';
 
 const FIXTURE = path.join(__dirname, 'userdata', 'fixtures', 'backstop.conf');
-const METRICS: Record<string, [string, string]> = {
-  verdict: ['TrainiumSpot/Idle', 'StopVerdict'],
+/** The verdict's namespace as the model has it, one box's values as placeholders. */
+const VERDICT_NAMESPACE = /^VERDICT_NAMESPACE='([^']+)'$/m.exec(fs.readFileSync(FIXTURE, 'utf8'))?.[1];
+const METRICS: Record<string, [string | undefined, string]> = {
+  verdict: [VERDICT_NAMESPACE, 'StopVerdict'],
   cpu: ['AWS/EC2', 'CPUUtilization'],
   status: ['AWS/EC2', 'StatusCheckFailed'],
 };
+
+/** A box's plan-time values in the synthesized alarms, written as the model's placeholders. */
+function withPlaceholders(text: string): string {
+  return text.replace('${data.aws_partition.partition.partition}', '<partition>')
+    .replace(/\$\{data\.aws_caller_identity\.[^.}]+\.account_id\}/, '<account>')
+    .replace('${try(local.instance-ids[count.index], "")}', '<instance-id>');
+}
 
 /** The fixture's alarms: name, metric, statistic, comparison, threshold, N, M, missing data, action. */
 function modelAlarms(): string[][] {
@@ -34,8 +43,9 @@ describe('the backstop model in the timeline tests', () => {
     const alarm = alarms.find((a) => a.alarm_name === `trainium-spot-\${count.index}-${name}`);
     // THEN the alarm is the one the model evaluates
     expect(alarm).toBeDefined();
+    expect(METRICS[metric][0]).toBeDefined();
+    expect(withPlaceholders(alarm?.namespace)).toBe(METRICS[metric][0]);
     expect(alarm).toMatchObject({
-      namespace: METRICS[metric][0],
       metric_name: METRICS[metric][1],
       statistic,
       comparison_operator: comparison,
@@ -44,8 +54,8 @@ describe('the backstop model in the timeline tests', () => {
       evaluation_periods: Number(n),
       datapoints_to_alarm: Number(m),
       treat_missing_data: missing,
-      dimensions: { InstanceId: '${try(local.instance-ids[count.index], "")}' },
     });
+    expect(withPlaceholders(alarm?.dimensions.InstanceId)).toBe('<instance-id>');
     expect(Boolean(alarm?.alarm_actions)).toBe(action === 'stop');
   });
 
@@ -69,13 +79,15 @@ describe('the backstop model in the timeline tests', () => {
 });
 
 describe('the assembled stack', () => {
-  test('the box may publish its verdict to TrainiumSpot/Idle only, and the rule stops it through the runbook', () => {
+  test('the box may publish its verdict into its own namespace only, and the rule stops it through the runbook', () => {
     // WHEN
     const json = synthesizeJson({});
     // THEN
     const documents = Object.values(json.data.aws_iam_policy_document);
     const publish = documents.find((d) => d.statement[0].actions[0] === 'cloudwatch:PutMetricData');
-    expect(publish?.statement[0].condition).toEqual([{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle'] }]);
+    expect(publish?.statement[0].condition).toEqual([
+      { test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle/$${ec2:SourceInstanceARN}'] },
+    ]);
     expect(blocksOf(json, 'aws_cloudwatch_event_target')[0].arn).toMatch(
       /^arn:\$\{data\.aws_partition\.partition\.partition\}:ssm:us-east-2:\$\{data\.aws_caller_identity\.[^.]+\.account_id\}:automation-definition\/AWS-StopEC2Instance$/);
     expect(blocksOf(json, 'aws_cloudwatch_event_rule').some((r) => r.event_pattern.includes('CloudWatch Alarm State Change'))).toBe(true);

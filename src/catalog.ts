@@ -575,10 +575,33 @@ export const sessionManagerProxyCommand = (region: string): string =>
 /**
  * The custom metric the on-box idle check publishes after each check, per box (dimension
  * `InstanceId`): 1 when the check stops the box (idle for the whole window), 0 otherwise. The
- * backstop alarms read it, the instance profile may publish to this namespace alone, and `status`
- * shows the latest value.
+ * backstop alarms read it and `status` shows the latest value.
+ *
+ * Each box publishes into a namespace of its own, verdictNamespace(<its instance ARN>), the only one its
+ * role allows: CloudWatch scopes PutMetricData by namespace (`cloudwatch:namespace`) and has no condition
+ * key on dimensions, so in one shared namespace any box could publish any other box's verdict and stop it,
+ * or silence its backstop (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html,
+ * checked 2026-12-07). `namespaceRoot` is what every box's namespace starts with.
  */
-export const IDLE_METRIC = { namespace: 'TrainiumSpot/Idle', name: 'StopVerdict', dimension: 'InstanceId' } as const;
+export const IDLE_METRIC = { namespaceRoot: 'TrainiumSpot/Idle', name: 'StopVerdict', dimension: 'InstanceId' } as const;
+
+/**
+ * The namespace of one box's verdict: IDLE_METRIC's root, a slash, the box's instance ARN. The ARN is what
+ * IAM's `${ec2:SourceInstanceARN}` holds in a call signed with the box's role credentials
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html, checked 2026-12-07).
+ * A valid namespace: 1 to 255 ASCII characters without control characters, not starting with `:`
+ * (CloudWatch API Reference, PutMetricData and Metric, checked 2026-12-07); `TrainiumSpot/Idle/` and the
+ * longest ARN a supported region gives are under 100.
+ */
+export const verdictNamespace = (instanceArn: string): string => `${IDLE_METRIC.namespaceRoot}/${instanceArn}`;
+
+/**
+ * An EC2 instance's ARN up to its id: `arn:${Partition}:ec2:${Region}:${Account}:instance/`, followed by the
+ * instance id (Service Authorization Reference, Amazon EC2, resource type `instance`,
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html, checked 2026-12-07).
+ */
+export const instanceArnPrefix = (partition: string, region: string, account: string): string =>
+  `arn:${partition}:ec2:${region}:${account}:instance/`;
 
 // ---------------------------------------------------------------------------------------------
 // Look-ups
@@ -597,6 +620,18 @@ export function regionsOffering(instanceType: string): string[] {
 
 /** Region codes look like `us-east-2` (or `us-gov-west-1`). */
 export const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+/**
+ * The AWS partition of a region code REGION_PATTERN admits: `cn-*` is aws-cn, `us-gov-*` aws-us-gov,
+ * every other aws. Source: the AWS SDK for JavaScript v3's partition table (`regionRegex`
+ * `^cn\-\w+\-\d+$` and `^us\-gov\-\w+\-\d+$`; the installed @aws-sdk/core carries the same),
+ * https://github.com/aws/aws-sdk-js-v3/blob/main/packages/util-endpoints/src/lib/aws/partitions.json, checked 2026-12-07.
+ */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
 
 /** AZ IDs look like `use2-az3`: a region abbreviation and an AZ number. */
 export const AZ_ID_PATTERN = /^[a-z]{2,4}\d-az\d{1,2}$/;

@@ -4,12 +4,16 @@
  */
 import { Construct } from 'constructs';
 import { Precondition, TerraformLocal, TerraformStack } from 'cdktf';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { IamServiceLinkedRole } from '@cdktf/provider-aws/lib/iam-service-linked-role';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
-import { activateCommand, agentAssociationName, IDLE_METRIC, INSTANCE_TYPES, LOGIN_USER, MANAGED_BY_TAG, OWN_TAG_KEYS, PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS } from './catalog';
+import {
+  activateCommand, agentAssociationName, IDLE_METRIC, instanceArnPrefix, INSTANCE_TYPES, LOGIN_USER, MANAGED_BY_TAG, OWN_TAG_KEYS,
+  PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS, verdictNamespace,
+} from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
 import { BoxAgent } from './constructs/box-agent';
 import { BoxOutputs } from './constructs/box-outputs';
@@ -48,6 +52,10 @@ export class TrainiumSpotStack extends TerraformStack {
     const projectTags = { ...ownTags, ...userTags };
     new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
+    // The account the stack deploys into (no permission needed): the stop rule's runbook ARN, and the boxes' ARNs.
+    const account = new DataAwsCallerIdentity(this, 'caller').accountId;
+    // Every box's ARN is this and its instance id: each box publishes its verdict into a namespace of its own.
+    const boxArnPrefix = instanceArnPrefix(partition, config.region, account);
 
     // ---------------------------------------------------------------- shared pieces of every box
     const network = new Network(this, 'network', {
@@ -62,8 +70,7 @@ export class TrainiumSpotStack extends TerraformStack {
     });
     const publishVerdict = config.idle.enabled && config.idle.publishVerdict;
     const profile = new InstanceProfile(this, 'instance-profile', {
-      name: config.name, partition, allowRequiringImdsv2: usesSpotRequests(config),
-      metricNamespace: publishVerdict ? IDLE_METRIC.namespace : undefined,
+      name: config.name, partition, allowRequiringImdsv2: usesSpotRequests(config), publishVerdict,
     });
     if (config.sshPublicKey === undefined) new TlsProvider(this, 'tls');
     const sshKey = new SshKey(this, 'ssh-key', { name: config.name, publicKey: config.sshPublicKey });
@@ -126,6 +133,7 @@ export class TrainiumSpotStack extends TerraformStack {
       document: boxAgentDocument(config),
       deploymentTag: { key: OWN_TAG_KEYS.deployment, value: deployment.id },
       publicKeyRef: sshKey.publicKeyRef,
+      instanceArnPrefix: boxArnPrefix,
     });
 
     // ---------------------------------------------------------------- stopping and warnings
@@ -136,7 +144,7 @@ export class TrainiumSpotStack extends TerraformStack {
         partition,
         instanceCount: config.instanceCount,
         instanceIdsRef: instanceIds.fqn,
-        verdictNamespace: IDLE_METRIC.namespace,
+        verdictNamespacePrefix: verdictNamespace(boxArnPrefix),
         verdictMetricName: IDLE_METRIC.name,
         silentMinutes: config.idleAlarm.silentMinutes,
         lowCpuMinutes: config.idleAlarm.lowCpuMinutes,
@@ -146,6 +154,7 @@ export class TrainiumSpotStack extends TerraformStack {
         name: config.name,
         region: config.region,
         partition,
+        account,
         instanceCount: config.instanceCount,
         instanceIdsRef: instanceIds.fqn,
         alarmArnsRef: alarm.deadCheckAlarmArnsRef,

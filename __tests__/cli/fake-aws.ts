@@ -19,6 +19,8 @@ const BIN = path.join(ROOT, 'bin', 'trainium-spot.js');
 /** The private key the fake keeps in the SSM SecureString of the box's key pair. */
 export const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
 const KEY_PAIR_ID = 'key-0123456789abcdef0';
+/** The account that owns the boxes (DescribeInstances' reservation ownerId). */
+const ACCOUNT = '123456789012';
 /** The AMI id GetParameter answers with for any parameter outside /ec2/keypair/. */
 const AMI_ID = 'ami-0123456789abcdef0';
 
@@ -182,6 +184,7 @@ export class FakeAws {
     res.setHeader('content-type', target.startsWith('GraniteServiceVersion20100801.') ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1');
     const input = JSON.parse(body || '{}') as {
       QuotaCode?: string; Name?: string; InstanceId?: string; Path?: string; Recursive?: boolean; MaxResults?: number; NextToken?: string;
+      Namespace?: string; Dimensions?: { Name: string; Value: string }[];
     };
     const answer = (json: unknown) => void res.end(JSON.stringify(json));
     const fail = (type: string, message: string, httpStatus = 400) => {
@@ -237,8 +240,12 @@ export class FakeAws {
           }],
         });
       }
-      case 'GraniteServiceVersion20100801.GetMetricStatistics':
-        return answer({ Label: 'Idle', Datapoints: [{ Timestamp: Date.now() / 1000 - 120, Maximum: 0 }] });
+      case 'GraniteServiceVersion20100801.GetMetricStatistics': {
+        // As in CloudWatch, a box's verdict is only where the box may publish it: its own namespace.
+        const id = input.Dimensions?.find((d) => d.Name === 'InstanceId')?.Value;
+        const own = this.boxes.some((b) => b.id === id) && input.Namespace === `TrainiumSpot/Idle/arn:aws:ec2:${region}:${ACCOUNT}:instance/${id}`;
+        return answer({ Label: 'StopVerdict', Datapoints: own ? [{ Timestamp: Date.now() / 1000 - 120, Maximum: 0 }] : [] });
+      }
       default:
         return fail('IllegalArgumentException', `fake AWS does not answer ${target}`);
     }
@@ -266,7 +273,7 @@ export class FakeAws {
         const wanted = [...params.entries()].filter(([k]) => /^Filter\.\d+\.Value\.\d+$/.test(k)).map(([, v]) => v);
         const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'].filter((st) => wanted.includes(st));
         const shown = this.boxes.filter((b) => states.length === 0 || states.includes(b.state));
-        return answer(`<reservationSet><item><reservationId>r-1</reservationId><instancesSet>${shown.map(boxXml).join('')}</instancesSet></item></reservationSet>`);
+        return answer(`<reservationSet><item><reservationId>r-1</reservationId><ownerId>${ACCOUNT}</ownerId><instancesSet>${shown.map(boxXml).join('')}</instancesSet></item></reservationSet>`);
       }
       case 'StartInstances':
       case 'StopInstances': {

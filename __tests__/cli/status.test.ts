@@ -6,10 +6,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { IDLE_METRIC, INSTANCE_TYPES } from '../../src/catalog';
+import { IDLE_METRIC, INSTANCE_TYPES, partitionOf, verdictNamespace } from '../../src/catalog';
 import { StatusReport } from '../../src/cli/report';
 import { awsError, box, expectOneLine, runCli, runJson } from './cli-test-helpers';
 import { tableCell } from './table';
+
+/** The account that owns the boxes: DescribeInstances names it on each reservation. */
+const ACCOUNT = '123456789012';
 
 const ec2 = mockClient(EC2Client);
 const cloudWatch = mockClient(CloudWatchClient);
@@ -65,7 +68,7 @@ describe('status', () => {
 
   test('GIVEN one running spot box WHEN status --output json THEN it reports state, AZ, IP, uptime, idle verdict, spot price and cost', async () => {
     // GIVEN
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [box({ InstanceId: 'i-0aaa' })] }] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ OwnerId: ACCOUNT, Instances: [box({ InstanceId: 'i-0aaa' })] }] });
     cloudWatch.on(GetMetricStatisticsCommand).resolves({
       Datapoints: [
         { Timestamp: new Date('2026-12-01T10:00:00Z'), Maximum: 0 },
@@ -85,14 +88,59 @@ describe('status', () => {
     expect(json.boxes[0].uptimeMinutes).toBeGreaterThanOrEqual(89);
     expect(json.boxes[0].uptimeMinutes).toBeLessThanOrEqual(91);
     expect(json.costPerHour).toBe(0.4031);
+    expect(json.boxes[0].instanceArn).toBe('arn:aws:ec2:us-east-2:123456789012:instance/i-0aaa');
     expect(cloudWatch).toHaveReceivedCommandWith(GetMetricStatisticsCommand, {
-      Namespace: IDLE_METRIC.namespace, MetricName: IDLE_METRIC.name, Dimensions: [{ Name: 'InstanceId', Value: 'i-0aaa' }],
+      Namespace: 'TrainiumSpot/Idle/arn:aws:ec2:us-east-2:123456789012:instance/i-0aaa',
+      MetricName: IDLE_METRIC.name, Dimensions: [{ Name: 'InstanceId', Value: 'i-0aaa' }],
     });
   });
+
+  test('GIVEN two running boxes WHEN status THEN it reads each box\'s verdict in that box\'s own namespace, the only one the box may publish to', async () => {
+    // GIVEN
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ OwnerId: ACCOUNT, Instances: [box({ InstanceId: 'i-0aaa' })] }, { OwnerId: ACCOUNT, Instances: [box({ InstanceId: 'i-0bbb' })] }],
+    });
+    // WHEN
+    const { code } = await runJson<StatusReport>(['status']);
+    // THEN
+    expect(code).toBe(0);
+    expect(cloudWatch.commandCalls(GetMetricStatisticsCommand).map((c) => [c.args[0].input.Namespace, c.args[0].input.Dimensions]).sort()).toEqual([
+      [verdictNamespace('arn:aws:ec2:us-east-2:123456789012:instance/i-0aaa'), [{ Name: 'InstanceId', Value: 'i-0aaa' }]],
+      [verdictNamespace('arn:aws:ec2:us-east-2:123456789012:instance/i-0bbb'), [{ Name: 'InstanceId', Value: 'i-0bbb' }]],
+    ]);
+  });
+
+  test('GIVEN EC2 names no owner of the reservation WHEN status THEN the box has no ARN, its idle check shows "-", and no call guesses one', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [box({ InstanceId: 'i-0aaa' })] }] });
+
+    const { code, json, stderr } = await runJson<StatusReport>(['status']);
+
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(json.boxes[0]).toMatchObject({ instanceArn: null, idle: null });
+    expect(cloudWatch).toHaveReceivedCommandTimes(GetMetricStatisticsCommand, 0);
+  });
+
+  test('GIVEN a box in a China region WHEN status --region cn-north-1 THEN its namespace names the aws-cn partition', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ OwnerId: ACCOUNT, Instances: [box({ InstanceId: 'i-0aaa' })] }] });
+
+    const { json } = await runJson<StatusReport>(['status', '--region', 'cn-north-1']);
+
+    expect(json.boxes[0].instanceArn).toBe('arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0aaa');
+    expect(cloudWatch).toHaveReceivedCommandWith(GetMetricStatisticsCommand, {
+      Namespace: 'TrainiumSpot/Idle/arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0aaa',
+    });
+  });
+
+  test.each([['us-east-2', 'aws'], ['us-gov-west-1', 'aws-us-gov'], ['cn-north-1', 'aws-cn'], ['cn-northwest-1', 'aws-cn']])(
+    'the partition of %s is %s, as in the AWS SDK\'s partition table', (region, partition) => {
+      expect(partitionOf(region)).toBe(partition);
+    });
 
   test('GIVEN two boxes, one stopped and one on demand WHEN status THEN the table lists both and only the running one costs', async () => {
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [{
+        OwnerId: ACCOUNT,
         Instances: [
           box({ InstanceId: 'i-0bbb', state: 'stopped', StateReason: { Code: 'Client.UserInitiatedShutdown' } }),
           box({ InstanceId: 'i-0aaa', InstanceLifecycle: undefined }),
@@ -145,7 +193,7 @@ describe('status', () => {
 
 describe('status: the agent column', () => {
   beforeEach(() => {
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [box({ InstanceId: 'i-0aaa' })] }] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ OwnerId: ACCOUNT, Instances: [box({ InstanceId: 'i-0aaa' })] }] });
   });
 
   test('GIVEN the box ran the stack\'s association among others WHEN status THEN it shows that one: success, document version, time', async () => {
@@ -277,7 +325,7 @@ describe('status: the agent column', () => {
 describe('status: a failing secondary call leaves "-" and one warning line', () => {
   beforeEach(() => {
     ec2.on(DescribeInstancesCommand).resolves({
-      Reservations: [{ Instances: [box({ InstanceId: 'i-0aaa' }), box({ InstanceId: 'i-0bbb' })] }],
+      Reservations: [{ OwnerId: ACCOUNT, Instances: [box({ InstanceId: 'i-0aaa' }), box({ InstanceId: 'i-0bbb' })] }],
     });
     ssm.on(DescribeInstanceAssociationsStatusCommand).resolves({ InstanceAssociationStatusInfos: [agentEntry()] });
     cloudWatch.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Timestamp: new Date('2026-12-01T10:05:00Z'), Maximum: 0 }] });

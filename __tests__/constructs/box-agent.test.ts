@@ -11,12 +11,16 @@ const DOCUMENT: AgentDocument = {
   files: [],
 };
 
+/** arn:<partition>:ec2:<region>:<account>:instance/, as the stack gives it: known only at plan time. */
+const ARN_PREFIX = 'arn:${data.aws_partition.p.partition}:ec2:us-east-2:${data.aws_caller_identity.c.account_id}:instance/';
+
 function synth(name = 'lab') {
   const stack = new TerraformStack(Testing.app(), 'test');
   new AwsProvider(stack, 'aws', { region: 'us-east-2' });
   const deployment = new DataResource(stack, 'deployment');
   new BoxAgent(stack, 'agent', {
     name, document: DOCUMENT, deploymentTag: { key: 'trainium-spot:deployment', value: deployment.id }, publicKeyRef: 'aws_key_pair.k.public_key',
+    instanceArnPrefix: ARN_PREFIX,
   });
   return JSON.parse(Testing.synth(stack));
 }
@@ -31,7 +35,7 @@ describe('BoxAgent', () => {
     expect(document.content).toBe('{"schemaVersion":"2.2","mainSteps":[{"inputs":{"runCommand":["echo $${HOME} %%{x}"]}}]}');
   });
 
-  test('an association on every instance of this deployment, re-run every 30 minutes, passing the hash and the bare public key', () => {
+  test('an association on every instance of this deployment, re-run every 30 minutes, passing the hash, the bare public key and the ARN prefix', () => {
     // WHEN
     const association = onlyBlock(synth().resource, 'aws_ssm_association');
     // THEN
@@ -39,7 +43,12 @@ describe('BoxAgent', () => {
       association_name: 'lab-agent',
       targets: [{ key: 'tag:trainium-spot:deployment', values: ['${terraform_data.deployment.id}'] }],
       schedule_expression: 'rate(30 minutes)',
-      parameters: { documentHash: 'ab'.repeat(32), sshPublicKey: '${join(" ", slice(split(" ", trimspace(aws_key_pair.k.public_key)), 0, 2))}' },
+      parameters: {
+        documentHash: 'ab'.repeat(32),
+        sshPublicKey: '${join(" ", slice(split(" ", trimspace(aws_key_pair.k.public_key)), 0, 2))}',
+        // The box names its own verdict namespace from it, without asking the instance metadata service.
+        instanceArnPrefix: ARN_PREFIX,
+      },
     });
     // Run at once when created or changed: never only at the schedule.
     expect(association).not.toHaveProperty('apply_only_at_cron_interval');

@@ -5,9 +5,14 @@ import { IdleAlarm, IdleAlarmProps } from '../../src/constructs/idle-alarm';
 
 const props: IdleAlarmProps = {
   name: 'box', region: 'us-east-2', partition: 'aws', instanceCount: 2, instanceIdsRef: 'local.instance_ids',
-  verdictNamespace: 'TrainiumSpot/Idle', verdictMetricName: 'StopVerdict',
+  verdictNamespacePrefix: 'TrainiumSpot/Idle/arn:aws:ec2:us-east-2:${data.aws_caller_identity.caller.account_id}:instance/',
+  verdictMetricName: 'StopVerdict',
   silentMinutes: 10, lowCpuMinutes: 25, lowCpuThresholdPercent: 6.25,
 };
+
+/** Box n's own verdict namespace: the prefix and its instance id (a box may publish into no other). */
+const OWN_NAMESPACE = 'TrainiumSpot/Idle/arn:aws:ec2:us-east-2:${data.aws_caller_identity.caller.account_id}:instance/' +
+  '${try(local.instance_ids[count.index], "")}';
 
 describe('IdleAlarm', () => {
   const synthesized = Testing.synthScope((scope) => { new IdleAlarm(scope, 'alarm', props); });
@@ -18,7 +23,7 @@ describe('IdleAlarm', () => {
     expect(synthesized).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
       count: 2,
       alarm_name: 'box-${count.index}-verdict',
-      namespace: 'TrainiumSpot/Idle',
+      namespace: OWN_NAMESPACE,
       metric_name: 'StopVerdict',
       dimensions: { InstanceId: '${try(local.instance_ids[count.index], "")}' },
       statistic: 'Maximum',
@@ -39,7 +44,7 @@ describe('IdleAlarm', () => {
 
   test('silent: no verdict for silentMinutes, missing data breaching', () => {
     expect(named('silent')).toMatchObject({
-      namespace: 'TrainiumSpot/Idle', metric_name: 'StopVerdict', statistic: 'SampleCount',
+      namespace: OWN_NAMESPACE, metric_name: 'StopVerdict', statistic: 'SampleCount',
       comparison_operator: 'LessThanThreshold', threshold: 1, evaluation_periods: 10, datapoints_to_alarm: 10,
       treat_missing_data: 'breaching',
     });

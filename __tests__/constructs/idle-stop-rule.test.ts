@@ -4,7 +4,8 @@ import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-
 import { IdleStopRule, IdleStopRuleProps } from '../../src/constructs/idle-stop-rule';
 
 const props: IdleStopRuleProps = {
-  name: 'box', region: 'us-east-2', partition: 'aws', instanceCount: 2, instanceIdsRef: 'local.instance_ids',
+  name: 'box', region: 'us-east-2', partition: 'aws', account: '${data.aws_caller_identity.caller.account_id}',
+  instanceCount: 2, instanceIdsRef: 'local.instance_ids',
   alarmArnsRef: 'aws_cloudwatch_composite_alarm.dead[*].arn', instanceTags: { Project: 'box', ManagedBy: 'trainium-spot' },
 };
 
@@ -31,17 +32,15 @@ describe('IdleStopRule', () => {
   });
 
   test('fails when the target names the runbook without this account: it must carry the caller\'s account ID', () => {
-    // GIVEN the account EventBridge runs in, read from aws_caller_identity inside the construct
-    const callers = Object.keys(json.data.aws_caller_identity ?? {});
-    expect(callers).toHaveLength(1);
-    const account = `\${data.aws_caller_identity.${callers[0]}.account_id}`;
+    // GIVEN the account EventBridge runs in, which the stack reads from aws_caller_identity
+    const account = props.account;
     // THEN the target is the form AWS documents for an Automation target: region, account, runbook name
     const target = Object.values(json.resource.aws_cloudwatch_event_target)[0] as any;
     expect(target.arn).toBe(`arn:aws:ssm:us-east-2:${account}:automation-definition/AWS-StopEC2Instance`);
   });
 
   test('the role may start only the stop runbook: the one the target names, and the AWS-owned name IAM may see', () => {
-    const account = `\${data.aws_caller_identity.${Object.keys(json.data.aws_caller_identity)[0]}.account_id}`;
+    const account = props.account;
     const start = permissions.statement.find((s: any) => s.actions.includes('ssm:StartAutomationExecution'));
     expect(start.resources).toEqual([
       `arn:aws:ssm:us-east-2:${account}:automation-definition/AWS-StopEC2Instance`,

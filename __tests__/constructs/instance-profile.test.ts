@@ -110,17 +110,26 @@ describe('InstanceProfile for spot boxes', () => {
     expect(actions).not.toContain('ec2:ModifyInstanceMetadataOptions');
   });
 
-  test('GIVEN a metric namespace THEN the box may publish metrics to that namespace and no other', () => {
+  test('GIVEN publishVerdict THEN the box may publish metrics into its own verdict namespace only: TrainiumSpot/Idle/ and its instance ARN', () => {
+    // WHEN
     const withVerdict = JSON.parse(Testing.synthScope((scope) => {
-      new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws', metricNamespace: 'TrainiumSpot/Idle' });
+      new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws', publishVerdict: true });
     }));
+    // THEN the namespace is compared with the ARN of the instance whose credentials sign the call ($$ keeps the
+    // policy variable from Terraform); CloudWatch has no condition key on dimensions, so this is what separates boxes
     const documents = Object.values(withVerdict.data.aws_iam_policy_document) as any[];
     expect(documents.find((d) => d.statement[0].actions[0] === 'cloudwatch:PutMetricData').statement).toEqual([{
       actions: ['cloudwatch:PutMetricData'],
       resources: ['*'],
-      condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle'] }],
+      condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['TrainiumSpot/Idle/$${ec2:SourceInstanceARN}'] }],
     }]);
     expect(Object.values(withVerdict.resource.aws_iam_role_policy).map((p: any) => p.name_prefix))
       .toEqual(['deny-ssh-keys-', 'publish-verdict-']);
+  });
+
+  test('has no right to publish metrics by default', () => {
+    const synthesized = Testing.synthScope((scope) => { new InstanceProfile(scope, 'profile', { name: 'box', partition: 'aws' }); });
+    const documents = Object.values(JSON.parse(synthesized).data.aws_iam_policy_document) as any[];
+    expect(documents.flatMap((d) => d.statement).flatMap((st) => st.actions)).not.toContain('cloudwatch:PutMetricData');
   });
 });

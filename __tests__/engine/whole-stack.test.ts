@@ -66,7 +66,7 @@ function expectNoChanges(step: string, plan: PlanOutcome, module: string): void 
 
 /**
  * The user data and the agent's document Terraform plans are the renderers' text byte for byte (no `${`
- * or `%{` was read as a template), and the association passes the document's own hash.
+ * or `%{` was read as a template), and the association passes the document's own hash and the boxes' ARN prefix.
  */
 function expectUserDataAsRendered(input: ConfigInput, saved: SavedPlan, module: string): void {
   const config = parseConfig(input);
@@ -76,7 +76,10 @@ function expectUserDataAsRendered(input: ConfigInput, saved: SavedPlan, module: 
   for (const box of boxes) expect(box.change.after.user_data).toBe(boxUserData(config).userData);
   const agent = boxAgentDocument(config);
   expect(planned(['aws_ssm_document']).map((c) => c.change.after.content)).toEqual([agent.content]);
-  expect(planned(['aws_ssm_association']).map((c) => c.change.after.parameters)).toEqual([{ documentHash: agent.hash }]);
+  // The stand-ins' aws_partition and aws_caller_identity: the ARN prefix is known at plan time, like the alarms' namespaces.
+  expect(planned(['aws_ssm_association']).map((c) => c.change.after.parameters)).toEqual([{
+    documentHash: agent.hash, instanceArnPrefix: `arn:aws:ec2:${config.region}:123456789012:instance/`,
+  }]);
 }
 
 /** The variant with new agent settings: a longer idle time and one more process pattern. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2016 # the node and bash -c programs expand their variables when they run
+# shellcheck disable=SC2154 # TS_PARAMETER_instanceArnPrefix: setup_suite.bash exports it, as the association passes it
 # The box agent's installer, run the way State Manager runs it: the SSM document's own command from a
 # synthesized stack (__tests__/support/agent-root.mjs), with TRAINIUM_SPOT_ROOT pointing at a directory
 # that stands in for the box's /. setup_suite.bash has already installed the default stack's agent into
@@ -54,6 +55,9 @@ fail_with() {
   [[ $(stat -c %a "$BOX_ROOT/usr/local/sbin/trainium-spot-idle") == 755 ]]
   [[ $(stat -c %a "$BOX_ROOT/etc/trainium-spot/idle.conf") == 644 ]]
   grep -qx 'OnUnitActiveSec=60s' "$BOX_ROOT/etc/systemd/system/trainium-spot-idle.timer"
+  # The ARN of the instances up to the id, as the association passed it: the idle check names its namespace from it.
+  [[ $(<"$BOX_ROOT/etc/trainium-spot/instance-arn-prefix") == "$TS_PARAMETER_instanceArnPrefix" ]] || fail_with "no ARN prefix"
+  [[ $(stat -c %a "$BOX_ROOT/etc/trainium-spot/instance-arn-prefix") == 644 ]]
   # What it installed is recorded, with the hash the association passed.
   local hash
   hash=$(node -e 'console.log(Object.values(require(process.argv[1]).resource.aws_ssm_association)[0].parameters.documentHash)' "$TS_STACK_JSON")
@@ -170,6 +174,7 @@ fail_with() {
   ((status == 0)) || fail_with "exit $status"
   [[ $output == *"systemctl disable --now trainium-spot-idle.timer"*"systemctl daemon-reload"* ]] || fail_with "units not stopped"
   [[ ! -e $BOX_ROOT/usr/local/sbin/trainium-spot-idle && ! -e $BOX_ROOT/etc/trainium-spot/idle.conf ]] || fail_with "files left"
+  [[ ! -e $BOX_ROOT/etc/trainium-spot/instance-arn-prefix ]] || fail_with "ARN prefix left"
   [[ ! -e $BOX_ROOT/etc/systemd/system/trainium-spot-idle.timer ]] || fail_with "timer left"
   [[ -e $BOX_ROOT/usr/local/sbin/trainium-spot-interruption ]]
   # No verdict to publish: a missing AWS CLI is only a note.
@@ -226,4 +231,31 @@ fail_with() {
   ((status != 0)) || fail_with "accepted"
   [[ $output == *"SSM would refuse"* ]] || fail_with "no reason"
   [[ ! -e $BATS_TEST_TMPDIR/pwned ]]
+}
+
+@test "an instance ARN prefix of another region, or with anything but an ARN's characters, is refused before it reaches the box" {
+  local bad
+  for bad in 'arn:aws:ec2:us-west-2:123456789012:instance/' "arn:aws:ec2:us-east-2:123456789012:instance/'; touch $BATS_TEST_TMPDIR/pwned; '" ''; do
+    TS_PARAMETER_instanceArnPrefix=$bad install_from "$TS_STACK_JSON"
+    ((status != 0)) || fail_with "accepted $bad"
+    [[ $output == *"SSM would refuse"* ]] || fail_with "no reason"
+  done
+  [[ ! -e $BATS_TEST_TMPDIR/pwned ]]
+}
+
+@test "a box gets its ARN prefix before the check that reads it, and a changed one replaces the file whole" {
+  # GIVEN a box whose prefix names another account (the stack moved), and an older idle check
+  printf 'arn:aws:ec2:us-east-2:210987654321:instance/\n' >"$BOX_ROOT/etc/trainium-spot/instance-arn-prefix"
+  printf '#!/bin/bash\necho old\n' >"$BOX_ROOT/usr/local/sbin/trainium-spot-idle"
+  local inode
+  inode=$(stat -c %i "$BOX_ROOT/etc/trainium-spot/instance-arn-prefix")
+  # WHEN
+  install_from "$TS_STACK_JSON"
+  # THEN the association's prefix, renamed over the old one, and the run says it changed the file
+  ((status == 0)) || fail_with "exit $status"
+  [[ $(<"$BOX_ROOT/etc/trainium-spot/instance-arn-prefix") == "$TS_PARAMETER_instanceArnPrefix" ]] || fail_with "not replaced"
+  [[ $(stat -c %i "$BOX_ROOT/etc/trainium-spot/instance-arn-prefix") != "$inode" ]] || fail_with "written in place"
+  # AND the prefix is in place before the new check, which the timer may start at any moment after its rename
+  [[ $output == *"installed (document "*": /etc/trainium-spot/instance-arn-prefix /usr/local/sbin/trainium-spot-idle"* ]] ||
+    fail_with "not written first"
 }

@@ -101,14 +101,36 @@ minutes() {
   [[ $(published_verdict) == 0 ]] || fail_with "published $(published_verdict)"
 }
 
-@test "every check publishes its verdict: 0 while it keeps the box, 1 when it stops it" {
+@test "every check publishes its verdict into the box's own namespace: 0 while it keeps the box, 1 when it stops it" {
+  # The namespace is TrainiumSpot/Idle/ and the box's instance ARN, the one namespace its role allows; the ARN is the
+  # prefix the agent installed (the association's instanceArnPrefix) and the instance ID cloud-init saved.
   run_check
-  grep -qxF 'begin aws cloudwatch put-metric-data --region us-east-2 --namespace TrainiumSpot/Idle --metric-name StopVerdict --dimensions InstanceId=i-0123456789abcdef0 --unit Count --value 0' "$TS_FAKE/calls" ||
+  local namespace=TrainiumSpot/Idle/arn:aws:ec2:us-east-2:123456789012:instance/i-0123456789abcdef0
+  grep -qxF "begin aws cloudwatch put-metric-data --region us-east-2 --namespace $namespace --metric-name StopVerdict --dimensions InstanceId=i-0123456789abcdef0 --unit Count --value 0" "$TS_FAKE/calls" ||
     fail_with "$(cat "$TS_FAKE/calls")"
   assert_output_has '| cloudwatch: StopVerdict=0'
   minutes 3
   [[ $(published_verdict) == 1 ]] || fail_with "published $(published_verdict)"
   assert_stopped
+}
+
+@test "without the instance ARN prefix the agent installs, nothing is published, the log says why, and the box still stops" {
+  local bad n=0
+  for bad in missing 'arn:aws:ec2:us-east-2:123456789012:instance/i-0fedcba9876543210' 'TrainiumSpot/Idle' \
+    'arn:aws:ec2:us-east-2:1234:instance/' "arn:aws:ec2:us-east-2:123456789012:instance/' --namespace x"; do
+    mkdir -p "$BATS_TEST_TMPDIR/$((++n))"
+    setup_box "$BATS_TEST_TMPDIR/$n"
+    # GIVEN
+    if [[ $bad == missing ]]; then rm "$TS_INSTANCE_ARN_PREFIX_FILE"; else printf '%s\n' "$bad" >"$TS_INSTANCE_ARN_PREFIX_FILE"; fi
+    # WHEN
+    run_check
+    minutes 3
+    # THEN
+    assert_output_has "| cloudwatch: not published (no instance ARN prefix in $TS_INSTANCE_ARN_PREFIX_FILE)"
+    count_calls '^begin aws '
+    ((CALL_COUNT == 0)) || fail_with "published with prefix $bad: $(cat "$TS_FAKE/calls")"
+    assert_stopped
+  done
 }
 
 @test "a failed publish is logged and changes no decision" {

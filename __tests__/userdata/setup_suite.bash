@@ -17,6 +17,10 @@ setup_suite() {
   printf '#!/bin/sh\necho "aws-cli/2.22.0 Python/3.12.6 Linux (stand-in)"\n' >"$bin/aws"
   chmod +x "$bin/aws"
   export TS_SERVICE_PATH=$bin
+  # The partition and account Terraform reads at plan time (aws_partition, aws_caller_identity): the association
+  # passes the box its instances' ARN up to the id, and the alarms in fixtures/backstop.conf watch the same ARN.
+  export TS_PARTITION=aws TS_ACCOUNT=123456789012
+  export TS_PARAMETER_instanceArnPrefix=arn:$TS_PARTITION:ec2:us-east-2:$TS_ACCOUNT:instance/
 
   (cd "$repo" && env -u TRAINIUM_SPOT_CONFIG CDKTF_OUTDIR="$TS_SYNTH_DIR" node scripts/app.mjs) >"$BATS_RUN_TMPDIR/synth.log" 2>&1 ||
     { cat "$BATS_RUN_TMPDIR/synth.log" >&2; return 1; }

@@ -53,6 +53,10 @@ declare -ga IN_ALARM=() ALARM_NAME ALARM_METRIC ALARM_STAT ALARM_CMP ALARM_THRES
 model_init() {
   local a=0 entry name metric stat cmp threshold n m treat action
   V=() C=() S=() PP=() PB=()
+  # The box's own namespace, where the verdict alarms watch: the partition and account Terraform reads, and its ID.
+  OWN_NAMESPACE=${VERDICT_NAMESPACE//<partition>/$TS_PARTITION}
+  OWN_NAMESPACE=${OWN_NAMESPACE//<account>/$TS_ACCOUNT}
+  OWN_NAMESPACE=${OWN_NAMESPACE//<instance-id>/$BOX_INSTANCE_ID}
   for entry in "${ALARMS[@]}"; do
     read -r name metric stat cmp threshold n m treat action <<<"$entry"
     [[ $threshold == busy-vcpus:* ]] && threshold=$(low_cpu_threshold "${threshold#busy-vcpus:}")
@@ -298,7 +302,9 @@ box_minute() {
   run_check
   printf '%4d | %s\n' "$m" "${output%% | *}" >>"$TRANSCRIPT"
   while read -r line; do
-    [[ $line == 'begin aws cloudwatch put-metric-data '* ]] && value=${line##* }
+    # The alarms see a verdict only in the box's own namespace, with its own instance ID.
+    [[ $line == 'begin aws cloudwatch put-metric-data '*" --namespace $OWN_NAMESPACE --metric-name StopVerdict --dimensions InstanceId=$BOX_INSTANCE_ID "* ]] &&
+      value=${line##* }
     [[ $line == 'begin shutdown -h now'* && $stop_fails == no ]] && BOX_STOPPED_AT=$m
   done <"$TS_FAKE/calls"
   event_at outage "$m" && value=''

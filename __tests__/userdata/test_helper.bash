@@ -10,6 +10,9 @@ IDLE_CHECK=${TS_AGENT_ROOT:?setup_suite.bash installs the agent first}/usr/local
 # that happens to have nvidia-smi or neuron-monitor installed cannot change a result.
 SYSTEM_TOOLS=(bash env cat grep head sleep stat touch chmod mkdir mv rm flock timeout tr)
 
+# The fake box's instance ID, as cloud-init saved it.
+BOX_INSTANCE_ID=i-0123456789abcdef0
+
 # Jiffies per simulated minute: one vCPU at USER_HZ 100.
 JIFFIES_PER_MINUTE=6000
 
@@ -33,6 +36,7 @@ setup_box() {
   export TS_COMMAND_TIMEOUT_SECONDS=5
   export TS_DEV_PTS=$BOX/dev/pts
   export TS_INSTANCE_ID_FILE=$BOX/cloud/instance-id
+  export TS_INSTANCE_ARN_PREFIX_FILE=$BOX/etc/instance-arn-prefix
   export TS_NOW=1700000000 TZ=UTC
   # Under systemd, as on the box: stdout reaches the journal (a test that runs the check by hand unsets it).
   export JOURNAL_STREAM=8:1
@@ -68,7 +72,9 @@ build_box_template() {
   ln -s "${tools[@]}" "$staging/sysbin/"
   install_stub "$staging/bin" ps ss shutdown logger curl wget aws
   cp "$BATS_TEST_DIRNAME/fixtures/idle.conf" "$staging/etc/idle.conf"
-  printf 'i-0123456789abcdef0\n' >"$staging/cloud/instance-id"
+  # What the agent wrote from the association's instanceArnPrefix parameter.
+  cp "$TS_AGENT_ROOT/etc/trainium-spot/instance-arn-prefix" "$staging/etc/instance-arn-prefix"
+  printf '%s\n' "$BOX_INSTANCE_ID" >"$staging/cloud/instance-id"
   # Renamed whole, so a test never copies a half-built template.
   mv -T "$staging" "$BOX_TEMPLATE" 2>/dev/null || rm -rf "$staging"
 }

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Instance } from '@aws-sdk/client-ec2';
-import { DEPLOYMENT_ID_OUTPUT, DEPLOYMENT_TAG_KEY, KEY_PARAMETER_PREFIX, keyFileName, MANAGED_BY_TAG } from '../catalog';
+import { DEPLOYMENT_ID_OUTPUT, DEPLOYMENT_TAG_KEY, instanceArnPrefix, KEY_PARAMETER_PREFIX, keyFileName, MANAGED_BY_TAG, partitionOf } from '../catalog';
 import { UNTAGGED } from './args';
 import { ec2Client, sdk, ssmClient } from './aws';
 import { CommandContext } from './command';
@@ -28,9 +28,15 @@ const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down
  */
 export const SPOT_CAPACITY_STOP = 'Server.SpotInstanceShutdown';
 
-export function boxOf(instance: Instance): BoxState {
+/**
+ * A box as DescribeInstances shows it in `region`; `ownerId` is the owner of its reservation ("the ID of the
+ * AWS account that owns the reservation": EC2 API Reference, Reservation,
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Reservation.html, checked 2026-12-07).
+ */
+export function boxOf(instance: Instance, region: string, ownerId: string | undefined): BoxState {
   return {
     instanceId: instance.InstanceId ?? '',
+    instanceArn: ownerId && instance.InstanceId ? `${instanceArnPrefix(partitionOf(region), region, ownerId)}${instance.InstanceId}` : null,
     state: instance.State?.Name ?? 'unknown',
     market: instance.InstanceLifecycle ?? 'on-demand',
     instanceType: instance.InstanceType ?? '',
@@ -46,13 +52,15 @@ export function boxOf(instance: Instance): BoxState {
 
 async function describe(ctx: CommandContext, region: string, filters: { Name: string; Values: string[] }[], ids?: string[]): Promise<BoxState[]> {
   const client = ec2Client(region);
-  const found: Instance[] = [];
+  const found: BoxState[] = [];
   await ctx.aws.call('ec2:DescribeInstances', region, async () => {
     for await (const page of sdk.ec2().paginateDescribeInstances({ client }, { Filters: filters, InstanceIds: ids })) {
-      for (const reservation of page.Reservations ?? []) found.push(...(reservation.Instances ?? []));
+      for (const reservation of page.Reservations ?? []) {
+        found.push(...(reservation.Instances ?? []).map((instance) => boxOf(instance, region, reservation.OwnerId)));
+      }
     }
   });
-  return found.map(boxOf).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  return found.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
 }
 
 /** The boxes named `name` in `region`, of every deployment, terminated ones left out, ordered by instance id. */

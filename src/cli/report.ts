@@ -432,6 +432,11 @@ export interface WhereReport extends Report<'where'> {
 /** One box as EC2 describes it. */
 export interface BoxState {
   readonly instanceId: string;
+  /**
+   * `arn:<partition>:ec2:<region>:<account>:instance/<id>`, the account from DescribeInstances' reservation
+   * owner; `null` when EC2 names no owner. The box publishes its idle verdict in a namespace named after it.
+   */
+  readonly instanceArn: string | null;
   /** pending, running, stopping, stopped, shutting-down. */
   readonly state: string;
   /** EC2's InstanceLifecycle (`spot`, `capacity-block`, ...), `on-demand` when there is none. */

@@ -17,6 +17,12 @@ export interface BoxAgentProps {
   readonly deploymentTag: { readonly key: string; readonly value: string };
   /** Reference (no `${}`) to the key pair's OpenSSH public key, which the agent authorizes on every box. */
   readonly publicKeyRef: string;
+  /**
+   * The boxes' instance ARN up to the id, `arn:<partition>:ec2:<region>:<account>:instance/` (Terraform text,
+   * known at plan time): the idle check names its own verdict namespace from it and its instance id, without
+   * a call to the instance metadata service.
+   */
+  readonly instanceArnPrefix: string;
 }
 
 /**
@@ -43,8 +49,9 @@ export function agentDocumentName(name: string): string {
  *
  * The association passes the document's hash as a parameter, so a changed document is also a changed
  * association, which runs at once rather than at the next scheduled run; and the public SSH key, so a
- * new `sshPublicKey` reaches the boxes that keep the key pair they were launched with. Nothing here touches an
- * instance resource: a deploy that changes only the agent leaves every box where it is.
+ * new `sshPublicKey` reaches the boxes that keep the key pair they were launched with; and the boxes' ARN up
+ * to the instance id, from which each box names the one namespace it may publish its verdict to. Nothing
+ * here touches an instance resource: a deploy that changes only the agent leaves every box where it is.
  */
 export class BoxAgent extends Construct {
   readonly associationName: string;
@@ -67,6 +74,7 @@ export class BoxAgent extends Construct {
         documentHash: props.document.hash,
         // Type and key only: a key's comment is free text, and the document allows no free text.
         sshPublicKey: `\${join(" ", slice(split(" ", trimspace(${props.publicKeyRef})), 0, 2))}`,
+        instanceArnPrefix: props.instanceArnPrefix,
       },
       scheduleExpression: AGENT_SCHEDULE,
     });

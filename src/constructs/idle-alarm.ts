@@ -11,8 +11,12 @@ export interface IdleAlarmProps {
   readonly instanceCount: number;
   /** Reference (e.g. a local's fqn, no `${}`) to the list of the boxes' instance ids. */
   readonly instanceIdsRef: string;
-  /** Namespace of the verdict the boxes publish (`StopVerdict`, per InstanceId). */
-  readonly verdictNamespace: string;
+  /**
+   * Namespace of the boxes' verdicts up to the instance id: each box publishes into this followed by its own
+   * instance id (`TrainiumSpot/Idle/arn:<partition>:ec2:<region>:<account>:instance/`, catalog verdictNamespace),
+   * the only namespace its role allows, so no box can publish another's verdict.
+   */
+  readonly verdictNamespacePrefix: string;
   /** Name of the verdict metric: 1 when the box's check stops it, 0 otherwise. */
   readonly verdictMetricName: string;
   /** Minutes without any verdict after which a box counts as silent. */
@@ -52,7 +56,10 @@ export class IdleAlarm extends Construct {
     super(scope, id);
     const box = `${props.name} box \${count.index}`;
     // try: with no box at all (`auto` with neither quota) the plan must fail on its guard alone.
-    const instanceId = { InstanceId: `\${try(${props.instanceIdsRef}[count.index], "")}` };
+    const boxId = `\${try(${props.instanceIdsRef}[count.index], "")}`;
+    const instanceId = { InstanceId: boxId };
+    // Where box n, and only box n, may publish its verdict.
+    const verdictNamespace = `${props.verdictNamespacePrefix}${boxId}`;
     const perBox = (alarmId: string, config: Omit<CloudwatchMetricAlarmConfig, 'count' | 'alarmName' | 'period'>) =>
       new CloudwatchMetricAlarm(this, alarmId, {
         count: props.instanceCount,
@@ -66,7 +73,7 @@ export class IdleAlarm extends Construct {
 
     perBox('verdict', {
       alarmDescription: `Stops ${box} when its idle check said stop in two checks in a row and the box still runs.`,
-      namespace: props.verdictNamespace,
+      namespace: verdictNamespace,
       metricName: props.verdictMetricName,
       dimensions: instanceId,
       statistic: 'Maximum',
@@ -79,7 +86,7 @@ export class IdleAlarm extends Construct {
     });
     const silent = perBox('silent', {
       alarmDescription: `In alarm when ${box} has published no idle verdict for ${props.silentMinutes} minutes.`,
-      namespace: props.verdictNamespace,
+      namespace: verdictNamespace,
       metricName: props.verdictMetricName,
       dimensions: instanceId,
       statistic: 'SampleCount',

@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
@@ -11,6 +10,8 @@ export interface IdleStopRuleProps {
   readonly region: string;
   /** The AWS partition, e.g. `aws` (a plan-time value from `aws_partition`). */
   readonly partition: string;
+  /** The account the stack deploys into, where EventBridge starts the runbook (a plan-time value from `aws_caller_identity`). */
+  readonly account: string;
   /** One rule per box. */
   readonly instanceCount: number;
   /** Reference (no `${}`) to the list of the boxes' instance ids. */
@@ -50,8 +51,7 @@ export class IdleStopRule extends Construct {
     // (https://docs.aws.amazon.com/systems-manager/latest/userguide/running-automations-event-bridge.html,
     // checked 2026-12-07). A target without the account is accepted, and its rule fires, but no automation
     // starts (https://github.com/aws/aws-cli/issues/6994). The account is the one this stack deploys into.
-    const account = new DataAwsCallerIdentity(this, 'caller').accountId;
-    const runbook = `arn:${props.partition}:ssm:${props.region}:${account}:automation-definition/${STOP_RUNBOOK}`;
+    const runbook = `arn:${props.partition}:ssm:${props.region}:${props.account}:automation-definition/${STOP_RUNBOOK}`;
     // IAM may see an AWS-owned runbook without an account: a role starting one was refused on
     // arn:aws:ssm:<region>::automation-definition/<name>:$DEFAULT
     // (https://github.com/aws-solutions/automated-security-response-on-aws/issues/29, checked 2026-12-07).

@@ -4,6 +4,7 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
+import { verdictNamespace } from '../catalog';
 import { literal } from '../terraform-literal';
 
 export interface InstanceProfileProps {
@@ -17,16 +18,17 @@ export interface InstanceProfileProps {
    */
   readonly allowRequiringImdsv2?: boolean;
   /**
-   * Let a box publish CloudWatch metrics to this namespace, and no other (the idle verdict).
-   * @default - no metric publishing
+   * Let a box publish its own idle verdict: CloudWatch metrics into its own namespace,
+   * `TrainiumSpot/Idle/<its instance ARN>` (catalog verdictNamespace), and no other.
+   * @default false
    */
-  readonly metricNamespace?: string;
+  readonly publishVerdict?: boolean;
 }
 
 /**
  * The box's identity: what Session Manager needs (AmazonSSMManagedInstanceCore), and for spot boxes
- * the right to require IMDSv2 on themselves, and the right to publish the idle verdict to one CloudWatch
- * namespace. The box stops itself through the operating system, so it needs no other EC2 permission.
+ * the right to require IMDSv2 on themselves, and the right to publish the box's own idle verdict into its
+ * own CloudWatch namespace. The box stops itself through the operating system, so it needs no other EC2 permission.
  * It may read no Parameter Store parameter, the generated private SSH keys among them.
  */
 export class InstanceProfile extends Construct {
@@ -100,15 +102,20 @@ export class InstanceProfile extends Construct {
       });
       new IamRolePolicy(this, 'require-imdsv2-policy', { namePrefix: 'require-imdsv2-', role: role.id, policy: requireImdsv2.json });
     }
-    if (props.metricNamespace !== undefined) {
-      // PutMetricData takes no resource ARN; the cloudwatch:namespace condition key is how AWS scopes it
+    if (props.publishVerdict) {
+      // PutMetricData takes no resource ARN; the cloudwatch:namespace condition key is how AWS scopes it, and
+      // CloudWatch has no key on dimensions, so in one shared namespace a box could publish any box's InstanceId
       // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html,
-      // checked 2026-12-01).
+      // checked 2026-12-07). So every box has a namespace of its own, named after its instance ARN, and may
+      // publish only there: ${ec2:SourceInstanceARN} is the ARN of the instance whose role credentials sign the
+      // call, a variable IAM allows in string conditions; a call without it (credentials used outside an
+      // instance) matches nothing (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html,
+      // checked 2026-12-07). The construct IDs stay: the inline policy is updated in place.
       const publishVerdict = new DataAwsIamPolicyDocument(this, 'publish-verdict', {
         statement: [{
           actions: ['cloudwatch:PutMetricData'],
           resources: ['*'],
-          condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: [props.metricNamespace] }],
+          condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: [literal(verdictNamespace('${ec2:SourceInstanceARN}'))] }],
         }],
       });
       new IamRolePolicy(this, 'publish-verdict-policy', { namePrefix: 'publish-verdict-', role: role.id, policy: publishVerdict.json });

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { SSM_DOCUMENT_LIMIT_BYTES } from '../catalog';
+import { SSM_DOCUMENT_LIMIT_BYTES, verdictNamespace } from '../catalog';
 import { ConfigError, type IdleSettings } from '../config';
 import { fillTemplate, packageVersion, readUserdataFile } from './files';
 import { IDLE_CONF_PATH, assertSingleLine, decimal, renderIdleConf } from './idle-conf';
@@ -60,7 +60,7 @@ export interface AgentDocument {
   /**
    * SHA-256 of `content`, hex. The association passes it to the document as `documentHash`: a changed
    * document changes the association, and State Manager runs an updated association at once. The
-   * association passes `sshPublicKey` too.
+   * association passes `sshPublicKey` and `instanceArnPrefix` too.
    */
   readonly hash: string;
   /** The shell script the document runs (its `runCommand` lines joined). */
@@ -81,6 +81,8 @@ const INTERRUPTION_UNIT = 'trainium-spot-interruption.service';
 export const IDLE_COMMAND_PATH = '/usr/local/sbin/trainium-spot-idle';
 const INTERRUPTION_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-interruption';
 const NEURON_MONITOR_SETTINGS_PATH = '/etc/trainium-spot/neuron-monitor.json';
+/** Where the installer keeps the `instanceArnPrefix` parameter; idle-check.sh reads it (TS_INSTANCE_ARN_PREFIX_FILE). */
+const INSTANCE_ARN_PREFIX_PATH = '/etc/trainium-spot/instance-arn-prefix';
 
 /** A feature's files and the unit that runs them (restarted when one of `watched` changed). */
 interface Feature {
@@ -126,6 +128,26 @@ function interruptionFeature(): Feature {
 /** The `sshPublicKey` parameter: empty, or a key's type and base64 body, which hold no shell syntax. */
 export const SSH_PUBLIC_KEY_PARAMETER_PATTERN = '^((ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3})?$';
 
+/**
+ * The `instanceArnPrefix` parameter: `arn:<partition>:ec2:<region>:<account>:instance/`, the partition as AWS
+ * spells them (`aws`, `aws-cn`, `aws-us-gov`: the pattern AWS Resource Groups gives ARNs,
+ * https://docs.aws.amazon.com/ARG/latest/APIReference/API_ResourceIdentifier.html, checked 2026-12-07), this
+ * stack's region and a 12-digit account; nothing a shell would read as syntax.
+ *
+ * Why the association passes it: the idle check must name the namespace its role allows,
+ * TrainiumSpot/Idle/<its instance ARN>, and never calls the instance metadata service. The instance id is on
+ * disk (cloud-init's /var/lib/cloud/data/instance-id); the account is only in cloud-init's
+ * /run/cloud-init/instance-data.json, under `ds.dynamic.instance_identity.document`, a part cloud-init calls
+ * experimental, "may change in subsequent releases"
+ * (https://github.com/canonical/cloud-init/blob/main/doc/rtd/explanation/instancedata.rst, checked 2026-12-07),
+ * and JSON the check would parse every minute. Terraform knows partition and account at plan time
+ * (aws_partition, aws_caller_identity) and builds the alarms' namespaces from the same values, so the box
+ * and its alarms cannot disagree.
+ */
+function instanceArnPrefixPattern(region: string): string {
+  return `^arn:aws(-[a-z]+)*:ec2:${region}:[0-9]{12}:instance/$`;
+}
+
 /** gzip without a timestamp (Node writes none), so the same input always gives the same bytes. */
 const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
 
@@ -157,8 +179,10 @@ function manifest(props: AgentProps, version: string): { lines: string[]; files:
     });
   }
   if (props.loginUser !== undefined) lines.push(`authorized-key ${props.loginUser}`);
-  // Publishing the verdict is the one thing on the box that needs the AWS CLI.
-  lines.push(`aws ${props.idle.enabled && props.idle.publishVerdict ? 'required' : 'optional'}`);
+  // Publishing the verdict is the one thing on the box that needs its ARN, and the AWS CLI.
+  const publishes = props.idle.enabled && props.idle.publishVerdict;
+  lines.push(publishes ? `instance-arn-prefix ${INSTANCE_ARN_PREFIX_PATH}` : `remove ${INSTANCE_ARN_PREFIX_PATH}`);
+  lines.push(`aws ${publishes ? 'required' : 'optional'}`);
   return { lines, files };
 }
 
@@ -190,6 +214,12 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
         default: '',
         // Only what an OpenSSH public key is made of: SSM puts the value into the shell command as is.
         allowedPattern: SSH_PUBLIC_KEY_PARAMETER_PATTERN,
+      },
+      instanceArnPrefix: {
+        type: 'String',
+        description: `The boxes' ARN up to the instance id: each publishes its idle verdict to ${verdictNamespace('<its ARN>')}.`,
+        // No default: SSM refuses a run without it rather than install a check that cannot name its namespace.
+        allowedPattern: instanceArnPrefixPattern(props.region),
       },
     },
     mainSteps: [{

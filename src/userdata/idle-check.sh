@@ -6,9 +6,10 @@
 # presence (sessions, multiplexers, matched processes, a runtime holding its cores, memory) only until
 # MAX_IDLE_SESSION_HOURS pass without work or input. After IDLE_MINUTES (boot clock) with nothing counting,
 # never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now` (EC2 stops an EBS-backed box). Each
-# check publishes StopVerdict (1 = stopping) to CloudWatch, whose backstop acts only on a box that said
-# stop and still runs, or went silent with low CPU. A detector that fails is UNSURE, kept up like presence;
-# a bad idle.conf value is logged and replaced by a safe one. Log: journalctl -u trainium-spot-idle.
+# check publishes StopVerdict (1 = stopping) to CloudWatch, in this box's own namespace (METRIC_NAMESPACE/
+# <instance ARN>), whose backstop acts only on a box that said stop and still runs, or went silent with low
+# CPU. A detector that fails is UNSURE, kept up like presence; a bad idle.conf value is logged and replaced
+# by a safe one. Log: journalctl -u trainium-spot-idle.
 # No instance metadata calls. Every path can be overridden (TS_*) so the tests run this exact file.
 set -euo pipefail
 # The log holds command lines, and command lines can hold secrets: keep new files from others.
@@ -30,6 +31,8 @@ DEV_PTS=${TS_DEV_PTS:-/dev/pts}
 NEURON_REPORTS=${TS_NEURON_REPORTS:-$STATE_DIR/neuron-monitor.jsonl}
 # cloud-init keeps the instance ID here, so publishing needs no metadata call of ours.
 INSTANCE_ID_FILE=${TS_INSTANCE_ID_FILE:-/var/lib/cloud/data/instance-id}
+# The agent keeps the rest of this box's ARN here (arn:PARTITION:ec2:REGION:ACCOUNT:instance/), from the stack.
+INSTANCE_ARN_PREFIX_FILE=${TS_INSTANCE_ARN_PREFIX_FILE:-/etc/trainium-spot/instance-arn-prefix}
 # neuron-monitor lives outside systemd's default PATH on the Neuron DLAMI.
 PATH=${PATH:-/usr/sbin:/usr/bin:/sbin:/bin}:${TS_NEURON_BIN_DIR:-/opt/aws/neuron/bin}
 # Any external command that can hang (ps on a process stuck in D state, a wedged driver) is cut off.
@@ -722,20 +725,27 @@ decide() {
 # The verdict for the CloudWatch backstop: StopVerdict 1 when this check stops the box, else 0; a dry
 # run never says 1. Any failure is logged and costs nothing but the message: silence is what the
 # backstop watches for, and it waits far longer than one missed minute.
+# It goes to METRIC_NAMESPACE/<this box's instance ARN>: the box's role may publish there and nowhere else,
+# so no box can publish another's verdict (CloudWatch has no condition key on dimensions).
 PUBLISHED=''
 publish_verdict() {
-  local instance_id='' status=0 out=
+  local instance_id='' arn_prefix='' status=0 out=
   [[ $PUBLISH_VERDICT == true ]] || return 0
   read -r instance_id 2>/dev/null <"$INSTANCE_ID_FILE" || true
   if [[ ! $instance_id =~ ^i-[0-9a-f]+$ ]]; then
     PUBLISHED="cloudwatch: not published (no instance ID in $INSTANCE_ID_FILE)"
     return 0
   fi
+  read -r arn_prefix 2>/dev/null <"$INSTANCE_ARN_PREFIX_FILE" || true
+  if [[ ! $arn_prefix =~ ^arn:aws(-[a-z]+)*:ec2:[a-z0-9-]+:[0-9]{12}:instance/$ ]]; then
+    PUBLISHED="cloudwatch: not published (no instance ARN prefix in $INSTANCE_ARN_PREFIX_FILE)"
+    return 0
+  fi
   if [[ -z ${AWS_REGION_NAME-} ]]; then
     PUBLISHED='cloudwatch: not published (no AWS_REGION_NAME in idle.conf)'
     return 0
   fi
-  run_bounded aws cloudwatch put-metric-data --region "$AWS_REGION_NAME" --namespace "$METRIC_NAMESPACE" \
+  run_bounded aws cloudwatch put-metric-data --region "$AWS_REGION_NAME" --namespace "$METRIC_NAMESPACE/$arn_prefix$instance_id" \
     --metric-name StopVerdict --dimensions "InstanceId=$instance_id" --unit Count --value "$1" \
     >"$STATE_DIR/aws.out" 2>&1 || status=$?
   if ((status == 0)); then

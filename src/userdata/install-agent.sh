@@ -4,7 +4,7 @@
 # through the SSM document that src/userdata/agent.ts renders: when the box registers, when the document
 # or its settings change, and on the association's schedule, which mends whatever drifted.
 #
-#   install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY]
+#   install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY [INSTANCE_ARN_PREFIX]]
 #
 # MANIFEST, one instruction a line (rendered at synth time; user text only ever inside base64):
 #   version V                         the trainium-spot version that rendered the document
@@ -15,6 +15,7 @@
 #   aws required|optional             whether the units need the AWS CLI (to publish the idle verdict)
 #   authorized-key USER               USER may log in with PUBLIC_KEY (type and key, no comment); the key
 #                                     the agent authorized before is taken out, keys added by hand stay
+#   instance-arn-prefix PATH          PATH holds INSTANCE_ARN_PREFIX, the box's ARN up to its id (for the idle check)
 #
 # Twice is once: a file whose bytes and mode already match is left alone, a unit restarts only when a
 # file it names changed, and /etc/trainium-spot/agent.json is rewritten only when something changed.
@@ -36,8 +37,8 @@ readonly UNIT_DIR=/etc/systemd/system/
 say() { printf 'trainium-spot agent: %s\n' "$*"; }
 fail() { say "FAILED: $*" >&2; exit 1; }
 
-[[ ($# -eq 2 || $# -eq 3) && -r $1 ]] || fail "usage: install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY]"
-readonly MANIFEST=$1 DOCUMENT_HASH=$2 PUBLIC_KEY=${3:-}
+[[ $# -ge 2 && $# -le 4 && -r $1 ]] || fail "usage: install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY [INSTANCE_ARN_PREFIX]]"
+readonly MANIFEST=$1 DOCUMENT_HASH=$2 PUBLIC_KEY=${3:-} INSTANCE_ARN_PREFIX=${4:-}
 readonly KEY_RECORD=/etc/trainium-spot/authorized-key
 [[ -z $ROOT || -d $ROOT ]] || fail "TRAINIUM_SPOT_ROOT=$ROOT is not a directory"
 
@@ -59,6 +60,7 @@ systemctl_do() {
 version=''
 aws_need=optional
 key_user=''
+arn_prefix_path=''
 files=() modes=() contents=() removals=() enabled_units=() absent_units=()
 declare -A watched_by_unit=()
 while read -r verb first second rest; do
@@ -75,37 +77,43 @@ while read -r verb first second rest; do
       ;;
     aws) aws_need=$first ;;
     authorized-key) key_user=$first ;;
+    instance-arn-prefix) arn_prefix_path=$first ;;
     '' | '#'*) ;;
     *) fail "manifest: unknown instruction '$verb'" ;;
   esac
 done <"$MANIFEST"
 [[ -n $version ]] || fail "manifest: no version line"
+[[ -z $arn_prefix_path || -n $INSTANCE_ARN_PREFIX ]] || fail "no INSTANCE_ARN_PREFIX for $arn_prefix_path"
 
 # ---------------------------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------------------------
 changed=()
 
-# install_file PATH MODE GZIP_BASE64: compared in place (an unchanged file is not even rewritten, so its
-# directory keeps its time too); a different one is written beside PATH, then renamed over it.
-install_file() {
-  local target=$ROOT$1 mode=$2
-  if [[ -f $target && ! -L $target ]] && printf '%s' "$3" | base64 -d | gzip -dc | cmp -s - "$target"; then
+# install_content PATH MODE COMMAND...: PATH holds what COMMAND prints. Compared in place (an unchanged file
+# is not even rewritten, so its directory keeps its time too); a different one is written beside PATH, then
+# renamed over it.
+install_content() {
+  local target=$ROOT$1 mode=$2 path=$1
+  shift 2
+  if [[ -f $target && ! -L $target ]] && "$@" | cmp -s - "$target"; then
     if [[ $(stat -c %a "$target") != "${mode#0}" ]]; then
       chmod "$mode" "$target"
-      changed+=("$1")
+      changed+=("$path")
     fi
     return 0
   fi
   mkdir -p "${target%/*}"
   pending=$(mktemp "$target.trainium-spot-new.XXXXXX")
-  printf '%s' "$3" | base64 -d | gzip -dc >"$pending" || fail "cannot decode $1"
+  "$@" >"$pending" || fail "cannot decode $path"
   chmod "$mode" "$pending"
   [[ -n $ROOT ]] || chown root:root "$pending"
   mv -f "$pending" "$target"
   pending=''
-  changed+=("$1")
+  changed+=("$path")
 }
+
+unpack() { printf '%s' "$1" | base64 -d | gzip -dc; }
 
 remove_file() {
   if [[ -e $ROOT$1 || -L $ROOT$1 ]]; then
@@ -118,7 +126,9 @@ remove_file() {
 for unit in ${absent_units[@]+"${absent_units[@]}"}; do
   if [[ -e $ROOT$UNIT_DIR$unit ]]; then systemctl_do disable --now "$unit" || true; fi
 done
-for i in "${!files[@]}"; do install_file "${files[i]}" "${modes[i]}" "${contents[i]}"; done
+# The ARN prefix first: a new idle check, which reads it, may start as soon as it is renamed into place.
+if [[ -n $arn_prefix_path ]]; then install_content "$arn_prefix_path" 0644 printf '%s\n' "$INSTANCE_ARN_PREFIX"; fi
+for i in "${!files[@]}"; do install_content "${files[i]}" "${modes[i]}" unpack "${contents[i]}"; done
 for path in ${removals[@]+"${removals[@]}"}; do remove_file "$path"; done
 
 # ---------------------------------------------------------------------------------------------

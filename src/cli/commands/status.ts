@@ -7,7 +7,7 @@
 import type { _InstanceType } from '@aws-sdk/client-ec2';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { InstanceAssociationStatusInfo, SSMClient } from '@aws-sdk/client-ssm';
-import { agentAssociationName, IDLE_METRIC, instanceFacts } from '../../catalog';
+import { agentAssociationName, IDLE_METRIC, instanceFacts, verdictNamespace } from '../../catalog';
 import { DEPLOYMENT_FLAG, Flags, FlagSpecs } from '../args';
 import { cloudWatchClient, ec2Client, sdk, SecondaryCalls, ssmClient } from '../aws';
 import { boxScope, DEPLOYMENT_NOTE, deploymentBoxes } from '../boxes';
@@ -105,12 +105,16 @@ async function agentStatus(calls: SecondaryCalls, client: SSMClient, region: str
   return info === null ? null : agentOf(info);
 }
 
-async function idleVerdict(calls: SecondaryCalls, client: CloudWatchClient, region: string, instanceId: string, now: Date): Promise<BoxStatus['idle']> {
+/** The box's latest verdict, from its own namespace: the only one the box may publish to, so no other box's word. */
+async function idleVerdict(calls: SecondaryCalls, client: CloudWatchClient, region: string, box: BoxState, now: Date): Promise<BoxStatus['idle']> {
+  // Without the owner DescribeInstances names, the namespace is unknown: "-" rather than a guess.
+  if (box.instanceArn === null) return null;
+  const instanceArn = box.instanceArn;
   const out = await calls.call('cloudwatch:GetMetricStatistics', region, () =>
     client.send(new (sdk.cloudWatch().GetMetricStatisticsCommand)({
-      Namespace: IDLE_METRIC.namespace,
+      Namespace: verdictNamespace(instanceArn),
       MetricName: IDLE_METRIC.name,
-      Dimensions: [{ Name: IDLE_METRIC.dimension, Value: instanceId }],
+      Dimensions: [{ Name: IDLE_METRIC.dimension, Value: box.instanceId }],
       StartTime: new Date(now.getTime() - IDLE_LOOKBACK_MS),
       EndTime: now,
       Period: 60,
@@ -162,7 +166,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const ssm = boxes.length > 0 ? ssmClient(region) : undefined;
   const [prices, verdicts, agents] = await Promise.all([
     spotPrices(calls, region, boxes, now),
-    Promise.all(boxes.map((b) => (cloudWatch && b.state === 'running' ? idleVerdict(calls, cloudWatch, region, b.instanceId, now) : null))),
+    Promise.all(boxes.map((b) => (cloudWatch && b.state === 'running' ? idleVerdict(calls, cloudWatch, region, b, now) : null))),
     ssm ? Promise.all(boxes.map((b) => agentStatus(calls, ssm, region, b.instanceId, association))) : [],
   ]);
   const statuses: BoxStatus[] = boxes.map((box, i) => {
@@ -259,9 +263,10 @@ export const statusCommand: CommandSpec = {
     '"success v3 at 15:02Z" (document version 3 ran then), "failed v3 at 15:02Z" (SSM\'s reason is\n' +
     'printed under the table), "pending", or "none" (SSM has no status for the box: it has not\n' +
     'registered with SSM yet).\n' +
-    `Idle check: the latest value of the on-box check's CloudWatch metric ${IDLE_METRIC.namespace}/${IDLE_METRIC.name}\n` +
-    'in the last hour ("-" when there is none). Cost: the current spot price for spot boxes, else the\n' +
-    'catalog on-demand price (US East); stopped boxes cost only storage.\n\n' +
+    `Idle check: the latest value of the on-box check's CloudWatch metric ${IDLE_METRIC.name} in the box's own\n` +
+    `namespace, ${verdictNamespace('<instance ARN>')}, in the last hour ("-" when there is none).\n` +
+    'Cost: the current spot price for spot boxes, else the catalog on-demand price (US East); stopped\n' +
+    'boxes cost only storage.\n\n' +
     'Only finding the boxes (ec2:DescribeInstances) must succeed. When another call fails (denied,\n' +
     'throttled, an AWS error), its column shows "-", one warning line per kind of call on stderr says\n' +
     'why, and --output json lists it under failedCalls.\n\n' +
