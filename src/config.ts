@@ -161,7 +161,7 @@ const idleSchema = z.strictObject({
   ignorePatterns: patternList.default(DEFAULT_IGNORE_PATTERNS)
     .describe('Processes matching these (same form as `processPatterns`) never count, e.g. `tensorboard --logdir runs/train`.'),
   publishVerdict: z.boolean().default(true)
-    .describe('Publish every decision to CloudWatch (`TrainiumSpot/Idle`), which the `idleAlarm` backstop reads.'),
+    .describe('Publish every decision to CloudWatch (`TrainiumSpot/Idle/<instance ARN>`: each box its own), which the `idleAlarm` backstop reads.'),
   detectors: idleDetectorsSchema.prefault({}).describe('Switch single activity detectors on or off.'),
 });
 
