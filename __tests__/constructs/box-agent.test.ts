@@ -11,11 +11,11 @@ const DOCUMENT: AgentDocument = {
   files: [],
 };
 
-function synth(name = 'lab') {
+function synth(name = 'lab', dataVolumeIdsRef?: string) {
   const stack = new TerraformStack(Testing.app(), 'test');
   new AwsProvider(stack, 'aws', { region: 'us-east-2' });
   new BoxAgent(stack, 'agent', {
-    name, document: DOCUMENT, targetTag: { key: 'trainium-spot:agent', value: name }, publicKeyRef: 'aws_key_pair.k.public_key',
+    name, document: DOCUMENT, targetTag: { key: 'trainium-spot:agent', value: name }, publicKeyRef: 'aws_key_pair.k.public_key', dataVolumeIdsRef,
   });
   return JSON.parse(Testing.synth(stack));
 }
@@ -41,6 +41,15 @@ describe('BoxAgent', () => {
     });
     // Run at once when created or changed: never only at the schedule.
     expect(association).not.toHaveProperty('apply_only_at_cron_interval');
+  });
+
+  test('GIVEN data volumes THEN the association passes their ids, space-separated, to every box; without, no such parameter', () => {
+    // WHEN
+    const withVolumes = onlyBlock(synth('lab', 'aws_ebs_volume.v[*].id').resource, 'aws_ssm_association');
+    const without = onlyBlock(synth().resource, 'aws_ssm_association');
+    // THEN
+    expect(withVolumes.parameters.dataVolumeIds).toBe('${join(" ", aws_ebs_volume.v[*].id)}');
+    expect(without.parameters).not.toHaveProperty('dataVolumeIds');
   });
 
   test.each([['aws-box'], ['Amazon-lab'], ['amzn']])('a name starting with a prefix AWS reserves (%s) gets a document name of ours', (name) => {

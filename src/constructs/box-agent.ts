@@ -13,6 +13,12 @@ export interface BoxAgentProps {
   readonly targetTag: { readonly key: string; readonly value: string };
   /** Reference (no `${}`) to the key pair's OpenSSH public key, which the agent authorizes on every box. */
   readonly publicKeyRef: string;
+  /**
+   * Reference (no `${}`) to the list of the data volumes' ids, passed as `dataVolumeIds`: every box gets the
+   * list and mounts the one attached to it.
+   * @default - no data volume
+   */
+  readonly dataVolumeIdsRef?: string;
 }
 
 /** The document's name: the association's, unless that starts with a prefix AWS reserves. */
@@ -59,6 +65,7 @@ export class BoxAgent extends Construct {
         documentHash: props.document.hash,
         // Type and key only: a key's comment is free text, and the document allows no free text.
         sshPublicKey: `\${join(" ", slice(split(" ", trimspace(${props.publicKeyRef})), 0, 2))}`,
+        ...(props.dataVolumeIdsRef !== undefined ? { dataVolumeIds: `\${join(" ", ${props.dataVolumeIdsRef})}` } : {}),
       },
       scheduleExpression: AGENT_SCHEDULE,
     });
