@@ -72,6 +72,13 @@ describe('defaults', () => {
     expect(Object.isFrozen(config.tags)).toBe(true);
   });
 
+  test('no data volume unless asked for; asked for by its size, it gets gp3\'s baseline IOPS and throughput', () => {
+    expect(parseConfig({}).dataVolume).toBeUndefined();
+    expect(parseConfig({ dataVolume: { sizeGiB: 500 } }).dataVolume).toEqual({ sizeGiB: 500, iops: 3000, throughputMiBps: 125 });
+    expect(parseConfig({ dataVolume: { sizeGiB: 500, iops: 6000, throughputMiBps: 500, snapshotId: 'snap-0123456789abcdef0' } }).dataVolume)
+      .toEqual({ sizeGiB: 500, iops: 6000, throughputMiBps: 500, snapshotId: 'snap-0123456789abcdef0' });
+  });
+
   test('an explicit root volume size is marked as explicit', () => {
     expect(parseConfig({ rootVolumeSizeGiB: 200 })).toMatchObject({ rootVolumeSizeGiB: 200, rootVolumeSizeExplicit: true });
   });
@@ -214,6 +221,17 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
       /^config: idle\.cpuThresholdPercent 0\.0005 must be a percentage from 0\.001 to 100$/],
     ['a name too long for AWS name prefixes', { name: 'a'.repeat(31) },
       /^config: name "a{31}" must be 1-30 lowercase letters, digits or dashes, starting with a letter$/],
+    ['a data volume without its size', { dataVolume: { iops: 4000 } }, /^config: dataVolume\.sizeGiB \(missing\) is required$/],
+    ['a data volume larger than gp3 allows', { dataVolume: { sizeGiB: 20000 } },
+      /^config: dataVolume\.sizeGiB 20000 must be a whole number from 1 to 16384 GiB$/],
+    ['data volume IOPS above 500 per GiB', { dataVolume: { sizeGiB: 20, iops: 16000 } },
+      /^config: dataVolume\.iops 16000 exceeds the gp3 limit of 500 IOPS per GiB \(10000 for 20 GiB\); raise dataVolume\.sizeGiB or lower the IOPS$/],
+    ['data volume throughput above 0.25 MiB/s per IOPS', { dataVolume: { sizeGiB: 500, throughputMiBps: 1000 } },
+      /^config: dataVolume\.throughputMiBps 1000 exceeds the gp3 limit of 0\.25 MiB\/s per provisioned IOPS \(750 for 3000 IOPS\)$/],
+    ['a malformed snapshot id', { dataVolume: { sizeGiB: 500, snapshotId: 'vol-0123456789abcdef0' } },
+      /^config: dataVolume\.snapshotId "vol-0123456789abcdef0" must look like snap-0123456789abcdef0$/],
+    ['a data volume key with its unit left out', { dataVolume: { sizeGiB: 500, throughput: 250 } },
+      /^config: unknown key "throughput" in dataVolume; allowed: sizeGiB, iops, throughputMiBps, snapshotId$/],
   ])('fails when %s', (_case, input, expected) => {
     const message = problemWith(input);
     expect(message).toMatch(expected);

@@ -37,6 +37,11 @@ const ACTIONS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   aws_instance: ['ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:DescribeInstances', 'ec2:ModifyInstanceAttribute',
     'ec2:StopInstances', 'ec2:StartInstances', 'ec2:CreateTags', 'iam:PassRole'],
   aws_ec2_tag: ['ec2:CreateTags', 'ec2:DeleteTags', 'ec2:DescribeTags'],
+  // The final snapshot: CreateSnapshot with the volume's tags, then DescribeSnapshots until it completes.
+  aws_ebs_volume: ['ec2:CreateVolume', 'ec2:ModifyVolume', 'ec2:DeleteVolume', 'ec2:DescribeVolumes', 'ec2:CreateTags',
+    'ec2:CreateSnapshot', 'ec2:DescribeSnapshots'],
+  // stop_instance_before_detaching stops the box first.
+  aws_volume_attachment: ['ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:DescribeVolumes', 'ec2:StopInstances', 'ec2:DescribeInstances'],
   aws_iam_role: ['iam:CreateRole', 'iam:DeleteRole', 'iam:GetRole', 'iam:TagRole', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
   aws_iam_role_policy: ['iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy'],
   aws_iam_role_policy_attachment: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:ListAttachedRolePolicies'],
@@ -84,7 +89,8 @@ const VARIANTS: readonly ConfigInput[] = [
   {},
   { market: 'on-demand', sshCidrs: ['203.0.113.7/32'] },
   { spotLaunch: 'run-instances', image: 'torchneuron-2.14', instanceType: 'trn2.48xlarge' },
-  { market: 'auto', notifyEmail: 'ml-team@example.com', createSpotServiceLinkedRole: true, createCloudWatchServiceLinkedRole: true },
+  { market: 'auto', notifyEmail: 'ml-team@example.com', createSpotServiceLinkedRole: true, createCloudWatchServiceLinkedRole: true,
+    dataVolume: { sizeGiB: 500, snapshotId: 'snap-0123456789abcdef0' } },
   { market: 'capacity-reservation', subnetId: 'subnet-0123456789abcdef0', sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA user' },
   { instanceType: 'trn1.32xlarge', market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0', availabilityZoneId: 'use2-az3' },
   { cluster: { nodes: 2 } },

@@ -28,6 +28,8 @@ const RULES: Record<string, Rule> = {
     .filter(({ block }) => block.root_block_device?.encrypted !== true
       || (block.ebs_block_device ?? []).some((d: { encrypted?: boolean }) => d.encrypted !== true))
     .map(({ id }) => id),
+  'CKV_AWS_3 EBS volumes are encrypted': (json) => Object.entries(json.resource.aws_ebs_volume ?? {})
+    .filter(([, block]) => block.encrypted !== true).map(([name]) => `aws_ebs_volume.${name}`),
   'CKV_AWS_24 no SSH from 0.0.0.0/0 or ::/0': (json) => [
     ...blocksOf(json, 'aws_vpc_security_group_ingress_rule')
       .filter((r) => (WORLD.includes(r.cidr_ipv4) || WORLD.includes(r.cidr_ipv6)) && portsInclude(r, 22))
@@ -65,6 +67,7 @@ const STACKS: Record<string, ConfigInput> = {
   'spot with SSH from one network': { sshCidrs: ['203.0.113.0/24'] },
   'on-demand, two boxes': { market: 'on-demand', instanceCount: 2 },
   'auto': { market: 'auto' },
+  'auto with data volumes': { market: 'auto', instanceCount: 2, dataVolume: { sizeGiB: 500 } },
   'capacity block': {
     market: 'capacity-block', instanceType: 'trn1.32xlarge', capacityReservationId: 'cr-0123456789abcdef0', availabilityZoneId: 'use2-az3',
   },
@@ -78,6 +81,7 @@ const BREAKERS: Record<string, (json: TerraformJson) => void> = {
     delete spot.user_data_base64;
   },
   CKV_AWS_8: (json) => { firstSpot(json).root_block_device.encrypted = false; },
+  CKV_AWS_3: (json) => { json.resource.aws_ebs_volume = { plain: { availability_zone: 'us-east-2c', size: 500 } }; },
   CKV_AWS_24: (json) => {
     json.resource.aws_vpc_security_group_ingress_rule = {
       world: { cidr_ipv4: '0.0.0.0/0', from_port: 22, to_port: 22, ip_protocol: 'tcp', description: 'oops' },

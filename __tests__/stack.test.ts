@@ -221,6 +221,50 @@ describe('the deployment id: two stacks of one name in one account and region te
   });
 });
 
+describe('the data volume', () => {
+  const DATA_VOLUME_INPUT = { sizeGiB: 500 };
+
+  test('is opt-in: the default stack has no volume, no attachment, no volume ids for the agent', () => {
+    const json = synthesizeJson();
+    expect(json.resource).not.toHaveProperty('aws_ebs_volume');
+    expect(json.resource).not.toHaveProperty('aws_volume_attachment');
+    expect(onlyBlock(json.resource, 'aws_ssm_association').parameters).not.toHaveProperty('dataVolumeIds');
+    expect(json.output).not.toHaveProperty('data_volume_ids');
+  });
+
+  test('GIVEN auto with two boxes THEN two volumes in the subnet\'s AZ, each attached to the box of its index in whichever market won', () => {
+    // WHEN
+    const json = synthesizeJson({ market: 'auto', instanceCount: 2, dataVolume: DATA_VOLUME_INPUT });
+    const volume = onlyBlock(json.resource, 'aws_ebs_volume');
+    const attachment = onlyBlock(json.resource, 'aws_volume_attachment');
+    // THEN: no market's count reaches the volumes; the attachments pick the box from both markets' list
+    expect(volume.count).toBe(2);
+    expect(volume.availability_zone).toMatch(/^\$\{aws_subnet\.network_public-subnet_\w+\.availability_zone\}$/);
+    expect(attachment.count).toBe(2);
+    expect(attachment.instance_id).toBe('${local.instance-ids[count.index]}');
+    expect(json.locals!['instance-ids']).toMatch(/^\$\{concat\(aws_spot_instance_request\.[\w-]+\[\*\]\.spot_instance_id, aws_instance\.[\w-]+\[\*\]\.id\)\}$/);
+  });
+
+  test('the agent gets the volume ids and mounts the one of its box at /data; the ids are an output', () => {
+    // WHEN
+    const json = synthesizeJson({ dataVolume: DATA_VOLUME_INPUT });
+    const volume = Object.keys(json.resource.aws_ebs_volume)[0];
+    // THEN
+    expect(onlyBlock(json.resource, 'aws_ssm_association').parameters.dataVolumeIds).toBe(`\${join(" ", aws_ebs_volume.${volume}[*].id)}`);
+    expect(manifestOf(agentDocumentContent(json))).toContain('run /usr/local/sbin/trainium-spot-data-volume /data ubuntu {{ dataVolumeIds }}');
+    expect(json.output.data_volume_ids.value).toBe(`\${aws_ebs_volume.${volume}[*].id}`);
+  });
+
+  test('GIVEN an existing subnet THEN the volumes are in its AZ, and the guard compares with its AZ ID', () => {
+    const json = synthesizeJson({ subnetId: 'subnet-0123456789abcdef0', dataVolume: DATA_VOLUME_INPUT });
+    const subnet = Object.keys(json.data.aws_subnet)[0];
+    expect(onlyBlock(json.resource, 'aws_ebs_volume').availability_zone).toBe(`\${data.aws_subnet.${subnet}.availability_zone}`);
+    expect(Object.entries(json.locals!).filter(([key]) => key.startsWith('data-volume_'))).toEqual([
+      [expect.any(String), `\${data.aws_subnet.${subnet}.availability_zone_id}`],
+    ]);
+  });
+});
+
 describe('backends', () => {
   test('Terraform Cloud: a cloud block with the organization and workspace', () => {
     const json = synthesizeJson({ backend: { type: 'cloud', organization: 'acme', workspace: 'ml-box' } });

@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { parse as parseYaml } from 'yaml';
 import { SSM_DOCUMENT_LIMIT_BYTES } from '../src/catalog';
 import { ConfigError, type ConfigInput, type IdleSettings, parseConfig } from '../src/config';
+import { DATA_VOLUME_IDS_PARAMETER_PATTERN } from '../src/userdata/agent';
 import { BOOTSTRAP_LIMIT_BYTES, renderAgentDocument, renderIdleConf, renderUserData, type AgentDocument, type AgentProps } from '../src/userdata';
 import { packageRoot, packageVersion, readUserdataFile } from '../src/userdata/files';
 import { fileOnBox as fileIn, filesOf as filesIn, manifestOf as manifestIn } from './support/agent';
@@ -75,6 +76,7 @@ describe('renderAgentDocument', () => {
       'unit trainium-spot-interruption.service absent',
       'remove /usr/local/sbin/trainium-spot-interruption',
       'remove /etc/systemd/system/trainium-spot-interruption.service',
+      'remove /usr/local/sbin/trainium-spot-data-volume',
       'instance-arn-prefix /etc/trainium-spot/instance-arn-prefix',
       'aws required',
     ]);
@@ -121,13 +123,40 @@ describe('renderAgentDocument', () => {
     }
   });
 
-  test('the largest default document (a spot box: the interruption watcher too) is 39.7 KB, 61 % of the 64 KB SSM allows', () => {
+  test('GIVEN a data volume THEN the mount script is installed and run with the mount point, the owner and the volume ids SSM fills in', () => {
     // WHEN
-    const sizes = [props(), { ...props(), interruptionWatcher: true, loginUser: 'ubuntu' }].map((p) => Buffer.byteLength(renderAgentDocument(p).content));
+    const document = renderAgentDocument({ ...props(), dataVolume: { mountPoint: '/data', owner: 'ubuntu' } });
+    const parsed = JSON.parse(document.content);
     // THEN
-    // Well inside the limit: a third of it is left for settings (long process patterns) and what comes next.
-    for (const size of sizes) expect(size).toBeLessThanOrEqual((2 / 3) * SSM_DOCUMENT_LIMIT_BYTES);
-    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(61);
+    expect(fileOnBox(document, '/usr/local/sbin/trainium-spot-data-volume')).toBe(readUserdataFile('data-volume.sh'));
+    expect(filesOf(document).find((f) => f.path === '/usr/local/sbin/trainium-spot-data-volume')?.mode).toBe('0755');
+    expect(manifestOf(document)).toContain('run /usr/local/sbin/trainium-spot-data-volume /data ubuntu {{ dataVolumeIds }}');
+    expect(manifestOf(document)).not.toContain('remove /usr/local/sbin/trainium-spot-data-volume');
+    // Only volume ids, separated by single spaces, can reach the manifest: no quote, no shell syntax, no line break.
+    expect(parsed.parameters.dataVolumeIds).toMatchObject({ type: 'String', default: '', allowedPattern: DATA_VOLUME_IDS_PARAMETER_PATTERN });
+    const allowed = new RegExp(DATA_VOLUME_IDS_PARAMETER_PATTERN);
+    expect(['', 'vol-0123456789abcdef0', 'vol-0123456789abcdef0 vol-01234567'].every((ids) => allowed.test(ids))).toBe(true);
+    expect(['vol-0123456789abcdef0 ', 'vol-0123456789abcdef0;reboot', "vol-0123'", 'vol-0123456789abcdef0\nvol-01234567', 'snap-0123456789abcdef0']
+      .some((ids) => allowed.test(ids))).toBe(false);
+    expect(document.content.match(/\{\{/g)).toHaveLength(4);
+  });
+
+  test('GIVEN no data volume THEN the document has no dataVolumeIds parameter, and takes the mount script off boxes that had it', () => {
+    const parsed = JSON.parse(renderAgentDocument(props()).content);
+    expect(Object.keys(parsed.parameters)).toEqual(['documentHash', 'sshPublicKey', 'instanceArnPrefix']);
+    expect(manifestOf(renderAgentDocument(props())).filter((line) => line.includes('data-volume'))).toEqual(['remove /usr/local/sbin/trainium-spot-data-volume']);
+  });
+
+  test('the largest default document (a spot box: the interruption watcher too) is 38.5 KB, 59 % of the 64 KB SSM allows; 43.2 KB, 66 % with a data volume', () => {
+    // WHEN
+    const largest = { ...props(), interruptionWatcher: true, loginUser: 'ubuntu' };
+    const sizes = [props(), largest].map((p) => Buffer.byteLength(renderAgentDocument(p).content));
+    const withVolume = Buffer.byteLength(renderAgentDocument({ ...largest, dataVolume: { mountPoint: '/data', owner: 'ubuntu' } }).content);
+    // THEN
+    // Well inside the limit: a quarter of it at least is left for settings (long process patterns).
+    for (const size of [...sizes, withVolume]) expect(size).toBeLessThanOrEqual((3 / 4) * SSM_DOCUMENT_LIMIT_BYTES);
+    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(59);
+    expect(Math.round((100 * withVolume) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(66);
   });
 
   test('fails when the document exceeds 64 KB', () => {

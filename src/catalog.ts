@@ -474,6 +474,29 @@ export const GP3 = {
   maxThroughputPerIops: 0.25,
 } as const;
 
+/**
+ * The data volume (`dataVolume`): one gp3 EBS volume per box, kept when its box is replaced.
+ * - `deviceName`: the name the attachment gives EC2, the first of the names AWS recommends for EBS data
+ *   volumes (/dev/sd[f-p]). On Nitro instances (every type in this catalog) the box never sees it: the volume
+ *   is an NVMe device, /dev/nvme<N>n1, numbered in the order the devices answer at boot. The agent finds it by
+ *   its volume id instead (src/userdata/data-volume.sh says how), and `status` by this name.
+ * - `mountPoint`: where the agent mounts it.
+ * - `finalSnapshotTimeout`: how long deleting a volume may wait for its final snapshot. The provider's
+ *   default is 5 to 10 minutes (resourceEBSVolume, `Timeouts.Delete`), and AWS says of a snapshot: "This can
+ *   take several hours to complete, depending on the number of modified blocks"; the first snapshot of a
+ *   volume copies every block written.
+ * Sources, checked 2026-12-07: EC2 User Guide, "Device names for volumes on Amazon EC2 instances",
+ * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/device_naming.html; Amazon EBS User Guide, "Map Amazon
+ * EBS volumes to NVMe device names", https://docs.aws.amazon.com/ebs/latest/userguide/identify-nvme-ebs-device.html,
+ * and "Create Amazon EBS snapshots", https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-snapshot.html;
+ * hashicorp/terraform-provider-aws internal/service/ec2/ebs_volume.go.
+ */
+export const DATA_VOLUME = {
+  deviceName: '/dev/sdf',
+  mountPoint: '/data',
+  finalSnapshotTimeout: '6h',
+} as const;
+
 /** EC2 limit on raw user data, in bytes. Source: EC2 User Guide, "Run commands at launch". */
 export const USER_DATA_LIMIT_BYTES = 16384;
 

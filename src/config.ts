@@ -10,6 +10,7 @@ import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import {
   AZ_ID_PATTERN,
+  DATA_VOLUME,
   DEFAULT_IMAGE,
   GP3,
   INSTANCE_TYPE_NAMES,
@@ -176,6 +177,23 @@ const idleAlarmSchema = z.strictObject({
     .default(0.5).describe('CPU below this many busy vCPUs (scaled to the instance type) counts as low.'),
 });
 
+/**
+ * One gp3 EBS volume per box, kept when the box is replaced. Only the size is required: a `dataVolume` key
+ * is the choice to have one.
+ */
+const dataVolumeSchema = z.strictObject({
+  sizeGiB: between(GP3.minSizeGiB, GP3.maxSizeGiB, ' GiB')
+    .describe(`Size of each box's data volume, required with \`dataVolume\`: an encrypted gp3 EBS volume mounted at \`${DATA_VOLUME.mountPoint}\` ` +
+      'that is kept, and attached to the new box, when a box is replaced; `cdktf destroy` leaves a snapshot of it. ' +
+      'Default: no data volume. A larger size grows the volume in place; its filesystem grows with `sudo resize2fs` on the box.'),
+  iops: between(GP3.minIops, GP3.maxIops, ' IOPS').default(GP3.minIops).describe('gp3 IOPS of the data volume.'),
+  throughputMiBps: between(GP3.minThroughputMiBps, GP3.maxThroughputMiBps, ' MiB/s')
+    .default(GP3.minThroughputMiBps).describe('gp3 throughput of the data volume in MiB/s.'),
+  snapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, { error: 'must look like snap-0123456789abcdef0' }).optional()
+    .describe('Create the data volumes from this EBS snapshot (at least its size); setting or changing it replaces ' +
+      'the volumes, each leaving a snapshot. The way to move the data to another AZ.'),
+});
+
 const backendSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('local'),
@@ -228,6 +246,7 @@ export const configSchema = z.strictObject({
   rootVolumeIops: between(GP3.minIops, GP3.maxIops, ' IOPS').default(GP3.minIops).describe('gp3 IOPS of the root volume.'),
   rootVolumeThroughputMiBps: between(GP3.minThroughputMiBps, GP3.maxThroughputMiBps, ' MiB/s')
     .default(GP3.minThroughputMiBps).describe('gp3 throughput of the root volume in MiB/s.'),
+  dataVolume: dataVolumeSchema.optional().describe(`A gp3 EBS volume per box at ${DATA_VOLUME.mountPoint}, kept when the box is replaced.`),
   cpuCoreCount: z.number().int().positive().optional()
     .describe("CPU cores (with spot only through spotLaunch run-instances); default: the type's default. " +
       'Fewer cores save neither money nor quota.'),
@@ -333,15 +352,23 @@ function checkAgainstCatalog(c: Parsed, ctx: z.RefinementCtx): void {
     }
   }
 
-  const sizeGiB = c.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_SIZE_GIB;
-  if (c.rootVolumeIops > sizeGiB * GP3.maxIopsPerGiB) {
-    fail('rootVolumeIops', `exceeds the gp3 limit of ${GP3.maxIopsPerGiB} IOPS per GiB ` +
-      `(${sizeGiB * GP3.maxIopsPerGiB} for ${sizeGiB} GiB); raise rootVolumeSizeGiB or lower the IOPS`);
-  }
-  const iopsInRange = c.rootVolumeIops >= GP3.minIops && c.rootVolumeIops <= GP3.maxIops;
-  if (iopsInRange && c.rootVolumeThroughputMiBps > c.rootVolumeIops * GP3.maxThroughputPerIops) {
-    fail('rootVolumeThroughputMiBps', `exceeds the gp3 limit of 0.25 MiB/s per provisioned IOPS ` +
-      `(${c.rootVolumeIops * GP3.maxThroughputPerIops} for ${c.rootVolumeIops} IOPS)`);
+  // gp3's ratios, for the root volume and the data volume alike.
+  const checkGp3 = (volume: { sizeGiB: number; iops: number; throughputMiBps: number },
+    keys: { sizeGiB: string; iops: string[]; throughputMiBps: string[] }) => {
+    if (volume.iops > volume.sizeGiB * GP3.maxIopsPerGiB) {
+      fail(keys.iops, `exceeds the gp3 limit of ${GP3.maxIopsPerGiB} IOPS per GiB ` +
+        `(${volume.sizeGiB * GP3.maxIopsPerGiB} for ${volume.sizeGiB} GiB); raise ${keys.sizeGiB} or lower the IOPS`);
+    }
+    const iopsInRange = volume.iops >= GP3.minIops && volume.iops <= GP3.maxIops;
+    if (iopsInRange && volume.throughputMiBps > volume.iops * GP3.maxThroughputPerIops) {
+      fail(keys.throughputMiBps, `exceeds the gp3 limit of 0.25 MiB/s per provisioned IOPS ` +
+        `(${volume.iops * GP3.maxThroughputPerIops} for ${volume.iops} IOPS)`);
+    }
+  };
+  checkGp3({ sizeGiB: c.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_SIZE_GIB, iops: c.rootVolumeIops, throughputMiBps: c.rootVolumeThroughputMiBps },
+    { sizeGiB: 'rootVolumeSizeGiB', iops: ['rootVolumeIops'], throughputMiBps: ['rootVolumeThroughputMiBps'] });
+  if (c.dataVolume) {
+    checkGp3(c.dataVolume, { sizeGiB: 'dataVolume.sizeGiB', iops: ['dataVolume', 'iops'], throughputMiBps: ['dataVolume', 'throughputMiBps'] });
   }
 
   c.sshCidrs.forEach((cidr, i) => {

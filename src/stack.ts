@@ -11,12 +11,13 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
 import {
-  activateCommand, agentAssociationName, IDLE_METRIC, instanceArnPrefix, INSTANCE_TYPES, LOGIN_USER, MANAGED_BY_TAG, OWN_TAG_KEYS,
+  activateCommand, agentAssociationName, DATA_VOLUME, IDLE_METRIC, instanceArnPrefix, INSTANCE_TYPES, LOGIN_USER, MANAGED_BY_TAG, OWN_TAG_KEYS,
   PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS, verdictNamespace,
 } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
 import { BoxAgent } from './constructs/box-agent';
 import { BoxOutputs } from './constructs/box-outputs';
+import { DataVolume } from './constructs/data-volume';
 import { DeploymentId } from './constructs/deployment-id';
 import { IdleAlarm } from './constructs/idle-alarm';
 import { IdleStopRule } from './constructs/idle-stop-rule';
@@ -126,6 +127,16 @@ export class TrainiumSpotStack extends TerraformStack {
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
     const instanceIds = new TerraformLocal(this, 'instance-ids', concat((b) => b.instanceIds));
     const publicIps = new TerraformLocal(this, 'public-ips', concat((b) => b.publicIps));
+    // One volume per box index, attached to whichever box holds that index: it outlives the boxes.
+    const dataVolume = config.dataVolume && new DataVolume(this, 'data-volume', {
+      name: config.name,
+      region: config.region,
+      count: config.instanceCount,
+      ...config.dataVolume,
+      availabilityZone: network.availabilityZone,
+      availabilityZoneId: network.availabilityZoneId,
+      instanceIdsRef: instanceIds.fqn,
+    });
 
     // ---------------------------------------------------------------- what runs on the boxes
     new BoxAgent(this, 'agent', {
@@ -134,6 +145,7 @@ export class TrainiumSpotStack extends TerraformStack {
       deploymentTag: { key: OWN_TAG_KEYS.deployment, value: deployment.id },
       publicKeyRef: sshKey.publicKeyRef,
       instanceArnPrefix: boxArnPrefix,
+      dataVolumeIdsRef: dataVolume ? dataVolume.volumeIdsRef : undefined,
     });
 
     // ---------------------------------------------------------------- stopping and warnings
@@ -200,6 +212,7 @@ export class TrainiumSpotStack extends TerraformStack {
       priceSource: PRICE_SOURCE,
       activateCommand: activateCommand(config.resolvedImage) ??
         `echo "${NO_ENVIRONMENT(imageLabel(config))}"`,
+      dataVolumeIdsRef: dataVolume ? dataVolume.volumeIdsRef : undefined,
     });
   }
 
@@ -278,6 +291,7 @@ export function boxAgentDocument(config: Config): AgentDocument {
   return renderAgentDocument({
     name: config.name, region: config.region, idle: config.idle, loginMessage: loginMessage(config),
     interruptionWatcher: usesSpot(config), loginUser: LOGIN_USER,
+    dataVolume: config.dataVolume && { mountPoint: DATA_VOLUME.mountPoint, owner: LOGIN_USER },
   });
 }
 

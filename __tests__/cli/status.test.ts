@@ -1,5 +1,5 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeInstanceAssociationsStatusCommand, InstanceAssociationStatusInfo, SSMClient } from '@aws-sdk/client-ssm';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,7 +9,7 @@ import 'aws-sdk-client-mock-jest';
 import { IDLE_METRIC, INSTANCE_TYPES, partitionOf, verdictNamespace } from '../../src/catalog';
 import { StatusReport } from '../../src/cli/report';
 import { awsError, box, expectOneLine, runCli, runJson } from './cli-test-helpers';
-import { tableCell } from './table';
+import { tableCell, tableRows } from './table';
 
 /** The account that owns the boxes: DescribeInstances names it on each reservation. */
 const ACCOUNT = '123456789012';
@@ -406,5 +406,78 @@ describe('status: a failing secondary call leaves "-" and one warning line', () 
     expect(warnings[2]).toContain('ssm:DescribeInstanceAssociationsStatus in us-east-2 failed: InternalServerError');
     expect(['Agent', 'Idle check', 'Spot $/h'].map((column) => tableCell(run.stdout, 'i-0aaa', column))).toEqual(['-', '-', '-']);
     expect(tableCell(run.stdout, 'i-0aaa', 'State')).toBe('running');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The data volume of each box
+// ---------------------------------------------------------------------------------------------
+
+describe('status: the data volume column', () => {
+  let dir: string;
+  /** The CLI's env with a config file holding `config`. */
+  const withConfig = (config: object) => {
+    const file = path.join(dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    return { env: { AWS_REGION: 'us-east-2', TRAINIUM_SPOT_CONFIG: file }, cwd: dir };
+  };
+  const attached = (volumeId: string, instanceId: string, state = 'attached') => ({
+    VolumeId: volumeId, Size: 500, Attachments: [{ InstanceId: instanceId, Device: '/dev/sdf', State: state as never, VolumeId: volumeId }],
+  });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-status-'));
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [box({ InstanceId: 'i-0aaa' }), box({ InstanceId: 'i-0bbb' }), box({ InstanceId: 'i-0ccc' })] }],
+    });
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('GIVEN a config with dataVolume WHEN status THEN each box shows the volume attached to it at /dev/sdf, its size, or none', async () => {
+    // GIVEN one volume attached, one still attaching, and a box without one
+    ec2.on(DescribeVolumesCommand).resolves({ Volumes: [attached('vol-0aaa', 'i-0aaa'), attached('vol-0bbb', 'i-0bbb', 'attaching')] });
+    // WHEN
+    const { code, json, stderr } = await runJson<StatusReport>(['status'], withConfig({ dataVolume: { sizeGiB: 500 } }));
+    const table = await runCli(['status'], withConfig({ dataVolume: { sizeGiB: 500 } }));
+    // THEN
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(json.dataVolumes).toBe(true);
+    expect(json.boxes.map((b) => b.dataVolume)).toEqual([
+      { state: 'attached', volumeId: 'vol-0aaa', sizeGiB: 500 },
+      { state: 'attaching', volumeId: 'vol-0bbb', sizeGiB: 500 },
+      { state: 'none', volumeId: null, sizeGiB: null },
+    ]);
+    expect(['i-0aaa', 'i-0bbb', 'i-0ccc'].map((id) => tableCell(table.stdout, id, 'Data volume')))
+      .toEqual(['vol-0aaa 500 GiB', 'vol-0bbb 500 GiB (attaching)', 'none']);
+    // One call for every box, asking for the stack's device name only
+    expect(ec2).toHaveReceivedCommandWith(DescribeVolumesCommand, {
+      Filters: [{ Name: 'attachment.instance-id', Values: ['i-0aaa', 'i-0bbb', 'i-0ccc'] }, { Name: 'attachment.device', Values: ['/dev/sdf'] }],
+    });
+  });
+
+  test('GIVEN a config without dataVolume WHEN status THEN EC2 is not asked, and there is no such column', async () => {
+    const { json } = await runJson<StatusReport>(['status'], withConfig({}));
+    const table = await runCli(['status'], withConfig({}));
+
+    expect(json.dataVolumes).toBe(false);
+    expect(json.boxes.map((b) => b.dataVolume)).toEqual([null, null, null]);
+    expect(Object.keys(tableRows(table.stdout)[0])).not.toContain('Data volume');
+    expect(ec2).toHaveReceivedCommandTimes(DescribeVolumesCommand, 0);
+  });
+
+  test('GIVEN EC2 denies DescribeVolumes WHEN status THEN every volume is "-", one warning names the column, exit 0', async () => {
+    ec2.on(DescribeVolumesCommand).rejects(awsError('UnauthorizedOperation'));
+
+    const { code, json, stderr } = await runJson<StatusReport>(['status'], withConfig({ dataVolume: { sizeGiB: 500 } }));
+    const table = await runCli(['status'], withConfig({ dataVolume: { sizeGiB: 500 } }));
+
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^trainium-spot: warning: "-" under Data volume: access denied: your credentials may not call ec2:DescribeVolumes in us-east-2 \(UnauthorizedOperation\)/);
+    expectOneLine(stderr);
+    expect(json.boxes.map((b) => b.dataVolume)).toEqual([null, null, null]);
+    expect(json.failedCalls).toEqual([{ action: 'ec2:DescribeVolumes', message: expect.stringContaining('(UnauthorizedOperation)') }]);
+    expect(tableCell(table.stdout, 'i-0aaa', 'Data volume')).toBe('-');
+    expect(tableCell(table.stdout, 'i-0aaa', 'State')).toBe('running');
   });
 });

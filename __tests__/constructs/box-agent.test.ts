@@ -14,13 +14,13 @@ const DOCUMENT: AgentDocument = {
 /** arn:<partition>:ec2:<region>:<account>:instance/, as the stack gives it: known only at plan time. */
 const ARN_PREFIX = 'arn:${data.aws_partition.p.partition}:ec2:us-east-2:${data.aws_caller_identity.c.account_id}:instance/';
 
-function synth(name = 'lab') {
+function synth(name = 'lab', dataVolumeIdsRef?: string) {
   const stack = new TerraformStack(Testing.app(), 'test');
   new AwsProvider(stack, 'aws', { region: 'us-east-2' });
   const deployment = new DataResource(stack, 'deployment');
   new BoxAgent(stack, 'agent', {
     name, document: DOCUMENT, deploymentTag: { key: 'trainium-spot:deployment', value: deployment.id }, publicKeyRef: 'aws_key_pair.k.public_key',
-    instanceArnPrefix: ARN_PREFIX,
+    instanceArnPrefix: ARN_PREFIX, dataVolumeIdsRef,
   });
   return JSON.parse(Testing.synth(stack));
 }
@@ -52,6 +52,15 @@ describe('BoxAgent', () => {
     });
     // Run at once when created or changed: never only at the schedule.
     expect(association).not.toHaveProperty('apply_only_at_cron_interval');
+  });
+
+  test('GIVEN data volumes THEN the association passes their ids, space-separated, to every box; without, no such parameter', () => {
+    // WHEN
+    const withVolumes = onlyBlock(synth('lab', 'aws_ebs_volume.v[*].id').resource, 'aws_ssm_association');
+    const without = onlyBlock(synth().resource, 'aws_ssm_association');
+    // THEN
+    expect(withVolumes.parameters.dataVolumeIds).toBe('${join(" ", aws_ebs_volume.v[*].id)}');
+    expect(without.parameters).not.toHaveProperty('dataVolumeIds');
   });
 
   test.each([['aws-box'], ['Amazon-lab'], ['amzn']])('a name starting with a prefix AWS reserves (%s) gets a document name of ours', (name) => {

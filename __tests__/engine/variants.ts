@@ -44,6 +44,8 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'base image by SSM parameter', config: { image: 'ssm:/aws/service/neuron/dlami/base/ubuntu-24.04/latest/image_id' } },
   { name: 'image by AMI id', config: { image: AMI_ID_LITERAL } },
   { name: 'Terraform Cloud backend', config: { backend: { type: 'cloud', organization: 'acme', workspace: 'ml-box' } } },
+  { name: 'data volumes on 2 boxes on auto', config: { market: 'auto', instanceCount: 2, dataVolume: { sizeGiB: 500, iops: 4000, throughputMiBps: 250 } }, checkUserData: true },
+  { name: 'data volume from a snapshot, own subnet', config: { subnetId: OWN_SUBNET, dataVolume: { sizeGiB: 100, snapshotId: 'snap-0123456789abcdef0' } } },
 ];
 
 // ---------------------------------------------------------------------------------------------

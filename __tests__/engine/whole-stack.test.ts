@@ -468,7 +468,7 @@ describe('the shipped `terraform test` files, with the stand-ins supplying the s
 
 // ------------------------------------------------------------------------------ the real AWS provider
 const REAL_AWS_VARIANTS = ['defaults (spot)', 'capacity-block', 'SSH CIDRs and e-mail notice', 'explicit root volume, CPU options, on-demand',
-  'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances'];
+  'spot through RunInstances, CPU options', '2 boxes on auto through RunInstances', 'data volumes on 2 boxes on auto'];
 const realAwsModule = (name: string) => moduleOf(variantNamed(name));
 
 /** The stacks, the version constraint relabelled (the provider here is v5, the stacks pin v6), as child modules of one root. */
@@ -794,4 +794,139 @@ describe('what replaces a running box, planned against an applied stack', () => 
 
 beforeAll(() => {
   if (!skipReason) replacementPlans();
+});
+
+// ------------------------------------------------------------------------------ the data volume outlives its box
+// Stacks with a data volume, applied once as child modules of one root; then each change is planned against that
+// state. Whatever replaces the box (its type, `auto`'s other market) leaves the volume alone and moves only its
+// attachment; a new AZ fails the plan with the guard's line, unless a snapshot goes with it.
+
+const VOLUME = { sizeGiB: 500 };
+const VOLUME_SNAPSHOT = 'snap-0123456789abcdef0';
+/** The applied stacks by module: both spot launch paths and `auto` on trn1 (one AZ in us-east-2), and inf2 (three). */
+const VOLUME_BASES: Readonly<Record<string, ConfigInput>> = {
+  request: { dataVolume: VOLUME },
+  run_instances: { spotLaunch: 'run-instances', dataVolume: VOLUME },
+  auto: { market: 'auto', dataVolume: VOLUME },
+  inf2: { instanceType: 'inf2.xlarge', dataVolume: VOLUME },
+};
+const volumeStacks = (change: Record<string, ConfigInput> = {}) =>
+  Object.fromEntries(Object.entries(VOLUME_BASES).map(([module, base]) => [module, synthesizeJson({ ...base, ...change[module] })]));
+
+interface VolumeRun {
+  readonly applied: TerraformResult;
+  /** trn1.2xlarge becomes trn1.32xlarge on both launch paths (saved, for the attachments' planned values). */
+  readonly type: PlanOutcome;
+  readonly typeSaved: SavedPlan;
+  /** `auto` after its spot quota went: the box moves to on-demand. */
+  readonly otherMarket: PlanOutcome;
+  /** inf2.xlarge to another AZ ID, as it is, without the stack's guard, and with a snapshot for the new volume. */
+  readonly zone: PlanOutcome;
+  readonly zoneWithoutGuard: PlanOutcome;
+  readonly zoneWithSnapshot: PlanOutcome;
+}
+
+function dataVolumePlans(): Promise<VolumeRun> {
+  return job('data volume: apply, then plan each change', () => onLane(async (dir, providers) => {
+    const write = (change: Record<string, ConfigInput> = {}) => writeModules(dir, providers.stateAddress, volumeStacks(change), []);
+    write();
+    await init(dir);
+    const applied = await dir.apply();
+    write({ request: { instanceType: 'trn1.32xlarge' }, run_instances: { instanceType: 'trn1.32xlarge' } });
+    const type = await dir.plan({ out: 'type.bin' });
+    const typeSaved = await dir.show('type.bin');
+    write();
+    dir.setFixture(fixture({ quotas: { 'L-6B0D517C': 0 } }));
+    const otherMarket = await dir.plan({ targets: ['module.auto'] });
+    dir.setFixture(fixture());
+    // inf2.xlarge defaults to the first of its AZs in us-east-2, use2-az1
+    write({ inf2: { availabilityZoneId: 'use2-az2' } });
+    const zone = await dir.plan({ targets: ['module.inf2'] });
+    const unguarded = volumeStacks({ inf2: { availabilityZoneId: 'use2-az2' } });
+    for (const volume of Object.values(unguarded.inf2.resource.aws_ebs_volume)) delete volume.lifecycle;
+    writeModules(dir, providers.stateAddress, unguarded, []);
+    const zoneWithoutGuard = await dir.plan({ targets: ['module.inf2'] });
+    write({ inf2: { availabilityZoneId: 'use2-az2', dataVolume: { ...VOLUME, snapshotId: VOLUME_SNAPSHOT } } });
+    const zoneWithSnapshot = await dir.plan({ targets: ['module.inf2'] });
+    return { applied, type, typeSaved, otherMarket, zone, zoneWithoutGuard, zoneWithSnapshot };
+  }));
+}
+
+describe('the data volume outlives its box, planned against an applied stack', () => {
+  const volumeActions = (plan: PlanOutcome, module: string) => ({
+    module,
+    boxes: boxActions(plan, module),
+    volume: actionsOn(plan, module, 'aws_ebs_volume'),
+    attachment: actionsOn(plan, module, 'aws_volume_attachment'),
+  });
+
+  engineTest('a new instance type replaces the box on both launch paths; the volume stays, its attachment follows the new box', async () => {
+    // GIVEN the applied stacks
+    const { applied, type, typeSaved } = await dataVolumePlans();
+    expect({ step: 'apply', code: applied.code, stderr: applied.stderr }).toMatchObject({ code: 0, stderr: '' });
+    // WHEN trn1.2xlarge becomes trn1.32xlarge
+    expectPlanned('a new instance type', type);
+    // THEN the box is replaced, the volume neither replaced nor destroyed (nor changed), the attachment replaced
+    expect(volumeActions(type, 'request')).toEqual({ module: 'request', boxes: ['aws_spot_instance_request replace'], volume: [], attachment: ['replace'] });
+    expect(volumeActions(type, 'run_instances')).toEqual({ module: 'run_instances', boxes: ['aws_instance replace'], volume: [], attachment: ['replace'] });
+    // AND the new attachment takes the same volume to the new box (its instance id known only once the box exists)
+    for (const module of ['request', 'run_instances']) {
+      const attachment = typeSaved.resource_changes.find((c) => c.module_address === `module.${module}` && c.type === 'aws_volume_attachment') as
+        SavedPlan['resource_changes'][number] & { change: { before: any; after_unknown: any; replace_paths?: unknown[] } };
+      expect({ module, actions: attachment.change.actions }).toEqual({ module, actions: ['delete', 'create'] });
+      expect(attachment.change.after.volume_id).toMatch(/^vol-[0-9a-f]+$/);
+      expect(attachment.change.after.volume_id).toBe(attachment.change.before.volume_id);
+      expect(attachment.change.after_unknown.instance_id).toBe(true);
+      expect(attachment.change.replace_paths).toEqual([['instance_id']]);
+    }
+    // AND the stacks that did not change plan nothing
+    expectNoChanges('unchanged auto stack', type, 'auto');
+    expectNoChanges('unchanged inf2 stack', type, 'inf2');
+  }, TIMEOUT_MS);
+
+  engineTest("auto's other market is a new box, and the same volume is attached to it", async () => {
+    // WHEN the spot quota is gone after the box launched on spot
+    const { otherMarket } = await dataVolumePlans();
+    // THEN the spot request goes, an on-demand instance comes, the volume stays and its attachment follows
+    expectPlanned('auto on the other market', otherMarket, 'auto');
+    expect(volumeActions(otherMarket, 'auto')).toEqual({
+      module: 'auto', boxes: ['aws_instance create', 'aws_spot_instance_request delete'], volume: [], attachment: ['replace'],
+    });
+  }, TIMEOUT_MS);
+
+  engineTest('a new Availability Zone fails the plan with one line that says how to move the data', async () => {
+    // WHEN the AZ ID changes under the volume
+    const { zone } = await dataVolumePlans();
+    // THEN
+    expect(zone.ok).toBe(false);
+    expect(moduleSlice(zone, 'inf2').errors.map((e) => `${e.summary}: ${e.detail}`)).toEqual([
+      'Resource precondition failed: dataVolume: the boxes would move from AZ ID use2-az1 to use2-az2, and an EBS volume cannot ' +
+      'leave its Availability Zone. To move the data, snapshot each volume (aws ec2 create-snapshot --region us-east-2 --volume-id ' +
+      '<id>; the ids: terraform output data_volume_ids), then plan again with dataVolume.snapshotId set to the snapshot: the new ' +
+      'volumes in use2-az2 start from it. To keep the data, keep AZ ID use2-az1.',
+    ]);
+  }, TIMEOUT_MS);
+
+  engineTest('without the guard, the same AZ change would replace the volume, and its data with it', async () => {
+    // GIVEN the stack without the volume's precondition, WHEN the AZ ID changes
+    const { zoneWithoutGuard } = await dataVolumePlans();
+    // THEN the stand-in plans what the provider would: availability_zone forces a new, empty volume
+    expectPlanned('a new AZ without the guard', zoneWithoutGuard, 'inf2');
+    expect(volumeActions(zoneWithoutGuard, 'inf2')).toMatchObject({ volume: ['replace'], attachment: ['replace'] });
+  }, TIMEOUT_MS);
+
+  engineTest('the way the line gives, a snapshot with the new AZ, plans: new volumes from the snapshot, the old ones go with a final snapshot', async () => {
+    // WHEN the AZ ID changes together with dataVolume.snapshotId
+    const { zoneWithSnapshot } = await dataVolumePlans();
+    // THEN
+    expectPlanned('a new AZ with a snapshot', zoneWithSnapshot, 'inf2');
+    expect(volumeActions(zoneWithSnapshot, 'inf2')).toEqual({
+      module: 'inf2', boxes: ['aws_spot_instance_request replace'], volume: ['replace'], attachment: ['replace'],
+    });
+    expect(actionsOn(zoneWithSnapshot, 'inf2', 'terraform_data').sort()).toEqual(['replace']);
+  }, TIMEOUT_MS);
+});
+
+beforeAll(() => {
+  if (!skipReason) dataVolumePlans();
 });

@@ -501,6 +501,14 @@ export interface AgentStatus {
   readonly associationVersion: string | null;
 }
 
+/** A box's data volume (config `dataVolume`), as EC2 reports the volume attached to it. */
+export interface DataVolumeStatus {
+  /** EC2's attachment state (`attached`, `attaching`, `detaching`, `busy`), or `none`: no data volume is attached. */
+  readonly state: string;
+  readonly volumeId: string | null;
+  readonly sizeGiB: number | null;
+}
+
 export interface BoxStatus extends BoxState {
   /** Minutes since the last start; `null` unless running. */
   readonly uptimeMinutes: number | null;
@@ -513,6 +521,11 @@ export interface BoxStatus extends BoxState {
    * The box's agent from SSM State Manager; `null` when asking SSM failed (then `failedCalls` says why).
    */
   readonly agent: AgentStatus | null;
+  /**
+   * The box's data volume; `null` when the config has no `dataVolume`, or when asking EC2 failed (then
+   * `failedCalls` says why).
+   */
+  readonly dataVolume: DataVolumeStatus | null;
   /** The current spot price in the box's AZ; `null` for other markets, or when asking EC2 for it failed. */
   readonly spotPricePerHour: number | null;
   /** What the box costs per running hour (spot price, else the catalog's on-demand price); 0 unless running. */
@@ -535,6 +548,8 @@ export interface StatusReport extends Report<'status'> {
   readonly agentAssociation: string;
   /** Whose boxes these are; `null` when no box of the name was found at all and `--deployment` named none. */
   readonly deployment: DeploymentChoice | null;
+  /** Whether the config has a `dataVolume`, and each box's `dataVolume` says which is attached to it. */
+  readonly dataVolumes: boolean;
   readonly boxes: readonly BoxStatus[];
   /** Sum over the running boxes, USD per hour, storage not included. */
   readonly costPerHour: number;

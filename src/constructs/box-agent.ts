@@ -23,6 +23,12 @@ export interface BoxAgentProps {
    * a call to the instance metadata service.
    */
   readonly instanceArnPrefix: string;
+  /**
+   * Reference (no `${}`) to the list of the data volumes' ids, passed as `dataVolumeIds`: every box gets the
+   * list and mounts the one attached to it.
+   * @default - no data volume
+   */
+  readonly dataVolumeIdsRef?: string;
 }
 
 /**
@@ -75,6 +81,7 @@ export class BoxAgent extends Construct {
         // Type and key only: a key's comment is free text, and the document allows no free text.
         sshPublicKey: `\${join(" ", slice(split(" ", trimspace(${props.publicKeyRef})), 0, 2))}`,
         instanceArnPrefix: props.instanceArnPrefix,
+        ...(props.dataVolumeIdsRef !== undefined ? { dataVolumeIds: `\${join(" ", ${props.dataVolumeIdsRef})}` } : {}),
       },
       scheduleExpression: AGENT_SCHEDULE,
     });

@@ -37,6 +37,11 @@ export interface BoxOutputsProps {
   readonly priceSource: string;
   /** The shell command that activates the machine image's environment (the login message names it too). */
   readonly activateCommand: string;
+  /**
+   * Reference (no `${}`) to the list of the data volumes' ids, by box index.
+   * @default - no data volume: no `data_volume_ids` output
+   */
+  readonly dataVolumeIdsRef?: string;
 }
 
 /**
@@ -93,6 +98,9 @@ export class BoxOutputs extends Construct {
     output('on_demand_price_per_hour', props.onDemandPricePerHour,
       `On-demand USD per hour of one ${props.instanceType}: ${props.priceSource}`);
 
+    if (props.dataVolumeIdsRef !== undefined) {
+      output('data_volume_ids', `\${${props.dataVolumeIdsRef}}`, 'EBS volume ids of the data volumes, one per box (dataVolume)');
+    }
     if (props.spot) {
       output('spot_request_ids', props.spot.requestIds, 'Persistent spot request ids');
       if (props.spot.requestStatusCodes !== undefined) {

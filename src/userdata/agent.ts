@@ -36,6 +36,19 @@ export interface AgentProps {
    * @default - no key is installed by the agent
    */
   readonly loginUser?: string;
+  /**
+   * Mount the stack's data volume: the association passes the ids of every box's volume as
+   * `dataVolumeIds`, and the agent mounts the one attached to this box (src/userdata/data-volume.sh).
+   * @default - no data volume: the mount script is taken off boxes that had it
+   */
+  readonly dataVolume?: DataVolumeMount;
+}
+
+/** Where the agent mounts the data volume, and who owns a filesystem it makes. */
+export interface DataVolumeMount {
+  readonly mountPoint: string;
+  /** The user a newly made filesystem belongs to (an existing one keeps its owners). */
+  readonly owner: string;
 }
 
 /** The machine image as the login message names it. */
@@ -83,6 +96,7 @@ const INTERRUPTION_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-interruption';
 const NEURON_MONITOR_SETTINGS_PATH = '/etc/trainium-spot/neuron-monitor.json';
 /** Where the installer keeps the `instanceArnPrefix` parameter; idle-check.sh reads it (TS_INSTANCE_ARN_PREFIX_FILE). */
 const INSTANCE_ARN_PREFIX_PATH = '/etc/trainium-spot/instance-arn-prefix';
+const DATA_VOLUME_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-data-volume';
 
 /** A feature's files and the unit that runs them (restarted when one of `watched` changed). */
 interface Feature {
@@ -121,6 +135,10 @@ function interruptionFeature(): Feature {
   };
 }
 
+function dataVolumeFeature(): Feature {
+  return { files: [{ path: DATA_VOLUME_SCRIPT_PATH, mode: '0755', content: readUserdataFile('data-volume.sh') }], units: [] };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The manifest and the document
 // ---------------------------------------------------------------------------------------------
@@ -148,6 +166,13 @@ function instanceArnPrefixPattern(region: string): string {
   return `^arn:aws(-[a-z]+)*:ec2:${region}:[0-9]{12}:instance/$`;
 }
 
+/**
+ * The `dataVolumeIds` parameter: EBS volume ids separated by single spaces. SSM puts the value into the
+ * manifest as is, where the installer splits it into the mount script's arguments.
+ */
+export const DATA_VOLUME_IDS_PARAMETER_PATTERN = '^(vol-[0-9a-f]{8,17}( vol-[0-9a-f]{8,17})*)?$';
+const DATA_VOLUME_IDS_PARAMETER = 'dataVolumeIds';
+
 /** gzip without a timestamp (Node writes none), so the same input always gives the same bytes. */
 const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
 
@@ -170,6 +195,14 @@ function manifest(props: AgentProps, version: string): { lines: string[]; files:
   else unwant(idle);
   if (props.interruptionWatcher) want(interruptionFeature());
   else unwant(interruptionFeature());
+  if (props.dataVolume) {
+    const { mountPoint, owner } = props.dataVolume;
+    want(dataVolumeFeature());
+    // SSM fills in the ids before the box's sh reads the manifest.
+    lines.push(`run ${DATA_VOLUME_SCRIPT_PATH} ${mountPoint} ${owner} {{ ${DATA_VOLUME_IDS_PARAMETER} }}`);
+  } else {
+    unwant(dataVolumeFeature());
+  }
   if (props.loginMessage) {
     const { image, activate, neuronSdk } = props.loginMessage;
     [image, activate, neuronSdk].forEach((value) => assertSingleLine('image', value));
@@ -221,6 +254,14 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
         // No default: SSM refuses a run without it rather than install a check that cannot name its namespace.
         allowedPattern: instanceArnPrefixPattern(props.region),
       },
+      ...(props.dataVolume ? {
+        [DATA_VOLUME_IDS_PARAMETER]: {
+          type: 'String',
+          description: "The ids of the stack's data volumes, one per box, separated by spaces; the agent mounts the one attached to the box.",
+          default: '',
+          allowedPattern: DATA_VOLUME_IDS_PARAMETER_PATTERN,
+        },
+      } : {}),
     },
     mainSteps: [{
       action: 'aws:runShellScript',
@@ -228,7 +269,7 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
       precondition: { StringEquals: ['platformType', 'Linux'] },
       inputs: { timeoutSeconds: '600', runCommand: command.replace(/\n$/, '').split('\n') },
     }],
-  }, null, 1);
+  });
   const size = Buffer.byteLength(content, 'utf8');
   if (size > SSM_DOCUMENT_LIMIT_BYTES) {
     const patterns = props.idle.processPatterns;

@@ -10,7 +10,7 @@
 import { readUserdataFile } from './files';
 import { assertSingleLine } from './idle-conf';
 
-export { renderAgentDocument, type AgentDocument, type AgentFile, type AgentProps, type LoginMessage } from './agent';
+export { renderAgentDocument, type AgentDocument, type AgentFile, type AgentProps, type DataVolumeMount, type LoginMessage } from './agent';
 export { renderIdleConf } from './idle-conf';
 
 export interface UserDataProps {

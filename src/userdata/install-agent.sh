@@ -16,6 +16,9 @@
 #   authorized-key USER               USER may log in with PUBLIC_KEY (type and key, no comment); the key
 #                                     the agent authorized before is taken out, keys added by hand stay
 #   instance-arn-prefix PATH          PATH holds INSTANCE_ARN_PREFIX, the box's ARN up to its id (for the idle check)
+#   run PATH [ARG...]                 PATH (a file above) runs with ARGs once files, key and units are in
+#                                     place, under TRAINIUM_SPOT_ROOT too (it must honour it); its failure
+#                                     fails the run, after the record is written
 #
 # Twice is once: a file whose bytes and mode already match is left alone, a unit restarts only when a
 # file it names changed, and /etc/trainium-spot/agent.json is rewritten only when something changed.
@@ -61,7 +64,7 @@ version=''
 aws_need=optional
 key_user=''
 arn_prefix_path=''
-files=() modes=() contents=() removals=() enabled_units=() absent_units=()
+files=() modes=() contents=() removals=() enabled_units=() absent_units=() runs=()
 declare -A watched_by_unit=()
 while read -r verb first second rest; do
   case $verb in
@@ -78,6 +81,7 @@ while read -r verb first second rest; do
     aws) aws_need=$first ;;
     authorized-key) key_user=$first ;;
     instance-arn-prefix) arn_prefix_path=$first ;;
+    run) runs+=("$first $second $rest") ;;
     '' | '#'*) ;;
     *) fail "manifest: unknown instruction '$verb'" ;;
   esac
@@ -211,6 +215,15 @@ for unit in ${enabled_units[@]+"${enabled_units[@]}"}; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# Steps that act on the box (the data volume's mount), once everything they use is installed
+# ---------------------------------------------------------------------------------------------
+failed_runs=''
+for step in ${runs[@]+"${runs[@]}"}; do
+  read -r -a argv <<<"$step"
+  "$ROOT${argv[0]}" "${argv[@]:1}" || failed_runs+="${failed_runs:+, }${argv[0]}"
+done
+
+# ---------------------------------------------------------------------------------------------
 # The AWS CLI the units use, under their own PATH
 # ---------------------------------------------------------------------------------------------
 aws_cli=''
@@ -258,6 +271,8 @@ if ((${#changed[@]} > 0)); then
 else
   say "trainium-spot $version (document $DOCUMENT_HASH): nothing to change"
 fi
+
+[[ -z $failed_runs ]] || fail "$failed_runs failed (its lines above say why); everything else is installed."
 
 if [[ -z $aws_cli ]]; then
   message="no working AWS CLI (aws --version) under the units' PATH ($SERVICE_PATH)"

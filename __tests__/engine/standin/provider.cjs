@@ -120,7 +120,7 @@ const ID_PREFIXES = {
   aws_instance: 'i-', aws_spot_instance_request: 'sir-', aws_vpc: 'vpc-', aws_subnet: 'subnet-',
   aws_security_group: 'sg-', aws_default_security_group: 'sg-', aws_internet_gateway: 'igw-',
   aws_route_table: 'rtb-', aws_route_table_association: 'rtbassoc-', aws_key_pair: 'key-',
-  aws_vpc_security_group_ingress_rule: 'sgr-', aws_vpc_security_group_egress_rule: 'sgr-',
+  aws_vpc_security_group_ingress_rule: 'sgr-', aws_vpc_security_group_egress_rule: 'sgr-', aws_ebs_volume: 'vol-',
 };
 
 /** What one configured provider instance (one gRPC connection) knows: its config and its lane's fixture. */

@@ -4,10 +4,10 @@
  * check's last verdict, and what it costs. Only finding the boxes must succeed: every other call adds
  * a column, and when it fails the column shows "-" and one warning line says why.
  */
-import type { _InstanceType } from '@aws-sdk/client-ec2';
+import type { _InstanceType, Volume } from '@aws-sdk/client-ec2';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { InstanceAssociationStatusInfo, SSMClient } from '@aws-sdk/client-ssm';
-import { agentAssociationName, IDLE_METRIC, instanceFacts, verdictNamespace } from '../../catalog';
+import { agentAssociationName, DATA_VOLUME, IDLE_METRIC, instanceFacts, verdictNamespace } from '../../catalog';
 import { DEPLOYMENT_FLAG, Flags, FlagSpecs } from '../args';
 import { cloudWatchClient, ec2Client, sdk, SecondaryCalls, ssmClient } from '../aws';
 import { boxScope, DEPLOYMENT_NOTE, deploymentBoxes } from '../boxes';
@@ -16,7 +16,7 @@ import { commandTarget } from '../config';
 import { EXIT_NOT_DONE, EXIT_OK, oneLine } from '../errors';
 import { plural, renderTable, roundTo, usd } from '../format';
 import { PROGRAM } from '../help';
-import { AgentStatus, BoxState, BoxStatus, SCHEMA_VERSION, StatusReport } from '../report';
+import { AgentStatus, BoxState, BoxStatus, DataVolumeStatus, SCHEMA_VERSION, StatusReport } from '../report';
 
 const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
@@ -32,6 +32,7 @@ const COLUMN_OF_ACTION: Readonly<Record<string, string>> = {
   'ssm:DescribeInstanceAssociationsStatus': 'Agent',
   'cloudwatch:GetMetricStatistics': 'Idle check',
   'ec2:DescribeSpotPriceHistory': 'Spot $/h',
+  'ec2:DescribeVolumes': 'Data volume',
 };
 
 /**
@@ -149,6 +150,35 @@ async function spotPrices(calls: SecondaryCalls, region: string, boxes: readonly
   return prices;
 }
 
+const NO_DATA_VOLUME: DataVolumeStatus = { state: 'none', volumeId: null, sizeGiB: null };
+
+/**
+ * Each box's data volume, from DescribeVolumes over every box at once: the volume attached to it at the
+ * stack's device name. `null` when the call failed.
+ */
+async function dataVolumes(calls: SecondaryCalls, region: string, boxes: readonly BoxState[]): Promise<Map<string, DataVolumeStatus> | null> {
+  const client = ec2Client(region);
+  const volumes = await calls.call('ec2:DescribeVolumes', region, async () => {
+    const found: Volume[] = [];
+    const filters = [
+      { Name: 'attachment.instance-id', Values: boxes.map((b) => b.instanceId) },
+      { Name: 'attachment.device', Values: [DATA_VOLUME.deviceName] },
+    ];
+    for await (const page of sdk.ec2().paginateDescribeVolumes({ client }, { Filters: filters })) found.push(...(page.Volumes ?? []));
+    return found;
+  });
+  if (volumes === null) return null;
+  const byBox = new Map<string, DataVolumeStatus>();
+  for (const volume of volumes) {
+    for (const attachment of volume.Attachments ?? []) {
+      if (attachment.InstanceId && attachment.Device === DATA_VOLUME.deviceName) {
+        byBox.set(attachment.InstanceId, { state: attachment.State ?? 'unknown', volumeId: volume.VolumeId ?? null, sizeGiB: volume.Size ?? null });
+      }
+    }
+  }
+  return byBox;
+}
+
 export function costPerHour(box: BoxState, spotPrice: number | null): number {
   if (box.state !== 'running') return 0;
   return spotPrice ?? instanceFacts(box.instanceType)?.onDemandPricePerHour ?? 0;
@@ -164,10 +194,12 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const calls = new SecondaryCalls(ctx.aws);
   const cloudWatch = boxes.some((b) => b.state === 'running') ? cloudWatchClient(region) : undefined;
   const ssm = boxes.length > 0 ? ssmClient(region) : undefined;
-  const [prices, verdicts, agents] = await Promise.all([
+  const withDataVolume = config.dataVolume !== undefined && boxes.length > 0;
+  const [prices, verdicts, agents, volumes] = await Promise.all([
     spotPrices(calls, region, boxes, now),
     Promise.all(boxes.map((b) => (cloudWatch && b.state === 'running' ? idleVerdict(calls, cloudWatch, region, b, now) : null))),
     ssm ? Promise.all(boxes.map((b) => agentStatus(calls, ssm, region, b.instanceId, association))) : [],
+    withDataVolume ? dataVolumes(calls, region, boxes) : null,
   ]);
   const statuses: BoxStatus[] = boxes.map((box, i) => {
     const spotPrice = box.market === 'spot' ? prices.get(`${box.instanceType}@${box.availabilityZone}`) ?? null : null;
@@ -177,6 +209,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
         ? Math.max(0, Math.floor((now.getTime() - Date.parse(box.launchTime)) / 60_000)) : null,
       idle: verdicts[i],
       agent: agents[i],
+      dataVolume: volumes && (volumes.get(box.instanceId) ?? NO_DATA_VOLUME),
       spotPricePerHour: spotPrice,
       costPerHour: costPerHour(box, spotPrice),
     };
@@ -192,6 +225,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     name: config.name,
     agentAssociation: association,
     deployment,
+    dataVolumes: withDataVolume,
     boxes: statuses,
     costPerHour: roundTo(statuses.reduce((sum, b) => sum + b.costPerHour, 0), 6),
     failedCalls,
@@ -229,19 +263,28 @@ function agentFailures(r: StatusReport): string {
     .join('');
 }
 
+/** e.g. `vol-0abc 500 GiB`, `vol-0abc 500 GiB (attaching)`, `none`; `-` when EC2 could not be asked. */
+function dataVolumeCell(volume: DataVolumeStatus | null): string {
+  if (!volume) return '-';
+  if (volume.state === 'none') return 'none';
+  const size = volume.sizeGiB === null ? '' : ` ${volume.sizeGiB} GiB`;
+  return `${volume.volumeId ?? '?'}${size}${volume.state === 'attached' ? '' : ` (${volume.state})`}`;
+}
+
 function renderStatus(r: StatusReport, now: Date): string {
   if (r.boxes.length === 0) {
     return `No box named ${r.name} in ${r.region}. Deployed elsewhere? Pass --region, or set "region" in the config.\n`;
   }
+  // The data volume's column only where the config has one.
+  const withVolume = <T>(before: T[], volume: T, after: T[]): T[] => (r.dataVolumes ? [...before, volume, ...after] : [...before, ...after]);
   const table = renderTable(
-    ['Instance', 'State', 'Market', 'Type', 'AZ', 'Public IP', 'Uptime', 'Agent', 'Idle check', 'Spot $/h', 'Cost $/h'],
-    r.boxes.map((b) => [
+    withVolume(['Instance', 'State', 'Market', 'Type', 'AZ', 'Public IP', 'Uptime', 'Agent', 'Idle check'], 'Data volume', ['Spot $/h', 'Cost $/h']),
+    r.boxes.map((b) => withVolume([
       b.instanceId, b.state, b.market, b.instanceType,
       b.availabilityZoneId ? `${b.availabilityZone} (${b.availabilityZoneId})` : b.availabilityZone ?? '-',
       b.publicIp ?? '-', uptime(b.uptimeMinutes), agentCell(b.agent, now),
       b.idle ? `${b.idle.verdict} at ${b.idle.at.slice(11, 16)}Z` : '-',
-      b.spotPricePerHour === null ? '-' : usd(b.spotPricePerHour), usd(b.costPerHour),
-    ]),
+    ], dataVolumeCell(b.dataVolume), [b.spotPricePerHour === null ? '-' : usd(b.spotPricePerHour), usd(b.costPerHour)])),
   );
   const running = r.boxes.filter((b) => b.state === 'running').length;
   const next = running > 0 ? 'Connect: trainium-spot ssh' : 'Start: trainium-spot start';
@@ -264,7 +307,8 @@ export const statusCommand: CommandSpec = {
     'printed under the table), "pending", or "none" (SSM has no status for the box: it has not\n' +
     'registered with SSM yet).\n' +
     `Idle check: the latest value of the on-box check's CloudWatch metric ${IDLE_METRIC.name} in the box's own\n` +
-    `namespace, ${verdictNamespace('<instance ARN>')}, in the last hour ("-" when there is none).\n` +
+    `namespace, ${verdictNamespace('<instance ARN>')}, in the last hour ("-" when there is none). Data volume (with\n` +
+    `dataVolume in the config): the EBS volume attached to the box at ${DATA_VOLUME.deviceName} and its size, or "none".\n` +
     'Cost: the current spot price for spot boxes, else the catalog on-demand price (US East); stopped\n' +
     'boxes cost only storage.\n\n' +
     'Only finding the boxes (ec2:DescribeInstances) must succeed. When another call fails (denied,\n' +

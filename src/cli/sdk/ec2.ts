@@ -17,5 +17,6 @@ export {
   paginateDescribeInstanceTypes,
   paginateDescribeInstances,
   paginateDescribeSpotPriceHistory,
+  paginateDescribeVolumes,
   paginateGetSpotPlacementScores,
 } from '@aws-sdk/client-ec2';
