@@ -637,10 +637,13 @@ const REPLACEMENT_STEPS = {
 type ReplacementStep = keyof typeof REPLACEMENT_STEPS;
 
 /**
- * The stack as it was before deployment ids: no terraform_data for the id, no deployment tag, no output, and a
- * RunInstances box tagged with its Name alone (the agent's tag reached only the spot request's instance).
+ * The stack as it was before deployment ids and the agent (the last version whose boxes got their software from
+ * user data): no terraform_data for the id, no deployment tag, no output, a RunInstances box tagged with its Name
+ * alone, and no SSM document or association (the agent targets the deployment tag).
  */
 function withoutDeploymentIds(json: TerraformJson): TerraformJson {
+  delete json.resource.aws_ssm_document;
+  delete json.resource.aws_ssm_association;
   for (const name of Object.keys(json.resource.terraform_data ?? {})) {
     if (name.startsWith('deployment_id_')) delete json.resource.terraform_data[name];
   }
@@ -725,9 +728,10 @@ describe('what replaces a running box, planned against an applied stack', () => 
       const changes = moduleSlice(deploymentIds, module).changes.map((c) => `${c.address.split('.')[0]} ${c.action}`).sort();
       // THEN the id is created, and the boxes get its tag: a new aws_ec2_tag after the others on the spot request
       // path, an update of the instance's tags (the agent's tag with it) through RunInstances; nothing is replaced
+      // (and the agent's document and association are new)
       expect({ module, changes }).toEqual({ module, changes: module.startsWith('request')
-        ? ['aws_ec2_tag create', 'terraform_data create']
-        : ['aws_instance update', 'terraform_data create'] });
+        ? ['aws_ec2_tag create', 'aws_ssm_association create', 'aws_ssm_document create', 'terraform_data create']
+        : ['aws_instance update', 'aws_ssm_association create', 'aws_ssm_document create', 'terraform_data create'] });
     }
   }, TIMEOUT_MS);
 
