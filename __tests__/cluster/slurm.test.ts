@@ -120,7 +120,7 @@ describe('renderClusterConf', () => {
 
   /** What bash sees after sourcing the file. */
   function sourced(text: string): Record<string, string> {
-    const run = spawnSync('bash', ['-c', 'set -eu; eval "$(cat)"; for k in "${!TS_@}"; do printf "%s=%s\\n" "$k" "${!k}"; done'],
+    const run = spawnSync('bash', ['--norc', '-c', 'set -eu; eval "$(cat)"; for k in "${!TS_@}"; do printf "%s=%s\\n" "$k" "${!k}"; done'],
       { input: text, encoding: 'utf8', env: { PATH: process.env.PATH } });
     expect(run.stderr).toBe('');
     return Object.fromEntries(run.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
