@@ -43,9 +43,9 @@ describe('renderSlurmConf', () => {
     expect(one(conf, 'JobRequeue')).toBe('1');
     expect(one(conf, 'CommunicationParameters')).toBe('NoAddrCache');
     expect(one(conf, 'TreeWidth')).toBe('4');
-    expect(one(conf, 'ResumeProgram')).toBe('/usr/local/sbin/trainium-spot-slurm-resume');
-    expect(one(conf, 'SuspendProgram')).toBe('/usr/local/sbin/trainium-spot-slurm-suspend');
-    expect(one(conf, 'ResumeFailProgram')).toBe('/usr/local/sbin/trainium-spot-slurm-resume-fail');
+    expect(one(conf, 'ResumeProgram')).toBe('/usr/local/lib/trainium-spot/slurm/resume.sh');
+    expect(one(conf, 'SuspendProgram')).toBe('/usr/local/lib/trainium-spot/slurm/suspend.sh');
+    expect(one(conf, 'ResumeFailProgram')).toBe('/usr/local/lib/trainium-spot/slurm/resume-fail.sh');
     expect(one(conf, 'AuthType')).toBe('auth/munge');
     expect(one(conf, 'ProctrackType')).toBe('proctrack/cgroup');
   });
@@ -91,7 +91,7 @@ describe('renderSlurmConf', () => {
     expect(one(conf, 'StateSaveLocation')).toBe('/tmp/t/state');
     expect(one(conf, 'SlurmdSpoolDir')).toBe('/tmp/t/%n/spool');
     expect(one(conf, 'SlurmdPidFile')).toBe('/run/slurmd.pid');
-    expect(one(conf, 'ResumeProgram')).toBe('/tmp/t/bin/trainium-spot-slurm-resume');
+    expect(one(conf, 'ResumeProgram')).toBe('/tmp/t/bin/resume.sh');
     expect(one(conf, 'PartitionName')).toMatch(/^loop Nodes=demo-\[1-4\] /);
   });
 
@@ -137,6 +137,7 @@ describe('renderClusterConf', () => {
       TS_CLUSTER_TAG_KEY: CLUSTER_TAG_KEY,
       TS_NODE_TAG_KEY: NODE_TAG_KEY,
       TS_HEAD_HOST: 'ip-10-0-0-10',
+      TS_CAPACITY_RETRY_SECONDS: '600',
     });
     expect(nodeLaunchTemplateName('lab')).toBe('lab-nodes');
     expect(NODE_TAG_KEY).toBe('slurm:node');
@@ -152,6 +153,10 @@ describe('renderClusterConf', () => {
     expect(vars.TS_HEAD_HOST).toBe('');
   });
 
+  test('turns capacityRetryMinutes into the seconds reconcile waits', () => {
+    expect(sourced(renderClusterConf({ ...SPOT, capacityRetryMinutes: 0.5 })).TS_CAPACITY_RETRY_SECONDS).toBe('30');
+  });
+
   test.each<[string, Partial<ClusterConfProps>, RegExp]>([
     ['the market is unknown', { market: 'auto' as never }, /^market: got "auto"; one of spot, on-demand, capacity-block$/],
     ['a Capacity Block has no reservation', { market: 'capacity-block', placementGroupName: undefined },
@@ -163,6 +168,7 @@ describe('renderClusterConf', () => {
     ['the reservation id is malformed', { market: 'capacity-block', placementGroupName: undefined, capacityReservationId: 'cr-xyz' },
       /^capacityReservationId: got "cr-xyz"; cr- and 8 or 17 hex digits$/],
     ['the region is malformed', { region: 'useast' }, /^region: got "useast"; an AWS Region/],
+    ['the retry time is negative', { capacityRetryMinutes: -1 }, /^capacityRetryMinutes: got -1; /],
     ['a value would break out of its quotes', { placementGroupName: "pg'; rm -rf /" }, /^placementGroupName: got /],
   ])('fails when %s', (_label, change, message) => {
     expect(() => renderClusterConf({ ...SPOT, ...change })).toThrow(message);

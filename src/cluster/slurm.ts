@@ -32,14 +32,21 @@ export const NODE_TAG_KEY = 'slurm:node';
 /** Where the head keeps the programs' settings (bash, sourced). */
 export const CLUSTER_CONF_PATH = '/etc/trainium-spot/cluster.conf';
 
-/** The programs as installed on the head (and, for the bootstrap, on each node), by their source file. */
+/**
+ * The programs, installed together under their source names (they source lib.sh beside them): the first four
+ * on the head, node-bootstrap on each node. Sources: src/userdata/cluster/.
+ */
 export const CLUSTER_PROGRAMS = {
-  resume: { source: 'resume.sh', installedAs: 'trainium-spot-slurm-resume' },
-  suspend: { source: 'suspend.sh', installedAs: 'trainium-spot-slurm-suspend' },
-  resumeFail: { source: 'resume-fail.sh', installedAs: 'trainium-spot-slurm-resume-fail' },
-  reconcile: { source: 'reconcile.sh', installedAs: 'trainium-spot-slurm-reconcile' },
-  nodeBootstrap: { source: 'node-bootstrap.sh', installedAs: 'trainium-spot-slurm-node' },
+  resume: 'resume.sh',
+  suspend: 'suspend.sh',
+  resumeFail: 'resume-fail.sh',
+  reconcile: 'reconcile.sh',
+  nodeBootstrap: 'node-bootstrap.sh',
+  lib: 'lib.sh',
 } as const;
+
+/** Where they are installed. */
+export const CLUSTER_PROGRAMS_DIR = '/usr/local/lib/trainium-spot/slurm';
 
 /** The launch template the stack creates for compute nodes; fixed, so it is known at synth. */
 export const nodeLaunchTemplateName = (name: string): string => `${name}-nodes`;
@@ -91,7 +98,7 @@ export interface SlurmPaths {
   readonly slurmctldPidFile: string;
   /** @default '/run/slurmd.pid' */
   readonly slurmdPidFile: string;
-  /** Directory holding the installed programs (CLUSTER_PROGRAMS). @default '/usr/local/sbin' */
+  /** Directory holding the installed programs (CLUSTER_PROGRAMS). @default CLUSTER_PROGRAMS_DIR */
   readonly programsDir: string;
 }
 
@@ -139,7 +146,7 @@ const DEFAULT_PATHS: SlurmPaths = {
   slurmdLogFile: '/var/log/slurm/slurmd.log',
   slurmctldPidFile: '/run/slurmctld.pid',
   slurmdPidFile: '/run/slurmd.pid',
-  programsDir: '/usr/local/sbin',
+  programsDir: CLUSTER_PROGRAMS_DIR,
 };
 
 const DEFAULT_TIMEOUTS: Required<SlurmTimeouts> = {
@@ -206,7 +213,7 @@ export function renderSlurmConf(props: SlurmConfProps): string {
   const partition = props.partitionName ?? 'trn';
   check(SIMPLE_NAME.test(partition), 'partitionName', partition, 'letters, digits, "_" and "-"');
   const proctrack = props.proctrackType ?? 'proctrack/cgroup';
-  const program = (p: keyof typeof CLUSTER_PROGRAMS): string => `${paths.programsDir}/${CLUSTER_PROGRAMS[p].installedAs}`;
+  const program = (p: keyof typeof CLUSTER_PROGRAMS): string => `${paths.programsDir}/${CLUSTER_PROGRAMS[p]}`;
   const head = props.headAddress === undefined ? props.headHostname : `${props.headHostname}(${props.headAddress})`;
   const nodeRange = nodes === 1 ? `${props.clusterName}-1` : `${props.clusterName}-[1-${nodes}]`;
 
@@ -285,6 +292,12 @@ export interface ClusterConfProps {
    * @default none: node-bootstrap then needs `TS_HEAD_HOST` from elsewhere
    */
   readonly headHost?: string;
+  /**
+   * How long a node the programs set DOWN (launch refused, ResumeTimeout) stays DOWN before reconcile returns it
+   * to service, so a pending job tries EC2 again; ParallelCluster's insufficient_capacity_timeout plays this part.
+   * @default 10
+   */
+  readonly capacityRetryMinutes?: number;
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
@@ -320,6 +333,9 @@ export function renderClusterConf(props: ClusterConfProps): string {
   if (props.headHost !== undefined) {
     check(ADDRESS.test(props.headHost), 'headHost', props.headHost, 'a host name or IP address');
   }
+  const retrySeconds = (props.capacityRetryMinutes ?? 10) * 60;
+  check(Number.isInteger(retrySeconds) && retrySeconds >= 0, 'capacityRetryMinutes', props.capacityRetryMinutes,
+    'a number of minutes that is a whole number of seconds, 0 or more');
   const line = (key: string, value: string): string => `${key}='${value}'`;
   return [
     '# trainium-spot cluster settings, sourced by the Slurm power-saving programs. Written at deploy; do not edit.',
@@ -332,6 +348,7 @@ export function renderClusterConf(props: ClusterConfProps): string {
     line('TS_CLUSTER_TAG_KEY', CLUSTER_TAG_KEY),
     line('TS_NODE_TAG_KEY', NODE_TAG_KEY),
     line('TS_HEAD_HOST', props.headHost ?? ''),
+    line('TS_CAPACITY_RETRY_SECONDS', String(retrySeconds)),
     '',
   ].join('\n');
 }
