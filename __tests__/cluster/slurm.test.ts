@@ -57,6 +57,7 @@ describe('renderSlurmConf', () => {
     expect(one(conf, 'SuspendTimeout')).toBe('120');
     expect(one(conf, 'SlurmdTimeout')).toBe('300');
     expect(one(conf, 'MessageTimeout')).toBe('10');
+    expect(one(conf, 'AuthInfo')).toBe('cred_expire=120');
   });
 
   test('declares every node as a CLOUD node with the instance type\'s CPUs and memory, in one partition', () => {
@@ -76,7 +77,7 @@ describe('renderSlurmConf', () => {
     const conf = parse(renderSlurmConf({
       ...SLURM, headHostname: 'vm', headAddress: '10.201.0.1', nodeIdleMinutes: 0.25, slurmUser: 'root',
       proctrackType: 'proctrack/linuxproc', partitionName: 'loop',
-      timeouts: { resumeSeconds: 30, suspendSeconds: 5, slurmdSeconds: 10, messageSeconds: 5 },
+      timeouts: { resumeSeconds: 30, suspendSeconds: 5, slurmdSeconds: 10, messageSeconds: 5, requeueDelaySeconds: 5 },
       paths: { stateSaveLocation: '/tmp/t/state', slurmdSpoolDir: '/tmp/t/%n/spool', programsDir: '/tmp/t/bin' },
     }));
     // THEN
@@ -86,6 +87,7 @@ describe('renderSlurmConf', () => {
     expect(one(conf, 'SuspendTimeout')).toBe('5');
     expect(one(conf, 'SlurmdTimeout')).toBe('10');
     expect(one(conf, 'MessageTimeout')).toBe('5');
+    expect(one(conf, 'AuthInfo')).toBe('cred_expire=5');
     expect(one(conf, 'SlurmUser')).toBe('root');
     expect(one(conf, 'ProctrackType')).toBe('proctrack/linuxproc');
     expect(one(conf, 'StateSaveLocation')).toBe('/tmp/t/state');

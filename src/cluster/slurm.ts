@@ -82,6 +82,12 @@ export interface SlurmTimeouts {
    * @default 10 (Slurm's own default)
    */
   readonly messageSeconds?: number;
+  /**
+   * How long a requeued job waits before it may start again (a lost node's job): AuthInfo's cred_expire, the job
+   * step credentials' lifetime, which "also controls how long a requeued job must wait before starting again".
+   * @default 120 (Slurm's own default)
+   */
+  readonly requeueDelaySeconds?: number;
 }
 
 /** Where the daemons keep state, logs and pid files; the defaults are Debian's slurm-wlm layout. */
@@ -154,6 +160,7 @@ const DEFAULT_TIMEOUTS: Required<SlurmTimeouts> = {
   suspendSeconds: 120,
   slurmdSeconds: 300,
   messageSeconds: 10,
+  requeueDelaySeconds: 120,
 };
 
 /** More nodes than this would need a second partition and TreeWidth thought; not offered. */
@@ -204,6 +211,7 @@ export function renderSlurmConf(props: SlurmConfProps): string {
   wholeNumber('timeouts.suspendSeconds', t.suspendSeconds, 1, 65533);
   wholeNumber('timeouts.slurmdSeconds', t.slurmdSeconds, 1, 65533);
   wholeNumber('timeouts.messageSeconds', t.messageSeconds, 1, 600);
+  wholeNumber('timeouts.requeueDelaySeconds', t.requeueDelaySeconds, 5, 86400);
   const paths = { ...DEFAULT_PATHS, ...props.paths };
   for (const [field, value] of Object.entries(paths)) {
     check(ABSOLUTE_PATH.test(value), `paths.${field}`, value, 'an absolute path of letters, digits and . _ / % -');
@@ -223,6 +231,8 @@ export function renderSlurmConf(props: SlurmConfProps): string {
     `SlurmctldHost=${head}`,
     `SlurmUser=${slurmUser}`,
     'AuthType=auth/munge',
+    '# cred_expire: job step credentials\' lifetime, and how long a requeued job waits before it starts again.',
+    `AuthInfo=cred_expire=${t.requeueDelaySeconds}`,
     '# enable_configless: slurmd pulls slurm.conf from slurmctld, so a node image carries no copy.',
     '# idle_on_node_suspend: a node set DOWN (capacity refused, instance lost) is IDLE again once Slurm has',
     '#   powered it down, so a later job may resume it. No cloud_dns: node names are not in DNS; slurmctld',
