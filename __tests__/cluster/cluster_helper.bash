@@ -175,6 +175,7 @@ reconcile() {
 job_state() { squeue -h -j "$1" -o '%T' 2>/dev/null; }
 job_done() { [[ -z $(job_state "$1") ]]; }
 job_running() { [[ $(job_state "$1") == RUNNING ]]; }
+job_requeued() { [[ $(job_field "$1" Restarts) -ge 1 ]]; }
 # The job's accounting is off here (no slurmdbd): the end state comes from the controller while it keeps the job.
 job_field() { scontrol show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 
@@ -183,6 +184,9 @@ nodes_are() { [[ $(sinfo -h -N -n "$1" -o '%T' | sort -u) == "$2" ]]; }
 
 # no_live_instances: the stand-in holds no instance that is not terminated.
 no_live_instances() { [[ -z $(live_instances) ]]; }
+
+# job_time JOB FIELD: one of the job's times (StartTime, EndTime, SubmitTime) in seconds since the epoch.
+job_time() { date -d "$(job_field "$1" "$2")" +%s; }
 
 # elapsed SINCE: seconds since SINCE (date +%s.%N), one decimal.
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -92,8 +92,11 @@ scontrol update nodename=demo-2 nodeaddr=10.209.0.12 nodehostname=demo-2" ]
   [ "$(live_instances)" = "" ]
   local reason='InsufficientInstanceCapacity: We currently do not have sufficient trn1.32xlarge capacity in the Availability Zone you requested (us-east-2a). [trainium-spot]'
   [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 state=down reason=$reason
+scontrol update nodename=demo-1 state=power_down
 scontrol update nodename=demo-2 state=down reason=$reason
-scontrol update nodename=demo-3 state=down reason=$reason" ]
+scontrol update nodename=demo-2 state=power_down
+scontrol update nodename=demo-3 state=down reason=$reason
+scontrol update nodename=demo-3 state=power_down" ]
   [[ $output == *"demo-1 DOWN, launch refused: InsufficientInstanceCapacity: We currently"* ]]
 }
 
@@ -101,7 +104,8 @@ scontrol update nodename=demo-3 state=down reason=$reason" ]
   control refuse '{"code": "MaxSpotInstanceCountExceeded", "message": "Max spot instance count exceeded"}' > /dev/null
   run "$PROGRAMS/resume.sh" demo-4
   [ "$status" -eq 0 ]
-  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-4 state=down reason=MaxSpotInstanceCountExceeded: Max spot instance count exceeded [trainium-spot]" ]
+  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-4 state=down reason=MaxSpotInstanceCountExceeded: Max spot instance count exceeded [trainium-spot]
+scontrol update nodename=demo-4 state=power_down" ]
 }
 
 @test "suspend terminates the nodes' instances, and run twice terminates nothing more" {
@@ -157,7 +161,8 @@ scontrol update nodename=demo-2 state=down reason=ResumeTimeout: slurmd did not 
   [ "$status" -eq 0 ]
   local id
   id=$(calls RunInstances '.outcome.instanceId' | head -n 1 | tr -d '"')
-  [ "$(grep '^scontrol' "$STUB_LOG")" = "scontrol update nodename=demo-1 state=down reason=InstanceGone: $id terminated: Server.SpotInstanceTermination: Spot instance termination [trainium-spot]" ]
+  [ "$(grep '^scontrol' "$STUB_LOG")" = "scontrol update nodename=demo-1 state=down reason=InstanceGone: $id terminated: Server.SpotInstanceTermination: Spot instance termination [trainium-spot]
+scontrol update nodename=demo-1 state=power_down" ]
 }
 
 @test "reconcile returns its own DOWN nodes to service after the retry time, and leaves an administrator's alone" {

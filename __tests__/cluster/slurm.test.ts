@@ -37,7 +37,7 @@ describe('renderSlurmConf', () => {
     // THEN
     expect(one(conf, 'ClusterName')).toBe('demo');
     expect(one(conf, 'SlurmctldHost')).toBe('ip-10-0-0-10');
-    expect(one(conf, 'SlurmctldParameters')).toBe('enable_configless,idle_on_node_suspend');
+    expect(one(conf, 'SlurmctldParameters')).toBe('enable_configless');
     expect(one(conf, 'ReturnToService')).toBe('2');
     expect(one(conf, 'PrivateData')).toBe('cloud');
     expect(one(conf, 'JobRequeue')).toBe('1');

@@ -63,9 +63,11 @@ terminate() {
   ec2 terminate-instances --instance-ids "$@" --query 'TerminatingInstances[].[InstanceId]' > /dev/null
 }
 
-# node_down NODE REASON: sets the node DOWN (Slurm requeues its jobs) with a reason sinfo -R shows.
+# node_down NODE REASON: sets the node DOWN with a reason sinfo -R shows, so Slurm requeues its job, then has
+# Slurm power it down (POWER_DOWN: SuspendProgram, which finds no instance, then POWERED_DOWN after
+# SuspendTimeout). It stays DOWN, powered down, with the reason, until reconcile returns it to service.
 node_down() {
-  scontrol_ update nodename="$1" state=down reason="$2 $REASON_MARK"
+  scontrol_ update nodename="$1" state=down reason="$2 $REASON_MARK" && scontrol_ update nodename="$1" state=power_down
 }
 
 # aws_error_reason STDERR-TEXT: "Code: message" from the CLI's "An error occurred (Code) when calling ...: message".

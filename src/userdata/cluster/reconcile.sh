@@ -4,12 +4,11 @@
 # - An instance whose node Slurm has powered down (suspend failed, or EC2 answered late), or that carries no
 #   node of this cluster, is terminated.
 # - A powered-up node whose instance is gone (a spot interruption, a stop, a termination by hand) is set DOWN
-#   with what EC2 says, so Slurm requeues its job (JobRequeue=1) and, after SuspendTime, powers the node
-#   down, which makes it IDLE again (idle_on_node_suspend). A stopped instance is terminated first.
-#   (scontrol's POWER_DOWN_FORCE would cancel the job instead; DOWN is what requeues it.)
-# - A node these programs set DOWN (a refused launch, a ResumeTimeout) that Slurm has powered down is
-#   returned to service (state=resume: IDLE, still powered down) once TS_CAPACITY_RETRY_SECONDS have passed
-#   since, so a pending job tries EC2 again; a node set DOWN by anyone else is left alone.
+#   with what EC2 says, so Slurm requeues its job (JobRequeue=1), and powered down (lib.sh node_down).
+#   A stopped instance is terminated first. (POWER_DOWN_FORCE alone would cancel the job; DOWN requeues it.)
+# - A node these programs set DOWN (a refused launch, a lost instance, a ResumeTimeout) that Slurm has powered
+#   down is returned to service (state=resume: IDLE, still powered down) once TS_CAPACITY_RETRY_SECONDS have
+#   passed since, so a pending job tries EC2 again; a node set DOWN by anyone else is left alone.
 # Every pass reads the whole state afresh and changes only what is wrong; a second pass changes nothing.
 set -uo pipefail
 PROGRAM=reconcile

@@ -16,7 +16,10 @@ main() {
   if ((${#ids[@]} > 0)); then terminate "${ids[@]}" || { log "could not terminate ${ids[*]}; reconcile retries"; status=1; }; fi
   for node in "${nodes[@]}"; do
     id=$(awk -v n="$node" '$2 == n { printf "%s%s", sep, $1; sep = "," }' <<< "$instances")
-    node_down "$node" "ResumeTimeout: slurmd did not register${id:+, terminated $id}" || status=1
+    # Slurm has already set it DOWN and powered it down ("not resumed by ResumeTimeout - marking down and
+    # power_save"): only the reason changes, to one reconcile knows as its own.
+    scontrol_ update nodename="$node" state=down \
+      reason="ResumeTimeout: slurmd did not register${id:+, terminated $id} $REASON_MARK" || status=1
     log "$node DOWN after ResumeTimeout${id:+, terminated $id}"
   done
   return "$status"
