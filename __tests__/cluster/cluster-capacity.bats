@@ -5,16 +5,8 @@
 
 load cluster_helper
 
-setup_file() {
-  local reason
-  reason=$(cluster_skip_reason)
-  [[ -z $reason ]] || skip "$reason"
-  cluster_up
-}
-
-teardown_file() {
-  cluster_down
-}
+setup_file() { cluster_setup_file; }
+teardown_file() { cluster_down; }
 
 # refused_nodes: how many nodes sinfo -R shows with EC2's capacity refusal.
 refused_nodes() { sinfo -h -R -N -o '%n|%E' | grep -c '|InsufficientInstanceCapacity: '; }

@@ -6,16 +6,8 @@
 
 load cluster_helper
 
-setup_file() {
-  local reason
-  reason=$(cluster_skip_reason)
-  [[ -z $reason ]] || skip "$reason"
-  cluster_up
-}
-
-teardown_file() {
-  cluster_down
-}
+setup_file() { cluster_setup_file; }
+teardown_file() { cluster_down; }
 
 @test "a 2-node job launches exactly two instances from the launch template, runs on both and finishes" {
   local started job

@@ -5,16 +5,8 @@
 
 load cluster_helper
 
-setup_file() {
-  local reason
-  reason=$(cluster_skip_reason)
-  [[ -z $reason ]] || skip "$reason"
-  cluster_up
-}
-
-teardown_file() {
-  cluster_down
-}
+setup_file() { cluster_setup_file; }
+teardown_file() { cluster_down; }
 
 @test "a node lost mid-job requeues the job, a new node is launched, and the job finishes" {
   local job lost started

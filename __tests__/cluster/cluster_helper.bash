@@ -36,6 +36,15 @@ cluster_skip_reason() {
   if (: < /dev/tcp/127.0.0.1/6817) 2> /dev/null; then echo "port 6817 (slurmctld) is in use here"; return; fi
 }
 
+# cluster_setup_file: every cluster file's setup_file: skips all its tests with the reason where the cluster
+# cannot run here, else starts it (teardown_file: cluster_down).
+cluster_setup_file() {
+  local reason
+  reason=$(cluster_skip_reason)
+  [[ -z $reason ]] || skip "$reason"
+  cluster_up
+}
+
 # cluster_up: starts everything; exports SLURM_CONF, CLUSTER_RUN and the stand-in's FAKE_EC2_*.
 cluster_up() {
   CLUSTER_RUN=$BATS_FILE_TMPDIR/cluster
