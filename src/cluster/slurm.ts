@@ -24,8 +24,9 @@ export type ClusterMarket = (typeof CLUSTER_MARKETS)[number];
 export const CLUSTER_TAG_KEY = 'trainium-spot:cluster';
 /**
  * Tag on every compute instance and its volumes; its value is the Slurm node name. The node reads it back
- * from instance metadata (`tags/instance/slurm:node`), whose tag keys may hold letters, digits and
- * `+ - = . , _ : @`, never `/` (EC2 User Guide, "View tags for your EC2 instances from instance metadata").
+ * from instance metadata (`tags/instance/slurm:node`; the launch template must allow instance tags in
+ * metadata). A key served there must be a single path segment, so it holds no `/`. Not verified against a
+ * real instance: that IMDS serves a key with `:` as-is.
  */
 export const NODE_TAG_KEY = 'slurm:node';
 
