@@ -45,8 +45,8 @@ sinfo_says() { printf '%s\n' "$@" > "$STUB_SINFO"; }
   # Tags on the instance and its volumes: Name, the cluster, the node.
   local tags
   tags=$(calls RunInstances '[.params | to_entries[] | select(.key | test("^TagSpecification\\.")) | .value] | join(" ")')
-  [ "$(sed -n 1p <<< "$tags")" = '"instance Name demo-demo-1 trainium-spot:cluster demo slurm:node demo-1 volume Name demo-demo-1 trainium-spot:cluster demo slurm:node demo-1"' ]
-  [ "$(sed -n 2p <<< "$tags")" = '"instance Name demo-demo-2 trainium-spot:cluster demo slurm:node demo-2 volume Name demo-demo-2 trainium-spot:cluster demo slurm:node demo-2"' ]
+  [ "$(sed -n 1p <<< "$tags")" = '"instance Name demo-1 trainium-spot:cluster demo slurm:node demo-1 volume Name demo-1 trainium-spot:cluster demo slurm:node demo-1"' ]
+  [ "$(sed -n 2p <<< "$tags")" = '"instance Name demo-2 trainium-spot:cluster demo slurm:node demo-2 volume Name demo-2 trainium-spot:cluster demo slurm:node demo-2"' ]
   # Slurm learns each node's address and host name.
   [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 nodeaddr=10.209.0.11 nodehostname=ip-10-209-0-11
 scontrol update nodename=demo-2 nodeaddr=10.209.0.12 nodehostname=ip-10-209-0-12" ]

@@ -3,7 +3,7 @@
 # Slurm starts them with a bare environment (a PATH of its own, SLURM_CONF, nothing else), so everything they
 # need comes from cluster.conf; the variables below only exist so tests can point the programs elsewhere:
 #   TS_CLUSTER_CONF      the settings file (default /etc/trainium-spot/cluster.conf)
-#   TS_AWS, TS_SCONTROL  the AWS CLI and scontrol to run (default: aws and scontrol on the PATH below)
+#   TS_AWS, TS_SCONTROL, TS_SINFO  the AWS CLI, scontrol and sinfo to run (default: those on the PATH below)
 #   TS_EC2_ENDPOINT_URL  an EC2 endpoint instead of the Region's (the tests' loopback stand-in)
 # Every action is one line on stdout and, where syslog listens, in syslog under the tag trainium-spot-slurm.
 

@@ -33,7 +33,7 @@ market_options() {
 # launch NODE: prints "instance-id private-ip private-dns-name", or the CLI's error on stderr and fails.
 launch() {
   local node=$1 tags options
-  tags="{Key=Name,Value=$TS_CLUSTER_NAME-$node},{Key=$TS_CLUSTER_TAG_KEY,Value=$TS_CLUSTER_NAME},{Key=$TS_NODE_TAG_KEY,Value=$node}"
+  tags="{Key=Name,Value=$node},{Key=$TS_CLUSTER_TAG_KEY,Value=$TS_CLUSTER_NAME},{Key=$TS_NODE_TAG_KEY,Value=$node}"
   mapfile -t options < <(market_options)
   ec2 run-instances --launch-template "LaunchTemplateName=$TS_LAUNCH_TEMPLATE_NAME" --count 1 "${options[@]}" \
     --tag-specifications "ResourceType=instance,Tags=[$tags]" "ResourceType=volume,Tags=[$tags]" \
