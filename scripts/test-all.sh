@@ -4,10 +4,12 @@
 #   jest       - config, constructs, stack, policy, CLI
 #   engine     - the whole synthesized stack on the real Terraform engine (jest, __tests__/engine)
 #   bats       - the on-box idle check, run unchanged against stubs, and the timeline simulator
-#   cluster    - the Slurm cluster's programs against a loopback EC2 stand-in, and a real Slurm cluster of
-#                network namespaces (bats, __tests__/cluster; skipped with the reason where not root or no Slurm)
+#   cluster    - the Slurm cluster's programs against a loopback EC2 stand-in and the real AWS CLI (bats,
+#                __tests__/cluster/programs.bats)
+#   slurm      - a real Slurm cluster whose nodes are network namespaces (bats, __tests__/cluster/slurm-*.bats;
+#                skipped with the reason where not root or Slurm is not installed)
 #   and shellcheck over every shell file (one check per file)
-# The parts run in two lanes side by side (one per core here), and the cluster part in a third: it mostly
+# The parts run in two lanes side by side (one per core here), and the slurm part in a third: it mostly
 # waits on Slurm's own timers. Each part's output is printed whole when it ends, with its wall and CPU time.
 #
 #   npm test                       everything
@@ -62,7 +64,11 @@ part_bats() {
 }
 
 part_cluster() {
-  run_bats cluster __tests__/cluster/*.bats
+  run_bats cluster __tests__/cluster/programs.bats
+}
+
+part_slurm() {
+  run_bats slurm __tests__/cluster/slurm-*.bats
 }
 
 # run_bats PART FILES...: one bats run of the files, counted into $report_dir/PART.counts.
@@ -146,9 +152,9 @@ elif [[ -n ${TEST_PARTS:-} ]]; then
   read -r -a lanes <<< "$TEST_PARTS"
 else
   # Two lanes, one per core: the parts that hold the most memory (Terraform with its providers, jest
-  # workers) one after the other in the first, the light ones in the second; the cluster part in a third,
+  # workers) one after the other in the first, the light ones in the second; the slurm part in a third,
   # as it spends most of its time waiting on Slurm's timers.
-  lanes=("engine jest" "typecheck shellcheck bats" "cluster")
+  lanes=("engine jest" "typecheck shellcheck bats cluster" "slurm")
 fi
 parts=()
 for lane in "${lanes[@]}"; do read -r -a in_lane <<< "$lane"; parts+=("${in_lane[@]}"); done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The power-saving programs (src/userdata/cluster) against the loopback EC2 stand-in and the real AWS CLI,
-# with scontrol and sinfo stubbed: what each asks of EC2 and tells Slurm. The real-Slurm test is cluster.bats.
+# with scontrol and sinfo stubbed: what each asks of EC2 and tells Slurm. The real-Slurm tests are slurm-*.bats.
 # shellcheck disable=SC2030,SC2031 # each test changes its own environment
 
 load test_helper

@@ -1,10 +1,12 @@
 /**
  * The cluster's configuration contract: slurm.conf for the configless head and the cluster.conf the
- * power-saving programs source. The real-Slurm test (cluster.bats) runs this same text on real daemons.
+ * power-saving programs source. The real-Slurm tests (slurm-*.bats) run this same text on real daemons.
  */
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  CLUSTER_TAG_KEY, ClusterConfProps, NODE_TAG_KEY, SlurmConfProps, nodeLaunchTemplateName, nodeNames, renderClusterConf,
+  CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR, CLUSTER_TAG_KEY, ClusterConfProps, NODE_TAG_KEY, SlurmConfProps, nodeLaunchTemplateName, nodeNames, renderClusterConf,
   renderSlurmConf,
 } from '../../src/cluster/slurm';
 
@@ -174,6 +176,22 @@ describe('renderClusterConf', () => {
     ['a value would break out of its quotes', { placementGroupName: "pg'; rm -rf /" }, /^placementGroupName: got /],
   ])('fails when %s', (_label, change, message) => {
     expect(() => renderClusterConf({ ...SPOT, ...change })).toThrow(message);
+  });
+});
+
+describe('the programs', () => {
+  const dir = join(__dirname, '..', '..', 'src', 'userdata', 'cluster');
+
+  test('every program slurm.conf and the stack name is a file in src/userdata/cluster, the programs executable', () => {
+    for (const [role, file] of Object.entries(CLUSTER_PROGRAMS)) {
+      const mode = role === 'lib' ? constants.R_OK : constants.X_OK;
+      expect(() => accessSync(join(dir, file), mode)).not.toThrow();
+    }
+  });
+
+  test('the reconcile timer\'s service runs the installed reconcile.sh', () => {
+    const unit = readFileSync(join(dir, 'trainium-spot-slurm-reconcile.service'), 'utf8');
+    expect(unit).toContain(`ExecStart=${CLUSTER_PROGRAMS_DIR}/${CLUSTER_PROGRAMS.reconcile}\n`);
   });
 });
 
