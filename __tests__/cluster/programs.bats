@@ -143,13 +143,24 @@ scontrol update nodename=demo-2 state=down reason=ResumeTimeout: slurmd did not 
   run "$PROGRAMS/reconcile.sh"
   [ "$status" -eq 0 ]
   [ "$(live_instances)" = "demo-2 running" ]
-  [[ $output == *"demo-1 terminating i-"*": Slurm has powered the node down"* ]]
+  [[ $output == *"terminating i-"*": Slurm has powered demo-1 down"* ]]
   [[ $output == *": it carries no node of this cluster (demo-9)"* ]]
   [ "$(grep -c '^scontrol' "$STUB_LOG")" -eq 0 ]
   # A second pass finds nothing to do.
   run "$PROGRAMS/reconcile.sh"
   [ "$status" -eq 0 ]
   [ "$(calls TerminateInstances | wc -l)" -eq 2 ]
+}
+
+@test "reconcile leaves the instance of a node Slurm powered up again since the pass began" {
+  "$PROGRAMS/resume.sh" demo-1 > /dev/null
+  sinfo_says 'demo-1|idle~|Unknown|none'
+  export STUB_SINFO_NOW=$BATS_TEST_TMPDIR/sinfo-now.txt
+  echo 'demo-1|alloc#|Unknown|none' > "$STUB_SINFO_NOW"
+  run "$PROGRAMS/reconcile.sh"
+  [ "$status" -eq 0 ]
+  [ "$(live_instances)" = "demo-1 running" ]
+  [ "$(calls TerminateInstances | wc -l)" -eq 0 ]
 }
 
 @test "reconcile sets a node DOWN whose instance EC2 took away, with EC2's reason" {

@@ -35,6 +35,15 @@ gone_reason() {
     head -n 1 | awk -F '\t' 'NF { printf "%s %s: %s", $1, $2, $3 }'
 }
 
+# node_state NODE: the node's sinfo state now (e.g. idle~), read again right before an action, since a
+# resume or suspend may have run since the pass's first reading.
+node_state() { "${TS_SINFO:-sinfo}" --all -h -N -n "$1" -o '%T' | head -n 1; }
+
+# stop_instance ID WHY: terminates it, and says so.
+stop_instance() {
+  if terminate "$1"; then log "terminating $1: $2"; else log "could not terminate $1 ($2)"; return 1; fi
+}
+
 main() {
   local instances nodes id node state stamp reason now status=0
   instances=$(cluster_instances) || { log "cannot list instances; nothing changed"; return 1; }
@@ -47,26 +56,28 @@ main() {
     local slurm_state
     slurm_state=$(awk -v n="$node" '$1 == n { print $2 }' <<< "$nodes")
     if [[ -z $slurm_state ]]; then
-      terminate "$id" && log "terminating $id: it carries no node of this cluster (${node:-none})"
-    elif [[ $slurm_state == *'~'* && $slurm_state != *'#'* ]]; then
-      terminate "$id" && log "$node terminating $id: Slurm has powered the node down"
+      stop_instance "$id" "it carries no node of this cluster (${node:-none})" || status=1
+    elif [[ $slurm_state == *'~'* && $(node_state "$node") == *'~'* ]]; then
+      stop_instance "$id" "Slurm has powered $node down" || status=1
     elif [[ $state == stopping || $state == stopped ]]; then
-      terminate "$id" && log "$node terminating $id: it is $state"
+      stop_instance "$id" "$node's instance is $state" || status=1
     fi
   done <<< "$instances"
 
   # Nodes whose instance is gone, and nodes to return to service.
   while read -r node state stamp reason; do
     [[ -n $node ]] || continue
-    local live
-    live=$(awk -v n="$node" '$2 == n && ($3 == "pending" || $3 == "running")' <<< "$instances")
-    if [[ $state != *'~'* && $state != *'#'* && $state != *'%'* && $state != down* && -z $live ]]; then
+    if [[ $state != *'~'* && $state != *'#'* && $state != *'%'* && $state != down* ]] &&
+      ! awk -v n="$node" '$2 == n && ($3 == "pending" || $3 == "running") { found = 1 } END { exit !found }' <<< "$instances" &&
+      [[ -z $(instances_of "$node" | awk '$3 == "pending" || $3 == "running"') ]]; then
       local why
       why=$(gone_reason "$node")
-      node_down "$node" "InstanceGone: ${why:-no instance}" && log "$node DOWN, its instance is gone: ${why:-no instance}" || status=1
-    elif [[ $state == down~ && $reason == *"$REASON_MARK" ]]; then
-      if ((now - stamp >= RETRY_SECONDS)); then
-        scontrol_ update nodename="$node" state=resume && log "$node back in service after $((now - stamp)) s: ${reason% "$REASON_MARK"}" || status=1
+      if node_down "$node" "InstanceGone: ${why:-no instance}"; then log "$node DOWN, its instance is gone: ${why:-no instance}"; else status=1; fi
+    elif [[ $state == down~ && $reason == *"$REASON_MARK" ]] && ((now - stamp >= RETRY_SECONDS)); then
+      if scontrol_ update nodename="$node" state=resume; then
+        log "$node back in service after $((now - stamp)) s: ${reason% "$REASON_MARK"}"
+      else
+        status=1
       fi
     fi
   done <<< "$nodes"
