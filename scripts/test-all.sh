@@ -4,9 +4,13 @@
 #   jest       - config, constructs, stack, policy, CLI
 #   engine     - the whole synthesized stack on the real Terraform engine (jest, __tests__/engine)
 #   bats       - the on-box idle check, run unchanged against stubs, and the timeline simulator
+#   cluster    - the Slurm cluster's programs against a loopback EC2 stand-in and the real AWS CLI (bats,
+#                __tests__/cluster/programs.bats)
+#   slurm      - a real Slurm cluster whose nodes are network namespaces (bats, __tests__/cluster/slurm-*.bats;
+#                skipped with the reason where not root or Slurm is not installed)
 #   and shellcheck over every shell file (one check per file)
-# The parts run in two lanes side by side (one per core here); each part's output is printed whole
-# when it ends, with its wall and CPU time.
+# The parts run in two lanes side by side (one per core here), and the slurm part in a third: it mostly
+# waits on Slurm's own timers. Each part's output is printed whole when it ends, with its wall and CPU time.
 #
 #   npm test                       everything
 #   npm test -- <jest arguments>   only jest, with those arguments (e.g. a test file), no other part
@@ -56,8 +60,22 @@ part_bats() {
   # One bats run, not several side by side: nearly all of bats' time is starting processes (the real
   # idle check starts about 8 per check), and on the development machine two runs side by side started
   # them no faster than one while costing 70 % more CPU (`npm run bench -- --parts`, the probes).
-  local tap=$report_dir/bats.tap files
-  files=(__tests__/userdata/*.bats)
+  run_bats bats __tests__/userdata/*.bats
+}
+
+part_cluster() {
+  run_bats cluster __tests__/cluster/programs.bats
+}
+
+part_slurm() {
+  run_bats slurm __tests__/cluster/slurm-*.bats
+}
+
+# run_bats PART FILES...: one bats run of the files, counted into $report_dir/PART.counts.
+run_bats() {
+  local part=$1 tap=$report_dir/$1.tap files
+  shift
+  files=("$@")
   # bats names its executable through `directories.bin`, which npm does not link into .bin.
   node_modules/bats/bin/bats --formatter tap "${files[@]}" | tee "$tap"
   local p s f planned declared
@@ -70,7 +88,7 @@ part_bats() {
   if [[ -z "$planned" || $planned -ne $declared || $((p + f)) -ne "$planned" ]]; then
     echo "bats did not run every test ($declared declared, plan ${planned:-none}, $((p + f)) reported)"; f=$((f + 1))
   fi
-  echo "$((p - s)) $f $s" > "$report_dir/bats.counts"
+  echo "$((p - s)) $f $s" > "$report_dir/$part.counts"
 }
 
 part_shellcheck() {
@@ -134,8 +152,9 @@ elif [[ -n ${TEST_PARTS:-} ]]; then
   read -r -a lanes <<< "$TEST_PARTS"
 else
   # Two lanes, one per core: the parts that hold the most memory (Terraform with its providers, jest
-  # workers) one after the other in the first, the light ones in the second.
-  lanes=("engine jest" "typecheck shellcheck bats")
+  # workers) one after the other in the first, the light ones in the second; the slurm part in a third,
+  # as it spends most of its time waiting on Slurm's timers.
+  lanes=("engine jest" "typecheck shellcheck bats cluster" "slurm")
 fi
 parts=()
 for lane in "${lanes[@]}"; do read -r -a in_lane <<< "$lane"; parts+=("${in_lane[@]}"); done
