@@ -12,16 +12,17 @@
  * Pure functions: no file, environment or clock is read here.
  */
 
+import { CLUSTER_TAG_KEY } from '../catalog';
+import { CLUSTER_MARKETS, type ClusterMarket } from '../markets';
+
 // ---------------------------------------------------------------------------------------------
 // Facts shared by the renderers, the programs and the stack
 // ---------------------------------------------------------------------------------------------
 
-/** Markets a compute node can be launched in. */
-export const CLUSTER_MARKETS = ['spot', 'on-demand', 'capacity-block'] as const;
-export type ClusterMarket = (typeof CLUSTER_MARKETS)[number];
+// The markets (src/markets.ts) and the cluster tag (the catalog) are the stack's own: one definition each.
+export { CLUSTER_MARKETS, type ClusterMarket } from '../markets';
+export { CLUSTER_TAG_KEY } from '../catalog';
 
-/** Tag on every instance and volume of a cluster; its value is the cluster name. */
-export const CLUSTER_TAG_KEY = 'trainium-spot:cluster';
 /**
  * Tag on every compute instance and its volumes; its value is the Slurm node name. The node reads it back
  * from instance metadata (`tags/instance/slurm:node`; the launch template must allow instance tags in

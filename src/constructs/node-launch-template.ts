@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { Precondition } from 'cdktf';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
+import { nodeLaunchTemplateName } from '../cluster/slurm';
 import type { ClusterMarket } from '../markets';
 import { MARKET_FACTS } from '../markets';
 
@@ -23,10 +24,6 @@ export interface NodeLaunchTemplateProps {
   /** Tags for the instances and their volumes. */
   readonly tags: Readonly<Record<string, string>>;
   readonly preconditions: Precondition[];
-}
-
-export function nodeLaunchTemplateName(name: string): string {
-  return `${name}-nodes`;
 }
 
 /**
