@@ -53,6 +53,15 @@ scontrol update nodename=demo-2 nodeaddr=10.209.0.12 nodehostname=ip-10-209-0-12
   [[ $output == *"demo-1 launched i-"*" at 10.209.0.11 (spot)"* ]]
 }
 
+@test "resume tries an update again when slurmctld is too busy to answer" {
+  export STUB_SCONTROL_FAILURES=$BATS_TEST_TMPDIR/failures
+  echo 1 > "$STUB_SCONTROL_FAILURES"
+  run "$PROGRAMS/resume.sh" demo-1
+  [ "$status" -eq 0 ]
+  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 nodeaddr=10.209.0.11 nodehostname=ip-10-209-0-11
+scontrol update nodename=demo-1 nodeaddr=10.209.0.11 nodehostname=ip-10-209-0-11" ]
+}
+
 @test "resume on a Capacity Block targets the reservation, with no placement group" {
   program_env "$CONF_DIR/capacity-block.conf"
   run "$PROGRAMS/resume.sh" demo-3
