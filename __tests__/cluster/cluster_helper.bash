@@ -36,13 +36,26 @@ cluster_skip_reason() {
   if (: < /dev/tcp/127.0.0.1/6817) 2> /dev/null; then echo "port 6817 (slurmctld) is in use here"; return; fi
 }
 
+# One real-Slurm cluster at a time on this machine (its subnet, slurmctld's port 6817): every file holds this
+# lock from setup_file to teardown_file, so a second run (another worktree's) waits for the first.
+CLUSTER_LOCK=${TMPDIR:-/tmp}/trainium-spot-slurm-test.lock
+CLUSTER_LOCK_WAIT_SECONDS=600
+
 # cluster_setup_file: every cluster file's setup_file: skips all its tests with the reason where the cluster
-# cannot run here, else starts it (teardown_file: cluster_down).
+# cannot run here, else takes the lock and starts it (teardown_file: cluster_teardown_file).
 cluster_setup_file() {
   local reason
+  exec {CLUSTER_LOCK_FD}> "$CLUSTER_LOCK"
+  flock -w "$CLUSTER_LOCK_WAIT_SECONDS" "$CLUSTER_LOCK_FD" ||
+    skip "another real-Slurm test on this machine held $CLUSTER_LOCK for ${CLUSTER_LOCK_WAIT_SECONDS} s"
   reason=$(cluster_skip_reason)
   [[ -z $reason ]] || skip "$reason"
   cluster_up
+}
+
+cluster_teardown_file() {
+  cluster_down
+  if [[ -n ${CLUSTER_LOCK_FD:-} ]]; then exec {CLUSTER_LOCK_FD}>&-; fi
 }
 
 # cluster_up: starts everything; exports SLURM_CONF, CLUSTER_RUN and the stand-in's FAKE_EC2_*.

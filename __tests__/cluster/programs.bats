@@ -53,6 +53,15 @@ scontrol update nodename=demo-2 nodeaddr=10.209.0.12 nodehostname=ip-10-209-0-12
   [[ $output == *"demo-1 launched i-"*" at 10.209.0.11 (spot)"* ]]
 }
 
+@test "resume tries an update again when slurmctld is too busy to answer" {
+  export STUB_SCONTROL_FAILURES=$BATS_TEST_TMPDIR/failures
+  echo 1 > "$STUB_SCONTROL_FAILURES"
+  run "$PROGRAMS/resume.sh" demo-1
+  [ "$status" -eq 0 ]
+  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 nodeaddr=10.209.0.11 nodehostname=ip-10-209-0-11
+scontrol update nodename=demo-1 nodeaddr=10.209.0.11 nodehostname=ip-10-209-0-11" ]
+}
+
 @test "resume on a Capacity Block targets the reservation, with no placement group" {
   program_env "$CONF_DIR/capacity-block.conf"
   run "$PROGRAMS/resume.sh" demo-3
@@ -91,20 +100,25 @@ scontrol update nodename=demo-2 nodeaddr=10.209.0.12 nodehostname=demo-2" ]
   [ "$(calls RunInstances '.outcome.error' | sort -u)" = '"InsufficientInstanceCapacity"' ]
   [ "$(live_instances)" = "" ]
   local reason='InsufficientInstanceCapacity: We currently do not have sufficient trn1.32xlarge capacity in the Availability Zone you requested (us-east-2a). [trainium-spot]'
-  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 state=down reason=$reason
+  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 nodeaddr=10.209.0.1
+scontrol update nodename=demo-2 nodeaddr=10.209.0.1
+scontrol update nodename=demo-3 nodeaddr=10.209.0.1
+scontrol update nodename=demo-1 state=down reason=$reason
 scontrol update nodename=demo-1 state=power_down
 scontrol update nodename=demo-2 state=down reason=$reason
 scontrol update nodename=demo-2 state=power_down
 scontrol update nodename=demo-3 state=down reason=$reason
 scontrol update nodename=demo-3 state=power_down" ]
-  [[ $output == *"demo-1 DOWN, launch refused: InsufficientInstanceCapacity: We currently"* ]]
+  [[ $output == *"demo-1 launch refused: InsufficientInstanceCapacity: We currently"* ]]
+  [[ $output == *"demo-3 DOWN, not launched: InsufficientInstanceCapacity: We currently"* ]]
 }
 
 @test "resume refused for spot instance count keeps EC2's own code" {
   control refuse '{"code": "MaxSpotInstanceCountExceeded", "message": "Max spot instance count exceeded"}' > /dev/null
   run "$PROGRAMS/resume.sh" demo-4
   [ "$status" -eq 0 ]
-  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-4 state=down reason=MaxSpotInstanceCountExceeded: Max spot instance count exceeded [trainium-spot]
+  [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-4 nodeaddr=10.209.0.1
+scontrol update nodename=demo-4 state=down reason=MaxSpotInstanceCountExceeded: Max spot instance count exceeded [trainium-spot]
 scontrol update nodename=demo-4 state=power_down" ]
 }
 

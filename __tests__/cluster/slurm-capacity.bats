@@ -6,7 +6,7 @@
 load cluster_helper
 
 setup_file() { cluster_setup_file; }
-teardown_file() { cluster_down; }
+teardown_file() { cluster_teardown_file; }
 
 # refused_nodes: how many nodes sinfo -R shows with EC2's capacity refusal.
 refused_nodes() { sinfo -h -R -N -o '%n|%E' | grep -c '|InsufficientInstanceCapacity: '; }

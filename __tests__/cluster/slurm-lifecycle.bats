@@ -7,7 +7,7 @@
 load cluster_helper
 
 setup_file() { cluster_setup_file; }
-teardown_file() { cluster_down; }
+teardown_file() { cluster_teardown_file; }
 
 @test "a 2-node job launches exactly two instances from the launch template, runs on both and finishes" {
   local started job

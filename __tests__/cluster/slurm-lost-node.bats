@@ -6,7 +6,7 @@
 load cluster_helper
 
 setup_file() { cluster_setup_file; }
-teardown_file() { cluster_down; }
+teardown_file() { cluster_teardown_file; }
 
 @test "a node lost mid-job requeues the job, a new node is launched, and the job finishes" {
   local job lost started

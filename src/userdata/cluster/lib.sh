@@ -36,7 +36,17 @@ ec2() {
   "${TS_AWS:-aws}" ec2 "$@" --region "$TS_REGION" "${endpoint[@]}" --output text
 }
 
-scontrol_() { "${TS_SCONTROL:-scontrol}" "$@"; }
+# scontrol_ ARGS...: scontrol; an update (idempotent) is tried up to three times, 2 s apart, as slurmctld can be
+# too busy to answer within MessageTimeout (ParallelCluster retries its power-down updates likewise).
+scontrol_() {
+  local attempt
+  [[ ${1:-} == update ]] || { "${TS_SCONTROL:-scontrol}" "$@"; return; }
+  for attempt in 1 2 3; do
+    "${TS_SCONTROL:-scontrol}" "$@" && return 0
+    ((attempt < 3)) && sleep 2
+  done
+  return 1
+}
 
 # hostnames HOSTLIST: one node name a line ("demo-[1-3]" -> demo-1 demo-2 demo-3).
 hostnames() { scontrol_ show hostnames "$1"; }

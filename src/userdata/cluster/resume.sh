@@ -46,17 +46,27 @@ set_address() {
   scontrol_ update nodename="$1" nodeaddr="$2" nodehostname="${hostname:-$1}"
 }
 
+# refuse NODE... with $refused: sets each node DOWN with EC2's reason and powers it down. First it points every one
+# of them at the head, where no slurmd listens: setting a node DOWN requeues its job, and slurmctld then tells
+# the job's nodes to end it; at a name no DNS knows, it retries the lookup for about 10 s per node, slow to
+# answer anything meanwhile (Slurm 22.05, seen here); at the head's address it is refused at once.
+refuse() {
+  local node
+  if [[ -n ${TS_HEAD_HOST:-} ]]; then
+    for node in "$@"; do scontrol_ update nodename="$node" nodeaddr="$TS_HEAD_HOST"; done
+  fi
+  for node in "$@"; do
+    node_down "$node" "$refused" && log "$node DOWN, not launched: $refused"
+  done
+}
+
 main() {
-  local nodes node existing id ip dns out err refused='' status=0
+  local nodes node i existing id ip dns out err refused='' status=0
   mapfile -t nodes < <(hostnames "$1")
   existing=$(instances_of "${nodes[@]}") || { log "cannot list instances of $1; Slurm retries after ResumeTimeout"; return 1; }
   err=$(mktemp)
-  for node in "${nodes[@]}"; do
-    if [[ -n $refused ]]; then
-      node_down "$node" "$refused" && log "$node DOWN, not launched after a refusal: $refused"
-      continue
-    fi
-    id='' ip=''
+  for i in "${!nodes[@]}"; do
+    node=${nodes[i]} id='' ip=''
     read -r id _ _ ip < <(awk -v n="$node" '$2 == n && ($3 == "pending" || $3 == "running")' <<< "$existing") || true
     if [[ -n $id ]]; then
       set_address "$node" "$ip" "" && log "$node already has $id at $ip"
@@ -67,8 +77,11 @@ main() {
       log "$node launched $id at $ip ($TS_MARKET)"
       set_address "$node" "$ip" "$dns" || { log "$node: scontrol could not set address $ip"; status=1; }
     else
+      # This node and every one after it: they would meet the same refusal, and a half-launched job cannot run.
       refused=$(aws_error_reason "$(cat "$err")")
-      node_down "$node" "$refused" && log "$node DOWN, launch refused: $refused"
+      log "$node launch refused: $refused"
+      refuse "${nodes[@]:i}"
+      break
     fi
   done
   rm -f "$err"
