@@ -37,11 +37,15 @@ describe('architecture', () => {
     expect(importsOf('src/catalog.ts').filter((from) => from.startsWith('.'))).toEqual([]);
   });
 
-  test('the CLI shares facts with the stack only through the catalog, and its configuration through the loader', () => {
+  test('the market table imports nothing of ours but the catalog: it is facts, like the catalog', () => {
+    expect(importsOf('src/markets.ts').filter((from) => from.startsWith('.'))).toEqual(['./catalog']);
+  });
+
+  test('the CLI shares facts with the stack only through the catalog and the market table, and its configuration through the loader', () => {
     const cliImports = sourceFiles('src/cli').flatMap((file) =>
       importsOf(file).filter((from) => from.startsWith('..')).map((from) => path.normalize(path.join(path.dirname(file), from))));
     const outside = cliImports.filter((target) => !target.startsWith(path.join('src', 'cli')));
-    expect([...new Set(outside)].sort()).toEqual([path.join('src', 'catalog'), path.join('src', 'config')]);
+    expect([...new Set(outside)].sort()).toEqual([path.join('src', 'catalog'), path.join('src', 'config'), path.join('src', 'markets')]);
   });
 
   test('constructs never import the stack, the config loader or the CLI', () => {

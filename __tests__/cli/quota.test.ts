@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   _InstanceType,
   DescribeInstancesCommand,
@@ -497,5 +500,55 @@ describe('quota --status', () => {
 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--count cannot be used with --status');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// --cluster: the cluster's compute nodes
+// ---------------------------------------------------------------------------------------------
+
+describe('quota --cluster', () => {
+  const withCluster = (cluster: object): Record<string, string> => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'quota-cluster-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ cluster }));
+    return { AWS_REGION: TEST_REGION, TRAINIUM_SPOT_CONFIG: file };
+  };
+
+  test('GIVEN 4 spot trn1.32xlarge nodes and 384 spot vCPUs WHEN quota --cluster THEN 512 are needed and it does not fit', async () => {
+    quotas.on(GetServiceQuotaCommand).resolves(appliedQuota(384));
+    ec2.on(DescribeInstancesCommand).resolves(instancesPage([]));
+
+    const { code, json } = await runJson<QuotaReport>(['quota', '--cluster'], { env: withCluster({ nodes: 4 }) });
+
+    expect(code).toBe(1);
+    expect(quotas).toHaveReceivedCommandWith(GetServiceQuotaCommand, { ServiceCode: 'ec2', QuotaCode: TRN_SPOT.code });
+    expect(json).toMatchObject({ instanceType: 'trn1.32xlarge', market: 'spot', instancesWanted: 4, neededVcpus: 512, verdict: 'does-not-fit' });
+  });
+
+  test('GIVEN on-demand nodes WHEN quota --cluster THEN the on-demand quota is read for every node', async () => {
+    quotas.on(GetServiceQuotaCommand).resolves(appliedQuota(1024, TRN_ON_DEMAND));
+    ec2.on(DescribeInstancesCommand).resolves(instancesPage([]));
+
+    const { code, json } = await runJson<QuotaReport>(['quota', '--cluster'], { env: withCluster({ nodes: 2, market: 'on-demand' }) });
+
+    expect(code).toBe(0);
+    expect(quotas).toHaveReceivedCommandWith(GetServiceQuotaCommand, { ServiceCode: 'ec2', QuotaCode: TRN_ON_DEMAND.code });
+    expect(json).toMatchObject({ instancesWanted: 2, neededVcpus: 256, verdict: 'fits' });
+  });
+
+  test('fails when the nodes are a Capacity Block and no --market names a quota: one line, exit 2, no AWS call', async () => {
+    const run = await runCli(['quota', '--cluster'], { env: withCluster({ market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' }) });
+
+    expect(run.code).toBe(2);
+    expectOneLine(run.stderr);
+    expect(run.stderr).toContain('--cluster: cluster.market "capacity-block" draws on no vCPU quota; give --market spot or on-demand to check one');
+    expect(quotas).not.toHaveReceivedAnyCommand();
+  });
+
+  test('fails when the configuration has no cluster: one line, exit 2', async () => {
+    const run = await runCli(['quota', '--cluster']);
+    expect(run.code).toBe(2);
+    expectOneLine(run.stderr);
+    expect(run.stderr).toContain('--cluster: the configuration has no cluster key');
   });
 });

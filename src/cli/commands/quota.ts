@@ -19,6 +19,7 @@ import {
 } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
 import { type Config, usesSpot } from '../../config';
+import { MARKET_FACTS } from '../../markets';
 import { ec2Client, quotasClient, sdk } from '../aws';
 import { commandTarget } from '../config';
 import { CommandContext, CommandSpec, emit } from '../command';
@@ -44,6 +45,7 @@ const FLAGS: FlagSpecs = {
   region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
   market: { type: 'string', placeholder: 'spot|on-demand', description: 'Which quota to check (default: the one the configured market draws on)' },
   count: { type: 'string', placeholder: 'N', description: 'How many more instances must fit (default: the configured instanceCount)' },
+  cluster: { type: 'boolean', description: "The cluster's compute nodes: cluster.instanceType, cluster.market and cluster.nodes are the defaults" },
   request: { type: 'string', placeholder: 'VCPUS', description: 'File an increase request: the new quota value, in vCPUs' },
   status: { type: 'boolean', description: 'List the increase requests for the quota and their status' },
 };
@@ -441,15 +443,30 @@ function renderStatus(r: QuotaStatusReport): string {
 /** The quota a configured market draws on first: auto tries spot; reservations and blocks run on on-demand capacity. */
 const quotaMarketOf = (config: Config): QuotaMarket => (usesSpot(config) ? 'spot' : 'on-demand');
 
+/**
+ * What the check is about: the box (the configured type, market and count), or with --cluster the cluster's
+ * nodes. A Capacity Block draws on no vCPU quota (the stack reads none either): only a --market given names one.
+ */
+function defaultsOf(config: Config, cluster: boolean, marketGiven: boolean): { instanceType: string; market: QuotaMarket; count: number } {
+  if (!cluster) return { instanceType: config.instanceType, market: quotaMarketOf(config), count: config.instanceCount };
+  if (!config.cluster) throw new UsageError('quota', '--cluster: the configuration has no cluster key');
+  const [market] = MARKET_FACTS[config.cluster.market].quotas;
+  if (market === undefined && !marketGiven) {
+    throw new UsageError('quota', `--cluster: cluster.market "${config.cluster.market}" draws on no vCPU quota; give --market spot or on-demand to check one`);
+  }
+  return { instanceType: config.cluster.instanceType, market: market ?? 'on-demand', count: config.cluster.nodes };
+}
+
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const { config, region } = commandTarget(ctx, flags);
-  const type = flags.catalogInstanceType('instance-type', config.instanceType);
-  const market = flags.oneOf('market', QUOTA_MARKETS, quotaMarketOf(config));
+  const defaults = defaultsOf(config, flags.boolean('cluster'), flags.string('market') !== undefined);
+  const type = flags.catalogInstanceType('instance-type', defaults.instanceType);
+  const market = flags.oneOf('market', QUOTA_MARKETS, defaults.market);
   const desiredVcpus = flags.wholeNumber('request');
   const status = flags.boolean('status');
   if (desiredVcpus !== undefined && status) throw new UsageError('quota', '--request and --status cannot be used together');
   if (desiredVcpus !== undefined || status) flags.reject(['count'], `with ${status ? '--status' : '--request'}`);
-  const instancesWanted = flags.wholeNumber('count') ?? config.instanceCount;
+  const instancesWanted = flags.wholeNumber('count') ?? defaults.count;
   const target: QuotaTarget = {
     region,
     instanceType: type.name,
@@ -467,6 +484,7 @@ export const quotaCommand: CommandSpec = {
   summary: 'Check that the next instance fits in your vCPU quota; request more',
   usage: [
     'quota [--instance-type TYPE] [--region REGION] [--market spot|on-demand] [--count N]',
+    'quota --cluster [--region REGION] [--market spot|on-demand] [--count N]',
     'quota --request VCPUS [--instance-type TYPE] [--region REGION] [--market spot|on-demand]',
     'quota --status [--instance-type TYPE] [--region REGION] [--market spot|on-demand]',
   ],
@@ -477,10 +495,12 @@ export const quotaCommand: CommandSpec = {
     'trainium-spot quota --output json | jq .verdict',
     'trainium-spot quota --request 16',
     'trainium-spot quota --status',
+    'trainium-spot quota --cluster',
   ],
   notes:
     'Instance type, market, count and region default to the stack\'s configuration (cdktf.json context,\n' +
-    '$TRAINIUM_SPOT_CONFIG, TRAINIUM_SPOT_* variables); flags override them for this run.\n\n' +
+    '$TRAINIUM_SPOT_CONFIG, TRAINIUM_SPOT_* variables); with --cluster, to the cluster\'s nodes\n' +
+    '(cluster.instanceType, cluster.market, cluster.nodes). Flags override them for this run.\n\n' +
     'EC2 quotas count default vCPUs per instance family, market and region. The check adds up the\n' +
     'running and pending instances of the family in the market (spot: spot instances; on-demand:\n' +
     'everything else, Capacity Block instances included) and compares with the applied quota value\n' +
