@@ -148,7 +148,7 @@ describe('malformed flags', () => {
     [
       'an unknown flag is given',
       ['quota', '--instance', 'trn1.2xlarge'],
-      "trainium-spot: quota: unknown flag --instance; allowed: --instance-type, --region, --market, --count, --request, --status, --output, --help (see 'trainium-spot help quota')\n",
+      "trainium-spot: quota: unknown flag --instance; allowed: --instance-type, --region, --market, --count, --cluster, --request, --status, --output, --help (see 'trainium-spot help quota')\n",
     ],
     [
       'a flag lacks its value',
