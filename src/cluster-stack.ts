@@ -10,7 +10,7 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { PlacementGroup } from '@cdktf/provider-aws/lib/placement-group';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { configureBackend } from './backend';
-import { CLUSTER_TAG_KEY, ImageChoice, INSTANCE_TYPES, instanceFamily, MANAGED_BY_TAG, OWN_TAG_KEYS, QUOTAS, resolveImage } from './catalog';
+import { CLUSTER_TAG_KEY, ImageChoice, INSTANCE_TYPES, instanceFamily, resolveImage } from './catalog';
 import type { BackendSettings, Config } from './config';
 import { DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { ClusterHead } from './constructs/cluster-head';
@@ -22,8 +22,8 @@ import { MungeKey } from './constructs/munge-key';
 import { NodeLaunchTemplate } from './constructs/node-launch-template';
 import { QuotaGuard } from './constructs/quota-guard';
 import { SharedStorage } from './constructs/shared-storage';
-import { MARKET_FACTS } from './markets';
-import { literal } from './terraform-literal';
+import { MARKET_FACTS, quotasDrawnOn } from './markets';
+import { projectTags } from './project-tags';
 
 /** `cdktf synth` writes cdktf.out/stacks/trainium-spot-cluster/cdk.tf.json. */
 export const CLUSTER_STACK_NAME = 'trainium-spot-cluster';
@@ -50,9 +50,7 @@ export class TrainiumSpotClusterStack extends TerraformStack {
 
     configureBackend(this, id, clusterBackend(config.backend), config.region);
     const clusterTag = { key: CLUSTER_TAG_KEY, value: config.name };
-    const userTags = Object.fromEntries(Object.entries(config.tags).map(([key, value]) => [literal(key), literal(value)]));
-    const projectTags = { [OWN_TAG_KEYS.project]: config.name, [OWN_TAG_KEYS.managedBy]: MANAGED_BY_TAG.value, ...userTags, [clusterTag.key]: clusterTag.value };
-    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: { ...projectTags(config), [clusterTag.key]: clusterTag.value } }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
     const accountId = new DataAwsCallerIdentity(this, 'caller').accountId;
 
@@ -60,7 +58,7 @@ export class TrainiumSpotClusterStack extends TerraformStack {
     const availabilityZoneId = facts.offeredIn[config.region][0];
     const network = new ClusterNetwork(this, 'network', { name: config.name, availabilityZoneId });
     const securityGroup = new ClusterSecurityGroup(this, 'security-group', {
-      name: config.name, vpcId: network.vpcId, nodeSubnetCidr: network.nodeSubnetCidr,
+      name: config.name, vpcId: network.vpcId,
     });
     const mungeKey = new MungeKey(this, 'munge-key', { name: config.name });
     const roles = new ClusterRoles(this, 'roles', {
@@ -79,7 +77,7 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       instanceType: cluster.instanceType,
       instanceCount: cluster.nodes,
       vcpusPerInstance: facts.vcpus,
-      quotas: Object.fromEntries(market.quotas.map((m) => [m, QUOTAS[facts.family][m]])),
+      quotas: quotasDrawnOn(cluster.market, facts.family),
     });
     const placementGroup = market.clusterPlacementGroup
       ? new PlacementGroup(this, 'placement-group', { name: `${config.name}-cluster`, strategy: 'cluster' })
@@ -98,10 +96,7 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       placementGroupName: placementGroup?.name,
       tags: { Name: `${config.name}-node`, [clusterTag.key]: clusterTag.value },
       preconditions: [
-        ...market.quotas.map((m) => {
-          const check = quotaGuard.check(m);
-          return { condition: check.condition, errorMessage: check.errorMessage };
-        }),
+        ...market.quotas.map((m) => quotaGuard.precondition(m)),
         ...(image.rootVolumeGuard ? [image.rootVolumeGuard] : []),
         ...image.imageGuards,
       ],

@@ -4,7 +4,7 @@
  * a cluster placement group, and what a spot interruption does to them. Logic looks these up instead
  * of branching on market names. Facts only: this module imports nothing of ours but the catalog's types.
  */
-import type { QuotaMarket } from './catalog';
+import { QUOTAS, type QuotaFamily, type QuotaMarket, type QuotaRef } from './catalog';
 
 /** Every market the config accepts for a box (`market`). */
 export const BOX_MARKETS = ['spot', 'on-demand', 'capacity-block', 'capacity-reservation', 'auto'] as const;
@@ -42,3 +42,8 @@ export const MARKET_FACTS: Readonly<Record<BoxMarket, MarketFacts>> = {
   'capacity-reservation': { quotas: ['on-demand'], needsReservation: false, clusterPlacementGroup: true, interruptible: false },
   auto: { quotas: ['spot', 'on-demand'], needsReservation: false, clusterPlacementGroup: true, interruptible: true },
 };
+
+/** The quotas a market draws on, of a quota family: what a plan-time quota guard reads. */
+export function quotasDrawnOn(market: BoxMarket, family: QuotaFamily): Partial<Record<QuotaMarket, QuotaRef>> {
+  return Object.fromEntries(MARKET_FACTS[market].quotas.map((m) => [m, QUOTAS[family][m]]));
+}

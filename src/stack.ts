@@ -11,8 +11,8 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { configureBackend } from './backend';
 import {
-  activateCommand, agentAssociationName, DATA_VOLUME, IDLE_METRIC, instanceArnPrefix, INSTANCE_TYPES, LOGIN_USER, MANAGED_BY_TAG, OWN_TAG_KEYS,
-  PRICE_SOURCE, QuotaMarket, QuotaRef, QUOTAS, verdictNamespace,
+  activateCommand, agentAssociationName, DATA_VOLUME, IDLE_METRIC, instanceArnPrefix, INSTANCE_TYPES, LOGIN_USER, OWN_TAG_KEYS,
+  PRICE_SOURCE, QuotaMarket, verdictNamespace,
 } from './catalog';
 import { Config, DEFAULT_ROOT_VOLUME_SIZE_GIB, usesSpot, usesSpotRequests } from './config';
 import { BoxAgent } from './constructs/box-agent';
@@ -32,8 +32,8 @@ import { QuotaGuard } from './constructs/quota-guard';
 import { BoxSecurityGroup } from './constructs/security-group';
 import { SpotInstances } from './constructs/spot-instance';
 import { SshKey } from './constructs/ssh-key';
-import { MARKET_FACTS } from './markets';
-import { literal } from './terraform-literal';
+import { quotasDrawnOn } from './markets';
+import { ownTags, projectTags } from './project-tags';
 import { AgentDocument, LoginMessage, RenderedUserData, renderAgentDocument, renderUserData } from './userdata';
 
 /** The stack's name: `cdktf synth` writes cdktf.out/stacks/trainium-spot/cdk.tf.json. */
@@ -47,11 +47,7 @@ export class TrainiumSpotStack extends TerraformStack {
     configureBackend(this, id, config.backend, config.region);
     // Provider default tags reach every resource but a spot request's instance, which is tagged below.
     // The tags that tell this stack's boxes from all others (the CLI and the stop rule find them by these).
-    const ownTags = { [OWN_TAG_KEYS.project]: config.name, [OWN_TAG_KEYS.managedBy]: MANAGED_BY_TAG.value };
-    // Tag keys and values are the user's text, never templates.
-    const userTags = Object.fromEntries(Object.entries(config.tags).map(([key, value]) => [literal(key), literal(value)]));
-    const projectTags = { ...ownTags, ...userTags };
-    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags }] });
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: projectTags(config) }] });
     const partition = new DataAwsPartition(this, 'partition').partition;
     // The account the stack deploys into (no permission needed): the stop rule's runbook ARN, and the boxes' ARNs.
     const account = new DataAwsCallerIdentity(this, 'caller').accountId;
@@ -103,7 +99,7 @@ export class TrainiumSpotStack extends TerraformStack {
       instanceType: config.instanceType,
       instanceCount: config.instanceCount,
       vcpusPerInstance: facts.vcpus,
-      quotas: quotasToRead(config, QUOTAS[facts.family]),
+      quotas: quotasDrawnOn(config.market, facts.family),
     });
     const launchGuards: Precondition[] = image.rootVolumeGuard ? [image.rootVolumeGuard] : [];
     if (config.subnetId !== undefined) {
@@ -121,7 +117,7 @@ export class TrainiumSpotStack extends TerraformStack {
     // The tags only boxes carry. New ones go last: the spot request path tags its instances by position,
     // and a tag that moved would be a tag resource replaced.
     const boxTags = { [OWN_TAG_KEYS.name]: config.name, [OWN_TAG_KEYS.deployment]: deployment.id };
-    const tags: BoxTags = { all: { ...projectTags, ...boxTags }, own: boxTags };
+    const tags: BoxTags = { all: { ...projectTags(config), ...boxTags }, own: boxTags };
     const { boxes, market, spot } = this.launchBoxes(config, launch, tags, quotaGuard, launchGuards, network);
     const concat = (pick: (b: BoxList) => string) =>
       boxes.length === 1 ? pick(boxes[0]) : `\${concat(${boxes.map((b) => pick(b).slice(2, -1)).join(', ')})}`;
@@ -170,7 +166,7 @@ export class TrainiumSpotStack extends TerraformStack {
         instanceCount: config.instanceCount,
         instanceIdsRef: instanceIds.fqn,
         alarmArnsRef: alarm.deadCheckAlarmArnsRef,
-        instanceTags: ownTags,
+        instanceTags: ownTags(config),
       });
     }
     const notice = spot && new InterruptionNotice(this, 'interruption-notice', {
@@ -222,10 +218,7 @@ export class TrainiumSpotStack extends TerraformStack {
    */
   private launchBoxes(config: Config, launch: LaunchSpec, tags: BoxTags,
     quotaGuard: QuotaGuard, launchGuards: Precondition[], network: Network): { boxes: BoxList[]; market: string; spot?: SpotBoxes } {
-    const guardedBy = (market: QuotaMarket): Precondition[] => {
-      const check = quotaGuard.check(market);
-      return [{ condition: check.condition, errorMessage: check.errorMessage }, ...launchGuards];
-    };
+    const guardedBy = (market: QuotaMarket): Precondition[] => [quotaGuard.precondition(market), ...launchGuards];
     // Both launch paths share the construct id: switching spotLaunch replaces the box either way.
     const spotBoxes = (count: BoxCount, preconditions: Precondition[]): SpotBoxes => {
       if (config.spotLaunch === 'run-instances') {
@@ -328,11 +321,6 @@ interface SpotBoxes {
   readonly requestIds: string;
   /** Only a spot request (`spotLaunch: "spot-request"`) reports a status code. */
   readonly requestStatusCodes?: string;
-}
-
-/** Which quotas the chosen market draws on (the market table). */
-function quotasToRead(config: Config, family: Readonly<Record<QuotaMarket, QuotaRef>>): Partial<Record<QuotaMarket, QuotaRef>> {
-  return Object.fromEntries(MARKET_FACTS[config.market].quotas.map((market) => [market, family[market]]));
 }
 
 function instanceMarket(config: Config): InstanceMarket {

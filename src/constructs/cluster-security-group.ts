@@ -6,8 +6,6 @@ import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-securit
 export interface ClusterSecurityGroupProps {
   readonly name: string;
   readonly vpcId: string;
-  /** The nodes' subnet, whose traffic the head forwards to the internet (NAT). */
-  readonly nodeSubnetCidr: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformLocal } from 'cdktf';
+import { Precondition, TerraformLocal } from 'cdktf';
 import { DataAwsServicequotasServiceQuota } from '@cdktf/provider-aws/lib/data-aws-servicequotas-service-quota';
 import { EC2_SERVICE_CODE, QuotaMarket, QuotaRef, quotaIncreaseCommand } from '../catalog';
 
@@ -55,5 +55,11 @@ export class QuotaGuard extends Construct {
     const check = this.checks.get(market);
     if (!check) throw new Error(`QuotaGuard: no ${market} quota was read`);
     return check;
+  }
+
+  /** The check for one market as a lifecycle precondition: the plan fails, with the message, when the quota is short. */
+  precondition(market: QuotaMarket): Precondition {
+    const { condition, errorMessage } = this.check(market);
+    return { condition, errorMessage };
   }
 }
