@@ -65,6 +65,25 @@ describe('the image presets of the catalog', () => {
     expect(paths).toEqual(['/opt/aws_neuronx_venv_jax_0_10', '/opt/aws_neuronx_venv_pytorch_inference_vllm_0_24_0_1_1_0']);
   });
 
+  test('the JAX and vLLM presets name the newer release not catalogued yet, and where its DLAMI was looked for', () => {
+    expect(IMAGE_PRESETS['jax-0.10'].notYetCatalogued).toMatch(/^JAX 0\.11\.2 since Neuron 2\.34\.0 .*searched 2026-12-07: /);
+    expect(IMAGE_PRESETS['vllm-0.24'].notYetCatalogued).toMatch(/^vLLM Neuron 0\.29\.0\.1\.2\.0 since Neuron 2\.33\.0; .*searched 2026-12-07: /);
+    // The multi-framework parameter follows the newest release, so its environments as of 2.32 may be gone.
+    expect(IMAGE_PRESETS['multi-framework'].notYetCatalogued).toMatch(/^the image of a Neuron release after 2\.32 .*ls -d \/opt\/aws_neuronx_venv_\*$/);
+    const catalogued = Object.entries(IMAGE_PRESETS).filter(([, p]) => p.notYetCatalogued === undefined).map(([name]) => name);
+    expect(catalogued).toEqual(['pytorch-2.9', 'torchneuron-2.14', 'base']);
+  });
+
+  test.each<[string, InstanceFamily, string]>([
+    ['jax-0.10', 'trn1', '/aws/service/neuron/dlami/jax-0.10/ubuntu-24.04/latest/image_id'],
+    ['vllm-0.24', 'trn2', '/aws/service/neuron/dlami/pytorch-inference-vllm-0.24.0.1.1.0/ubuntu-24.04/latest/image_id'],
+    ['pytorch-2.9', 'inf2', '/aws/service/neuron/dlami/pytorch-2.9/ubuntu-24.04/latest/image_id'],
+  ])('a config naming %s, a release Neuron has moved past, keeps the preset and its parameter', (image, family, parameter) => {
+    const config = parseConfig({ image, ...typeOf(family) });
+    expect(config.resolvedImage).toEqual({ kind: 'preset', name: image, preset: IMAGE_PRESETS[image] });
+    expect(IMAGE_PRESETS[image].ssmParameter).toBe(parameter);
+  });
+
   test('no preset name prefix is the start of another, so the name guard tells them apart', () => {
     const prefixes = Object.values(IMAGE_PRESETS).map((p) => `${p.amiNamePrefix} `);
     prefixes.forEach((a, i) => prefixes.forEach((b, j) => i !== j && expect(b.startsWith(a)).toBe(false)));

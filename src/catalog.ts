@@ -191,11 +191,15 @@ export interface PendingInstanceType {
 export const PENDING_INSTANCE_TYPES: Readonly<Record<string, PendingInstanceType>> = {
   'trn2.3xlarge': {
     family: 'trn',
-    unverified: 'vCPUs, default cores and threads, memory, Trainium2 chips, on-demand price, regions and AZ IDs, Capacity Blocks',
-    source: 'EC2 API instance type enum (_InstanceType) of @aws-sdk/client-ec2 3.1138.0 lists trn2.3xlarge; the Neuron Trn2 ' +
-      'architecture page (https://awsdocs-neuron.readthedocs-hosted.com/en/latest/general/arch/neuron-hardware/trn2-arch.html) ' +
-      'lists trn2.48xlarge and trn2u.48xlarge only, and none of the stored EC2, pricing or Neuron pages searched gives its ' +
-      'vCPUs, price or AZs; checked 2026-12-07',
+    unverified: 'vCPUs, default cores and threads, valid CPU options, memory, Trainium2 chips and NeuronCores, EFA, ' +
+      'on-demand price, regions and AZ IDs, Capacity Blocks',
+    source: 'It exists: the EC2 API instance type enum (_InstanceType) of @aws-sdk/client-ec2 3.1138.0 lists trn2.3xlarge; ' +
+      'as a Trn type it draws on the Trn quotas (QUOTAS.trn). Its facts are in no source the catalog takes, searched ' +
+      '2026-12-07: the Neuron Trn2 architecture page (https://awsdocs-neuron.readthedocs-hosted.com/en/latest/general/arch/neuron-hardware/trn2-arch.html) ' +
+      'lists trn2.48xlarge and trn2u.48xlarge only; the Neuron LNC page (v2.34.0) gives 8 physical NeuronCores per Trainium2 ' +
+      'chip but not the chips of a trn2.3xlarge; no stored EC2 User Guide, EC2 pricing, Capacity Blocks or instance-type ' +
+      'page names it; aws-neuron/aws-neuron-sdk (newest stored commit 81ce03ae, 2026-08-21) does not; only third-party ' +
+      'scripts and READMEs give a size or a price, which are not sources',
   },
 };
 
@@ -240,8 +244,8 @@ export interface ImagePreset {
    */
   readonly retiredFamilies?: Readonly<Partial<Record<InstanceFamily, RetiredFamily>>>;
   /**
-   * A newer release of the preset's framework that AWS has published and the catalog does not hold yet,
-   * with why (e.g. its DLAMI's name and parameter are unverified); `trainium-spot catalog` prints it.
+   * A newer release of the preset's framework, or of its image, that AWS has published and the catalog does not
+   * hold yet, with why (e.g. its DLAMI's name and parameter are unverified); `trainium-spot catalog` prints it.
    * @default - none known
    */
   readonly notYetCatalogued?: string;
@@ -263,6 +267,12 @@ const DLAMI_GUIDE = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/dep
 const DLAMI_RELEASE_NOTES = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/release-notes/components/dlamis.html';
 const NEURON_ANNOUNCEMENTS = 'https://awsdocs-neuron.readthedocs-hosted.com/en/latest/about-neuron/announcements/neuron2.x';
 const ALL_FAMILIES: readonly InstanceFamily[] = ['trn1', 'trn1n', 'trn2', 'inf2'];
+/**
+ * Where the DLAMIs of Neuron 2.33 and 2.34 were looked for and not found: the stored v2.34.0 DLAMI guide holds its
+ * opening only, and the stored aws-neuron/aws-neuron-sdk repository ends at Neuron 2.32.
+ */
+const UNFOUND_DLAMIS = 'searched 2026-12-07: the v2.34.0 DLAMI guide, of which only the opening is stored; ' +
+  'aws-neuron/aws-neuron-sdk up to 81ce03ae of 2026-08-21, Neuron 2.32';
 
 /**
  * Neuron DLAMIs, Ubuntu 24.04 only: Ubuntu 22.04 DLAMIs are out of support on Neuron, Amazon Linux
@@ -272,6 +282,16 @@ const ALL_FAMILIES: readonly InstanceFamily[] = ['trn1', 'trn1n', 'trn2', 'inf2'
  * not published after 2.31.0, so the last one stays behind its parameter; since Neuron 2.34 PyTorch/XLA
  * inference is not supported on Trn2 and Trn3 either, so that image serves Trn1, Trn1n and Inf2 only.
  * Native PyTorch on Neuron (TorchNeuron) supports Trn2 and Trn3 only.
+ *
+ * A preset outlives the publishing of its DLAMI. AWS keeps the parameter of an older or end-of-life DLAMI, naming
+ * its last image (DLAMI guide as of Neuron 2.32: "To discover SSM parameters for older or end-of-life DLAMIs, you can
+ * filter by framework, version, or operating system using the path structure
+ * /aws/service/neuron/dlami/<framework>-<framework-version>/<os>"; DLAMI release notes, 2.30.0: of the Ubuntu 22.04
+ * base DLAMI no longer supported, "retrieve the last published AMI ID via SSM"; aws-neuron/aws-neuron-sdk
+ * deploy/environments/dlami.rst and release-notes/components/dlamis.rst at v2.32.0, a3247f5b, read 2026-12-07).
+ * So a newer framework release adds a preset beside the older one, as `pytorch-2.9` stays beside
+ * `torchneuron-2.14`: a config naming the older preset keeps its image, and `catalog --live` reports the preset
+ * should its parameter ever go.
  */
 export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
   'pytorch-2.9': {
@@ -314,8 +334,8 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
     families: ALL_FAMILIES,
     environments: [{ path: '/opt/aws_neuronx_venv_jax_0_10', holds: 'JAX NeuronX 0.10' }],
     neuronSdk: '2.32.0',
-    notYetCatalogued: 'JAX 0.11.2 since Neuron 2.34.0 (0.10.0 to 0.11.2 supported); the name, parameter and environment of a ' +
-      'JAX 0.11 DLAMI are unverified',
+    notYetCatalogued: 'JAX 0.11.2 since Neuron 2.34.0 (0.10.0 to 0.11.2 supported); no stored source names a JAX 0.11 DLAMI, ' +
+      `its parameter or its environment (${UNFOUND_DLAMIS}), so this preset stays the catalogued one`,
     source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs, SSM parameter prefixes); ${CHECKED}; ` +
       `JAX 0.11.2: ${NEURON_ANNOUNCEMENTS}/announce-support-jax-0-11-2.html and ` +
       `${NEURON_ANNOUNCEMENTS}/announce-no-support-jax-0-8-0-9.html ("The supported JAX versions are 0.10.0 to 0.11.2"); ${RECHECKED}`,
@@ -327,8 +347,8 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
     families: ['trn2'],
     environments: [{ path: '/opt/aws_neuronx_venv_pytorch_inference_vllm_0_24_0_1_1_0', holds: 'vLLM 0.24.0, vllm-neuron' }],
     neuronSdk: '2.32.0',
-    notYetCatalogued: 'vLLM Neuron 0.29.0.1.2.0 since Neuron 2.33.0; the name, parameter and environment of a vLLM 0.29 DLAMI ' +
-      'are unverified',
+    notYetCatalogued: 'vLLM Neuron 0.29.0.1.2.0 since Neuron 2.33.0; no stored source names a vLLM 0.29 DLAMI, its parameter ' +
+      `or its environment (${UNFOUND_DLAMIS}), so this preset stays the catalogued one`,
     source: `${DLAMI_GUIDE} as of Neuron 2.32 (single-framework DLAMIs: Trn2, Trn3); ${CHECKED}; ` +
       'vLLM Neuron 0.29.0.1.2.0: https://awsdocs-neuron.readthedocs-hosted.com/en/v2.33.0/release-notes/components/index.html; ' +
       RECHECKED,
@@ -343,8 +363,13 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = {
       { path: '/opt/aws_neuronx_venv_pytorch_inference_vllm_0_24_0_1_1_0', holds: 'vLLM 0.24.0, vllm-neuron' },
     ],
     neuronSdk: '2.32.0',
+    notYetCatalogued: 'the image of a Neuron release after 2.32 that its parameter names today (Neuron 2.33 DLAMIs ship Python 3.14: ' +
+      'v2.33.0 vLLM Neuron setup guide); its environments are unverified, and those listed, of 2.32, may be gone from it ' +
+      `(${UNFOUND_DLAMIS}); on the box: ls -d /opt/aws_neuronx_venv_*`,
     source: `${DLAMI_GUIDE} as of Neuron 2.32 (multi-framework DLAMI and its environments); ` +
-      `https://awsdocs-neuron.readthedocs-hosted.com/en/v2.32.0/setup/pytorch/update-dlami.html; ${CHECKED}`,
+      `https://awsdocs-neuron.readthedocs-hosted.com/en/v2.32.0/setup/pytorch/update-dlami.html; ${CHECKED}; ` +
+      'Neuron 2.33 DLAMI: https://awsdocs-neuron.readthedocs-hosted.com/en/v2.33.0/vllm-neuron/docs/getting-started/setup-guide.html ' +
+      `("The Neuron 2.33 DLAMI and the vLLM Inference DLC ship Python 3.14 on Ubuntu 26.04"); ${RECHECKED}`,
   },
   base: {
     purpose: 'Neuron driver, runtime, tools and EFA only: bring your own framework or containers',

@@ -63,6 +63,8 @@ describe('trainium-spot catalog', () => {
       'training in 2.30); use torchneuron-2.14\n');
     expect(run.stdout).toContain('  jax-0.10: not catalogued yet: JAX 0.11.2 since Neuron 2.34.0');
     expect(run.stdout).toContain('  vllm-0.24: not catalogued yet: vLLM Neuron 0.29.0.1.2.0 since Neuron 2.33.0');
+    expect(run.stdout).toContain('  multi-framework: not catalogued yet: the image of a Neuron release after 2.32 that its parameter names today');
+    expect(run.stdout).toMatch(/\n {2}trn2\.3xlarge: quotas L-6B0D517C \/ L-2C3B7624; unverified: .*on-demand price, regions and AZ IDs, Capacity Blocks\n/);
   });
 
   test('GIVEN --output json WHEN catalog THEN the document holds the facts with their sources, and no comparison', async () => {
