@@ -408,16 +408,111 @@ const SSM_PATH_PATTERN = /^\/[A-Za-z0-9_.\-/]+$/;
 export const NEURON_DLAMI_PARAMETER_PATH = '/aws/service/neuron/dlami';
 export const DLAMI_OPERATING_SYSTEM = 'ubuntu-24.04';
 
+/** What the name of a DLAMI's newest-image parameter, `<path>/<framework>/<os>/latest/image_id`, says. */
+export interface DlamiParameterParts {
+  /** The DLAMI's framework and version as the path spells it, e.g. `jax-0.10` or `multi-framework`. */
+  readonly framework: string;
+  /** e.g. `ubuntu-24.04`, `amazon-linux-2023`. */
+  readonly operatingSystem: string;
+}
+
+/** The framework and operating system of a parameter that names a DLAMI's newest image; undefined for any other name. */
+export function dlamiParameterParts(name: string): DlamiParameterParts | undefined {
+  if (!name.startsWith(`${NEURON_DLAMI_PARAMETER_PATH}/`)) return undefined;
+  const [framework, operatingSystem, ...rest] = name.slice(NEURON_DLAMI_PARAMETER_PATH.length + 1).split('/');
+  return framework && operatingSystem && rest.join('/') === 'latest/image_id' ? { framework, operatingSystem } : undefined;
+}
+
 /**
  * Whether a public parameter names the newest image of an Ubuntu 24.04 Neuron DLAMI: one a preset could
- * use. The others (Amazon Linux 2023, older Ubuntu) are outside the catalog by choice.
+ * use. The others (Amazon Linux 2023, other Ubuntu releases) are outside the catalog by choice.
+ *
+ * A framework that AWS publishes only for another operating system (Neuron 2.33 publishes DLAMIs for Ubuntu 26.04:
+ * the v2.33.0 vLLM Neuron setup guide, "The Neuron 2.33 DLAMI and the vLLM Inference DLC ship Python 3.14 on
+ * Ubuntu 26.04", https://awsdocs-neuron.readthedocs-hosted.com/en/v2.33.0/vllm-neuron/docs/getting-started/setup-guide.html,
+ * checked 2026-12-07) is not drift either. No catalog edit can take it: a preset on another release would move the
+ * boxes and the cluster nodes off the release the cluster head runs (HEAD_IMAGE_PARAMETER), whose Slurm comes from
+ * that release's archive and must match the nodes'. Moving is a decision about the whole project, taken once, not a
+ * difference to mend; as drift it would hold `catalog --live` at exit 1 until then. `catalog --live` names such
+ * frameworks instead, on a line of its own.
  */
 export function isPresetCandidateParameter(name: string): boolean {
-  const [framework, os, ...rest] = name.startsWith(`${NEURON_DLAMI_PARAMETER_PATH}/`)
-    ? name.slice(NEURON_DLAMI_PARAMETER_PATH.length + 1).split('/')
-    : [];
-  return framework !== undefined && os === DLAMI_OPERATING_SYSTEM && rest.join('/') === 'latest/image_id';
+  return dlamiParameterParts(name)?.operatingSystem === DLAMI_OPERATING_SYSTEM;
 }
+
+/**
+ * A DLAMI parameter of the catalog's operating system that an earlier Neuron release's DLAMI guide names, whose DLAMI a
+ * newer one has replaced, and that no preset uses on purpose. AWS keeps such parameters, naming their last image (see
+ * IMAGE_PRESETS), so `catalog --live` lists them as known rather than as drift, and a gone one is not drift either.
+ */
+export interface SupersededDlamiParameter {
+  /** `<path>/<framework>/<os>/latest/image_id`. */
+  readonly ssmParameter: string;
+  /** The last Neuron release whose DLAMI guide names it, e.g. `2.31.1`. */
+  readonly lastListedIn: string;
+  /** The DLAMI, or the preset, that replaced it. */
+  readonly supersededBy: string;
+  readonly source: string;
+}
+
+/**
+ * The DLAMI guide in the aws-neuron/aws-neuron-sdk repository: `dlami/index.rst` up to v2.29.1,
+ * `deploy/environments/dlami.rst` from v2.30.0, its table "SSM Parameter Prefix" (the parameter is the prefix
+ * followed by `/latest/image_id`). Tags with their commits, read 2026-12-07.
+ */
+const NEURON_SDK_REPO = 'https://github.com/aws-neuron/aws-neuron-sdk';
+const guideListing = (range: string, notAt: string): string =>
+  `${NEURON_SDK_REPO}, DLAMI guide (dlami/index.rst to v2.29.1, deploy/environments/dlami.rst from v2.30.0), ` +
+  `table "SSM Parameter Prefix": listed at ${range}; not at ${notAt}; ${RECHECKED}`;
+
+export const SUPERSEDED_DLAMI_PARAMETERS: readonly SupersededDlamiParameter[] = [
+  {
+    ssmParameter: '/aws/service/neuron/dlami/jax-0.7/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.29.1',
+    supersededBy: 'the JAX 0.9 DLAMI (Neuron 2.30.0), then jax-0.10',
+    source: guideListing('v2.27.0 (0fae2f1c) to v2.29.1 (6616e998, 2026-05-01)', 'v2.30.0 (3afa0fdf)'),
+  },
+  {
+    ssmParameter: '/aws/service/neuron/dlami/jax-0.9/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.31.1',
+    supersededBy: 'jax-0.10 (Neuron 2.32.0)',
+    source: guideListing('v2.30.0 (3afa0fdf) to v2.31.1 (c19b2e69, 2026-08-12)', 'v2.32.0 (a3247f5b)'),
+  },
+  {
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-2.8/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.31.1',
+    supersededBy: 'pytorch-2.9',
+    source: `${NEURON_SDK_REPO}, deploy/environments/dlami.rst at v2.30.0 (3afa0fdf) to v2.31.1 (c19b2e69, 2026-08-12): ` +
+      'named only in the example "Filter by framework and OS" for older or end-of-life DLAMIs, never in the table "SSM ' +
+      'Parameter Prefix"; the PyTorch 2.8 DLAMIs of the release notes are for Amazon Linux 2023 and Ubuntu 22.04 ' +
+      '(release-notes/2.26.0/dlami.rst), so this one may never have existed; not at v2.32.0 (a3247f5b); PyTorch 2.8 ' +
+      `end of support: release-notes/components/dlamis.rst at v2.32.0; ${RECHECKED}`,
+  },
+  {
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-inference-vllm/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.28.0',
+    supersededBy: 'the vLLM 0.13 DLAMI (Neuron 2.28.1), then vllm-0.24',
+    source: guideListing('v2.27.0 (0fae2f1c) to v2.28.0 (86a92868, 2026-02-25)', 'v2.28.1 (3840fff1)'),
+  },
+  {
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-inference-vllm-0.13/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.28.1',
+    supersededBy: 'the vLLM 0.16 DLAMI (Neuron 2.29.0), then vllm-0.24',
+    source: guideListing('v2.28.1 (3840fff1, 2026-03-13)', 'v2.29.0 (4b730ec5)'),
+  },
+  {
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-inference-vllm-0.16/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.31.1',
+    supersededBy: 'vllm-0.24 (Neuron 2.32.0)',
+    source: guideListing('v2.29.0 (4b730ec5) to v2.31.1 (c19b2e69, 2026-08-12)', 'v2.32.0 (a3247f5b)'),
+  },
+  {
+    ssmParameter: '/aws/service/neuron/dlami/pytorch-inference-vllm-0.21.0.1.0.0/ubuntu-24.04/latest/image_id',
+    lastListedIn: '2.31.1',
+    supersededBy: 'vllm-0.24 (Neuron 2.32.0)',
+    source: guideListing('v2.31.1 (c19b2e69, 2026-08-12)', 'v2.32.0 (a3247f5b)'),
+  },
+];
 
 /** An `image` choice, resolved for one instance family. */
 export type ImageChoice =

@@ -7,10 +7,13 @@ import {
   IMAGE_PRESETS,
   INSTANCE_TYPE_NAMES,
   INSTANCE_TYPES,
+  isPresetCandidateParameter,
   NEURON_DLAMI_PARAMETER_PATH,
   PENDING_INSTANCE_TYPES,
+  SUPERSEDED_DLAMI_PARAMETERS,
 } from '../../src/catalog';
-import { CatalogDrift, CatalogReport } from '../../src/cli/report';
+import { CatalogLiveReport } from '../../src/cli/commands/catalog';
+import { CatalogDrift } from '../../src/cli/report';
 import { expectFailure, FakeAws, useFakeAws } from './fake-aws';
 
 jest.setTimeout(30_000);
@@ -40,7 +43,7 @@ function catalogWorld(aws: FakeAws): void {
     [region, Object.fromEntries(Object.entries(INSTANCE_TYPES).map(([type, facts]) => [type, [...(facts.offeredIn[region] ?? [])]]))]));
 }
 
-const parseReport = (stdout: string) => JSON.parse(stdout) as CatalogReport;
+const parseReport = (stdout: string) => JSON.parse(stdout) as CatalogLiveReport;
 
 // ---------------------------------------------------------------------------------------------
 // The catalog as it is
@@ -91,6 +94,18 @@ describe('trainium-spot catalog', () => {
       source: expect.stringContaining('announce-no-support-torch-xla-inference-trn.html'),
     });
     expect(report.imageAliases.pytorch).toEqual({ trn1: 'pytorch-2.9', trn1n: 'pytorch-2.9', inf2: 'pytorch-2.9', trn2: 'torchneuron-2.14' });
+  });
+
+  test('GIVEN the superseded list THEN each entry names the newest image of a catalog-release DLAMI that no preset uses, once, with its source', () => {
+    const presetParameters = Object.values(IMAGE_PRESETS).map((p) => p.ssmParameter);
+    const names = SUPERSEDED_DLAMI_PARAMETERS.map((p) => p.ssmParameter);
+    expect(new Set(names).size).toBe(names.length);
+    for (const p of SUPERSEDED_DLAMI_PARAMETERS) {
+      expect(isPresetCandidateParameter(p.ssmParameter)).toBe(true);
+      expect(presetParameters).not.toContain(p.ssmParameter);
+      expect(p.lastListedIn).toMatch(/^2\.\d+\.\d+$/);
+      expect(p.source).toMatch(/github\.com\/aws-neuron\/aws-neuron-sdk.* v2\.\d+\.\d+ \([0-9a-f]{8}.*checked 2026-12-07$/);
+    }
   });
 
   test('fails when --regions is given without --live: one line saying why', async () => {
@@ -146,7 +161,7 @@ describe('trainium-spot catalog --live', () => {
       },
       {
         ...NONE, kind: 'parameter-new', region: 'us-east-2', parameter: JAX_011, amiId: 'ami-0fedcba9876543210',
-        message: `${JAX_011} (ami-0fedcba9876543210) in us-east-2 is used by no preset`,
+        message: `${JAX_011} (ami-0fedcba9876543210) in us-east-2 is used by no preset and is not a known superseded one: a new DLAMI`,
       },
       {
         ...NONE, kind: 'az-new', region: 'us-east-2', instanceType: 'trn1.2xlarge', availabilityZoneId: 'use2-az1',
@@ -188,6 +203,98 @@ describe('trainium-spot catalog --live', () => {
       {
         ...NONE, kind: 'az-new', region: 'us-east-2', instanceType: 'trn2.3xlarge', availabilityZoneId: 'use2-az3',
         message: 'trn2.3xlarge is offered in use2-az3 (us-east-2), which the catalog does not list (a type not supported yet: its facts are unverified)',
+      },
+    ]);
+  });
+
+  test('GIVEN the known superseded parameters still published, and one gone WHEN catalog --live THEN exit 0, no drift, and one line lists them as known', async () => {
+    // GIVEN every superseded parameter in every region, but the first gone from us-west-2
+    for (const region of CATALOG_REGIONS) {
+      SUPERSEDED_DLAMI_PARAMETERS.forEach((p, i) => { fake.parameters[region][p.ssmParameter] = `ami-0aaaaaaaaaaaaaa${i.toString(16).padStart(2, '0')}`; });
+    }
+    delete fake.parameters['us-west-2'][SUPERSEDED_DLAMI_PARAMETERS[0].ssmParameter];
+    // WHEN
+    const run = await trainiumSpot(['catalog', '--live']);
+    // THEN
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(SUPERSEDED_DLAMI_PARAMETERS).toHaveLength(7);
+    expect(run.stdout).toContain('\n  7 superseded parameters still published (known, not drift; catalog --output json lists them)\n');
+    expect(run.stdout).toContain('No drift: the catalog matches AWS.\n');
+    expect(run.stdout).not.toContain('parameter-new');
+  });
+
+  test('GIVEN superseded parameters WHEN catalog --live --output json THEN each one still published is listed per region, and none is drift', async () => {
+    // GIVEN jax-0.9 in us-east-2 only, and the vLLM 0.21 one in us-east-2 without a value
+    const [jax09, vllm021] = ['jax-0.9', 'pytorch-inference-vllm-0.21.0.1.0.0']
+      .map((framework) => SUPERSEDED_DLAMI_PARAMETERS.find((p) => p.ssmParameter.includes(`/${framework}/`))!);
+    fake.parameters['us-east-2'][jax09.ssmParameter] = 'ami-0bbbbbbbbbbbbbbb1';
+    fake.parameters['us-east-2'][vllm021.ssmParameter] = '';
+    // WHEN
+    const run = await trainiumSpot(['catalog', '--live', '--output', 'json']);
+    // THEN
+    expect(run.code).toBe(0);
+    const live = parseReport(run.stdout).live!;
+    expect(live.drift).toEqual([]);
+    expect(live.superseded).toEqual([
+      { region: 'us-east-2', parameter: jax09.ssmParameter, amiId: 'ami-0bbbbbbbbbbbbbbb1', lastListedIn: '2.31.1', supersededBy: 'jax-0.10 (Neuron 2.32.0)' },
+      { region: 'us-east-2', parameter: vllm021.ssmParameter, amiId: null, lastListedIn: '2.31.1', supersededBy: 'vllm-0.24 (Neuron 2.32.0)' },
+    ]);
+    expect(live.otherUbuntuReleases).toEqual([]);
+  });
+
+  test('GIVEN a brand-new Ubuntu 24.04 parameter beside the superseded ones WHEN catalog --live THEN exit 1 naming only the new one', async () => {
+    // GIVEN
+    for (const p of SUPERSEDED_DLAMI_PARAMETERS) fake.parameters['us-east-1'][p.ssmParameter] = 'ami-0ccccccccccccccc1';
+    fake.parameters['us-east-1'][JAX_011] = 'ami-0fedcba9876543210';
+    // WHEN
+    const run = await trainiumSpot(['catalog', '--live', '--region', 'us-east-1', '--output', 'json']);
+    // THEN
+    expect(run.code).toBe(1);
+    const live = parseReport(run.stdout).live!;
+    expect(live.drift).toEqual<CatalogDrift[]>([{
+      ...NONE, kind: 'parameter-new', region: 'us-east-1', parameter: JAX_011, amiId: 'ami-0fedcba9876543210',
+      message: `${JAX_011} (ami-0fedcba9876543210) in us-east-1 is used by no preset and is not a known superseded one: a new DLAMI`,
+    }]);
+    expect(live.superseded.map((p) => p.parameter)).toEqual(SUPERSEDED_DLAMI_PARAMETERS.map((p) => p.ssmParameter));
+  });
+
+  test('GIVEN Ubuntu 26.04 parameters, one of a framework 24.04 lacks WHEN catalog --live THEN exit 0, and one line names the release and that framework', async () => {
+    // GIVEN
+    for (const region of CATALOG_REGIONS) {
+      for (const framework of ['base', 'multi-framework', 'pytorch-inference-vllm-0.29.0.1.2.0']) {
+        fake.parameters[region][`${NEURON_DLAMI_PARAMETER_PATH}/${framework}/ubuntu-26.04/latest/image_id`] = 'ami-0dddddddddddddd01';
+      }
+    }
+    // WHEN
+    const run = await trainiumSpot(['catalog', '--live']);
+    // THEN
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('\n  ubuntu-26.04: 3 DLAMI parameters, outside the catalog by choice; only for ubuntu-26.04: pytorch-inference-vllm-0.29.0.1.2.0\n');
+    expect(run.stdout).toContain('No drift: the catalog matches AWS.\n');
+    // The build-* parameters of Ubuntu 22.04 in the fixture name no newest image, and Amazon Linux is no Ubuntu release.
+    expect(run.stdout).not.toContain('ubuntu-22.04:');
+    expect(run.stdout).not.toContain('amazon-linux-2023:');
+  });
+
+  test('GIVEN Ubuntu 26.04 and 22.04 parameters WHEN catalog --live --output json THEN each release is listed per region with its frameworks, and none is drift', async () => {
+    // GIVEN
+    const vllm029 = `${NEURON_DLAMI_PARAMETER_PATH}/pytorch-inference-vllm-0.29.0.1.2.0/ubuntu-26.04/latest/image_id`;
+    const base2604 = `${NEURON_DLAMI_PARAMETER_PATH}/base/ubuntu-26.04/latest/image_id`;
+    const pytorch28On2204 = `${NEURON_DLAMI_PARAMETER_PATH}/pytorch-2.8/ubuntu-22.04/latest/image_id`;
+    Object.assign(fake.parameters['us-east-2'], { [vllm029]: 'ami-0eeeeeeeeeeeeee01', [base2604]: 'ami-0eeeeeeeeeeeeee02', [pytorch28On2204]: 'ami-0eeeeeeeeeeeeee03' });
+    // WHEN
+    const run = await trainiumSpot(['catalog', '--live', '--region', 'us-east-2', '--output', 'json']);
+    // THEN
+    expect(run.code).toBe(0);
+    const live = parseReport(run.stdout).live!;
+    expect(live.drift).toEqual([]);
+    expect(live.otherUbuntuReleases).toEqual([
+      { region: 'us-east-2', operatingSystem: 'ubuntu-22.04', parameters: [pytorch28On2204], frameworks: ['pytorch-2.8'], frameworksOnlyHere: ['pytorch-2.8'] },
+      {
+        region: 'us-east-2', operatingSystem: 'ubuntu-26.04', parameters: [base2604, vllm029],
+        frameworks: ['base', 'pytorch-inference-vllm-0.29.0.1.2.0'], frameworksOnlyHere: ['pytorch-inference-vllm-0.29.0.1.2.0'],
       },
     ]);
   });

@@ -2,10 +2,14 @@
  * `catalog`: the facts src/catalog.ts holds, which the stack and every command use (instance types,
  * the types not supported yet, image presets); with `--live`, every difference from what AWS says
  * today: the Neuron DLAMI parameters (SSM GetParametersByPath) and where EC2 offers the types
- * (DescribeInstanceTypeOfferings by AZ ID), in each region.
+ * (DescribeInstanceTypeOfferings by AZ ID), in each region. Beside the drift, which exits 1, it lists what is known and
+ * not drift: the superseded DLAMI parameters AWS still publishes (SUPERSEDED_DLAMI_PARAMETERS) and the DLAMI parameters
+ * of Ubuntu releases other than the catalog's, outside it by choice (isPresetCandidateParameter says why).
  */
 import {
   DEFAULT_IMAGE,
+  DLAMI_OPERATING_SYSTEM,
+  dlamiParameterParts,
   IMAGE_ALIASES,
   IMAGE_PRESETS,
   INSTANCE_TYPES,
@@ -14,6 +18,7 @@ import {
   PENDING_INSTANCE_TYPES,
   PRICE_SOURCE,
   QUOTAS,
+  SUPERSEDED_DLAMI_PARAMETERS,
 } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
 import { ec2Client, sdk, ssmClient } from '../aws';
@@ -21,6 +26,45 @@ import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_DRIFT, EXIT_OK } from '../errors';
 import { plural, renderTable, usd } from '../format';
 import { CatalogDrift, CatalogLive, CatalogPreset, CatalogReport, SCHEMA_VERSION } from '../report';
+
+/** A known superseded DLAMI parameter (SUPERSEDED_DLAMI_PARAMETERS) that AWS still publishes in a region: not drift. */
+export interface CatalogSupersededParameter {
+  readonly region: string;
+  readonly parameter: string;
+  /** The AMI id it names; `null` when it has no value. */
+  readonly amiId: string | null;
+  /** The last Neuron release whose DLAMI guide names it. */
+  readonly lastListedIn: string;
+  readonly supersededBy: string;
+}
+
+/**
+ * The DLAMI parameters (newest images) of one Ubuntu release other than the catalog's, in one region: outside the
+ * catalog by choice, not drift.
+ */
+export interface CatalogOtherUbuntuRelease {
+  readonly region: string;
+  /** e.g. `ubuntu-26.04`. */
+  readonly operatingSystem: string;
+  readonly parameters: readonly string[];
+  /** Their frameworks, as the path spells them, e.g. `multi-framework`. */
+  readonly frameworks: readonly string[];
+  /** Those of `frameworks` that have no parameter for the catalog's release in the region. */
+  readonly frameworksOnlyHere: readonly string[];
+}
+
+/** `catalog --live`'s comparison: the drift, and beside it what is known and not drift. */
+export interface CatalogLiveWithKnown extends CatalogLive {
+  /** Known superseded parameters that still exist; one that is gone is not listed, and is not drift either. */
+  readonly superseded: readonly CatalogSupersededParameter[];
+  /** Per region, each Ubuntu release other than the catalog's that has DLAMI parameters. */
+  readonly otherUbuntuReleases: readonly CatalogOtherUbuntuRelease[];
+}
+
+/** The `catalog` document, its comparison with what is known beside the drift. */
+export interface CatalogLiveReport extends CatalogReport {
+  readonly live: CatalogLiveWithKnown | null;
+}
 
 const FLAGS: FlagSpecs = {
   live: { type: 'boolean', description: 'Compare with AWS today: the Neuron DLAMI parameters and where EC2 offers each type, by AZ ID' },
@@ -120,8 +164,10 @@ async function offerings(ctx: CommandContext, region: string, types: readonly st
 
 const NO_DETAIL = { preset: null, parameter: null, amiId: null, instanceType: null, availabilityZoneId: null } as const;
 
+const SUPERSEDED = new Map(SUPERSEDED_DLAMI_PARAMETERS.map((p) => [p.ssmParameter, p]));
+
 function parameterDrift(region: string, listed: ReadonlyMap<string, string>): CatalogDrift[] {
-  const used = new Set(Object.values(IMAGE_PRESETS).map((p) => p.ssmParameter));
+  const used = new Set<string | undefined>([...Object.values(IMAGE_PRESETS).map((p) => p.ssmParameter), ...SUPERSEDED.keys()]);
   const gone = Object.entries(IMAGE_PRESETS).flatMap(([preset, { ssmParameter }]) =>
     ssmParameter === undefined || listed.has(ssmParameter) ? [] : [{
       ...NO_DETAIL, kind: 'parameter-gone' as const, region, preset, parameter: ssmParameter,
@@ -130,9 +176,36 @@ function parameterDrift(region: string, listed: ReadonlyMap<string, string>): Ca
   const unused = [...listed].filter(([name]) => isPresetCandidateParameter(name) && !used.has(name)).sort(([a], [b]) => a.localeCompare(b));
   const fresh = unused.map(([parameter, amiId]) => ({
     ...NO_DETAIL, kind: 'parameter-new' as const, region, parameter, amiId: amiId || null,
-    message: `${parameter} (${amiId || 'no value'}) in ${region} is used by no preset`,
+    message: `${parameter} (${amiId || 'no value'}) in ${region} is used by no preset and is not a known superseded one: a new DLAMI`,
   }));
   return [...gone, ...fresh];
+}
+
+function supersededStillPublished(region: string, listed: ReadonlyMap<string, string>): CatalogSupersededParameter[] {
+  return SUPERSEDED_DLAMI_PARAMETERS.flatMap(({ ssmParameter, lastListedIn, supersededBy }) => (listed.has(ssmParameter) ? [{
+    region, parameter: ssmParameter, amiId: listed.get(ssmParameter) || null, lastListedIn, supersededBy,
+  }] : []));
+}
+
+const isOtherUbuntuRelease = (os: string): boolean => os.startsWith('ubuntu-') && os !== DLAMI_OPERATING_SYSTEM;
+
+function otherUbuntuReleases(region: string, listed: ReadonlyMap<string, string>): CatalogOtherUbuntuRelease[] {
+  const byRelease = new Map<string, Map<string, string>>();
+  const catalogFrameworks = new Set<string>();
+  for (const name of [...listed.keys()].sort()) {
+    const parts = dlamiParameterParts(name);
+    if (parts?.operatingSystem === DLAMI_OPERATING_SYSTEM) catalogFrameworks.add(parts.framework);
+    if (parts && isOtherUbuntuRelease(parts.operatingSystem)) {
+      byRelease.set(parts.operatingSystem, (byRelease.get(parts.operatingSystem) ?? new Map()).set(name, parts.framework));
+    }
+  }
+  return [...byRelease].sort(([a], [b]) => a.localeCompare(b)).map(([operatingSystem, frameworkOf]) => ({
+    region,
+    operatingSystem,
+    parameters: [...frameworkOf.keys()],
+    frameworks: [...frameworkOf.values()],
+    frameworksOnlyHere: [...frameworkOf.values()].filter((framework) => !catalogFrameworks.has(framework)),
+  }));
 }
 
 function offeringDrift(region: string, offered: ReadonlyMap<string, ReadonlySet<string>>): CatalogDrift[] {
@@ -152,12 +225,14 @@ function offeringDrift(region: string, offered: ReadonlyMap<string, ReadonlySet<
   });
 }
 
-async function compareWithAws(ctx: CommandContext, regions: readonly string[]): Promise<CatalogLive> {
+async function compareWithAws(ctx: CommandContext, regions: readonly string[]): Promise<CatalogLiveWithKnown> {
   const perRegion = await Promise.all(regions.map(async (region) => {
     const [listed, offered] = await Promise.all([dlamiParameters(ctx, region), offerings(ctx, region, COMPARED_TYPES)]);
     return {
       counts: { region, listed: listed.size, inScope: [...listed.keys()].filter(isPresetCandidateParameter).length },
       drift: [...parameterDrift(region, listed), ...offeringDrift(region, offered)],
+      superseded: supersededStillPublished(region, listed),
+      otherUbuntuReleases: otherUbuntuReleases(region, listed),
     };
   }));
   return {
@@ -166,13 +241,15 @@ async function compareWithAws(ctx: CommandContext, regions: readonly string[]): 
     parameters: perRegion.map((r) => r.counts),
     instanceTypes: COMPARED_TYPES,
     drift: perRegion.flatMap((r) => r.drift),
+    superseded: perRegion.flatMap((r) => r.superseded),
+    otherUbuntuReleases: perRegion.flatMap((r) => r.otherUbuntuReleases),
   };
 }
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const live = flags.boolean('live');
   if (!live) flags.reject(['regions', 'region'], 'without --live: only the comparison with AWS asks regions');
-  const report: CatalogReport = { ...catalogAsIs(), live: live ? await compareWithAws(ctx, flags.regions() ?? catalogRegions()) : null };
+  const report: CatalogLiveReport = { ...catalogAsIs(), live: live ? await compareWithAws(ctx, flags.regions() ?? catalogRegions()) : null };
   emit(ctx, report, renderCatalog);
   return report.live !== null && report.live.drift.length > 0 ? EXIT_DRIFT : EXIT_OK;
 }
@@ -212,10 +289,31 @@ function renderPresets(r: CatalogReport): string {
     [...aliases, ...retired, ...newer].join('');
 }
 
-function renderLive(live: CatalogLive): string {
+/** Each value once, in the order first seen. */
+const distinct = (values: readonly string[]): string[] => [...new Set(values)];
+
+/**
+ * What is known and not drift, one line each, over every region compared (`--output json` gives them per region):
+ * the superseded parameters still published, and each other Ubuntu release with the frameworks only it has.
+ */
+function renderKnown(live: CatalogLiveWithKnown): string {
+  const superseded = distinct(live.superseded.map((s) => s.parameter));
+  const supersededLine = superseded.length === 0 ? [] : [
+    `  ${plural(superseded.length, 'superseded parameter')} still published (known, not drift; catalog --output json lists them)\n`];
+  const releaseLines = distinct(live.otherUbuntuReleases.map((r) => r.operatingSystem)).map((os) => {
+    const inRelease = live.otherUbuntuReleases.filter((r) => r.operatingSystem === os);
+    const onlyHere = distinct(inRelease.flatMap((r) => r.frameworksOnlyHere));
+    const only = onlyHere.length === 0 ? '' : `; only for ${os}: ${onlyHere.join(', ')}`;
+    return `  ${os}: ${plural(distinct(inRelease.flatMap((r) => r.parameters)).length, 'DLAMI parameter')}, outside the catalog by choice${only}\n`;
+  });
+  return [...supersededLine, ...releaseLines].join('');
+}
+
+function renderLive(live: CatalogLiveWithKnown): string {
   const listed = live.parameters.map((p) => `${p.region} ${p.listed} (${p.inScope} the newest image of an Ubuntu 24.04 DLAMI)`);
   const head = `Compared with AWS in ${live.regions.join(', ')}:\n` +
     `  SSM parameters under ${live.parameterPath}: ${listed.join(', ')}\n` +
+    renderKnown(live) +
     `  EC2 offerings by AZ ID of ${live.instanceTypes.join(', ')}\n`;
   if (live.drift.length === 0) return `${head}No drift: the catalog matches AWS.\n`;
   const inspect = live.drift.some((d) => d.kind === 'parameter-new')
@@ -224,7 +322,7 @@ function renderLive(live: CatalogLive): string {
     `${plural(live.drift.length, 'difference')}: update src/catalog.ts (each fact with its source and date), then run catalog --live again.\n`;
 }
 
-function renderCatalog(r: CatalogReport): string {
+function renderCatalog(r: CatalogLiveReport): string {
   return [renderTypes(r), renderPresets(r), ...(r.live ? [renderLive(r.live)] : [])].join('\n');
 }
 
@@ -242,8 +340,10 @@ export const catalogCommand: CommandSpec = {
     'Without --live it needs no AWS credentials. --live lists the public parameters under\n' +
     `${NEURON_DLAMI_PARAMETER_PATH} (ssm:GetParametersByPath) and the offerings of every catalogued and\n` +
     'pending type by AZ ID (ec2:DescribeInstanceTypeOfferings) in each region, and prints every difference:\n' +
-    'a preset whose parameter is gone, an Ubuntu 24.04 DLAMI parameter no preset uses, a type offered in an AZ\n' +
-    'the catalog lacks or no longer offered where it says.\n\n' +
+    'a preset whose parameter is gone, an Ubuntu 24.04 DLAMI parameter that no preset uses and that the catalog\n' +
+    'does not know as superseded (a new DLAMI), a type offered in an AZ the catalog lacks or no longer offered\n' +
+    'where it says. Not drift, listed beside it: the known superseded parameters still published, and the DLAMI\n' +
+    'parameters of other Ubuntu releases (outside the catalog by choice), naming the frameworks only they have.\n\n' +
     'Exit codes: 0 listed, or no drift; 1 drift; 2 error.',
   run,
 };
