@@ -77,7 +77,10 @@ function confValue(field: string, value: string): string {
   return value;
 }
 
-/** cluster.conf as the node gets it: the head's keys, then the node's own. */
+/**
+ * cluster.conf as the node gets it: the head's keys, then the node's own. The launch settings a node never uses
+ * may be left out of `props.cluster` (the placement group: only the head launches nodes).
+ */
 function nodeClusterConf(props: NodeUserDataProps): string {
   // renderClusterConf checks the address; a plan-time one is checked by Terraform's own types instead, so a
   // stand-in that passes the check takes its place and the expression is put back after.

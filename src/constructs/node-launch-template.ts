@@ -7,7 +7,10 @@ import type { ClusterMarket } from '../markets';
 import { MARKET_FACTS } from '../markets';
 
 export interface NodeLaunchTemplateProps {
-  /** Names the template `<name>-nodes`: a name known at synth, which the head's resume program launches from. */
+  /**
+   * Names the template `<name>-nodes`: a name known at synth, which the head's resume program launches from. It is
+   * the Slurm cluster's name too (ClusterName, the node names' prefix).
+   */
   readonly name: string;
   readonly instanceType: string;
   readonly imageId: string;
