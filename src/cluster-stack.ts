@@ -18,7 +18,7 @@ import { ClusterNetwork } from './constructs/cluster-network';
 import { ClusterRoles } from './constructs/cluster-roles';
 import { ClusterSecurityGroup } from './constructs/cluster-security-group';
 import { MachineImage } from './constructs/machine-image';
-import { MungeKey } from './constructs/munge-key';
+import { MungeKey, MUNGE_KEY_UNSET } from './constructs/munge-key';
 import { NodeLaunchTemplate } from './constructs/node-launch-template';
 import { QuotaGuard } from './constructs/quota-guard';
 import { SharedStorage } from './constructs/shared-storage';
@@ -65,6 +65,20 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       name: config.name, region: config.region, partition, accountId, clusterTag, mungeKeyParameterName: mungeKey.parameterName,
     });
 
+    // ---------------------------------------------------------------- the head and /shared
+    const storage = new SharedStorage(this, 'shared-storage', {
+      name: config.name, storage: cluster.sharedStorage, subnetId: network.nodeSubnetId, securityGroupId: securityGroup.securityGroupId,
+    });
+    const head = new ClusterHead(this, 'head', {
+      name: config.name,
+      instanceType: cluster.headInstanceType,
+      subnetId: network.headSubnetId,
+      securityGroupId: securityGroup.securityGroupId,
+      instanceProfileName: roles.headProfileName,
+      tags: { Name: `${config.name}-head`, [clusterTag.key]: clusterTag.value },
+    });
+    network.routeNodesThrough(head.networkInterfaceId);
+
     // ---------------------------------------------------------------- the compute nodes
     const image = new MachineImage(this, 'node-image', {
       imageSetting: config.image,
@@ -95,6 +109,13 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       capacityReservationId: cluster.capacityReservationId,
       placementGroupName: placementGroup?.name,
       tags: { Name: `${config.name}-node`, [clusterTag.key]: clusterTag.value },
+      // ---- the node's first boot (user data): the head's address, the munge key, /shared
+      region: config.region,
+      headAddress: head.privateIp,
+      mungeKeyParameterName: mungeKey.parameterName,
+      mungeKeyUnset: MUNGE_KEY_UNSET,
+      sharedStorage: { type: storage.type, mountSource: storage.mountSource },
+      // ---- end of the node's first boot
       preconditions: [
         ...market.quotas.map((m) => quotaGuard.precondition(m)),
         ...(image.rootVolumeGuard ? [image.rootVolumeGuard] : []),
@@ -102,20 +123,6 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       ],
     });
     roles.grantHeadLaunches(nodes.launchTemplateArn);
-
-    // ---------------------------------------------------------------- the head and /shared
-    const storage = new SharedStorage(this, 'shared-storage', {
-      name: config.name, storage: cluster.sharedStorage, subnetId: network.nodeSubnetId, securityGroupId: securityGroup.securityGroupId,
-    });
-    const head = new ClusterHead(this, 'head', {
-      name: config.name,
-      instanceType: cluster.headInstanceType,
-      subnetId: network.headSubnetId,
-      securityGroupId: securityGroup.securityGroupId,
-      instanceProfileName: roles.headProfileName,
-      tags: { Name: `${config.name}-head`, [clusterTag.key]: clusterTag.value },
-    });
-    network.routeNodesThrough(head.networkInterfaceId);
 
     // ---------------------------------------------------------------- outputs
     const output = (id: string, value: string | number, description: string) => new TerraformOutput(this, id, { value, description });

@@ -1,12 +1,16 @@
 import { Construct } from 'constructs';
-import { Precondition } from 'cdktf';
+import { Fn, Precondition, ref, Token } from 'cdktf';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
+import { renderNodeUserData, type SharedStorageType } from '../cluster/node-user-data';
 import { nodeLaunchTemplateName } from '../cluster/slurm';
 import type { ClusterMarket } from '../markets';
 import { MARKET_FACTS } from '../markets';
 
 export interface NodeLaunchTemplateProps {
-  /** Names the template `<name>-nodes`: a name known at synth, which the head's resume program launches from. */
+  /**
+   * Names the template `<name>-nodes`: a name known at synth, which the head's resume program launches from. It is
+   * the Slurm cluster's name too (ClusterName, the node names' prefix).
+   */
   readonly name: string;
   readonly instanceType: string;
   readonly imageId: string;
@@ -24,6 +28,16 @@ export interface NodeLaunchTemplateProps {
   /** Tags for the instances and their volumes. */
   readonly tags: Readonly<Record<string, string>>;
   readonly preconditions: Precondition[];
+  /** The cluster's Region (the node reads the munge key there). */
+  readonly region: string;
+  /** The head's private address: a node's slurmd fetches slurm.conf from slurmctld there. An IP, or a plan-time value. */
+  readonly headAddress: string;
+  /** The SSM SecureString that holds the munge key (MungeKey.parameterName). */
+  readonly mungeKeyParameterName: string;
+  /** What the munge key parameter holds until the head has written the key (MUNGE_KEY_UNSET). */
+  readonly mungeKeyUnset: string;
+  /** Mounted at /shared on every node: SharedStorage's type and mount source. */
+  readonly sharedStorage: { readonly type: SharedStorageType; readonly mountSource: string };
 }
 
 /**
@@ -38,6 +52,9 @@ export interface NodeLaunchTemplateProps {
  * - An encrypted gp3 root volume; the node's instance profile.
  * - The market's options: spot nodes are one-time and terminate when interrupted (Slurm requeues the job);
  *   a Capacity Block's nodes launch into the block, which brings its own placement.
+ * - The node's user data (src/cluster/node-user-data.ts): at first boot it installs Slurm and munge, fetches
+ *   the munge key, mounts /shared and starts slurmd under the name in its instance tag, so a node Slurm
+ *   launches registers by itself.
  */
 export class NodeLaunchTemplate extends Construct {
   readonly launchTemplateId: string;
@@ -68,6 +85,19 @@ export class NodeLaunchTemplate extends Construct {
         ebs: { volumeType: 'gp3', volumeSize: props.rootVolumeSizeGiB, encrypted: 'true', deleteOnTermination: 'true' },
       }],
       monitoring: { enabled: true },
+      userData: terraformUserData(renderNodeUserData({
+        cluster: {
+          name: props.name,
+          clusterName: props.name,
+          region: props.region,
+          market: props.market,
+          capacityReservationId: props.capacityReservationId,
+          headHost: props.headAddress,
+        },
+        mungeKeyParameterName: props.mungeKeyParameterName,
+        mungeKeyUnset: props.mungeKeyUnset,
+        sharedStorage: props.sharedStorage,
+      })),
       ...marketOptions(props.market, props.capacityReservationId),
       ...(props.placementGroupName !== undefined && MARKET_FACTS[props.market].clusterPlacementGroup
         ? { placement: { groupName: props.placementGroupName } } : {}),
@@ -79,6 +109,18 @@ export class NodeLaunchTemplate extends Construct {
     this.launchTemplateArn = template.arn;
     this.launchTemplateName = template.name;
   }
+}
+
+/**
+ * The launch template's `user_data` (base64): encoded here when the text is all known at synth, else by
+ * Terraform's base64encode, with each plan-time value (`${...}`) a reference Terraform fills in.
+ */
+export function terraformUserData(text: string): string {
+  if (!text.includes('${')) return Buffer.from(text, 'utf8').toString('base64');
+  // A raw `${resource.attribute}` string (SharedStorage.mountSource) would be escaped as text inside a function
+  // call; as a reference it stays an expression. cdktf's own tokens already are.
+  const withReferences = text.replace(/\$\{(?!TfToken\[)([^}]*)\}/g, (_whole, expression: string) => Token.asString(ref(expression)));
+  return Fn.base64encode(withReferences);
 }
 
 function marketOptions(market: ClusterMarket, capacityReservationId?: string) {
