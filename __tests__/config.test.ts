@@ -65,6 +65,13 @@ describe('defaults', () => {
     expect(parseConfig({ region: 'us-east-1' }).availabilityZoneId).toBe('use1-az5');
   });
 
+  test('the Slurm detector is off unless asked for (a box has no Slurm); every other detector is on', () => {
+    const { slurm, ...others } = parseConfig({}).idle.detectors;
+    expect(slurm).toBe(false);
+    expect(Object.values(others).every((on) => on === true)).toBe(true);
+    expect(parseConfig({ idle: { detectors: { slurm: true } } }).idle.detectors.slurm).toBe(true);
+  });
+
   test('the result is frozen, nested objects too', () => {
     const config = parseConfig({ tags: { team: 'ml' } });
     expect(Object.isFrozen(config)).toBe(true);
@@ -208,7 +215,9 @@ describe('bad input: one line naming the key, the value and what is allowed', ()
     ['idle minutes are negative', { idle: { idleMinutes: -5 } },
       /^config: idle\.idleMinutes -5 must be a whole number from 1 to 1440 minutes$/],
     ['a detector name is unknown', { idle: { detectors: { gpus: false } } },
-      /^config: unknown key "gpus" in idle\.detectors; allowed: ssh, ssm, multiplexers, neuron, gpu, processes, cpu, disk, memory, network, keepalive, terminal$/],
+      /^config: unknown key "gpus" in idle\.detectors; allowed: ssh, ssm, multiplexers, neuron, gpu, processes, cpu, disk, memory, network, keepalive, terminal, slurm$/],
+    ['the Slurm detector switch is not a boolean', { idle: { detectors: { slurm: 'yes' } } },
+      /^config: idle\.detectors\.slurm "yes" must be a boolean$/],
     ['maxIdleSessionHours is negative', { idle: { maxIdleSessionHours: -1 } },
       /^config: idle\.maxIdleSessionHours -1 must be a whole number from 0 to 168 hours \(0: off\)$/],
     ['an ignore pattern spans two lines', { idle: { ignorePatterns: ['a\nb'] } },

@@ -106,6 +106,10 @@ const idleDetectorsSchema = z.strictObject({
   network: detector('network traffic above `idle.networkThresholdKBps`'),
   keepalive: detector('a touch of the keep-alive file within `idle.keepaliveMinutes`'),
   terminal: detector('keyboard input on any terminal (`/dev/pts`) since the previous check'),
+  slurm: z.boolean().default(false).describe('Count Slurm jobs (one `squeue` per check) as activity, on a cluster ' +
+    'head: jobs running, starting, completing or pending are work; held or suspended jobs, jobs whose dependency ' +
+    'can never be satisfied, and a `squeue` that fails (slurmctld down) count like a session (bounded by ' +
+    '`idle.maxIdleSessionHours`). Off on a box, which has no Slurm.'),
 });
 
 /** A list of POSIX extended regular expressions, each one line of printable text. */

@@ -44,6 +44,15 @@ setup() {
   assert_output_has 'idle 0/30 min |'
 }
 
+@test "an idle.conf without DETECT_SLURM (written before the detector) turns it on: harmless on a box without squeue" {
+  sed -i '/^DETECT_SLURM=/d' "$TS_IDLE_CONF"
+  run_check
+  assert_success
+  assert_output_has "WARNING: $TS_IDLE_CONF: DETECT_SLURM='' must be true or false; using true"
+  [[ $(verdict slurm) == 'slurm: idle (squeue not installed)' ]] || fail_with "$(verdict slurm)"
+  assert_output_has 'idle 0/3 min |'
+}
+
 @test "fractional thresholds work: cpuThresholdPercent 2.5" {
   conf CPU_THRESHOLD_PERCENT 2.5
   run_check

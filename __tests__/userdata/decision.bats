@@ -146,7 +146,7 @@ minutes() {
   unset JOURNAL_STREAM # run by hand, outside systemd
   processes 'tmux: server'
   run_check
-  local line="active (multiplexers; no work or input for 0 min, counts for 3 h) | ssh: idle (no sshd, mosh or VS Code session) | ssm: idle (no ssm-session-worker or ssm-document-worker) | multiplexers: PRESENT (multiplexer: tmux: server) | neuron: idle (no Neuron compiler; neuron-monitor not installed) | gpu: idle (nvidia-smi not installed) | processes: idle (no process matches the 7 patterns) | cpu: idle (CPU 1.0% < 10%) | disk: idle (disk 1.0 KB/s < 200 KB/s) | memory: idle (memory in use 6.0% < 80%) | network: idle (network 1.0 KB/s < 20 KB/s) | keepalive: idle (never touched) | terminal: idle (no terminals) | cloudwatch: StopVerdict=0"
+  local line="active (multiplexers; no work or input for 0 min, counts for 3 h) | ssh: idle (no sshd, mosh or VS Code session) | ssm: idle (no ssm-session-worker or ssm-document-worker) | multiplexers: PRESENT (multiplexer: tmux: server) | neuron: idle (no Neuron compiler; neuron-monitor not installed) | gpu: idle (nvidia-smi not installed) | processes: idle (no process matches the 7 patterns) | cpu: idle (CPU 1.0% < 10%) | disk: idle (disk 1.0 KB/s < 200 KB/s) | memory: idle (memory in use 6.0% < 80%) | network: idle (network 1.0 KB/s < 20 KB/s) | keepalive: idle (never touched) | terminal: idle (no terminals) | slurm: off | cloudwatch: StopVerdict=0"
   [[ $output == "$line" ]] || fail_with "unexpected stdout"
   [[ $(cat "$TS_LOG_FILE") == "2023-11-14T22:13:20+0000 $line" ]] ||
     fail_with "log file: $(cat "$TS_LOG_FILE")"

@@ -319,3 +319,111 @@ expect_only() {
   run_check
   [[ $(verdict keepalive) == 'keepalive: ACTIVE (touched 600s ago, keeps the box up for 60 min)' ]] || fail_with "$(verdict keepalive)"
 }
+
+# ---------------------------------------------------------------------------------------------
+# Slurm, on a cluster head: jobs that hold or want nodes are work, jobs that wait for a person are
+# present. The queue lines are what `squeue --all --noheader --format='%T %Q %r'` of Debian's Slurm
+# 22.05.8 printed for such jobs against a real slurmctld (held jobs have priority 0).
+# ---------------------------------------------------------------------------------------------
+
+@test "slurm: off by default, so a box never calls squeue, even where one is installed" {
+  install_stub "$BOX/bin" squeue
+  queue 'RUNNING 4294901759 None'
+  expect_idle_check
+  [[ $(verdict slurm) == 'slurm: off' ]] || fail_with "$(verdict slurm)"
+  count_calls '^begin squeue'
+  ((CALL_COUNT == 0)) || fail_with "squeue called $CALL_COUNT times"
+}
+
+@test "slurm: running, booting, completing and pending jobs are work, one bounded squeue call per check" {
+  cluster_head
+  queue 'RUNNING 4294901759 None'
+  expect_only work slurm
+  [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING)' ]] || fail_with "$(verdict slurm)"
+  count_calls "^begin squeue --all --noheader --format=%T %Q %r$"
+  ((CALL_COUNT == 2)) || fail_with "expected one squeue call per check: $(cat "$TS_FAKE/calls")"
+  # The job as squeue lists it | as the log shows it.
+  local entry job
+  for entry in 'CONFIGURING 4294901759 None|CONFIGURING' 'COMPLETING 4294901759 None|COMPLETING' \
+    'PENDING 4294901758 Resources|PENDING Resources' 'PENDING 4294901757 Priority|PENDING Priority' \
+    'PENDING 4294901757 BeginTime|PENDING BeginTime' 'PENDING 4294901756 Dependency|PENDING Dependency' \
+    'PENDING 4294901758 ReqNodeNotAvail, UnavailableNodes:demo-[1-2]|PENDING ReqNodeNotAvail, UnavailableNodes:demo-[1-2]'; do
+    job=${entry%%|*}
+    queue "$job"
+    tick
+    run_check
+    [[ $output == 'active (slurm) |'* ]] || fail_with "$job: expected work from slurm alone"
+    [[ $(verdict slurm) == "slurm: ACTIVE (1 job running or queued, first: ${entry#*|})" ]] || fail_with "$job: $(verdict slurm)"
+  done
+  refute_stopped
+}
+
+@test "slurm: held, suspended and never-runnable jobs wait for a person: present, not work" {
+  cluster_head
+  queue 'PENDING 0 JobHeldUser' 'PENDING 0 JobHeldAdmin' 'PENDING 0 job requeued in held state' \
+    'PENDING 4294901756 DependencyNeverSatisfied' 'SUSPENDED 4294901759 None' 'REQUEUE_HOLD 0 JobHoldMaxRequeue'
+  expect_only present slurm
+  [[ $(verdict slurm) == 'slurm: PRESENT (6 jobs waiting for a person (held, suspended or never runnable), first: PENDING JobHeldUser)' ]] ||
+    fail_with "$(verdict slurm)"
+}
+
+@test "slurm: a running job next to a held one is work, and the log counts both" {
+  cluster_head
+  queue 'PENDING 0 JobHeldUser' 'RUNNING 4294901759 None' 'PENDING 4294901758 Resources'
+  expect_only work slurm
+  [[ $(verdict slurm) == 'slurm: ACTIVE (2 jobs running or queued, first: RUNNING; 1 waiting for a person)' ]] ||
+    fail_with "$(verdict slurm)"
+}
+
+@test "slurm: an empty queue, or only a federated job another cluster started (REVOKED), is nothing" {
+  cluster_head
+  expect_idle_check
+  [[ $(verdict slurm) == 'slurm: idle (no Slurm jobs pending or running)' ]] || fail_with "$(verdict slurm)"
+  queue 'REVOKED 4294901758 None'
+  tick
+  run_check
+  [[ $output == 'idle '* ]] || fail_with 'expected an idle check'
+}
+
+@test "slurm: squeue failing (slurmctld down) is unsure, counted as present, with squeue's own message" {
+  cluster_head
+  stub_does squeue exit 1
+  stub_does squeue err 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)'
+  expect_only present slurm
+  [[ $(verdict slurm) == 'slurm: UNSURE, counted as present (squeue failed: exit 1: slurm_load_jobs error: Unable to contact slurm controller (connect failure))' ]] ||
+    fail_with "$(verdict slurm)"
+}
+
+@test "slurm: a squeue that hangs (slurmctld not answering) is cut off at the command timeout, unsure" {
+  cluster_head
+  export TS_COMMAND_TIMEOUT_SECONDS=1
+  stub_does squeue sleep 30
+  local started=$SECONDS
+  run_check
+  assert_success
+  ((SECONDS - started < 10)) || fail_with "the check took $((SECONDS - started)) s"
+  [[ $(verdict slurm) == 'slurm: UNSURE, counted as present (squeue failed: timed out after 1s)' ]] || fail_with "$(verdict slurm)"
+  refute_stopped
+}
+
+@test "slurm: an unknown state or a garbled line is unsure, unless another job is work" {
+  cluster_head
+  queue 'PLANNING 4294901758 None' 'PENDING 0 JobHeldUser'
+  expect_only present slurm
+  [[ $(verdict slurm) == "slurm: UNSURE, counted as present (unexpected squeue line 'PLANNING 4294901758 None')" ]] ||
+    fail_with "$(verdict slurm)"
+  queue 'garbled'
+  tick
+  run_check
+  [[ $(verdict slurm) == "slurm: UNSURE, counted as present (unexpected squeue line 'garbled')" ]] || fail_with "$(verdict slurm)"
+  queue 'PLANNING 4294901758 None' 'RUNNING 4294901759 None'
+  tick
+  run_check
+  [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING)' ]] || fail_with "$(verdict slurm)"
+}
+
+@test "slurm: switched on where squeue is not installed, it is nothing" {
+  conf DETECT_SLURM true
+  expect_idle_check
+  [[ $(verdict slurm) == 'slurm: idle (squeue not installed)' ]] || fail_with "$(verdict slurm)"
+}

@@ -194,12 +194,13 @@ split_plan() {
 }
 
 # What minute $1 looks like on the box, for the check that may read it: MINUTE_LINES (command lines),
-# MINUTE_MEMORY, MINUTE_NEURON ('', burst or a utilization), and the counters of /proc, advanced here.
+# MINUTE_MEMORY, MINUTE_NEURON ('', burst or a utilization), MINUTE_JOBS (squeue's lines on a cluster head),
+# MINUTE_SLURMCTLD (up or down), and the counters of /proc, advanced here.
 # The fixture files are written only when a check runs (write_minute): a check reads the last minute's
 # files, and every minute's counters are in them. CPU_HUNDREDTHS is the model's CPU datapoint.
 live_minute() {
   local minute=$1 i name cpu=1 network=1 disk=0
-  MINUTE_LINES=() MINUTE_MEMORY=6 MINUTE_NEURON=''
+  MINUTE_LINES=() MINUTE_MEMORY=6 MINUTE_NEURON='' MINUTE_JOBS=() MINUTE_SLURMCTLD=up
   for i in "${!PLAN_NAME[@]}"; do
     ((minute >= PLAN_FIRST[i] && minute <= PLAN_LAST[i])) || continue
     name=${PLAN_NAME[i]}
@@ -236,6 +237,11 @@ live_minute() {
       # Touched as the minute starts, so now rather than before the next check.
       keepalive) ((minute == PLAN_FIRST[i])) && mkdir -p "$TS_STATE_DIR" && touch_keepalive ;;
       quiet) cpu=0 ;;
+      # A cluster head's queue (squeue lines as Slurm prints them), and its slurmctld gone.
+      slurm-running) MINUTE_JOBS+=('RUNNING 4294901759 None') ;;
+      slurm-pending) MINUTE_JOBS+=('PENDING 4294901758 ReqNodeNotAvail, UnavailableNodes:demo-[1-2]') ;;
+      slurm-held) MINUTE_JOBS+=('PENDING 0 JobHeldUser') ;;
+      slurmctld-down) MINUTE_SLURMCTLD=down ;;
       *) fail_with "unknown activity $name" ;;
     esac
   done
@@ -255,6 +261,13 @@ write_minute() {
     report_with "$MINUTE_NEURON" >"$TS_NEURON_REPORTS"
   else
     printf '%s\n' '{"neuron_runtime_data":[],"instance_info":{"error":""}}' >"$TS_NEURON_REPORTS"
+  fi
+  queue "${MINUTE_JOBS[@]}"
+  if [[ $MINUTE_SLURMCTLD == down ]]; then
+    stub_does squeue exit 1
+    stub_does squeue err 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)'
+  else
+    rm -f "$TS_FAKE/squeue.exit" "$TS_FAKE/squeue.err"
   fi
   write_proc
   if [[ -n $TYPED_AT && $TYPED_AT != "$TYPED_WRITTEN" ]]; then
@@ -343,6 +356,8 @@ simulate() {
   local vcpus=${VCPUS:-8}
   setup_box "$BATS_TEST_TMPDIR"
   export TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
+  # squeue is there on every simulated machine; only a cluster head (CONF DETECT_SLURM true) calls it.
+  install_stub "$BOX/bin" squeue
   TRANSCRIPT=$BOX/transcript.txt
   for entry in "${CONF[@]}"; do
     read -r key value <<<"$entry"

@@ -264,6 +264,24 @@ neuron_monitor_reports() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Slurm, on a cluster head
+# ---------------------------------------------------------------------------------------------
+
+# A cluster head: squeue installed and idle.detectors.slurm on, with an empty queue.
+cluster_head() {
+  install_stub "$BOX/bin" squeue
+  : >"$TS_FAKE/squeue.out"
+  conf DETECT_SLURM true
+}
+
+# The jobs `squeue --all --noheader --format='%T %Q %r'` lists, one "STATE PRIORITY REASON" line each;
+# none empties the queue.
+queue() {
+  : >"$TS_FAKE/squeue.out"
+  (($# == 0)) || printf '%s\n' "$@" >"$TS_FAKE/squeue.out"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Assertions (plain bash: bats-assert is not a dependency)
 # ---------------------------------------------------------------------------------------------
 

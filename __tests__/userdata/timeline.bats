@@ -167,6 +167,38 @@ bounded() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# A cluster head (idle.detectors.slurm on): the queue is work, a job the user forgot is not, and a
+# head whose slurmctld is gone still stops itself. Its CPU stays at 0 %, the backstop's worst case.
+# ---------------------------------------------------------------------------------------------
+
+@test "head: a job pending 4 hours for capacity, then running an hour: never stopped; stopped 3 min after the queue empties" {
+  FIGURE=work FIGURE_FROM=300
+  CONF=('DETECT_SLURM true')
+  simulate 320 'slurm-pending 1 240' 'slurm-running 241 300' 'quiet 1 320'
+  expect_stop 303 303 box
+}
+
+@test "head: a held job the user forgot stops counting after maxIdleSessionHours" {
+  FIGURE=bounded FIGURE_FROM=1 WATCH=(180)
+  CONF=('DETECT_SLURM true')
+  simulate 190 'slurm-held 1 190' 'quiet 1 190'
+  expect_stop 183 183 box
+}
+
+@test "head: slurmctld gone after a job (squeue fails): kept up maxIdleSessionHours after the job, then the head stops itself" {
+  FIGURE=bounded FIGURE_FROM=30 WATCH=(210)
+  CONF=('DETECT_SLURM true')
+  simulate 230 'slurm-running 1 30' 'slurmctld-down 31 230' 'quiet 1 230'
+  expect_stop 212 212 box
+}
+
+@test "head: the same queue on a box (idle.detectors.slurm off) keeps nothing up" {
+  FIGURE=idle FIGURE_FROM=1
+  simulate 20 'slurm-running 1 20'
+  expect_stop 4 4 box
+}
+
+# ---------------------------------------------------------------------------------------------
 # A dead or hung check, a failing shutdown: the backstop
 # ---------------------------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 # trainium-spot-idle: stop this box soon after the last sign of work, never during it.
 #   trainium-spot-idle check    one check (trainium-spot-idle.timer runs it every CHECK_INTERVAL_SECONDS)
 #   trainium-spot-idle status   each signal's reading, the verdict and the minutes left; changes nothing
-# Work (CPU, disk, network, NeuronCore/GPU use, terminal input, the keep-alive file) keeps the box up;
-# presence (sessions, multiplexers, matched processes, a runtime holding its cores, memory) only until
-# MAX_IDLE_SESSION_HOURS pass without work or input. After IDLE_MINUTES (boot clock) with nothing counting,
+# Work (CPU, disk, network, NeuronCore/GPU use, terminal input, the keep-alive file, and on a cluster head
+# Slurm jobs running or pending) keeps the box up; presence (sessions, multiplexers, matched processes, a
+# runtime holding its cores, memory, held or suspended Slurm jobs) only until MAX_IDLE_SESSION_HOURS pass
+# without work or input. After IDLE_MINUTES (boot clock) with nothing counting,
 # never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now` (EC2 stops an EBS-backed box). Each
 # check publishes StopVerdict (1 = stopping) to CloudWatch, in this box's own namespace (METRIC_NAMESPACE/
 # <instance ARN>), whose backstop acts only on a box that said stop and still runs, or went silent with low
@@ -38,7 +39,7 @@ PATH=${PATH:-/usr/sbin:/usr/bin:/sbin:/bin}:${TS_NEURON_BIN_DIR:-/opt/aws/neuron
 # Any external command that can hang (ps on a process stuck in D state, a wedged driver) is cut off.
 COMMAND_TIMEOUT_SECONDS=${TS_COMMAND_TIMEOUT_SECONDS:-15}
 
-DETECTORS=(ssh ssm multiplexers neuron gpu processes cpu disk memory network keepalive terminal)
+DETECTORS=(ssh ssm multiplexers neuron gpu processes cpu disk memory network keepalive terminal slurm)
 # Detector statuses.
 WORK=0 NOTHING=1 UNSURE=2 PRESENT=3
 # Timers fire a little early or late: an idle window this close to its end counts as ended.
@@ -617,6 +618,66 @@ detect_terminal() {
   REASON="no input on ${#terminals[@]} terminal(s)"
   ((previous > 0)) && return "$NOTHING"
   REASON+=' (first look)'
+  return "$NOTHING"
+}
+
+# Slurm's queue on a cluster head: one squeue call, all partitions, the jobs it lists by default (not
+# finished). %T: the state, a flag such as CONFIGURING before the base state; %Q: the priority, 0 for
+# every held job; %r: the reason, last as it may hold spaces. Work: jobs that hold nodes or will get them
+# unaided (running, booting, completing, requeued, and pending for priority, resources, capacity, a begin
+# time or a dependency). Presence, bounded like a session so a forgotten job cannot keep the head up for
+# ever: jobs that wait for a person (held, suspended or stopped, or a dependency never satisfied). A
+# failing squeue (slurmctld down) is UNSURE: a restart never stops a head at work, a broken head still stops.
+SQUEUE_ARGS=(--all --noheader --format='%T %Q %r')
+detect_slurm() {
+  local out=$STATE_DIR/squeue.out err=$STATE_DIR/squeue.err status=0 message='' state priority reason job
+  local work=0 waiting=0 first_work='' first_waiting='' unexpected='' noun=jobs kind
+  if ! command -v squeue >/dev/null; then
+    REASON='squeue not installed'
+    return "$NOTHING"
+  fi
+  run_bounded squeue "${SQUEUE_ARGS[@]}" >"$out" 2>"$err" || status=$?
+  if ((status != 0)); then
+    read -r message 2>/dev/null <"$err" || true
+    printf -v REASON 'squeue failed: %s%.200s' "$(failure "$status")" "${message:+: $message}"
+    return "$UNSURE"
+  fi
+  while read -r state priority reason; do
+    [[ -n $state ]] || continue
+    job=$state
+    [[ $reason == None ]] || job+=" $reason"
+    kind=unexpected
+    if [[ $priority =~ ^[0-9]+$ ]]; then
+      case $state in
+        PENDING) if [[ $priority == 0 || $reason == DependencyNeverSatisfied ]]; then kind=waiting; else kind=work; fi ;;
+        RUNNING | CONFIGURING | COMPLETING | STAGE_OUT | SIGNALING | RESIZING | REQUEUED | REQUEUE_FED) kind=work ;;
+        SUSPENDED | STOPPED | REQUEUE_HOLD | SPECIAL_EXIT | RESV_DEL_HOLD) kind=waiting ;;
+        REVOKED) continue ;; # a federated job that another cluster started
+      esac
+    fi
+    case $kind in
+      work) work=$((work + 1)) first_work=${first_work:-$job} ;;
+      waiting) waiting=$((waiting + 1)) first_waiting=${first_waiting:-$job} ;;
+      *) unexpected=${unexpected:-$state${priority:+ $priority}${reason:+ $reason}} ;;
+    esac
+  done <"$out"
+  if ((work > 0)); then
+    ((work == 1)) && noun=job
+    printf -v REASON '%s %s running or queued, first: %.100s' "$work" "$noun" "$first_work"
+    ((waiting > 0)) && REASON+="; $waiting waiting for a person"
+    return "$WORK"
+  fi
+  if [[ -n $unexpected ]]; then
+    printf -v REASON "unexpected squeue line '%.100s'" "$unexpected"
+    return "$UNSURE"
+  fi
+  if ((waiting > 0)); then
+    ((waiting == 1)) && noun=job
+    printf -v REASON '%s %s waiting for a person (held, suspended or never runnable), first: %.100s' \
+      "$waiting" "$noun" "$first_waiting"
+    return "$PRESENT"
+  fi
+  REASON='no Slurm jobs pending or running'
   return "$NOTHING"
 }
 

@@ -21,6 +21,7 @@ const DETECTOR_FLAGS: Readonly<Record<keyof IdleSettings['detectors'], string>> 
   network: 'DETECT_NETWORK',
   keepalive: 'DETECT_KEEPALIVE',
   terminal: 'DETECT_TERMINAL',
+  slurm: 'DETECT_SLURM',
 };
 
 // ---------------------------------------------------------------------------------------------
