@@ -81,6 +81,7 @@ describe('capacity', () => {
       command: 'capacity',
       regions: ['us-east-2'],
       filters: { instanceTypes: null, availableOnly: false, minCapacity: null, activeOnly: false },
+      cluster: null,
       capacityBlocks: {
         summary: {
           reservations: 1,
