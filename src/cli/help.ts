@@ -57,11 +57,12 @@ const firstExample = (c: CommandSpec | CommandGroup): string => ('subcommands' i
 export function generalHelp(commands: readonly (CommandSpec | CommandGroup)[]): string {
   const width = Math.max(...commands.map((c) => c.name.length), 'help'.length);
   return [
-    `${PROGRAM} - run the Trainium spot box day to day, and check before you deploy it`,
+    `${PROGRAM} - run the Trainium spot box and its Slurm cluster day to day, and check before you deploy them`,
     '',
     'Usage:',
     `  ${PROGRAM} <command> [flags]`,
     `  ${PROGRAM} help <command>`,
+    `  ${PROGRAM} cluster <command> [flags] [-- <command to run>]`,
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -79,7 +80,8 @@ export function generalHelp(commands: readonly (CommandSpec | CommandGroup)[]): 
     '',
     'Exit codes: 0 success, 1 not done (quota: does not fit; status: no box; start: capacity not back',
     'or not ready in time; stop: declined; image: the plan would reject it; catalog --live: the catalog',
-    'differs from AWS), 2 error (one line on stderr).',
+    'differs from AWS; cluster status: no head; cluster start: the head not running in time), 2 error',
+    '(one line on stderr).',
     '',
   ].join('\n');
 }

@@ -149,8 +149,10 @@ export function renderClusterCapacity(c: ClusterCapacity, region: string): strin
 }
 
 async function listReservations(flags: Flags, ctx: CommandContext): Promise<number> {
-  const cluster = flags.boolean('cluster') ? await clusterCapacity(ctx, loadCliConfig(ctx.io.env, ctx.io.cwd).config, 'capacity', await resolveRegion(flags.region(), ctx.io.env)) : null;
-  if (cluster) flags.reject(['instance-types', 'regions'], 'with --cluster, which asks the cluster\'s region for its node type');
+  if (flags.boolean('cluster')) flags.reject(['instance-types', 'regions'], 'with --cluster, which asks the cluster\'s region for its node type');
+  const cluster = flags.boolean('cluster')
+    ? await clusterCapacity(ctx, loadCliConfig(ctx.io.env, ctx.io.cwd).config, 'capacity', await resolveRegion(flags.region(), ctx.io.env))
+    : null;
   const instanceTypes = cluster ? [cluster.instanceType] : flags.instanceTypes('instance-types');
   const availableOnly = flags.boolean('available-only');
   const minCapacity = flags.wholeNumber('min-capacity', 0) ?? null;
