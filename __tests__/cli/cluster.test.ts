@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { SQUEUE_COMMAND } from '../../src/cli/commands/cluster-status';
 import { ClusterSshReport, ClusterStartReport, ClusterStatusReport, ClusterSubmitReport } from '../../src/cli/report';
 import { renderSbatch } from '../../src/cli/sbatch';
-import { expectOneLine } from './cli-test-helpers';
+import { expectOneLine, runCli } from './cli-test-helpers';
 import { expectFailure, FakeClusterInstance, useFakeAws } from './fake-aws';
 import { tableCell } from './table';
 
@@ -365,11 +365,11 @@ describe('cluster submit', () => {
       "trainium-spot: cluster submit: --time \"2h\" is not valid; expected a Slurm time: minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes or days-hours:minutes:seconds (see 'trainium-spot help cluster submit')\n"],
     ['the configuration has no cluster', ['--', 'hostname'], {},
       "trainium-spot: cluster submit: the configuration has no cluster key; add \"cluster\": { \"nodes\": 2 } to it (README, \"Cluster\") (see 'trainium-spot help cluster submit')\n"],
-  ])('fails when %s: one line, exit 2, AWS never asked', async (_case, args, config, expected) => {
-    const run = await trainiumSpot(['cluster', 'submit', ...args], withConfig(config));
+  ])('fails when %s: one line, exit 2, before any AWS call', async (_case, args, config, expected) => {
+    // In-process (no child process to start): these fail before any AWS client exists.
+    const run = await runCli(['cluster', 'submit', ...args], { env: { AWS_REGION: 'us-east-2', ...withConfig(config) } });
 
-    expectFailure(run, expected);
-    expect(fake.requests).toEqual([]);
+    expect(run).toEqual({ code: 2, stdout: '', stderr: expected });
   });
 });
 

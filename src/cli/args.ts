@@ -24,6 +24,9 @@ export const COMMON_FLAGS: FlagSpecs = {
   help: { type: 'boolean', description: 'Show help for this command' },
 };
 
+/** `--region` of the commands that act in one region. */
+export const REGION_FLAG: FlagSpec = { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' };
+
 /** `--deployment untagged`: the boxes without a deployment tag, deployed before deployment ids. */
 export const UNTAGGED = 'untagged';
 

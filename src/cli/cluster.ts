@@ -8,7 +8,7 @@ import type { Instance } from '@aws-sdk/client-ec2';
 import { CLUSTER_TAG_KEY } from '../catalog';
 import type { Config } from '../config';
 import { ec2Client, sdk, ssmClient } from './aws';
-import { boxOf } from './boxes';
+import { boxOf, LIVE_STATES } from './boxes';
 import { CommandContext } from './command';
 import { AwsCallError, CliError, UsageError } from './errors';
 import { BoxState, ClusterInstance } from './report';
@@ -29,9 +29,6 @@ export const HEAD_NOTE =
 
 /** The head's Name tag, as the cluster stack sets it. */
 export const headName = (clusterName: string): string => `${clusterName}-head`;
-
-/** Every state but terminated, as for the boxes. */
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 
 export type ClusterSettings = NonNullable<Config['cluster']>;
 
@@ -121,9 +118,12 @@ const FINAL_STATUSES = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);
  */
 const NOT_YET = 'InvocationDoesNotExist';
 
+/** HeadRun's status when the wait ended before SSM reported a final status. */
+const GAVE_UP = 'Waiting';
+
 export interface HeadRun {
   readonly commandId: string;
-  /** SSM's final status, e.g. `Success`, `Failed`; `TimedOut` too when we stopped waiting. */
+  /** SSM's final status, e.g. `Success`, `Failed`, `TimedOut`; `Waiting` when we stopped waiting first. */
   readonly status: string;
   /** The script's exit code; -1 when it did not run. */
   readonly exitCode: number;
@@ -173,7 +173,7 @@ export async function runOnHead(ctx: CommandContext, region: string, headId: str
     } catch (error) {
       if (!(error instanceof AwsCallError && error.code === NOT_YET)) throw error;
     }
-    if (Date.now() >= deadline) return { commandId, status: 'TimedOut', exitCode: -1, stdout: '', stderr: '' };
+    if (Date.now() >= deadline) return { commandId, status: GAVE_UP, exitCode: -1, stdout: '', stderr: '' };
     const hide = ctx.aws.show(`waiting for command ${commandId} on ${headId}`);
     await sleep(options.intervalMs);
     hide();
@@ -183,7 +183,7 @@ export async function runOnHead(ctx: CommandContext, region: string, headId: str
 /** One line saying why a run on the head did not succeed, with what to look at. */
 export function describeFailedRun(run: HeadRun, headId: string, region: string, timeoutMs: number): string {
   const detail = run.stderr.trim().split('\n').filter(Boolean).slice(-1)[0];
-  const what = run.status === 'TimedOut' && run.exitCode === -1
+  const what = run.status === GAVE_UP
     ? `no result within ${Math.round(timeoutMs / 1000)} s`
     : `${run.status}${run.exitCode >= 0 ? `, exit ${run.exitCode}` : ''}${detail ? `: ${detail}` : ''}`;
   return `the command on the head ${headId} did not succeed (${what}); ` +

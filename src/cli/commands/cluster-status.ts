@@ -5,7 +5,7 @@
  * one warning line says why.
  */
 import { instanceFacts } from '../../catalog';
-import { Flags } from '../args';
+import { Flags, REGION_FLAG } from '../args';
 import { AwsCallError, EXIT_NOT_DONE, EXIT_OK } from '../errors';
 import { SecondaryCalls } from '../aws';
 import { describeFailedRun, findCluster, HEAD_NOTE, requireCluster, runOnHead } from '../cluster';
@@ -141,7 +141,7 @@ export const clusterStatusCommand: CommandSpec = {
   summary: 'The head, the compute nodes (Slurm name, instance, state, market), the Slurm queue and $/h now',
   usage: ['cluster status [--region REGION] [--timeout SECONDS]'],
   flags: {
-    region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
+    region: REGION_FLAG,
     timeout: { type: 'string', placeholder: 'SECONDS', description: `How long to wait for squeue on the head (default: ${DEFAULT_QUEUE_TIMEOUT_SECONDS})` },
   },
   examples: ['trainium-spot cluster status', 'trainium-spot cluster status --output json | jq .queue'],

@@ -4,7 +4,7 @@
  * under /shared/<login user>/jobs and submitted with sbatch as the login user, and prints Slurm's job id.
  */
 import { LOGIN_USER } from '../../catalog';
-import { Flags } from '../args';
+import { Flags, REGION_FLAG } from '../args';
 import { base64, describeFailedRun, findCluster, HEAD_NOTE, remoteProgram, requireCluster, requireHead, runOnHead, runProgramLine } from '../cluster';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandTarget } from '../config';
@@ -90,7 +90,7 @@ export const clusterSubmitCommand: CommandSpec = {
   flags: {
     nodes: { type: 'string', placeholder: 'N', description: 'Nodes for the job, at most cluster.nodes (default: cluster.nodes)' },
     time: { type: 'string', placeholder: 'TIME', description: 'Slurm time limit, e.g. 90 (minutes) or 2:00:00 (default: none)' },
-    region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
+    region: REGION_FLAG,
     timeout: { type: 'string', placeholder: 'SECONDS', description: `How long to wait for sbatch on the head (default: ${DEFAULT_TIMEOUT_SECONDS})` },
   },
   trailing: true,

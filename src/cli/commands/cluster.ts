@@ -3,7 +3,7 @@
  * runs; `cluster ssh` connects to the head through Session Manager; `cluster status` and `cluster submit`
  * have files of their own.
  */
-import { Flags, FlagSpecs } from '../args';
+import { Flags, REGION_FLAG } from '../args';
 import { ec2Client, sdk } from '../aws';
 import { cachedKey, homeOf, refreshBoxes } from '../boxes';
 import { findCluster, HEAD_NOTE, headName, requireCluster, requireHead } from '../cluster';
@@ -15,10 +15,6 @@ import { BoxState, ClusterSshReport, ClusterStartReport, SCHEMA_VERSION } from '
 import { clusterStatusCommand } from './cluster-status';
 import { clusterSubmitCommand } from './cluster-submit';
 import { runInteractive, sessionManagerSsh } from './ssh';
-
-const REGION_FLAG: FlagSpecs = {
-  region: { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' },
-};
 
 // ---------------------------------------------------------------------------------------------
 // cluster start
@@ -81,7 +77,7 @@ const clusterStartCommand: CommandSpec = {
   summary: 'Start the stopped head (Slurm controller and login box) and wait until it runs',
   usage: ['cluster start [--region REGION] [--timeout SECONDS] [--interval SECONDS]'],
   flags: {
-    ...REGION_FLAG,
+    region: REGION_FLAG,
     timeout: { type: 'string', placeholder: 'SECONDS', description: `How long to wait for the head to run (default: ${DEFAULT_TIMEOUT_SECONDS})` },
     interval: { type: 'string', placeholder: 'SECONDS', description: `Seconds between checks while waiting (default: ${DEFAULT_INTERVAL_SECONDS})` },
   },
@@ -127,7 +123,7 @@ const clusterSshCommand: CommandSpec = {
   name: 'cluster ssh',
   summary: 'Connect to the running head through Session Manager',
   usage: ['cluster ssh [--region REGION] [--print]'],
-  flags: { ...REGION_FLAG, print: { type: 'boolean', description: 'Print the command instead of running it' } },
+  flags: { region: REGION_FLAG, print: { type: 'boolean', description: 'Print the command instead of running it' } },
   examples: ['trainium-spot cluster ssh', 'trainium-spot cluster ssh --print'],
   notes:
     'Session Manager reaches the head without an open port. When the head has a key pair, ssh goes through\n' +
