@@ -97,11 +97,11 @@ export const clusterSubmitCommand: CommandSpec = {
   examples: [
     'trainium-spot cluster submit --nodes 2 -- train.py --epochs 3',
     'trainium-spot cluster submit --nodes 1 --time 30 -- neuron-ls',
-    "trainium-spot cluster submit -- python3 train.py --name 'run 1' --output json | jq -r .jobId",
+    "trainium-spot cluster submit --output json -- python3 train.py --name 'run 1' | jq -r .jobId",
   ],
   notes:
-    'Everything after -- is the command, word for word (quote it for your own shell; the script quotes it\n' +
-    'again so that spaces, quotes and $ reach the job unchanged). The job runs on whole nodes (--exclusive),\n' +
+    'Flags come before --; everything after it is the command, word for word (quote it for your own shell;\n' +
+    'the script quotes it again so that spaces, quotes and $ reach the job unchanged). The job runs on whole nodes (--exclusive),\n' +
     'one task per node, and is requeued when a node is lost (--requeue). It gets FI_PROVIDER=efa,\n' +
     'FI_EFA_USE_DEVICE_RDMA=1, FI_EFA_FORK_SAFE=1, NEURON_COMPILE_CACHE_URL=/shared/neuron-cache, and\n' +
     'NEURON_RT_ROOT_COMM_ID, MASTER_ADDR and MASTER_PORT for the job\'s first node. A Python script (train.py,\n' +

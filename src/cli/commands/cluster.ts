@@ -147,5 +147,5 @@ export const clusterGroup: CommandGroup = {
   notes:
     'Every cluster command reads the `cluster` key of the configuration (the same as the stack\'s) and\n' +
     'acts on the stack trainium-spot-cluster in the configured region; without that key it stops with one line.\n' +
-    'quota, where and capacity take --cluster to check the cluster\'s nodes before you deploy.',
+    'quota, where and capacity take --cluster to check the cluster\'s nodes before you deploy.\n',
 };
