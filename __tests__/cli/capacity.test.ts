@@ -4,6 +4,9 @@ import {
   DescribeCapacityReservationsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CapacityOfferingsReport, CapacityReport } from '../../src/cli/report';
@@ -81,6 +84,7 @@ describe('capacity', () => {
       command: 'capacity',
       regions: ['us-east-2'],
       filters: { instanceTypes: null, availableOnly: false, minCapacity: null, activeOnly: false },
+      cluster: null,
       capacityBlocks: {
         summary: {
           reservations: 1,
@@ -339,5 +343,73 @@ describe('capacity --offerings', () => {
 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--blocks cannot be used with --offerings');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// --cluster: the cluster's nodes
+// ---------------------------------------------------------------------------------------------
+
+describe('capacity --cluster', () => {
+  const withCluster = (cluster: object | undefined): Record<string, string> => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'capacity-cluster-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify(cluster === undefined ? {} : { cluster }));
+    return { AWS_REGION: 'us-east-2', TRAINIUM_SPOT_CONFIG: file };
+  };
+
+  test('GIVEN a spot cluster of trn1.32xlarge WHEN capacity --cluster THEN only reservations of the node type in the configured region are asked for', async () => {
+    reservationsByRegion({ 'us-east-2': [block('cr-b1', 'us-east-2')] });
+
+    const { code, json } = await runJson<CapacityReport>(['capacity', '--cluster'], { env: withCluster({ nodes: 2 }) });
+
+    expect(code).toBe(0);
+    expect(json.regions).toEqual(['us-east-2']);
+    expect(json.filters.instanceTypes).toEqual(['trn1.32xlarge']);
+    expect(json.cluster).toMatchObject({ instanceType: 'trn1.32xlarge', nodes: 2, market: 'spot', capacityReservationId: null, reservationHoldsNodes: null });
+    expect(ec2).toHaveReceivedCommandWith(DescribeCapacityReservationsCommand, { Filters: [{ Name: 'instance-type', Values: ['trn1.32xlarge'] }] });
+  });
+
+  test('GIVEN a capacity-block cluster WHEN capacity --cluster THEN only its block is listed, with whether it holds the nodes', async () => {
+    ec2.on(DescribeCapacityReservationsCommand).resolves({ CapacityReservations: [block('cr-0123456789abcdef0', 'us-east-2')] });
+
+    const run = await runCli(['capacity', '--cluster'],
+      { env: withCluster({ nodes: 4, market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' }) });
+
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')[0]).toBe('Cluster trainium-spot: up to 4 trn1.32xlarge nodes, market capacity-block: the nodes launch in Capacity Block ' +
+      'cr-0123456789abcdef0, scheduled, 4 trn1.32xlarge instances in us-east-2a (use1-az6), 2025-07-01T11:30:00Z to 2025-07-08T11:30:00Z; it holds all the nodes.');
+    expect(ec2).toHaveReceivedCommandTimes(DescribeCapacityReservationsCommand, 1);
+    expect(ec2).toHaveReceivedCommandWith(DescribeCapacityReservationsCommand, { CapacityReservationIds: ['cr-0123456789abcdef0'] });
+  });
+
+  test('GIVEN a capacity-block cluster whose block EC2 does not know in the region WHEN capacity --cluster THEN it says so', async () => {
+    ec2.on(DescribeCapacityReservationsCommand).resolves({ CapacityReservations: [] });
+
+    const { json } = await runJson<CapacityReport>(['capacity', '--cluster'],
+      { env: withCluster({ nodes: 4, market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' }) });
+
+    expect(json.cluster).toMatchObject({ reservation: null, reservationHoldsNodes: false });
+    expect(json.capacityBlocks?.reservations).toEqual([]);
+  });
+
+  test('GIVEN --cluster --offerings WHEN run THEN blocks on sale are asked for cluster.nodes of the node type', async () => {
+    ec2.on(DescribeCapacityBlockOfferingsCommand).resolves({ CapacityBlockOfferings: [] });
+
+    const { code } = await runJson<CapacityOfferingsReport>(['capacity', '--cluster', '--offerings'], { env: withCluster({ nodes: 3 }) });
+
+    expect(code).toBe(0);
+    expect(ec2).toHaveReceivedCommandWith(DescribeCapacityBlockOfferingsCommand, { InstanceType: 'trn1.32xlarge', InstanceCount: 3, CapacityDurationHours: 24 });
+  });
+
+  test.each([
+    [['capacity', '--cluster'], undefined,
+      "trainium-spot: capacity: the configuration has no cluster key; add \"cluster\": { \"nodes\": 2 } to it (README, \"Cluster\") (see 'trainium-spot help capacity')\n"],
+    [['capacity', '--cluster', '--instance-types', 'inf2.xlarge'], { nodes: 2 },
+      "trainium-spot: capacity: --instance-types cannot be used with --cluster, which asks the cluster's region for its node type (see 'trainium-spot help capacity')\n"],
+  ])('fails on %j with one line', async (argv, cluster, expected) => {
+    const run = await runCli(argv, { env: withCluster(cluster) });
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(expected);
   });
 });

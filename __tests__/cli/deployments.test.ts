@@ -11,7 +11,7 @@ import {
 import { DescribeInstanceInformationCommand, GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { COMMANDS } from '../../src/cli/main';
+import { COMMAND_SPECS } from '../../src/cli/main';
 import { SshReport, StatusReport, StopReport } from '../../src/cli/report';
 import { box, DEPLOYMENT_A, DEPLOYMENT_B, expectOneLine, runCli, runJson } from './cli-test-helpers';
 
@@ -180,7 +180,7 @@ describe('two deployments of one name in one region', () => {
   });
 
   test('every box command takes --deployment, and its help says what it is', () => {
-    const boxCommands = COMMANDS.filter((c) => ['status', 'start', 'stop', 'ssh', 'ssh-config'].includes(c.name));
+    const boxCommands = COMMAND_SPECS.filter((c) => ['status', 'start', 'stop', 'ssh', 'ssh-config'].includes(c.name));
     expect(boxCommands).toHaveLength(5);
     for (const command of boxCommands) {
       expect({ command: command.name, flag: command.flags.deployment?.placeholder }).toEqual({ command: command.name, flag: 'ID' });

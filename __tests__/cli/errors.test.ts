@@ -151,6 +151,42 @@ describe('malformed flags', () => {
       "trainium-spot: quota: unknown flag --instance; allowed: --instance-type, --region, --market, --count, --cluster, --request, --status, --output, --help (see 'trainium-spot help quota')\n",
     ],
     [
+      'an unknown flag is given to where',
+      ['where', '--nodes', '2'],
+      "trainium-spot: where: unknown flag --nodes; allowed: --instance-type, --count, --regions, --region, --cluster, --output, --help (see 'trainium-spot help where')\n",
+    ],
+    [
+      'an unknown flag is given to capacity',
+      ['capacity', '--nodes', '2'],
+      "trainium-spot: capacity: unknown flag --nodes; allowed: --blocks, --odcr, --instance-types, --regions, --region, --available-only, " +
+        "--min-capacity, --active-only, --offerings, --instance-type, --count, --duration-hours, --cluster, --output, --help (see 'trainium-spot help capacity')\n",
+    ],
+    [
+      'an unknown flag is given to cluster submit',
+      ['cluster', 'submit', '--gpus', '2', '--', 'train.py'],
+      "trainium-spot: cluster submit: unknown flag --gpus; allowed: --nodes, --time, --region, --timeout, --output, --help (see 'trainium-spot help cluster submit')\n",
+    ],
+    [
+      'an unknown flag is given to cluster status',
+      ['cluster', 'status', '--nodes', '2'],
+      "trainium-spot: cluster status: unknown flag --nodes; allowed: --region, --timeout, --output, --help (see 'trainium-spot help cluster status')\n",
+    ],
+    [
+      'cluster submit is given its command without --',
+      ['cluster', 'submit', 'train.py'],
+      `trainium-spot: cluster submit: unexpected argument "train.py"; flags look like --name value (see 'trainium-spot help cluster submit')\n`,
+    ],
+    [
+      'cluster start is given a command after --, which it does not take',
+      ['cluster', 'start', '--', 'now'],
+      `trainium-spot: cluster start: unexpected argument "now"; flags look like --name value (see 'trainium-spot help cluster start')\n`,
+    ],
+    [
+      'cluster is given no subcommand but a flag',
+      ['cluster', '--region', 'us-east-2'],
+      "trainium-spot: cluster: say which: status, start, ssh, submit (see 'trainium-spot help cluster')\n",
+    ],
+    [
       'a flag lacks its value',
       ['quota', '--region'],
       "trainium-spot: quota: --region needs a value (REGION) (see 'trainium-spot help quota')\n",

@@ -88,6 +88,45 @@ function boxXml(b: FakeBox): string {
     '</tagSet></item>';
 }
 
+/** An instance of the cluster `trainium-spot` (tag trainium-spot:cluster=trainium-spot), in us-east-2c. */
+export interface FakeClusterInstance {
+  readonly id: string;
+  state: string;
+  /** A compute node's Slurm name (its slurm:node tag and its Name); absent on the head. */
+  readonly slurmName?: string;
+  /** How the head is marked: its Name `trainium-spot-head`, or the tag trainium-spot:role=head. @default 'name' */
+  readonly headBy?: 'name' | 'role';
+  /** @default trn1.32xlarge for a node, m7i.large for the head */
+  readonly type?: string;
+  /** EC2's InstanceLifecycle (`spot`, `capacity-block`); none is on-demand. @default none */
+  readonly lifecycle?: string;
+  /** @default none */
+  readonly keyName?: string;
+}
+
+/** What an SSM Run Command invocation ends as. */
+export interface FakeInvocation {
+  readonly status: 'Success' | 'Failed' | 'TimedOut' | 'Cancelled' | 'InProgress';
+  readonly stdout?: string;
+  readonly stderr?: string;
+  /** @default 0 for Success, 1 otherwise */
+  readonly exitCode?: number;
+}
+
+function clusterXml(c: FakeClusterInstance): string {
+  const head = c.slurmName === undefined;
+  const name = head ? (c.headBy === 'role' ? 'login' : 'trainium-spot-head') : c.slurmName;
+  return `<item><instanceId>${c.id}</instanceId><instanceType>${c.type ?? (head ? 'm7i.large' : 'trn1.32xlarge')}</instanceType>` +
+    (c.lifecycle ? `<instanceLifecycle>${c.lifecycle}</instanceLifecycle>` : '') +
+    stateXml('instanceState', c.state) +
+    '<placement><availabilityZone>us-east-2c</availabilityZone><availabilityZoneId>use2-az3</availabilityZoneId></placement>' +
+    `<launchTime>2026-12-07T10:00:00.000Z</launchTime>${c.keyName ? `<keyName>${c.keyName}</keyName>` : ''}` +
+    `<tagSet><item><key>Name</key><value>${name}</value></item><item><key>trainium-spot:cluster</key><value>trainium-spot</value></item>` +
+    (head && c.headBy === 'role' ? '<item><key>trainium-spot:role</key><value>head</value></item>' : '') +
+    (head ? '' : `<item><key>slurm:node</key><value>${c.slurmName}</value></item>`) +
+    '</tagSet></item>';
+}
+
 /** The state of a fake AWS; `reset()` puts back the default named on each field. */
 export class FakeAws {
   /** The applied quota value GetServiceQuota answers with, or an error `__type` to fail with. @default 0 */
@@ -126,6 +165,12 @@ export class FakeAws {
   offerings!: Record<string, Record<string, string[]>> | undefined;
   /** Per region, the public parameters GetParametersByPath lists (name -> value), ten a page. @default {} */
   parameters!: Record<string, Record<string, string>>;
+  /** The instances of the cluster `trainium-spot`: DescribeInstances filtered by its tag answers these. @default [] */
+  clusterInstances!: FakeClusterInstance[];
+  /** What every SSM Run Command invocation ends as. @default Success with no output */
+  invocation!: FakeInvocation;
+  /** How many GetCommandInvocation calls answer InvocationDoesNotExist before the invocation shows. @default 0 */
+  invocationLag!: number;
   /** Every request answered since the last `reset()`. */
   readonly requests: FakeRequest[] = [];
 
@@ -149,12 +194,20 @@ export class FakeAws {
     this.scores = [];
     this.offerings = undefined;
     this.parameters = {};
+    this.clusterInstances = [];
+    this.invocation = { status: 'Success' };
+    this.invocationLag = 0;
     this.requests.length = 0;
   }
 
   /** The action or target of every request, in order. */
   actions(): string[] {
     return this.requests.map((r) => r.action);
+  }
+
+  /** The JSON bodies of SSM SendCommand requests, in order. */
+  sentCommands(): { DocumentName: string; InstanceIds: string[]; Parameters: { commands: string[]; executionTimeout: string[] } }[] {
+    return this.requests.filter((r) => r.action === 'AmazonSSM.SendCommand').map((r) => JSON.parse(r.body));
   }
 
   /** Listens on a free port of 127.0.0.1 and returns the endpoint URL. */
@@ -240,6 +293,20 @@ export class FakeAws {
           }],
         });
       }
+      case 'AmazonSSM.SendCommand':
+        return answer({ Command: { CommandId: `0c0ffee0-0000-4000-8000-00000000000${this.sentCommands().length}`, Status: 'Pending' } });
+      case 'AmazonSSM.GetCommandInvocation': {
+        if (this.invocationLag > 0) {
+          this.invocationLag -= 1;
+          return fail('InvocationDoesNotExist', '');
+        }
+        const { status, stdout = '', stderr = '' } = this.invocation;
+        const exitCode = this.invocation.exitCode ?? (status === 'Success' ? 0 : status === 'InProgress' ? -1 : 1);
+        return answer({
+          CommandId: (JSON.parse(body) as { CommandId: string }).CommandId, InstanceId: input.InstanceId, DocumentName: 'AWS-RunShellScript',
+          Status: status, ResponseCode: exitCode, StandardOutputContent: stdout, StandardErrorContent: stderr,
+        });
+      }
       case 'GraniteServiceVersion20100801.GetMetricStatistics': {
         // As in CloudWatch, a box's verdict is only where the box may publish it: its own namespace.
         const id = input.Dimensions?.find((d) => d.Name === 'InstanceId')?.Value;
@@ -266,9 +333,16 @@ export class FakeAws {
     const zones = this.zones[region] ?? [];
     switch (action) {
       case 'DescribeInstances': {
-        if (params.get('InstanceId.1')) {
+        const byId = params.get('InstanceId.1');
+        if (byId) {
           const next = this.afterStart.shift();
-          if (next) this.boxes.forEach((b) => (b.state = next));
+          if (next) [...this.boxes, ...this.clusterInstances].forEach((b) => (b.state = next));
+          const member = this.clusterInstances.find((c) => c.id === byId);
+          if (member) return answer(`<reservationSet><item><reservationId>r-2</reservationId><ownerId>${ACCOUNT}</ownerId><instancesSet>${clusterXml(member)}</instancesSet></item></reservationSet>`);
+        }
+        if (params.get('Filter.1.Name') === 'tag:trainium-spot:cluster') {
+          const live = this.clusterInstances.filter((c) => params.get('Filter.1.Value.1') === 'trainium-spot' && c.state !== 'terminated');
+          return answer(`<reservationSet><item><reservationId>r-2</reservationId><ownerId>${ACCOUNT}</ownerId><instancesSet>${live.map(clusterXml).join('')}</instancesSet></item></reservationSet>`);
         }
         const wanted = [...params.entries()].filter(([k]) => /^Filter\.\d+\.Value\.\d+$/.test(k)).map(([, v]) => v);
         const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'].filter((st) => wanted.includes(st));
@@ -279,7 +353,7 @@ export class FakeAws {
       case 'StopInstances': {
         if (action === 'StartInstances' && this.startError) return fail(this.startError, 'There is no Spot capacity available that matches your request.');
         const next = action === 'StartInstances' ? 'pending' : 'stopping';
-        const changed = this.boxes.filter((b) => b.id === params.get('InstanceId.1')).map((b) => {
+        const changed = [...this.boxes, ...this.clusterInstances].filter((b) => b.id === params.get('InstanceId.1')).map((b) => {
           const item = `<instanceId>${b.id}</instanceId>${stateXml('currentState', next)}${stateXml('previousState', b.state)}`;
           b.state = next;
           return item;
@@ -314,7 +388,7 @@ export class FakeAws {
           `<zoneName>${name}</zoneName><zoneId>${id}</zoneId><regionName>${region}</regionName>`))}</availabilityZoneInfo>`);
       case 'DescribeSpotPriceHistory':
         return answer(`<spotPriceHistorySet>${items(zones.map(([name, , price]) =>
-          `<instanceType>trn1.2xlarge</instanceType><productDescription>Linux/UNIX</productDescription><spotPrice>${price}</spotPrice>` +
+          `<instanceType>${params.get('InstanceType.1') ?? 'trn1.2xlarge'}</instanceType><productDescription>Linux/UNIX</productDescription><spotPrice>${price}</spotPrice>` +
           `<timestamp>2026-12-01T10:00:00.000Z</timestamp><availabilityZone>${name}</availabilityZone>`))}</spotPriceHistorySet><nextToken></nextToken>`);
       default:
         return fail('InvalidAction', action);

@@ -1,6 +1,10 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   DescribeAvailabilityZonesCommand,
   DescribeCapacityBlockOfferingsCommand,
+  DescribeCapacityReservationsCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeSpotPriceHistoryCommand,
@@ -219,5 +223,75 @@ describe('where', () => {
     const run = await runCli(['where', '--count', '0']);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`trainium-spot: where: --count "0" is not valid; expected a whole number of at least 1 (see 'trainium-spot help where')\n`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// --cluster: the cluster's nodes
+// ---------------------------------------------------------------------------------------------
+
+describe('where --cluster', () => {
+  /** The environment of a run whose config file holds `cluster`. */
+  const withCluster = (cluster: object | undefined): Record<string, string> => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'where-cluster-')), 'config.json');
+    fs.writeFileSync(file, JSON.stringify(cluster === undefined ? {} : { cluster }));
+    return { AWS_REGION: 'us-east-2', TRAINIUM_SPOT_CONFIG: file };
+  };
+
+  beforeEach(() => ec2.on(DescribeCapacityBlockOfferingsCommand).resolves({ CapacityBlockOfferings: [] }));
+
+  test('GIVEN a cluster of 3 trn1.32xlarge nodes WHEN where --cluster THEN placement scores are asked for all 3 nodes in one AZ (384 vCPUs)', async () => {
+    // WHEN
+    const { code, json } = await runJson<WhereReport>(['where', '--cluster', '--regions', 'us-east-1,us-east-2'], { env: withCluster({ nodes: 3 }) });
+    // THEN
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ instanceType: 'trn1.32xlarge', instanceCount: 3, vcpusNeeded: 384 });
+    expect(json.cluster).toEqual({
+      name: 'trainium-spot', instanceType: 'trn1.32xlarge', nodes: 3, market: 'spot',
+      capacityReservationId: null, reservation: null, reservationHoldsNodes: null,
+    });
+    expect(ec2).toHaveReceivedCommandWith(GetSpotPlacementScoresCommand, { InstanceTypes: ['trn1.32xlarge'], TargetCapacity: 384, SingleAvailabilityZone: true });
+    expect(ec2).not.toHaveReceivedCommand(DescribeCapacityReservationsCommand);
+  });
+
+  test('GIVEN a capacity-block cluster WHEN where --cluster THEN the first line names its block, where it is, and that it holds the nodes', async () => {
+    // GIVEN
+    ec2.on(DescribeCapacityReservationsCommand).resolves({ CapacityReservations: [{
+      CapacityReservationId: 'cr-0123456789abcdef0', ReservationType: 'capacity-block', InstanceType: 'trn1.32xlarge',
+      AvailabilityZone: 'us-east-2c', AvailabilityZoneId: 'use2-az3', TotalInstanceCount: 4, AvailableInstanceCount: 4, State: 'scheduled',
+      StartDate: new Date('2026-12-10T11:30:00Z'), EndDate: new Date('2026-12-12T11:30:00Z'),
+    }] });
+    // WHEN
+    const run = await runCli(['where', '--cluster', '--region', 'us-east-2'],
+      { env: withCluster({ nodes: 4, market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' }) });
+    // THEN
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n').slice(0, 2)).toEqual([
+      'Cluster trainium-spot: up to 4 trn1.32xlarge nodes, market capacity-block: the nodes launch in Capacity Block cr-0123456789abcdef0, ' +
+        'scheduled, 4 trn1.32xlarge instances in us-east-2c (use2-az3), 2026-12-10T11:30:00Z to 2026-12-12T11:30:00Z; it holds all the nodes.',
+      '(The ranking below is for the other markets.)',
+    ]);
+    expect(ec2).toHaveReceivedCommandWith(DescribeCapacityReservationsCommand, { CapacityReservationIds: ['cr-0123456789abcdef0'] });
+  });
+
+  test('GIVEN a capacity-block cluster whose block is too small WHEN where --cluster --output json THEN reservationHoldsNodes is false', async () => {
+    ec2.on(DescribeCapacityReservationsCommand).resolves({ CapacityReservations: [{
+      CapacityReservationId: 'cr-0123456789abcdef0', ReservationType: 'capacity-block', InstanceType: 'trn1.32xlarge', TotalInstanceCount: 2, State: 'active',
+    }] });
+
+    const { json } = await runJson<WhereReport>(['where', '--cluster', '--region', 'us-east-2'],
+      { env: withCluster({ nodes: 4, market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' }) });
+
+    expect(json.cluster).toMatchObject({ capacityReservationId: 'cr-0123456789abcdef0', reservationHoldsNodes: false, reservation: { totalInstances: 2 } });
+  });
+
+  test('fails when the configuration has no cluster: one line, exit 2, AWS never asked', async () => {
+    const run = await runCli(['where', '--cluster'], { env: withCluster(undefined) });
+
+    expect(run.code).toBe(2);
+    expectOneLine(run.stderr);
+    expect(run.stderr).toBe('trainium-spot: where: the configuration has no cluster key; add "cluster": { "nodes": 2 } to it (README, "Cluster") ' +
+      "(see 'trainium-spot help where')\n");
+    expect(ec2).not.toHaveReceivedAnyCommand();
   });
 });

@@ -24,6 +24,9 @@ export const COMMON_FLAGS: FlagSpecs = {
   help: { type: 'boolean', description: 'Show help for this command' },
 };
 
+/** `--region` of the commands that act in one region. */
+export const REGION_FLAG: FlagSpec = { type: 'string', placeholder: 'REGION', description: 'AWS region (default: the configured region)' };
+
 /** `--deployment untagged`: the boxes without a deployment tag, deployed before deployment ids. */
 export const UNTAGGED = 'untagged';
 
@@ -45,7 +48,8 @@ type Values = Readonly<Record<string, string | boolean | undefined>>;
 
 /** Parsed flags of one command, with typed, validated getters. */
 export class Flags {
-  constructor(readonly command: string, private readonly values: Values) {}
+  /** `trailing`: the words after `--`, for commands that take a command (empty otherwise). */
+  constructor(readonly command: string, private readonly values: Values, readonly trailing: readonly string[] = []) {}
 
   /** Whether the flag was given at all. */
   has(name: string): boolean {
@@ -161,15 +165,21 @@ export class Flags {
   }
 }
 
-/** Parses `args` against the command's flags plus the common ones. */
-export function parseFlags(command: string, args: readonly string[], specs: FlagSpecs): Flags {
+/**
+ * Parses `args` against the command's flags plus the common ones. With `trailing`, the words after the first
+ * `--` are the command's, taken as they are.
+ */
+export function parseFlags(command: string, args: readonly string[], specs: FlagSpecs, trailing = false): Flags {
   const all = { ...specs, ...COMMON_FLAGS };
+  const end = trailing ? args.indexOf('--') : -1;
+  const flagArgs = end === -1 ? args : args.slice(0, end);
+  const rest = end === -1 ? [] : args.slice(end + 1);
   const options = Object.fromEntries(
     Object.entries(all).map(([name, spec]) => [name, name === 'help' ? { type: spec.type, short: 'h' } : { type: spec.type }]),
   );
   try {
-    const { values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
-    return new Flags(command, values as Values);
+    const { values } = parseArgs({ args: [...flagArgs], options, strict: true, allowPositionals: false });
+    return new Flags(command, values as Values, rest);
   } catch (error) {
     throw describeParseError(command, error, all);
   }

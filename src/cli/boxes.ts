@@ -17,7 +17,7 @@ import { isoOrDash } from './format';
 import { BoxState, DeploymentChoice } from './report';
 
 /** Every state but terminated: a stopped box is still the user's box. */
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 
 /**
  * What EC2 says when it stopped a spot box for want of capacity (or price); its persistent request

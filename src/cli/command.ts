@@ -21,7 +21,22 @@ export interface CommandSpec {
   readonly examples: readonly string[];
   /** Paragraphs after the flags: what the output means, exit codes. */
   readonly notes: string;
+  /**
+   * Takes a command after `--` (`cluster submit -- python3 train.py`), which `Flags.trailing` holds.
+   * @default false: anything after the flags is an error
+   */
+  readonly trailing?: boolean;
   run(flags: Flags, ctx: CommandContext): Promise<number>;
+}
+
+/** A command with subcommands (`cluster start`, `cluster status`, ...): its own name and summary, and theirs. */
+export interface CommandGroup {
+  readonly name: string;
+  readonly summary: string;
+  /** Each named `<group> <sub>`. */
+  readonly subcommands: readonly CommandSpec[];
+  /** Paragraphs after the subcommands. */
+  readonly notes: string;
 }
 
 /** Writes the report as JSON, or as the text `renderText` makes of it. */

@@ -36,3 +36,6 @@ export const roundTo = (value: number, decimals: number): number => {
   const factor = 10 ** decimals;
   return Math.round(value * factor) / factor;
 };
+
+/** A word as a POSIX shell reads it back unchanged: bare when it is safe, else in single quotes. */
+export const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);

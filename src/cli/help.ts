@@ -1,6 +1,6 @@
 /** Help texts, generated from the command specs so that flags and help cannot drift apart. */
 import { COMMON_FLAGS, FlagSpecs } from './args';
-import { CommandSpec } from './command';
+import { CommandGroup, CommandSpec } from './command';
 
 export const PROGRAM = 'trainium-spot';
 
@@ -31,14 +31,38 @@ export function commandHelp(command: CommandSpec): string {
   ].join('\n');
 }
 
-export function generalHelp(commands: readonly CommandSpec[]): string {
+/** `help cluster`: the group's subcommands, each with its synopsis, and how to get each one's help. */
+export function groupHelp(group: CommandGroup): string {
+  const width = Math.max(...group.subcommands.map((c) => c.name.length));
+  return [
+    `${PROGRAM} ${group.name} - ${group.summary}`,
+    '',
+    'Usage:',
+    ...group.subcommands.flatMap((c) => c.usage.map((line) => `  ${PROGRAM} ${line}`)),
+    '',
+    'Commands:',
+    ...group.subcommands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Examples:',
+    ...group.subcommands.map((c) => `  ${c.examples[0]}`),
+    '',
+    group.notes,
+    `Help for one of them: ${PROGRAM} help ${group.subcommands[0].name}`,
+    '',
+  ].join('\n');
+}
+
+const firstExample = (c: CommandSpec | CommandGroup): string => ('subcommands' in c ? c.subcommands[0].examples[0] : c.examples[0]);
+
+export function generalHelp(commands: readonly (CommandSpec | CommandGroup)[]): string {
   const width = Math.max(...commands.map((c) => c.name.length), 'help'.length);
   return [
-    `${PROGRAM} - run the Trainium spot box day to day, and check before you deploy it`,
+    `${PROGRAM} - run the Trainium spot box and its Slurm cluster day to day, and check before you deploy them`,
     '',
     'Usage:',
     `  ${PROGRAM} <command> [flags]`,
     `  ${PROGRAM} help <command>`,
+    `  ${PROGRAM} cluster <command> [flags] [-- <command to run>]`,
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -51,12 +75,13 @@ export function generalHelp(commands: readonly CommandSpec[]): string {
     '~/.aws/config, SSO, instance roles).',
     '',
     'Examples:',
-    ...commands.map((c) => `  ${c.examples[0]}`),
+    ...commands.map((c) => `  ${firstExample(c)}`),
     `  ${PROGRAM} help quota`,
     '',
     'Exit codes: 0 success, 1 not done (quota: does not fit; status: no box; start: capacity not back',
     'or not ready in time; stop: declined; image: the plan would reject it; catalog --live: the catalog',
-    'differs from AWS), 2 error (one line on stderr).',
+    'differs from AWS; cluster status: no head; cluster start: the head not running in time), 2 error',
+    '(one line on stderr).',
     '',
   ].join('\n');
 }

@@ -142,6 +142,21 @@ export interface CapacitySection {
   readonly reservations: readonly Reservation[];
 }
 
+/** What `--cluster` answers for: the cluster's nodes, and the Capacity Block of a capacity-block cluster. */
+export interface ClusterCapacity {
+  readonly name: string;
+  readonly instanceType: string;
+  /** cluster.nodes: the most nodes at once. */
+  readonly nodes: number;
+  readonly market: string;
+  /** cluster.capacityReservationId for a capacity-block market; else `null`. */
+  readonly capacityReservationId: string | null;
+  /** That reservation as EC2 describes it; `null` when there is none, or EC2 does not know it in the region. */
+  readonly reservation: Reservation | null;
+  /** Whether the block is active or scheduled, of the node type, with room for all the nodes; `null` without a block. */
+  readonly reservationHoldsNodes: boolean | null;
+}
+
 /** `capacity`: the account's Capacity Blocks and On-Demand Capacity Reservations. */
 export interface CapacityReport extends Report<'capacity'> {
   readonly regions: readonly string[];
@@ -155,6 +170,8 @@ export interface CapacityReport extends Report<'capacity'> {
   readonly capacityBlocks: CapacitySection | null;
   /** `null` when `--blocks` alone was asked for. */
   readonly odcrs: CapacitySection | null;
+  /** With `--cluster`: the cluster it answered for; else `null`. */
+  readonly cluster: ClusterCapacity | null;
 }
 
 export interface CapacityBlockOffer {
@@ -423,6 +440,8 @@ export interface WhereReport extends Report<'where'> {
   readonly zones: readonly WhereZone[];
   /** The config keys that launch in the best AZ; `null` when no AZ offers the type. */
   readonly config: { readonly region: string; readonly availabilityZoneId: string } | null;
+  /** With `--cluster`: the cluster it answered for (and a capacity-block cluster's reservation); else `null`. */
+  readonly cluster: ClusterCapacity | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,6 +627,106 @@ export interface SshConfigReport extends Report<'ssh-config'> {
   readonly hosts: readonly { readonly alias: string; readonly instanceId: string }[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// The cluster: cluster start, status, ssh, submit
+// ---------------------------------------------------------------------------------------------
+
+/** An instance of the cluster that Slurm runs as a compute node. */
+export interface ClusterInstance extends BoxState {
+  /** Its Slurm node name (the `slurm:node` tag), e.g. `trainium-spot-1`. */
+  readonly slurmName: string;
+}
+
+/** What one of the cluster's instances costs now. */
+export interface InstanceCost {
+  /**
+   * USD per running hour by its market: the current spot price in its AZ (spot), the catalog's on-demand price
+   * (on-demand), 0 for a Capacity Block's instance (the block is paid for up front); `null` when unknown (the
+   * spot price could not be read, or the catalog has no price for the type).
+   */
+  readonly pricePerHour: number | null;
+  /** What it costs per hour now: its price while running, else 0; `null` when running at an unknown price. */
+  readonly costPerHour: number | null;
+}
+
+export interface ClusterNodeStatus extends ClusterInstance, InstanceCost {}
+
+/** One job of the Slurm queue, as squeue prints it on the head. */
+export interface QueueJob {
+  readonly jobId: string;
+  readonly name: string;
+  readonly user: string;
+  /** squeue's extended state, e.g. `RUNNING`, `PENDING`, `CONFIGURING`. */
+  readonly state: string;
+  /** Time used, as squeue prints it (`1:02:03`, `0:00`). */
+  readonly time: string;
+  readonly nodes: number;
+  /** The nodes it runs on, or why it waits (squeue's `%R`), e.g. `(Resources)`. */
+  readonly nodelistOrReason: string;
+}
+
+/** `cluster status`: the head, the compute nodes, the queue, and what it all costs now. */
+export interface ClusterStatusReport extends Report<'cluster-status'> {
+  readonly region: string;
+  readonly name: string;
+  /** The configured node type, market and most nodes at once. */
+  readonly instanceType: string;
+  readonly market: string;
+  readonly maxNodes: number;
+  /** `null`: no head of the cluster in the region. */
+  readonly head: (BoxState & InstanceCost) | null;
+  /** By Slurm node name. */
+  readonly nodes: readonly ClusterNodeStatus[];
+  /** The Slurm queue, oldest first; `null` when it could not be read (`queueProblem` says why). */
+  readonly queue: readonly QueueJob[] | null;
+  /** Why `queue` is `null` (the head is not running, SSM failed, squeue failed); `null` when it was read. */
+  readonly queueProblem: string | null;
+  /** The running instances' known costs added up, USD per hour (storage not included). */
+  readonly costPerHour: number;
+  /** False when a running instance's price is unknown: then `costPerHour` leaves it out. */
+  readonly costComplete: boolean;
+  /** One entry per kind of secondary call that failed (each is also a warning line on stderr). */
+  readonly failedCalls: readonly FailedCall[];
+}
+
+/** `cluster start`: the head started and waited for. */
+export interface ClusterStartReport extends Report<'cluster-start'> {
+  readonly region: string;
+  readonly name: string;
+  /** `running`: the head runs; `timed-out`: it did not within the wait. */
+  readonly outcome: 'running' | 'timed-out';
+  readonly head: BoxState & { readonly statesSeen: readonly string[] };
+}
+
+/** `cluster ssh --print` / `--output json`: how `cluster ssh` would connect to the head. */
+export interface ClusterSshReport extends Report<'cluster-ssh'> {
+  readonly region: string;
+  readonly instanceId: string;
+  /** `ssh`: ssh through Session Manager with the head's key; `session-manager-shell`: the head has no key pair, a plain shell. */
+  readonly route: 'ssh' | 'session-manager-shell';
+  /** The command line, program first. */
+  readonly argv: readonly string[];
+}
+
+/** `cluster submit`: the batch job submitted on the head. */
+export interface ClusterSubmitReport extends Report<'cluster-submit'> {
+  readonly region: string;
+  readonly name: string;
+  readonly headInstanceId: string;
+  /** Slurm's job id. */
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly nodes: number;
+  /** `torchrun` for a Python script, else `srun`. */
+  readonly launcher: 'torchrun' | 'srun';
+  /** Where the head keeps the script (its output is beside it); `null` when sbatch's wrapper did not say. */
+  readonly scriptPath: string | null;
+  /** The batch script as submitted. */
+  readonly script: string;
+  /** The SSM command that submitted it. */
+  readonly commandId: string;
+}
+
 export type AnyReport =
   | QuotaReport
   | QuotaRequestReport
@@ -623,4 +742,8 @@ export type AnyReport =
   | StartReport
   | StopReport
   | SshReport
-  | SshConfigReport;
+  | SshConfigReport
+  | ClusterStatusReport
+  | ClusterStartReport
+  | ClusterSshReport
+  | ClusterSubmitReport;

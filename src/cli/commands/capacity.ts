@@ -10,7 +10,11 @@
 import type { _InstanceType, CapacityBlockOffering, CapacityReservation } from '@aws-sdk/client-ec2';
 import { INSTANCE_TYPE_NAMES, instanceFacts } from '../../catalog';
 import { Flags, FlagSpecs } from '../args';
+import { type Config } from '../../config';
+import { MARKET_FACTS } from '../../markets';
 import { ec2Client, resolveRegion, sdk } from '../aws';
+import { requireCluster } from '../cluster';
+import { loadCliConfig } from '../config';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK, UsageError } from '../errors';
 import { isoOrDash, plural, renderTable, roundTo } from '../format';
@@ -20,6 +24,7 @@ import {
   CapacityReport,
   CapacitySection,
   CapacitySummary,
+  ClusterCapacity,
   Reservation,
   SCHEMA_VERSION,
 } from '../report';
@@ -37,6 +42,7 @@ const FLAGS: FlagSpecs = {
   'instance-type': { type: 'string', placeholder: 'TYPE', description: 'With --offerings: the instance type (required)' },
   count: { type: 'string', placeholder: 'N', description: 'With --offerings: instances in the block (default: 1)' },
   'duration-hours': { type: 'string', placeholder: 'H', description: 'With --offerings: block length in hours (default: 24)' },
+  cluster: { type: 'boolean', description: "The cluster's nodes: cluster.instanceType (and cluster.nodes with --offerings); a capacity-block cluster's reservation" },
 };
 
 const LIST_ONLY_FLAGS = ['blocks', 'odcr', 'instance-types', 'available-only', 'min-capacity', 'active-only'];
@@ -79,13 +85,14 @@ function toReservation(region: string, cr: CapacityReservation): Reservation {
   };
 }
 
-async function reservationsIn(ctx: CommandContext, region: string, instanceTypes: string[] | undefined): Promise<Reservation[]> {
+/** The reservations of a region, of `instanceTypes` when given, or only those with the ids `ids`. */
+async function reservationsIn(ctx: CommandContext, region: string, instanceTypes: string[] | undefined, ids?: string[]): Promise<Reservation[]> {
   const client = ec2Client(region);
   const { paginateDescribeCapacityReservations } = sdk.ec2();
   const filters = instanceTypes ? [{ Name: 'instance-type', Values: instanceTypes }] : undefined;
   const found: Reservation[] = [];
   await ctx.aws.call('ec2:DescribeCapacityReservations', region, async () => {
-    for await (const page of paginateDescribeCapacityReservations({ client }, { Filters: filters })) {
+    for await (const page of paginateDescribeCapacityReservations({ client }, { Filters: filters, CapacityReservationIds: ids })) {
       found.push(...(page.CapacityReservations ?? []).map((cr) => toReservation(region, cr)));
     }
   });
@@ -108,8 +115,45 @@ export function summarize(reservations: readonly Reservation[]): CapacitySummary
 
 const section = (reservations: Reservation[]): CapacitySection => ({ summary: summarize(reservations), reservations });
 
+/**
+ * The cluster a `--cluster` run answers for: its node type and count, and for a capacity-block market the
+ * Capacity Block it launches into, and whether that holds all the nodes.
+ */
+export async function clusterCapacity(ctx: CommandContext, config: Config, command: string, region: string): Promise<ClusterCapacity> {
+  const cluster = requireCluster(config, command);
+  const id = MARKET_FACTS[cluster.market].needsReservation ? cluster.capacityReservationId ?? null : null;
+  const reservation = id === null ? null : (await reservationsIn(ctx, region, undefined, [id]))[0] ?? null;
+  return {
+    name: config.name,
+    instanceType: cluster.instanceType,
+    nodes: cluster.nodes,
+    market: cluster.market,
+    capacityReservationId: id,
+    reservation,
+    reservationHoldsNodes: id === null ? null
+      : reservation !== null && ACTIVE_STATES.has(reservation.state) && reservation.instanceType === cluster.instanceType &&
+        reservation.totalInstances >= cluster.nodes,
+  };
+}
+
+/** One line on the cluster's reservation, for `capacity --cluster` and `where --cluster`. */
+export function renderClusterCapacity(c: ClusterCapacity, region: string): string {
+  const head = `Cluster ${c.name}: up to ${plural(c.nodes, `${c.instanceType} node`)}, market ${c.market}`;
+  if (c.capacityReservationId === null) return `${head}.\n`;
+  if (c.reservation === null) return `${head}: its Capacity Block ${c.capacityReservationId} is not in ${region}.\n`;
+  const r = c.reservation;
+  const where = `${r.availabilityZone ?? '-'} (${r.availabilityZoneId ?? '-'})`;
+  return `${head}: the nodes launch in Capacity Block ${r.id}, ${r.state}, ${plural(r.totalInstances, `${r.instanceType} instance`)} ` +
+    `in ${where}, ${isoOrDash(r.startDate)} to ${isoOrDash(r.endDate)}; ` +
+    `${c.reservationHoldsNodes ? 'it holds all the nodes' : `it does NOT hold ${c.nodes} ${c.instanceType} nodes (active or scheduled, the type, enough instances)`}.\n`;
+}
+
 async function listReservations(flags: Flags, ctx: CommandContext): Promise<number> {
-  const instanceTypes = flags.instanceTypes('instance-types');
+  if (flags.boolean('cluster')) flags.reject(['instance-types', 'regions'], 'with --cluster, which asks the cluster\'s region for its node type');
+  const cluster = flags.boolean('cluster')
+    ? await clusterCapacity(ctx, loadCliConfig(ctx.io.env, ctx.io.cwd).config, 'capacity', await resolveRegion(flags.region(), ctx.io.env))
+    : null;
+  const instanceTypes = cluster ? [cluster.instanceType] : flags.instanceTypes('instance-types');
   const availableOnly = flags.boolean('available-only');
   const minCapacity = flags.wholeNumber('min-capacity', 0) ?? null;
   const activeOnly = flags.boolean('active-only');
@@ -117,7 +161,8 @@ async function listReservations(flags: Flags, ctx: CommandContext): Promise<numb
   const onlyOdcrs = flags.boolean('odcr') && !flags.boolean('blocks');
   const regions = await regionsToAsk(flags, ctx);
 
-  const perRegion = await Promise.all(regions.map((region) => reservationsIn(ctx, region, instanceTypes)));
+  const perRegion = await Promise.all(regions.map((region) =>
+    cluster?.capacityReservationId ? (cluster.reservation ? [cluster.reservation] : []) : reservationsIn(ctx, region, instanceTypes)));
   const kept = perRegion
     .flat()
     .filter((r) => !availableOnly || r.availableInstances > 0)
@@ -130,6 +175,7 @@ async function listReservations(flags: Flags, ctx: CommandContext): Promise<numb
     command: 'capacity',
     regions,
     filters: { instanceTypes: instanceTypes ?? null, availableOnly, minCapacity, activeOnly },
+    cluster,
     capacityBlocks: onlyOdcrs ? null : section(kept.filter((r) => r.kind === 'capacity-block')),
     odcrs: onlyBlocks ? null : section(kept.filter((r) => r.kind === 'odcr')),
   };
@@ -189,7 +235,7 @@ function renderOdcrs(odcrs: CapacitySection, where: string): string {
 
 function renderCapacity(r: CapacityReport): string {
   const where = r.regions.join(', ');
-  const parts: string[] = [];
+  const parts: string[] = r.cluster ? [renderClusterCapacity(r.cluster, where)] : [];
   if (r.capacityBlocks) parts.push(renderBlocks(r.capacityBlocks, where));
   if (r.odcrs) parts.push(renderOdcrs(r.odcrs, where));
   return parts.join('\n');
@@ -236,14 +282,15 @@ export async function blockOfferingsIn(
 }
 
 async function listOfferings(flags: Flags, ctx: CommandContext): Promise<number> {
-  const instanceType = flags.instanceType('instance-type');
+  const cluster = flags.boolean('cluster') ? requireCluster(loadCliConfig(ctx.io.env, ctx.io.cwd).config, 'capacity') : undefined;
+  const instanceType = flags.instanceType('instance-type') ?? cluster?.instanceType;
   if (!instanceType) throw new UsageError('capacity', '--offerings needs --instance-type TYPE, e.g. trn1.32xlarge');
   const facts = instanceFacts(instanceType);
   if (facts && !facts.capacityBlocks) {
     const sold = INSTANCE_TYPE_NAMES.filter((name) => instanceFacts(name)?.capacityBlocks);
     throw flags.invalid('instance-type', instanceType, `a type sold as Capacity Blocks, e.g. ${sold.join(', ')}`);
   }
-  const instanceCount = flags.wholeNumber('count') ?? 1;
+  const instanceCount = flags.wholeNumber('count') ?? cluster?.nodes ?? 1;
   const durationHours = flags.wholeNumber('duration-hours') ?? DEFAULT_OFFERING_HOURS;
   const regions = await regionsToAsk(flags, ctx);
 
@@ -298,6 +345,7 @@ export const capacityCommand: CommandSpec = {
   usage: [
     'capacity [--blocks|--odcr] [--instance-types T1,T2] [--regions R1,R2] [--available-only] [--min-capacity N] [--active-only]',
     'capacity --offerings --instance-type TYPE [--count N] [--duration-hours H] [--regions R1,R2]',
+    'capacity --cluster [--region REGION] [--available-only] [--active-only]   (or with --offerings)',
   ],
   flags: FLAGS,
   examples: [
@@ -306,11 +354,16 @@ export const capacityCommand: CommandSpec = {
     'trainium-spot capacity --odcr --available-only --min-capacity 2',
     'trainium-spot capacity --offerings --instance-type trn1.32xlarge --count 2 --duration-hours 48',
     'trainium-spot capacity --blocks --output json > capacity-blocks.json',
+    'trainium-spot capacity --cluster',
   ],
   notes:
     'Capacity Blocks for ML: fixed dates, bought ahead, for training runs. ODCRs: no end date, created and\n' +
     'cancelled at will, billed at the On-Demand rate whether used or not.\n' +
     'Without --blocks or --odcr both are listed.\n\n' +
+    '--cluster answers for the cluster\'s nodes (the `cluster` key): the reservations of cluster.instanceType in\n' +
+    'the configured region; with cluster.market capacity-block only its Capacity Block (cluster.capacityReservationId),\n' +
+    'and whether it holds cluster.nodes instances (active or scheduled, of the type); with --offerings, blocks on\n' +
+    'sale for cluster.nodes of cluster.instanceType.\n\n' +
     'Exit codes: 0 listed (even when empty), 2 error.',
   run,
 };

@@ -10,6 +10,7 @@ import { boxScope, cachedKey, DEPLOYMENT_NOTE, homeOf, requireDeploymentBoxes } 
 import { CommandContext, CommandSpec, emit } from '../command';
 import { commandTarget } from '../config';
 import { CliError, EXIT_OK } from '../errors';
+import { shellQuote } from '../format';
 import { SCHEMA_VERSION, SshReport } from '../report';
 
 const FLAGS: FlagSpecs = {
@@ -38,10 +39,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     ? ['-i', await cachedKey(ctx, region, config.name, box.keyName, homeOf(ctx.io.env)), '-o', 'IdentitiesOnly=yes']
     : [];
   const direct = config.sshCidrs.length > 0 && box.publicIp !== null;
-  const argv = direct
-    ? ['ssh', ...identity, `${LOGIN_USER}@${box.publicIp}`]
-    : ['ssh', ...identity, '-o', `ProxyCommand=${sessionManagerProxyCommand(region)}`, '-o', 'StrictHostKeyChecking=accept-new',
-      `${LOGIN_USER}@${box.instanceId}`];
+  const argv = direct ? ['ssh', ...identity, `${LOGIN_USER}@${box.publicIp}`] : sessionManagerSsh(identity, box.instanceId, region);
   if (flags.boolean('print') || ctx.output === 'json') {
     const report: SshReport = {
       schemaVersion: SCHEMA_VERSION, command: 'ssh', region, instanceId: box.instanceId, deployment,
@@ -50,17 +48,25 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     emit(ctx, report, (r) => `${r.argv.map(shellQuote).join(' ')}\n`);
     return EXIT_OK;
   }
-  return runSsh(argv);
+  return runInteractive(argv);
 }
 
-const shellQuote = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+/** ssh to `instanceId` through Session Manager's AWS-StartSSHSession, as the login user. */
+export const sessionManagerSsh = (identity: readonly string[], instanceId: string, region: string): string[] =>
+  ['ssh', ...identity, '-o', `ProxyCommand=${sessionManagerProxyCommand(region)}`, '-o', 'StrictHostKeyChecking=accept-new', `${LOGIN_USER}@${instanceId}`];
 
-/** Runs ssh on this terminal and returns its exit code. */
-function runSsh(argv: readonly string[]): Promise<number> {
+/** What to install when the program is missing. */
+const INSTALL_HINT: Readonly<Record<string, string>> = {
+  ssh: 'ssh is not installed (OpenSSH client)',
+  aws: 'the AWS CLI is not installed (with its Session Manager plugin)',
+};
+
+/** Runs `argv` (ssh, or the AWS CLI's start-session) on this terminal and returns its exit code. */
+export function runInteractive(argv: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' });
     child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(new CliError(error.code === 'ENOENT' ? 'ssh is not installed (OpenSSH client)' : `ssh failed to start: ${error.message}`)));
+      reject(new CliError(error.code === 'ENOENT' ? INSTALL_HINT[argv[0]] ?? `${argv[0]} is not installed` : `${argv[0]} failed to start: ${error.message}`)));
     child.on('close', (code) => resolve(code ?? 255));
   });
 }

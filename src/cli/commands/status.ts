@@ -127,8 +127,8 @@ async function idleVerdict(calls: SecondaryCalls, client: CloudWatchClient, regi
   return latest ? { verdict: latest.Maximum! >= 1 ? 'idle' : 'busy', at: latest.Timestamp!.toISOString() } : null;
 }
 
-/** The current spot price per AZ of each spot box's type; empty when the call failed. */
-async function spotPrices(calls: SecondaryCalls, region: string, boxes: readonly BoxState[], now: Date): Promise<Map<string, number>> {
+/** The current spot price per AZ (key `<type>@<AZ>`) of each spot box's type; empty when the call failed. */
+export async function spotPrices(calls: SecondaryCalls, region: string, boxes: readonly BoxState[], now: Date): Promise<Map<string, number>> {
   const spotTypes = [...new Set(boxes.filter((b) => b.market === 'spot').map((b) => b.instanceType))];
   const prices = new Map<string, number>();
   if (spotTypes.length === 0) return prices;

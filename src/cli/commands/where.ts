@@ -12,7 +12,7 @@ import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_OK } from '../errors';
 import { isoOrDash, renderTable, usd } from '../format';
 import { CapacityBlockOffer, QuotaRoom, SCHEMA_VERSION, WhereReport, WhereZone } from '../report';
-import { blockOfferingsIn, DEFAULT_OFFERING_HOURS } from './capacity';
+import { blockOfferingsIn, clusterCapacity, DEFAULT_OFFERING_HOURS, renderClusterCapacity } from './capacity';
 import { loadCliConfig } from '../config';
 import { quotaHeadroom, QuotaHeadroom } from './quota';
 import { liveAzIds } from './regions';
@@ -23,6 +23,7 @@ const FLAGS: FlagSpecs = {
   count: { type: 'string', placeholder: 'N', description: 'How many boxes must start together (default: the configured instanceCount)' },
   regions: { type: 'string', placeholder: 'R1,R2', description: 'Regions to ask (default: every region the catalog lists for the type)' },
   region: { type: 'string', placeholder: 'REGION', description: 'One region; same as --regions REGION' },
+  cluster: { type: 'boolean', description: "The cluster's nodes: cluster.instanceType and cluster.nodes are the defaults; a capacity-block cluster's reservation" },
 };
 
 /** The IAM actions `where` calls, for its help. */
@@ -141,8 +142,10 @@ export function byBestFirst(a: Omit<WhereZone, 'rank'>, b: Omit<WhereZone, 'rank
 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const { config } = loadCliConfig(ctx.io.env, ctx.io.cwd);
-  const type = flags.catalogInstanceType('instance-type', config.instanceType);
-  const instanceCount = flags.wholeNumber('count') ?? config.instanceCount;
+  // A capacity-block cluster launches where its block is: that is the answer, asked in the configured region.
+  const cluster = flags.boolean('cluster') ? await clusterCapacity(ctx, config, 'where', flags.region() ?? config.region) : null;
+  const type = flags.catalogInstanceType('instance-type', cluster?.instanceType ?? config.instanceType);
+  const instanceCount = flags.wholeNumber('count') ?? cluster?.nodes ?? config.instanceCount;
   const regions = flags.regions() ?? regionsOffering(type.name);
   const target: Target = { instanceType: type.name, facts: type.facts, instanceCount, vcpusNeeded: instanceCount * type.facts.vcpus };
   const window = lastDay();
@@ -165,6 +168,7 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
     capacityBlockHours: type.facts.capacityBlocks ? DEFAULT_OFFERING_HOURS : null,
     zones,
     config: best ? { region: best.region, availabilityZoneId: best.availabilityZoneId } : null,
+    cluster,
   };
   emit(ctx, report, renderWhere);
   return EXIT_OK;
@@ -173,6 +177,11 @@ async function run(flags: Flags, ctx: CommandContext): Promise<number> {
 const quotaCell = (q: QuotaRoom): string => `${q.freeVcpus} of ${q.valueVcpus}${q.fits ? '' : ' (too few)'}`;
 
 function renderWhere(r: WhereReport): string {
+  const cluster = r.cluster ? renderClusterCapacity(r.cluster, r.regions.join(', ')) : '';
+  return cluster + (r.cluster?.capacityReservationId ? '(The ranking below is for the other markets.)\n' : '') + renderZones(r);
+}
+
+function renderZones(r: WhereReport): string {
   const what = `${r.instanceCount}x ${r.instanceType} (${r.vcpusNeeded} vCPUs)`;
   const missing = r.regionsWithoutType.length > 0 ? `Not offered in: ${r.regionsWithoutType.join(', ')}\n` : '';
   if (r.zones.length === 0) return `No AZ in ${r.regions.join(', ')} offers ${r.instanceType}.\n${missing}`;
@@ -205,12 +214,13 @@ function renderWhere(r: WhereReport): string {
 export const whereCommand: CommandSpec = {
   name: 'where',
   summary: 'Every region and AZ ID that offers the type, ranked by spot placement score, price and quota',
-  usage: ['where [--instance-type TYPE] [--count N] [--regions R1,R2]'],
+  usage: ['where [--instance-type TYPE] [--count N] [--regions R1,R2]', 'where --cluster [--regions R1,R2]'],
   flags: FLAGS,
   examples: [
     'trainium-spot where',
     'trainium-spot where --instance-type trn1.32xlarge --count 2 --regions us-east-1,us-east-2,us-west-2',
     'trainium-spot where --output json | jq .config',
+    'trainium-spot where --cluster',
   ],
   notes:
     'Ranking: AZs whose region has spot quota for all the boxes first, then the higher Spot placement score\n' +
@@ -219,6 +229,9 @@ export const whereCommand: CommandSpec = {
     'AZs (the rest show -), and a request for one instance type always scores low, so compare the scores\n' +
     'with each other. Quotas are per region and\n' +
     'count default vCPUs, as `quota` does. Capacity Blocks are listed for the types that have them.\n\n' +
+    '--cluster ranks for the cluster\'s nodes (cluster.instanceType, cluster.nodes, all in one AZ as its\n' +
+    'placement group needs). With cluster.market capacity-block the nodes launch where the block is: the first\n' +
+    'line names it (cluster.capacityReservationId in the configured region) and whether it holds the nodes.\n\n' +
     `Needs: ${ACTIONS.join(', ')}.\n\n` +
     'Exit codes: 0 listed (even when no AZ offers the type), 2 error.',
   run,

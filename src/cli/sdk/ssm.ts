@@ -1,6 +1,8 @@
 /** The part of @aws-sdk/client-ssm the CLI uses, by name (see ./ec2.ts). */
 export {
+  GetCommandInvocationCommand,
   GetParameterCommand,
+  SendCommandCommand,
   SSMClient,
   paginateDescribeInstanceAssociationsStatus,
   paginateDescribeInstanceInformation,
