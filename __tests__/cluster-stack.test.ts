@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLUSTER_TAG_KEY, QUOTAS } from '../src/catalog';
+import { gunzipSync } from 'node:zlib';
+import { CLUSTER_TAG_KEY, QUOTAS, SSM_DOCUMENT_LIMIT_BYTES } from '../src/catalog';
+import { HEAD_TAG_KEY } from '../src/cluster/head-agent';
 import { clusterBackend } from '../src/cluster-stack';
 import type { ConfigInput } from '../src/config';
 import { problemWith } from './support/config';
@@ -178,5 +180,52 @@ describe('the cluster network', () => {
     expect(json.provider.aws[0].default_tags[0].tags).toMatchObject({ [CLUSTER_TAG_KEY]: 'trainium-spot', Project: 'trainium-spot' });
     expect(template(json).tag_specifications.map((t: { resource_type: string; tags: Record<string, string> }) => [t.resource_type, t.tags[CLUSTER_TAG_KEY]]))
       .toEqual([['instance', 'trainium-spot'], ['volume', 'trainium-spot'], ['network-interface', 'trainium-spot']]);
+  });
+});
+
+describe('the head and its software', () => {
+  const json = synthesizeClusterJson(spot);
+  const documentContent = () => JSON.parse(onlyBlock(json.resource, 'aws_ssm_document').content.replace(/([$%])\1\{/g, '$1{'));
+  /** A file the head document writes, as the head gets it. */
+  const fileOf = (path: string) => {
+    const line = (documentContent().mainSteps[0].inputs.runCommand as string[]).find((l) => l.startsWith(`file ${path} `))!;
+    return gunzipSync(Buffer.from(line.split(' ')[3], 'base64')).toString('utf8');
+  };
+
+  test('the head has a fixed private IP, the 10th host of its subnet, which slurm.conf names with the EC2 host name it implies', () => {
+    expect(onlyBlock(json.resource, 'aws_instance').private_ip).toBe('10.42.0.10');
+    expect(json.output.head_private_ip.value).toBe('10.42.0.10');
+    expect(fileOf('/etc/slurm/slurm.conf')).toContain('\nSlurmctldHost=ip-10-42-0-10(10.42.0.10)\n');
+    expect(fileOf('/etc/slurm/slurm.conf')).toContain('\nNodeName=trainium-spot-[1-4] CPUs=128 RealMemory=524288 State=CLOUD\n');
+    expect(fileOf('/etc/trainium-spot/cluster.conf')).toContain("\nTS_HEAD_HOST='10.42.0.10'\n");
+    expect(fileOf('/etc/trainium-spot/cluster.conf')).toContain("\nTS_PLACEMENT_GROUP='trainium-spot-cluster'\n");
+  });
+
+  test('the association runs the document on the head\'s own tag, which no compute node carries', () => {
+    const association = onlyBlock(json.resource, 'aws_ssm_association');
+    expect(association).toMatchObject({
+      association_name: 'trainium-spot-cluster-head-agent',
+      targets: [{ key: `tag:${HEAD_TAG_KEY}`, values: ['trainium-spot'] }],
+      parameters: { documentHash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      schedule_expression: 'rate(30 minutes)',
+    });
+    expect(onlyBlock(json.resource, 'aws_instance').tags).toMatchObject({ [HEAD_TAG_KEY]: 'trainium-spot', [CLUSTER_TAG_KEY]: 'trainium-spot' });
+    for (const spec of template(json).tag_specifications) expect(spec.tags).not.toHaveProperty(HEAD_TAG_KEY);
+    expect(json.provider.aws[0].default_tags[0].tags).not.toHaveProperty(HEAD_TAG_KEY);
+  });
+
+  test('the head document of the default cluster is 37.1 KB, 57 % of the 64 KB SSM allows (bound: 38 KB)', () => {
+    const size = Buffer.byteLength(JSON.stringify(documentContent()), 'utf8');
+    expect(size).toBeLessThan(38_000);
+    expect(size / SSM_DOCUMENT_LIMIT_BYTES).toBeLessThan(0.58);
+  });
+
+  test('a Capacity Block head gets the reservation and no placement group in cluster.conf', () => {
+    const block = synthesizeClusterJson({ cluster: { market: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' } });
+    const content = JSON.parse(onlyBlock(block.resource, 'aws_ssm_document').content.replace(/([$%])\1\{/g, '$1{'));
+    const line = (content.mainSteps[0].inputs.runCommand as string[]).find((l) => l.startsWith('file /etc/trainium-spot/cluster.conf '))!;
+    const conf = gunzipSync(Buffer.from(line.split(' ')[3], 'base64')).toString('utf8');
+    expect(conf).toContain("\nTS_CAPACITY_RESERVATION_ID='cr-0123456789abcdef0'\n");
+    expect(conf).toContain("\nTS_PLACEMENT_GROUP=''\n");
   });
 });

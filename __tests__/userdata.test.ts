@@ -147,7 +147,7 @@ describe('renderAgentDocument', () => {
     expect(manifestOf(renderAgentDocument(props())).filter((line) => line.includes('data-volume'))).toEqual(['remove /usr/local/sbin/trainium-spot-data-volume']);
   });
 
-  test('the largest default document (a spot box: the interruption watcher too) is 39.0 KB, 61 % of the 64 KB SSM allows; 43.5 KB, 68 % with a data volume', () => {
+  test('the largest default document (a spot box: the interruption watcher too) is 41.5 KB, 63 % of the 64 KB SSM allows; 46.1 KB, 70 % with a data volume', () => {
     // WHEN
     const largest = { ...props(), interruptionWatcher: true, loginUser: 'ubuntu' };
     const sizes = [props(), largest].map((p) => Buffer.byteLength(renderAgentDocument(p).content));
@@ -155,8 +155,8 @@ describe('renderAgentDocument', () => {
     // THEN
     // Well inside the limit: a quarter of it at least is left for settings (long process patterns).
     for (const size of [...sizes, withVolume]) expect(size).toBeLessThanOrEqual((3 / 4) * SSM_DOCUMENT_LIMIT_BYTES);
-    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(61);
-    expect(Math.round((100 * withVolume) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(68);
+    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(63);
+    expect(Math.round((100 * withVolume) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(70);
   });
 
   test('fails when the document exceeds 64 KB', () => {
@@ -284,7 +284,7 @@ describe('renderIdleConf', () => {
     expect(conf).toBe(fs.readFileSync(path.join(__dirname, 'userdata', 'fixtures', 'idle.conf'), 'utf8'));
   });
 
-  test('every setting lands in idle.conf; switched-off detectors render as false, the Slurm detector only on when asked', () => {
+  test('every setting lands in idle.conf; switched-off detectors render as false', () => {
     // GIVEN
     const idle = idleWith({
       dryRun: true,
@@ -297,7 +297,7 @@ describe('renderIdleConf', () => {
       keepaliveMinutes: 90,
       publishVerdict: false,
       ignorePatterns: ['htop'],
-      detectors: { gpu: false, memory: false, terminal: false, slurm: true },
+      detectors: { gpu: false, memory: false, terminal: false },
     });
     // WHEN
     const conf = renderIdleConf(idle, 'eu-north-1');
@@ -307,7 +307,6 @@ describe('renderIdleConf', () => {
       'DISK_THRESHOLD_KBPS=500', 'NETWORK_THRESHOLD_KBPS=0.0015', 'KEEPALIVE_MINUTES=90', 'PUBLISH_VERDICT=false',
       "AWS_REGION_NAME='eu-north-1'", "METRIC_NAMESPACE='TrainiumSpot/Idle'", 'IGNORE_PATTERNS=(', "  'htop'",
       'DETECT_GPU=false', 'DETECT_MEMORY=false', 'DETECT_TERMINAL=false', 'DETECT_SSH=true', 'DETECT_DISK=true',
-      'DETECT_SLURM=true',
     ]) {
       expect(conf.split('\n')).toContain(line);
     }

@@ -10,15 +10,18 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { PlacementGroup } from '@cdktf/provider-aws/lib/placement-group';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { configureBackend } from './backend';
+import { ec2IpHostname, HEAD_STATE_SAVE_LOCATION, HEAD_TAG_KEY, headPrivateIp, renderHeadAgentDocument } from './cluster/head-agent';
+import { renderClusterConf, renderSlurmConf } from './cluster/slurm';
 import { CLUSTER_TAG_KEY, ImageChoice, INSTANCE_TYPES, instanceFamily, resolveImage } from './catalog';
 import type { BackendSettings, Config } from './config';
 import { DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { ClusterHead } from './constructs/cluster-head';
+import { ClusterHeadAgent } from './constructs/cluster-head-agent';
 import { ClusterNetwork } from './constructs/cluster-network';
 import { ClusterRoles } from './constructs/cluster-roles';
 import { ClusterSecurityGroup } from './constructs/cluster-security-group';
 import { MachineImage } from './constructs/machine-image';
-import { MungeKey, MUNGE_KEY_UNSET } from './constructs/munge-key';
+import { MUNGE_KEY_UNSET, MungeKey } from './constructs/munge-key';
 import { NodeLaunchTemplate } from './constructs/node-launch-template';
 import { QuotaGuard } from './constructs/quota-guard';
 import { SharedStorage } from './constructs/shared-storage';
@@ -69,13 +72,17 @@ export class TrainiumSpotClusterStack extends TerraformStack {
     const storage = new SharedStorage(this, 'shared-storage', {
       name: config.name, storage: cluster.sharedStorage, subnetId: network.nodeSubnetId, securityGroupId: securityGroup.securityGroupId,
     });
+    // The head's address and host name are known at synth: slurm.conf and the nodes' cluster.conf hold them as is.
+    const headIp = headPrivateIp(network.headSubnetCidr);
+    const headTag = { key: HEAD_TAG_KEY, value: config.name };
     const head = new ClusterHead(this, 'head', {
       name: config.name,
       instanceType: cluster.headInstanceType,
       subnetId: network.headSubnetId,
+      privateIp: headIp,
       securityGroupId: securityGroup.securityGroupId,
       instanceProfileName: roles.headProfileName,
-      tags: { Name: `${config.name}-head`, [clusterTag.key]: clusterTag.value },
+      tags: { Name: `${config.name}-head`, [clusterTag.key]: clusterTag.value, [headTag.key]: headTag.value },
     });
     network.routeNodesThrough(head.networkInterfaceId);
 
@@ -93,8 +100,9 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       vcpusPerInstance: facts.vcpus,
       quotas: quotasDrawnOn(cluster.market, facts.family),
     });
-    const placementGroup = market.clusterPlacementGroup
-      ? new PlacementGroup(this, 'placement-group', { name: `${config.name}-cluster`, strategy: 'cluster' })
+    const placementGroupName = market.clusterPlacementGroup ? `${config.name}-cluster` : undefined;
+    const placementGroup = placementGroupName !== undefined
+      ? new PlacementGroup(this, 'placement-group', { name: placementGroupName, strategy: 'cluster' })
       : undefined;
     const nodes = new NodeLaunchTemplate(this, 'nodes', {
       name: config.name,
@@ -111,7 +119,7 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       tags: { Name: `${config.name}-node`, [clusterTag.key]: clusterTag.value },
       // ---- the node's first boot (user data): the head's address, the munge key, /shared
       region: config.region,
-      headAddress: head.privateIp,
+      headAddress: headIp,
       mungeKeyParameterName: mungeKey.parameterName,
       mungeKeyUnset: MUNGE_KEY_UNSET,
       sharedStorage: { type: storage.type, mountSource: storage.mountSource },
@@ -124,10 +132,43 @@ export class TrainiumSpotClusterStack extends TerraformStack {
     });
     roles.grantHeadLaunches(nodes.launchTemplateArn);
 
+    // ---------------------------------------------------------------- what runs on the head
+    const headAgent = new ClusterHeadAgent(this, 'head-agent', {
+      name: config.name,
+      headTag,
+      document: renderHeadAgentDocument({
+        name: config.name,
+        nodeSubnetCidr: network.nodeSubnetCidr,
+        slurmConf: renderSlurmConf({
+          clusterName: config.name,
+          headHostname: ec2IpHostname(headIp),
+          headAddress: headIp,
+          nodes: cluster.nodes,
+          cpusPerNode: facts.vcpus,
+          memoryMiB: facts.memoryGiB * 1024,
+          nodeIdleMinutes: cluster.nodeIdleMinutes,
+          paths: { stateSaveLocation: HEAD_STATE_SAVE_LOCATION },
+        }),
+        clusterConf: renderClusterConf({
+          name: config.name,
+          clusterName: config.name,
+          region: config.region,
+          market: cluster.market,
+          capacityReservationId: cluster.capacityReservationId,
+          placementGroupName,
+          headHost: headIp,
+          mungeKeyParameter: mungeKey.parameterName,
+          mungeKeyUnset: MUNGE_KEY_UNSET,
+        }),
+      }),
+    });
+
     // ---------------------------------------------------------------- outputs
     const output = (id: string, value: string | number, description: string) => new TerraformOutput(this, id, { value, description });
     output('head_instance_id', head.instanceId, 'The head node: Slurm controller and login box (trainium-spot cluster ssh).');
     output('head_public_ip', head.publicIp, 'The head\'s public IP (no port is open: Session Manager).');
+    output('head_private_ip', headIp, 'The head\'s private IP, fixed: slurmctld\'s address for the nodes (SlurmctldHost).');
+    output('head_agent_association', headAgent.associationName, 'The State Manager association that installs the head\'s software.');
     output('launch_template_name', nodes.launchTemplateName, 'Slurm\'s resume program launches the compute nodes from this template.');
     output('max_nodes', cluster.nodes, 'The most compute nodes that can exist at once.');
     output('node_instance_type', cluster.instanceType, 'Compute node type.');

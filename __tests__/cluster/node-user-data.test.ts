@@ -91,12 +91,11 @@ describe('the node launch template carries the node bootstrap', () => {
     expect(call).not.toBeNull();
     const inner = JSON.parse(`"${call![1]}"`) as string;
     expect(inner.match(/\$\{[^}]*\}/g)).toEqual([
-      expect.stringMatching(/^\$\{aws_instance\.head_instance_[A-Z0-9]+\.private_ip\}$/),
       expect.stringMatching(/^\$\{aws_efs_file_system\.shared-storage_efs_[A-Z0-9]+\.dns_name\}$/),
     ]);
     expect(inner).not.toContain('$${');
     // AND with values put in, it is the node's cloud-config, under the bound
-    const filled = inner.replace(/\$\{aws_instance[^}]*\}/, '10.42.0.10').replace(/\$\{aws_efs[^}]*\}/, EFS.slice(0, -2));
+    const filled = inner.replace(/\$\{aws_efs[^}]*\}/, EFS.slice(0, -2));
     const conf = settings(fileOf(cloudConfig(filled), '/etc/trainium-spot/cluster.conf'));
     expect(conf).toMatchObject({ TS_HEAD_HOST: '10.42.0.10', TS_SHARED_STORAGE_SOURCE: EFS, TS_MUNGE_KEY_PARAMETER: '/trainium-spot/trainium-spot/cluster/munge-key' });
     expect(nodeUserDataBoundBytes(inner)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
@@ -117,7 +116,7 @@ describe('the size bound', () => {
   });
 
   test('the worst case, every plan-time value a longest DNS name, is under EC2\'s 16 KB with room to spare', () => {
-    const text = renderNodeUserData({ ...props, cluster: { ...props.cluster, headHost: '${aws_instance.head.private_ip}' },
+    const text = renderNodeUserData({ ...props,
       sharedStorage: { type: 'fsx-lustre', mountSource: '${aws_fsx_lustre_file_system.s.dns_name}@tcp:/${aws_fsx_lustre_file_system.s.mount_name}' } });
     const bound = nodeUserDataBoundBytes(text);
     expect(bound).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES - 2048);
@@ -134,7 +133,7 @@ describe('terraformUserData', () => {
 
 describe('bad values', () => {
   test.each<[string, Partial<NodeUserDataProps>, RegExp]>([
-    ['a parameter name with a quote', { mungeKeyParameterName: "/a'b" }, /^mungeKeyParameterName: got "\/a'b"; a single line without single quotes$/],
+    ['a parameter name with a quote', { mungeKeyParameterName: "/a'b" }, /^mungeKeyParameter: got "\/a'b"; an SSM parameter name: /],
     ['a mount source over two lines', { sharedStorage: { type: 'efs', mountSource: 'a:/\nb' } }, /^sharedStorage\.mountSource: got "a:\/\\nb"; a single line without single quotes$/],
     ['a head address that is no address', { cluster: { ...props.cluster, headHost: '10.0.0.1; reboot' } }, /^headHost: got "10\.0\.0\.1; reboot"; a host name or IP address$/],
   ])('fails when %s: one line naming the field', (_case, over, expected) => {

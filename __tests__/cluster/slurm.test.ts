@@ -142,6 +142,8 @@ describe('renderClusterConf', () => {
       TS_NODE_TAG_KEY: NODE_TAG_KEY,
       TS_HEAD_HOST: 'ip-10-0-0-10',
       TS_CAPACITY_RETRY_SECONDS: '600',
+      TS_MUNGE_KEY_PARAMETER: '',
+      TS_MUNGE_KEY_UNSET: '',
     });
     expect(nodeLaunchTemplateName('lab')).toBe('lab-nodes');
     expect(NODE_TAG_KEY).toBe('slurm:node');

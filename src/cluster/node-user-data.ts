@@ -6,9 +6,9 @@
  * - The programs are the real files of src/userdata/cluster/, each gzip'd and base64'd (cloud-init's write_files
  *   `encoding: gz+b64`, cloudinit/config/cc_write_files.py in canonical/cloud-init, checked 2026-12-07), so the
  *   user data stays well inside EC2's 16 KB and holds no shell text Terraform could read as its own syntax.
- * - `/etc/trainium-spot/cluster.conf` is `renderClusterConf` (the head's keys, `TS_HEAD_HOST` the head's address)
- *   plus the node's own: the munge key's parameter and placeholder, and the shared storage.
- * - Values known only at plan time (the head's address when it is not fixed, the file system's DNS name) stay
+ * - `/etc/trainium-spot/cluster.conf` is `renderClusterConf` (the head's keys, `TS_HEAD_HOST` the head's fixed
+ *   address, the munge key's parameter and placeholder) plus the node's own: the shared storage.
+ * - Values known only at plan time (the file system's DNS name) stay
  *   Terraform expressions (`${...}`) in the text; the construct has Terraform base64-encode it. Everything else
  *   in the text is free of Terraform's template syntax, double quotes and backslashes, which this module checks.
  *
@@ -69,8 +69,6 @@ function nodeFiles(): NodeFile[] {
   ];
 }
 
-const isExpression = (value: string): boolean => value.includes('${');
-
 /** A value for a `KEY='value'` line: one line, no single quote (bash would end the string there). */
 function confValue(field: string, value: string): string {
   if (/['\n]/.test(value)) throw new ClusterConfigError(field, value, 'a single line without single quotes');
@@ -82,18 +80,12 @@ function confValue(field: string, value: string): string {
  * may be left out of `props.cluster` (the placement group: only the head launches nodes).
  */
 function nodeClusterConf(props: NodeUserDataProps): string {
-  // renderClusterConf checks the address; a plan-time one is checked by Terraform's own types instead, so a
-  // stand-in that passes the check takes its place and the expression is put back after.
-  const standIn = 'head.address.at.plan.time';
-  const head = props.cluster.headHost;
-  const conf = renderClusterConf({ ...props.cluster, headHost: isExpression(head) ? standIn : head })
-    .replace(`TS_HEAD_HOST='${standIn}'`, `TS_HEAD_HOST='${head}'`);
+  // The head's address is fixed at synth (headPrivateIp), so renderClusterConf checks it like any other value.
+  const conf = renderClusterConf({ ...props.cluster, mungeKeyParameter: props.mungeKeyParameterName, mungeKeyUnset: props.mungeKeyUnset });
   const line = (key: string, field: string, value: string) => `${key}='${confValue(field, value)}'`;
   return [
     conf.trimEnd(),
     '# The compute node\'s own settings (node-setup.sh).',
-    line('TS_MUNGE_KEY_PARAMETER', 'mungeKeyParameterName', props.mungeKeyParameterName),
-    line('TS_MUNGE_KEY_UNSET', 'mungeKeyUnset', props.mungeKeyUnset),
     line('TS_SHARED_STORAGE_TYPE', 'sharedStorage.type', props.sharedStorage.type),
     line('TS_SHARED_STORAGE_SOURCE', 'sharedStorage.mountSource', props.sharedStorage.mountSource),
     '',

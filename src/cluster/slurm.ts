@@ -36,7 +36,7 @@ export const CLUSTER_CONF_PATH = '/etc/trainium-spot/cluster.conf';
 
 /**
  * The programs, installed together under their source names (they source lib.sh beside them): the first four
- * on the head, node-bootstrap on each node. Sources: src/userdata/cluster/.
+ * on the head, node-bootstrap on each node, munge-key on both. Sources: src/userdata/cluster/.
  */
 export const CLUSTER_PROGRAMS = {
   resume: 'resume.sh',
@@ -44,6 +44,8 @@ export const CLUSTER_PROGRAMS = {
   resumeFail: 'resume-fail.sh',
   reconcile: 'reconcile.sh',
   nodeBootstrap: 'node-bootstrap.sh',
+  /** The head makes the cluster's munge key (`--generate`); a node fetches it. */
+  mungeKey: 'munge-key.sh',
   lib: 'lib.sh',
 } as const;
 
@@ -311,12 +313,26 @@ export interface ClusterConfProps {
    * @default 10
    */
   readonly capacityRetryMinutes?: number;
+  /**
+   * The SecureString parameter that holds the munge key, base64 (munge-key.sh reads and, on the head, writes it).
+   * @default none: munge-key.sh then cannot run
+   */
+  readonly mungeKeyParameter?: string;
+  /**
+   * What the parameter holds until the head has written a key (Terraform's placeholder).
+   * @default none
+   */
+  readonly mungeKeyUnset?: string;
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const RESERVATION_ID = /^cr-[0-9a-f]{8}([0-9a-f]{9})?$/;
 const PLACEMENT_GROUP = /^[A-Za-z0-9._-]{1,255}$/;
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,118}$/;
+/** An SSM parameter name with a leading slash (hierarchy), as this project names them. */
+const PARAMETER_NAME = /^(\/[A-Za-z0-9_.-]+)+$/;
+/** Printable text without a single quote, which would end the value's quotes. */
+const QUOTABLE = /^[ -&(-~]{1,200}$/;
 
 /** `/etc/trainium-spot/cluster.conf`: plain `KEY='value'` lines that bash sources. */
 export function renderClusterConf(props: ClusterConfProps): string {
@@ -346,6 +362,13 @@ export function renderClusterConf(props: ClusterConfProps): string {
   if (props.headHost !== undefined) {
     check(ADDRESS.test(props.headHost), 'headHost', props.headHost, 'a host name or IP address');
   }
+  if (props.mungeKeyParameter !== undefined) {
+    check(PARAMETER_NAME.test(props.mungeKeyParameter), 'mungeKeyParameter', props.mungeKeyParameter,
+      'an SSM parameter name: "/"-separated letters, digits, "_", "." and "-"');
+  }
+  if (props.mungeKeyUnset !== undefined) {
+    check(QUOTABLE.test(props.mungeKeyUnset), 'mungeKeyUnset', props.mungeKeyUnset, 'printable text without a single quote, at most 200');
+  }
   const retrySeconds = (props.capacityRetryMinutes ?? 10) * 60;
   check(Number.isInteger(retrySeconds) && retrySeconds >= 0, 'capacityRetryMinutes', props.capacityRetryMinutes,
     'a number of minutes that is a whole number of seconds, 0 or more');
@@ -362,6 +385,8 @@ export function renderClusterConf(props: ClusterConfProps): string {
     line('TS_NODE_TAG_KEY', NODE_TAG_KEY),
     line('TS_HEAD_HOST', props.headHost ?? ''),
     line('TS_CAPACITY_RETRY_SECONDS', String(retrySeconds)),
+    line('TS_MUNGE_KEY_PARAMETER', props.mungeKeyParameter ?? ''),
+    line('TS_MUNGE_KEY_UNSET', props.mungeKeyUnset ?? ''),
     '',
   ].join('\n');
 }

@@ -7,6 +7,11 @@ export interface ClusterHeadProps {
   readonly name: string;
   readonly instanceType: string;
   readonly subnetId: string;
+  /**
+   * The head's private IPv4 address in `subnetId`, fixed so that it is known at synth: slurm.conf names it
+   * (SlurmctldHost) and the nodes find the head by it. A new address replaces the head.
+   */
+  readonly privateIp: string;
   readonly securityGroupId: string;
   readonly instanceProfileName: string;
   /** Tags of the head instance (the provider's default tags add the project's). */
@@ -16,7 +21,8 @@ export interface ClusterHeadProps {
 /**
  * The head node: the Slurm controller, the login box and the nodes' way out. Small and on demand: it runs
  * while the cluster is in use and stops itself when idle like a box (`trainium-spot cluster start` starts it).
- * Its source/destination check is off, so it can forward the nodes' traffic (the nodes' default route).
+ * Its source/destination check is off, so it can forward the nodes' traffic (the nodes' default route). Its
+ * software comes from State Manager (ClusterHeadAgent), not from user data, like a box's.
  */
 export class ClusterHead extends Construct {
   readonly instanceId: string;
@@ -31,6 +37,7 @@ export class ClusterHead extends Construct {
       ami: image.insecureValue,
       instanceType: props.instanceType,
       subnetId: props.subnetId,
+      privateIp: props.privateIp,
       vpcSecurityGroupIds: [props.securityGroupId],
       iamInstanceProfile: props.instanceProfileName,
       sourceDestCheck: false,

@@ -3,10 +3,10 @@ import { Route } from '@cdktf/provider-aws/lib/route';
 import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
 import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
-import { Network } from './network';
+import { Network, SUBNET_CIDR } from './network';
 
 /** Beside the head's public subnet (the box network's 10.42.0.0/24) in the same VPC. */
-const NODE_SUBNET_CIDR = '10.42.16.0/20';
+export const NODE_SUBNET_CIDR = '10.42.16.0/20';
 
 export interface ClusterNetworkProps {
   /** Prefix of the Name tags. */
@@ -26,6 +26,10 @@ export class ClusterNetwork extends Construct {
   readonly vpcId: string;
   readonly headSubnetId: string;
   readonly nodeSubnetId: string;
+  /** The head's subnet's CIDR block, known at synth: the head's fixed address is in it. */
+  readonly headSubnetCidr = SUBNET_CIDR;
+  /** The nodes' subnet's CIDR block, known at synth: the head masquerades it. */
+  readonly nodeSubnetCidr = NODE_SUBNET_CIDR;
   private readonly nodeRoutes: RouteTable;
 
   constructor(scope: Construct, id: string, props: ClusterNetworkProps) {

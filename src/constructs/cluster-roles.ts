@@ -78,6 +78,7 @@ export class ClusterRoles extends Construct {
         sid: 'PassTheNodeRoleOnly', actions: ['iam:PassRole'], resources: [this.roles.node.arn],
         condition: [{ test: 'StringEquals', variable: 'iam:PassedToService', values: ['ec2.amazonaws.com'] }],
       },
+      // With the AWS managed key aws/ssm no kms: permission is needed to read or write it (see MungeKey).
       { sid: 'WriteTheMungeKey', actions: ['ssm:PutParameter'], resources: [this.mungeKeyArn()] },
     ]);
   }

@@ -9,7 +9,8 @@ import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 
 const VPC_CIDR = '10.42.0.0/16';
-const SUBNET_CIDR = '10.42.0.0/24';
+/** The public subnet of a VPC this construct makes (the cluster's head lives in it too). */
+export const SUBNET_CIDR = '10.42.0.0/24';
 
 export interface NetworkProps {
   /** Prefix of the Name tags. */

@@ -11,4 +11,4 @@ TRAINIUM_SPOT_INSTALLER
 cat >"$work/manifest" <<'TRAINIUM_SPOT_MANIFEST'
 @MANIFEST@
 TRAINIUM_SPOT_MANIFEST
-bash "$work/install-agent.sh" "$work/manifest" '{{ documentHash }}' '{{ sshPublicKey }}' '{{ instanceArnPrefix }}'
+bash "$work/install-agent.sh" "$work/manifest" @ARGUMENTS@

@@ -99,7 +99,7 @@ const INSTANCE_ARN_PREFIX_PATH = '/etc/trainium-spot/instance-arn-prefix';
 const DATA_VOLUME_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-data-volume';
 
 /** A feature's files and the unit that runs them (restarted when one of `watched` changed). */
-interface Feature {
+export interface Feature {
   readonly files: readonly AgentFile[];
   readonly units: readonly { readonly name: string; readonly watched: readonly string[] }[];
 }
@@ -176,14 +176,21 @@ const DATA_VOLUME_IDS_PARAMETER = 'dataVolumeIds';
 /** gzip without a timestamp (Node writes none), so the same input always gives the same bytes. */
 const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
 
+/** The manifest lines that install a feature: its files (user text only ever inside base64), then its units. */
+export function featureLines(feature: Feature): string[] {
+  return [
+    ...feature.files.map((f) => `file ${f.path} ${f.mode} ${packed(f.content)}`),
+    ...feature.units.map((u) => `unit ${u.name} enable ${u.watched.join(' ')}`),
+  ];
+}
+
 /** The installer's instructions (see install-agent.sh): only paths, modes, unit names and base64. */
 function manifest(props: AgentProps, version: string): { lines: string[]; files: AgentFile[] } {
   const lines = [`version ${version}`];
   const files: AgentFile[] = [];
   const want = (feature: Feature) => {
     files.push(...feature.files);
-    lines.push(...feature.files.map((f) => `file ${f.path} ${f.mode} ${packed(f.content)}`));
-    lines.push(...feature.units.map((u) => `unit ${u.name} enable ${u.watched.join(' ')}`));
+    lines.push(...featureLines(feature));
   };
   // A feature switched off is taken off boxes that had it: units stopped first, then their files.
   const unwant = (feature: Feature) => {
@@ -226,21 +233,12 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
     ? `${props.name}: trainium-spot's box agent. The idle check stops the box after ${decimal(props.idle.idleMinutes)} idle minutes; ` +
       'sudo trainium-spot-idle status, journalctl -u trainium-spot-idle.'
     : `${props.name}: trainium-spot's box agent. The idle check is off (idle.enabled: false).`;
-  const command = fillTemplate('agent-command.sh', {
-    ABOUT: about,
-    INSTALLER: readUserdataFile('install-agent.sh').replace(/\n$/, ''),
-    MANIFEST: lines.join('\n'),
-  });
-  const content = JSON.stringify({
-    schemaVersion: '2.2',
+  const document = renderInstallerDocument({
+    about,
     description: `${props.name}: installs and keeps trainium-spot's box agent (idle check, interruption watcher, settings). Rendered by trainium-spot; change the config, not this document.`,
+    manifest: lines,
+    files,
     parameters: {
-      documentHash: {
-        type: 'String',
-        description: 'SHA-256 of this document, passed by the association so that a new document runs at once; recorded in /etc/trainium-spot/agent.json.',
-        default: 'unknown',
-        allowedPattern: '^([0-9a-f]{64}|unknown)$',
-      },
       sshPublicKey: {
         type: 'String',
         description: "The stack's public SSH key (type and key, no comment), authorized for the login user.",
@@ -263,18 +261,77 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
         },
       } : {}),
     },
-    mainSteps: [{
-      action: 'aws:runShellScript',
-      name: 'installAgent',
-      precondition: { StringEquals: ['platformType', 'Linux'] },
-      inputs: { timeoutSeconds: '600', runCommand: command.replace(/\n$/, '').split('\n') },
-    }],
+    installerArguments: ['sshPublicKey', 'instanceArnPrefix'],
   });
-  const size = Buffer.byteLength(content, 'utf8');
+  const size = Buffer.byteLength(document.content, 'utf8');
   if (size > SSM_DOCUMENT_LIMIT_BYTES) {
     const patterns = props.idle.processPatterns;
     throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ${patterns.reduce((sum, p) => sum + p.length, 0)} characters) ` +
       `make the agent's SSM document ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}: use fewer or shorter patterns`);
   }
-  return { content, hash: createHash('sha256').update(content, 'utf8').digest('hex'), command, files };
+  return document;
+}
+
+/** An SSM parameter of a Command document (schema 2.2), as the document declares it. */
+export interface DocumentParameter {
+  readonly type: 'String';
+  readonly description: string;
+  /** @default - none: SSM refuses a run that does not pass the parameter */
+  readonly default?: string;
+  /** The whole value must match: SSM puts it into the shell command as is. */
+  readonly allowedPattern: string;
+}
+
+/** What an installer document is made of; the box agent and the cluster's head agent are two of them. */
+export interface InstallerDocumentSpec {
+  /** The first comment line of the command: what this installs and where to look on the instance. */
+  readonly about: string;
+  /** The document's description, which the SSM console shows. */
+  readonly description: string;
+  /** install-agent.sh's instructions, one a line, starting with `version`. */
+  readonly manifest: readonly string[];
+  /** What the manifest's `file` lines write, in order (for tests and readers). */
+  readonly files: readonly AgentFile[];
+  /** Parameters besides `documentHash`, which every installer document takes first. */
+  readonly parameters: Readonly<Record<string, DocumentParameter>>;
+  /** The parameters the installer gets as arguments after the hash, in its order (the others are used in the manifest). */
+  readonly installerArguments: readonly string[];
+  /**
+   * How long SSM lets the step run.
+   * @default 600
+   */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * A Command document that writes install-agent.sh and the manifest to a private directory and runs the one with
+ * the other. The caller checks the size against SSM's limit: only it knows which setting to blame.
+ */
+export function renderInstallerDocument(spec: InstallerDocumentSpec): AgentDocument {
+  const command = fillTemplate('agent-command.sh', {
+    ABOUT: spec.about,
+    INSTALLER: readUserdataFile('install-agent.sh').replace(/\n$/, ''),
+    MANIFEST: spec.manifest.join('\n'),
+    ARGUMENTS: ['documentHash', ...spec.installerArguments].map((name) => `'{{ ${name} }}'`).join(' '),
+  });
+  const content = JSON.stringify({
+    schemaVersion: '2.2',
+    description: spec.description,
+    parameters: {
+      documentHash: {
+        type: 'String',
+        description: 'SHA-256 of this document, passed by the association so that a new document runs at once; recorded in /etc/trainium-spot/agent.json.',
+        default: 'unknown',
+        allowedPattern: '^([0-9a-f]{64}|unknown)$',
+      },
+      ...spec.parameters,
+    },
+    mainSteps: [{
+      action: 'aws:runShellScript',
+      name: 'installAgent',
+      precondition: { StringEquals: ['platformType', 'Linux'] },
+      inputs: { timeoutSeconds: String(spec.timeoutSeconds ?? 600), runCommand: command.replace(/\n$/, '').split('\n') },
+    }],
+  });
+  return { content, hash: createHash('sha256').update(content, 'utf8').digest('hex'), command, files: spec.files };
 }

@@ -2,12 +2,15 @@
 # Installs trainium-spot's box agent (the idle check and its units, idle settings, interruption watcher,
 # Neuron monitor feed, login message) from a manifest. State Manager runs it on every box of the stack
 # through the SSM document that src/userdata/agent.ts renders: when the box registers, when the document
-# or its settings change, and on the association's schedule, which mends whatever drifted.
+# or its settings change, and on the association's schedule, which mends whatever drifted. The cluster's
+# head gets its software (Slurm, munge, the power-saving programs) the same way, from its own manifest
+# (src/cluster/head-agent.ts).
 #
 #   install-agent.sh MANIFEST DOCUMENT_HASH [PUBLIC_KEY [INSTANCE_ARN_PREFIX]]
 #
 # MANIFEST, one instruction a line (rendered at synth time; user text only ever inside base64):
 #   version V                         the trainium-spot version that rendered the document
+#   apt PACKAGE...                    these packages are installed before any file (the missing ones; 3 tries)
 #   file PATH MODE GZIP_BASE64        PATH holds exactly these bytes, with this mode, owned by root
 #   remove PATH                       PATH does not exist
 #   unit NAME enable [PATH...]        NAME is enabled and running; restarted when a PATH changed
@@ -61,6 +64,7 @@ systemctl_do() {
 # Reading the manifest
 # ---------------------------------------------------------------------------------------------
 version=''
+apt_packages=()
 aws_need=optional
 key_user=''
 arn_prefix_path=''
@@ -69,6 +73,7 @@ declare -A watched_by_unit=()
 while read -r verb first second rest; do
   case $verb in
     version) version=$first ;;
+    apt) read -r -a words <<<"$first $second $rest" && apt_packages+=("${words[@]}") ;;
     file) files+=("$first") modes+=("$second") contents+=("$rest") ;;
     remove) removals+=("$first") ;;
     unit)
@@ -89,10 +94,33 @@ done <"$MANIFEST"
 [[ -n $version ]] || fail "manifest: no version line"
 [[ -z $arn_prefix_path || -n $INSTANCE_ARN_PREFIX ]] || fail "no INSTANCE_ARN_PREFIX for $arn_prefix_path"
 
+changed=()
+
+# ---------------------------------------------------------------------------------------------
+# Packages, before the files and units that use them; apt waits out another apt (DPkg::Lock::Timeout)
+# ---------------------------------------------------------------------------------------------
+apt_install() {
+  local apt=(apt-get -q -o DPkg::Lock::Timeout=300)
+  [[ -z $ROOT ]] || apt=(say would run: "${apt[@]}")
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" update && DEBIAN_FRONTEND=noninteractive "${apt[@]}" -y install --no-install-recommends "$@"
+}
+missing=()
+for package in ${apt_packages[@]+"${apt_packages[@]}"}; do
+  # shellcheck disable=SC2016 # dpkg-query's format
+  [[ $(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${Status}' "$package" 2>/dev/null) == 'install ok installed' ]] || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  for attempt in 1 2 3; do
+    apt_install "${missing[@]}" && break
+    ((attempt < 3)) || fail "apt-get could not install ${missing[*]} (3 attempts)"
+    sleep "${TS_PACKAGE_RETRY_SECONDS:-20}"
+  done
+  changed+=("${missing[@]/#/package:}")
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------------------------
-changed=()
 
 # install_content PATH MODE COMMAND...: PATH holds what COMMAND prints. Compared in place (an unchanged file
 # is not even rewritten, so its directory keeps its time too); a different one is written beside PATH, then

@@ -1,0 +1,169 @@
+/**
+ * The head's software, delivered like the box agent: a State Manager Command document that runs the box's installer
+ * (src/userdata/install-agent.sh) with the head's manifest. It installs Slurm's controller and munge from Ubuntu's
+ * archive, the head's slurm.conf and cluster.conf, the power-saving programs and the reconcile timer, the NAT the
+ * nodes go out through, and the cluster's munge key; src/constructs/cluster-head-agent.ts associates it with the head.
+ *
+ * Also here: the head's fixed address and host name, known at synth, so that slurm.conf (SlurmctldHost) and the
+ * nodes' cluster.conf (TS_HEAD_HOST) are literals.
+ *
+ * Pure functions: no environment or clock is read here (the programs are read from src/userdata/cluster/).
+ */
+import * as ipaddr from 'ipaddr.js';
+import { SSM_DOCUMENT_LIMIT_BYTES } from '../catalog';
+import { type AgentDocument, type AgentFile, type Feature, featureLines, renderInstallerDocument } from '../userdata/agent';
+import { fillTemplate, packageVersion, readUserdataFile } from '../userdata/files';
+import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR } from './slurm';
+
+// ---------------------------------------------------------------------------------------------
+// The head's address and name
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The tag only the head carries (value: the cluster's name): the head agent's association targets it. Compute nodes
+ * carry the cluster tag and `slurm:node`, never this one, so the head's software never reaches a node.
+ */
+export const HEAD_TAG_KEY = 'trainium-spot:head';
+
+/**
+ * The head is this host of its subnet: past the four addresses AWS reserves at the start of every subnet (network,
+ * VPC router, DNS, future use; Amazon VPC User Guide, "Subnet CIDR blocks",
+ * https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html, checked 2026-12-07).
+ */
+export const HEAD_HOST_NUMBER = 10;
+
+/** The head's private IPv4 address: host HEAD_HOST_NUMBER of its subnet. */
+export function headPrivateIp(subnetCidr: string): string {
+  const size = 2 ** (32 - ipaddr.IPv4.parseCIDR(subnetCidr)[1]);
+  // The last address is reserved too: the subnet must hold the head's host number below it.
+  if (HEAD_HOST_NUMBER >= size - 1) throw new Error(`the head's subnet ${subnetCidr} has no host ${HEAD_HOST_NUMBER}`);
+  const base = ipaddr.IPv4.networkAddressFromCIDR(subnetCidr).toByteArray().reduce((n, byte) => n * 256 + byte, 0);
+  const address = base + HEAD_HOST_NUMBER;
+  return [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join('.');
+}
+
+/**
+ * The host name EC2 gives an instance with IP-based naming, the default (`hostname -s` prints it): `ip-` and the
+ * private IPv4 address with dashes, e.g. ip-10-42-0-10 (EC2 User Guide, "Amazon EC2 instance hostname types", IP
+ * name: "the guest OS hostname is configured to use the private IPv4 address", example ip-10-24-34-0.ec2.internal;
+ * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-naming.html, checked 2026-12-07). The head's
+ * subnet sets no other hostname type.
+ */
+export function ec2IpHostname(privateIp: string): string {
+  if (!ipaddr.IPv4.isValidFourPartDecimal(privateIp)) throw new Error(`not an IPv4 address: ${privateIp}`);
+  return `ip-${privateIp.replace(/\./g, '-')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the head gets
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Ubuntu 24.04's packages the head needs: slurmctld 23.11 (its `dep: munge, slurm-client`;
+ * https://packages.ubuntu.com/noble/slurmctld, checked 2026-12-07), iptables for the NAT, curl and unzip for AWS's
+ * CLI bundle (aws-cli.sh: noble's archive has no awscli, https://packages.ubuntu.com/search?keywords=awscli lists
+ * jammy and later releases but not noble, checked 2026-12-07).
+ */
+export const HEAD_PACKAGES = ['munge', 'slurmctld', 'slurm-client', 'iptables', 'curl', 'unzip'] as const;
+
+/** Where the head's slurm.conf goes: Debian's and Ubuntu's slurm-wlm read /etc/slurm/slurm.conf. */
+export const SLURM_CONF_PATH = '/etc/slurm/slurm.conf';
+
+/**
+ * slurmctld's state on the head: the directory Debian's (and Ubuntu's) slurmctld package creates and gives the slurm
+ * user in its postinst (`chown slurm:slurm /var/lib/slurm/slurmctld`; slurmctld 22.05.8-4+deb12u3's postinst,
+ * checked 2026-12-07 on Debian 12; Ubuntu's 23.11 is packaged from the same Debian source, not checked on a head).
+ */
+export const HEAD_STATE_SAVE_LOCATION = '/var/lib/slurm/slurmctld';
+
+const UNIT_DIR = '/etc/systemd/system';
+const RECONCILE_SERVICE = 'trainium-spot-slurm-reconcile.service';
+const RECONCILE_TIMER = 'trainium-spot-slurm-reconcile.timer';
+const NAT_SERVICE = 'trainium-spot-nat.service';
+const NAT_SYSCTL_PATH = '/etc/sysctl.d/60-trainium-spot-nat.conf';
+const SLURMCTLD_SERVICE = 'slurmctld.service';
+/** The head-only steps, installed beside the shared programs. */
+const HEAD_STEPS = { nat: 'nat.sh', awsCli: 'aws-cli.sh' } as const;
+const program = (file: string) => `${CLUSTER_PROGRAMS_DIR}/${file}`;
+
+export interface HeadAgentProps {
+  /** The config's `name`; labels the document. */
+  readonly name: string;
+  /** The head's slurm.conf (renderSlurmConf). */
+  readonly slurmConf: string;
+  /** The head's cluster.conf (renderClusterConf), with the munge key's parameter. */
+  readonly clusterConf: string;
+  /** The compute nodes' subnet, masqueraded out of the head. */
+  readonly nodeSubnetCidr: string;
+}
+
+/** How long SSM lets the head's installer run: packages and AWS's CLI bundle come over the network. */
+const HEAD_AGENT_TIMEOUT_SECONDS = 1800;
+
+function headFeatures(props: HeadAgentProps): Feature[] {
+  const cluster = (file: string) => readUserdataFile(`cluster/${file}`);
+  const { lib, resume, suspend, resumeFail, reconcile, mungeKey } = CLUSTER_PROGRAMS;
+  const headPrograms = [resume, suspend, resumeFail, reconcile, mungeKey, HEAD_STEPS.nat, HEAD_STEPS.awsCli];
+  return [
+    {
+      files: [
+        { path: program(lib), mode: '0644', content: cluster(lib) },
+        ...headPrograms.map((file) => ({ path: program(file), mode: '0755', content: cluster(file) })),
+        { path: CLUSTER_CONF_PATH, mode: '0644', content: props.clusterConf },
+        { path: SLURM_CONF_PATH, mode: '0644', content: props.slurmConf },
+      ],
+      // A new slurm.conf restarts slurmctld (its state is kept in StateSaveLocation). munge is munge-key.sh's.
+      units: [{ name: SLURMCTLD_SERVICE, watched: [SLURM_CONF_PATH] }],
+    },
+    {
+      files: [
+        { path: `${UNIT_DIR}/${RECONCILE_SERVICE}`, mode: '0644', content: cluster(RECONCILE_SERVICE) },
+        { path: `${UNIT_DIR}/${RECONCILE_TIMER}`, mode: '0644', content: cluster(RECONCILE_TIMER) },
+      ],
+      // The pass itself is a oneshot the timer starts afresh: a new script or unit needs no restart.
+      units: [{ name: RECONCILE_TIMER, watched: [`${UNIT_DIR}/${RECONCILE_TIMER}`] }],
+    },
+    {
+      files: [
+        { path: NAT_SYSCTL_PATH, mode: '0644', content: cluster('60-trainium-spot-nat.conf') },
+        { path: `${UNIT_DIR}/${NAT_SERVICE}`, mode: '0644', content: fillTemplate(`cluster/${NAT_SERVICE}`, { NODE_SUBNET_CIDR: props.nodeSubnetCidr }) },
+      ],
+      units: [{ name: NAT_SERVICE, watched: [program(HEAD_STEPS.nat), `${UNIT_DIR}/${NAT_SERVICE}`] }],
+    },
+  ];
+}
+
+/** The head agent's document: what State Manager runs on the head (and only there). */
+export function renderHeadAgentDocument(props: HeadAgentProps): AgentDocument {
+  if (!/^([0-9]{1,3}\.){3}[0-9]{1,3}\/[0-9]{1,2}$/.test(props.nodeSubnetCidr)) {
+    throw new Error(`nodeSubnetCidr: got ${JSON.stringify(props.nodeSubnetCidr)}; an IPv4 CIDR block`);
+  }
+  const features = headFeatures(props);
+  const files: AgentFile[] = features.flatMap((f) => [...f.files]);
+  const manifest = [
+    `version ${packageVersion()}`,
+    `apt ${HEAD_PACKAGES.join(' ')}`,
+    ...features.flatMap(featureLines),
+    // TODO(shared storage): the /shared mount step (src/userdata/cluster/mount-shared.sh) goes here, as a file line
+    // and a run line like the box's data volume, before the munge key so that jobs never see a head without /shared.
+    // The steps that act on the head, once the files they use are in place: AWS's CLI first (the others call it).
+    `run ${program(HEAD_STEPS.awsCli)}`,
+    `run ${program(CLUSTER_PROGRAMS.mungeKey)} --generate`,
+    'aws required',
+  ];
+  const document = renderInstallerDocument({
+    about: `${props.name}: trainium-spot's cluster head agent (slurmctld, munge, the power-saving programs, the nodes' NAT); ` +
+      'sinfo, journalctl -u slurmctld, /etc/trainium-spot/agent.json.',
+    description: `${props.name}: installs and keeps the cluster head's software (Slurm controller, munge and its key, ` +
+      'power saving, NAT for the nodes). Rendered by trainium-spot; change the config, not this document.',
+    manifest,
+    files,
+    parameters: {},
+    installerArguments: [],
+    timeoutSeconds: HEAD_AGENT_TIMEOUT_SECONDS,
+  });
+  const size = Buffer.byteLength(document.content, 'utf8');
+  // Only our own files are in it (no user text but the name): a bug of ours, not a config problem.
+  if (size > SSM_DOCUMENT_LIMIT_BYTES) throw new Error(`the head agent's SSM document is ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}`);
+  return document;
+}
