@@ -1,13 +1,21 @@
 #!/usr/bin/env bats
-# The compute node's orphan guard (node-guard.sh), one run a minute as its timer runs it, on a fake root: the boot
-# clock is a file the test advances, scontrol answers, fails or hangs as the test says, systemctl records.
+# The compute node's orphan guard (node-guard.sh), one run a minute as its timer runs it: the node's own copy, from
+# the user data src/cluster/node-user-data.ts renders, on a fake root. The boot clock is a file the test advances,
+# scontrol answers, fails or hangs as the test says, systemctl records.
 # shellcheck disable=SC2030,SC2031 # each test changes its own environment
 
 load node_helper
 
-GUARD=$REPO_ROOT/src/userdata/cluster/node-guard.sh
+setup_file() {
+  export TEMPLATE_ROOT=$BATS_FILE_TMPDIR/root
+  local props='{"cluster": {"name": "lab", "clusterName": "lab", "region": "us-east-2", "market": "spot", "headHost": "10.42.0.10"},
+    "mungeKeyParameterName": "/trainium-spot/lab/cluster/munge-key", "mungeKeyUnset": "unset", "sharedStorage": {"type": "efs", "mountSource": "fs-1.efs:/"}}'
+  (cd "$REPO_ROOT" && node_modules/.bin/ts-node --transpile-only "$NODE_TESTS/node-user-data-root.ts" "$TEMPLATE_ROOT" "$props") \
+    > /dev/null 2> "$BATS_FILE_TMPDIR/render.log" || { cat "$BATS_FILE_TMPDIR/render.log" >&2; return 1; }
+}
 
 setup() {
+  GUARD=$TEMPLATE_ROOT/usr/local/lib/trainium-spot/slurm/node-guard.sh
   export TS_FAKE=$BATS_TEST_TMPDIR/fake TS_ROOT=$BATS_TEST_TMPDIR/root TS_UPTIME_FILE=$BATS_TEST_TMPDIR/uptime
   STUBS=$BATS_TEST_TMPDIR/bin
   mkdir -p "$TS_FAKE" "$TS_ROOT/etc/trainium-spot"
@@ -37,6 +45,7 @@ minute() {
 poweroffs() { local n; n=$(calls_matching '^systemctl poweroff$'); echo "${n:-0}"; }
 
 @test "a controller that answers: nothing happens, each run says so" {
+  [[ $(sed -n 2p "$GUARD") == "# node-guard.sh: from trainium-spot, documented in src/userdata/cluster/node-guard.sh" ]] || fail_with "not the node's copy"
   minute 1 up
   [[ $output == "trainium-spot node guard: slurmctld answers (Slurmctld(primary) at 10.42.0.10 is UP)" ]] || fail_with "log"
   minute 2 up
