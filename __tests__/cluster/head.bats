@@ -145,16 +145,16 @@ munge_key() { TRAINIUM_SPOT_ROOT=$HEAD run "$PROGRAMS/munge-key.sh" "$@"; }
   [[ $output == *"would run: systemctl restart munge.service"* ]]
 }
 
-@test "munge-key fails without --generate while the parameter holds the marker, and writes nothing" {
+@test "munge-key fails with 3 (not written yet) without --generate while the parameter holds the marker, and writes nothing" {
   key_root
   munge_key
-  [ "$status" -eq 1 ]
+  [ "$status" -eq 3 ]
   [[ $output == *"holds no key yet: the head writes it"* ]]
   [ ! -e "$HEAD/etc/munge/munge.key" ]
   [ "$(cat "$STUB_SSM_VALUE")" = "$MARKER" ]
 }
 
-@test "munge-key refuses a value that is neither the marker nor a key, and never replaces it" {
+@test "munge-key refuses (1) a value that is neither the marker nor a key, and never replaces it" {
   key_root
   printf 'c2hvcnQ=' > "$STUB_SSM_VALUE"
   munge_key --generate
@@ -164,11 +164,25 @@ munge_key() { TRAINIUM_SPOT_ROOT=$HEAD run "$PROGRAMS/munge-key.sh" "$@"; }
   [ ! -e "$HEAD/etc/munge/munge.key" ]
 }
 
-@test "munge-key fails with the CLI's reason when the parameter cannot be read" {
+@test "munge-key fails with 1 (refused) and the CLI's reason when SSM refuses the read" {
   key_root
   STUB_SSM_FAIL=1 munge_key --generate
   [ "$status" -eq 1 ]
-  [[ $output == *"AccessDeniedException"*"cannot read /trainium-spot/lab/cluster/munge-key"* ]]
+  [[ $output == *"AccessDeniedException"*"cannot read /trainium-spot/lab/cluster/munge-key: SSM refused"* ]]
+}
+
+@test "munge-key fails with 4 (SSM not reached) when the CLI cannot connect (its 255)" {
+  key_root
+  mkdir -p "$BATS_TEST_TMPDIR/bin"
+  printf '#!/bin/sh
+echo "Could not connect to the endpoint URL" >&2
+exit 255
+' > "$BATS_TEST_TMPDIR/bin/aws"
+  chmod +x "$BATS_TEST_TMPDIR/bin/aws"
+  TS_AWS=$BATS_TEST_TMPDIR/bin/aws munge_key
+  [ "$status" -eq 4 ]
+  [[ $output == *"Could not connect"*"cannot read /trainium-spot/lab/cluster/munge-key: SSM not reached (exit 255"* ]]
+  [ ! -e "$HEAD/etc/munge/munge.key" ]
 }
 
 # ------------------------------------------------------------------------------------------- nat.sh

@@ -2,7 +2,8 @@
 # The compute node's first boot, from its user data: the cloud-config src/cluster/node-user-data.ts renders is
 # unpacked into a fake root as cloud-init's write_files would (node-user-data-root.ts), and its runcmd runs there
 # with TS_ROOT pointing at it. apt-get, aws, systemctl, chown and the mount tools are recorded stubs; the munge key
-# the stubbed SSM hands out is checked byte for byte. The unit's slurmd start runs the real node-bootstrap.sh
+# the stubbed SSM hands out is checked byte for byte. The munge key step is the head's munge-key.sh, which under a
+# test root prints the chown and systemctl it would run. The unit's slurmd start runs the real node-bootstrap.sh
 # against a loopback IMDS.
 # shellcheck disable=SC2030,SC2031 # each test changes its own environment
 
@@ -65,29 +66,37 @@ line_of() { grep -nE "$1" "$TS_FAKE/calls" | head -n 1 | cut -d: -f1 || true; }
 @test "the user data runs node-setup.sh, which writes cluster.conf with the head's address and the parameter" {
   [[ $(cat "$BATS_FILE_TMPDIR/runcmd") == /usr/local/lib/trainium-spot/slurm/node-setup.sh ]]
   [[ -x $ROOT/usr/local/lib/trainium-spot/slurm/node-setup.sh && -x $ROOT/usr/local/lib/trainium-spot/slurm/node-bootstrap.sh ]]
-  cmp "$REPO_ROOT/src/userdata/cluster/node-bootstrap.sh" "$ROOT/usr/local/lib/trainium-spot/slurm/node-bootstrap.sh"
-  cmp "$REPO_ROOT/src/userdata/cluster/mount-shared.sh" "$ROOT/usr/local/lib/trainium-spot/slurm/mount-shared.sh"
+  local program
+  for program in node-bootstrap.sh mount-shared.sh munge-key.sh node-guard.sh; do
+    [[ -x $ROOT/usr/local/lib/trainium-spot/slurm/$program ]] || fail_with "$program not installed"
+    cmp <(code_lines "$REPO_ROOT/src/userdata/cluster/$program") <(code_lines "$ROOT/usr/local/lib/trainium-spot/slurm/$program") ||
+      fail_with "$program: the code differs from its source"
+  done
   # shellcheck source=/dev/null
   (source "$ROOT/etc/trainium-spot/cluster.conf" &&
     [[ $TS_HEAD_HOST == "$HEAD" && $TS_MUNGE_KEY_PARAMETER == "$PARAMETER" && $TS_MUNGE_KEY_UNSET == "$UNSET" &&
-      $TS_REGION == us-east-2 && $TS_NODE_TAG_KEY == slurm:node && $TS_SHARED_STORAGE_TYPE == efs && $TS_SHARED_STORAGE_SOURCE == "$EFS" ]])
+      $TS_REGION == us-east-2 && $TS_NODE_TAG_KEY == slurm:node && $TS_SHARED_STORAGE_TYPE == efs && $TS_SHARED_STORAGE_SOURCE == "$EFS" &&
+      $TS_NODE_ORPHAN_MINUTES == 20 ]])
 }
 
-@test "first boot: Slurm and munge from the archive, the key from SSM (0400 munge), /shared, then slurmd under its unit" {
+@test "first boot: the guard, Slurm and munge from the archive, the key from SSM (0400 munge), /shared, then slurmd under its unit" {
   # WHEN
   first_boot
   # THEN
   ((status == 0)) || fail_with "exit $status"
+  # The orphan guard's timer, before anything else
+  [[ $(grep -v '^logger' "$TS_FAKE/calls" | sed -n 2p) == "systemctl enable --now trainium-spot-node-guard.timer" ]] || fail_with "guard not first"
+  (($(line_of '^systemctl daemon-reload$') < $(line_of '^systemctl enable --now trainium-spot-node-guard.timer$')))
   # The package's own slurmd.service is masked before the package can start it
   (($(line_of '^systemctl mask slurmd.service$') > 0 &&
     $(line_of '^systemctl mask slurmd.service$') < $(line_of '^apt-get .* install slurmd slurm-client munge$'))) || fail_with "mask/install order"
   [[ $(calls_matching '^apt-get .*-o DPkg::Lock::Timeout=300 .* install slurmd slurm-client munge$') == 1 ]]
-  # The key, read in the cluster's Region with decryption, written byte for byte, 0400, munge's
-  [[ $(calls_matching "^aws ssm get-parameter --region us-east-2 --name $PARAMETER --with-decryption --query Parameter.Value --output text\$") == 1 ]]
+  # The key, read in the cluster's Region with decryption, written byte for byte, 0400, munge's, by munge-key.sh
+  [[ $(calls_matching "^aws ssm get-parameter --name $PARAMETER --with-decryption --query Parameter.Value --output text --region us-east-2\$") == 1 ]]
   cmp "$KEY_FILE" "$ROOT/etc/munge/munge.key" || fail_with "the key differs"
   [[ $(stat -c %a "$ROOT/etc/munge/munge.key") == 400 ]]
-  [[ $(calls_matching "^chown munge:munge $ROOT/etc/munge/munge.key.trainium-spot.new\$") == 1 ]]
-  (($(line_of '^chown munge:munge') < $(line_of '^systemctl restart munge.service$'))) || fail_with "munge restarted before the key"
+  [[ $output == *"would run: chown munge:munge /etc/munge/munge.key"*"wrote the cluster's key to /etc/munge/munge.key"*"would run: systemctl restart munge.service"*"step munge-key: done"* ]] ||
+    fail_with "munge not (re)started after the key"
   # /shared
   [[ $(calls_matching "^mount -t nfs4 .* $EFS $ROOT/shared\$") == 1 ]] || fail_with "no mount"
   # slurmd last, under its unit
@@ -134,12 +143,28 @@ line_of() { grep -nE "$1" "$TS_FAKE/calls" | head -n 1 | cut -d: -f1 || true; }
   [[ $(calls_matching '^aws |^mount |trainium-spot-slurmd') == 0 ]] || fail_with "went on"
 }
 
-@test "a parameter that holds no munge key: FAILED, no key written" {
+@test "a parameter that holds no munge key: FAILED at once, without waiting, no key written" {
   printf '%s\n' "$(printf 'short' | base64)" > "$TS_FAKE/aws.answers"
-  first_boot
+  TS_MUNGE_KEY_WAIT_SECONDS=900 first_boot
   ((status == 1)) || fail_with "exit $status"
-  [[ $output == *"$PARAMETER holds a 5-byte key; munge needs 32 or more"* && $output == *"FAILED: at step munge-key"* ]] || fail_with "no reason"
-  [[ ! -e $ROOT/etc/munge/munge.key && ! -e $ROOT/etc/munge/munge.key.trainium-spot.new ]]
+  [[ $output == *"$PARAMETER holds neither a base64 key of 32 bytes or more nor the marker"* &&
+    $output == *"munge-key.sh refused the cluster's key (exit 1): waiting would not help"* && $output == *"FAILED: at step munge-key"* ]] || fail_with "no reason"
+  [[ $(calls_matching '^aws ssm get-parameter') == 1 ]] || fail_with "waited"
+  [[ ! -e $ROOT/etc/munge/munge.key && -z $(find "$ROOT/etc/munge" -name 'munge.key.*' 2> /dev/null) ]]
+  [[ $(calls_matching '^mount |trainium-spot-slurmd') == 0 ]] || fail_with "went on"
+}
+
+@test "SSM refusing the read (the CLI's 254, e.g. AccessDenied) fails at once too" {
+  cat > "$STUBS/aws" << 'STUB'
+#!/bin/sh
+printf 'aws %s\n' "$*" >> "$TS_FAKE/calls"
+echo 'An error occurred (AccessDeniedException) when calling the GetParameter operation' >&2
+exit 254
+STUB
+  TS_MUNGE_KEY_WAIT_SECONDS=900 first_boot
+  ((status == 1)) || fail_with "exit $status"
+  [[ $output == *"AccessDeniedException"*"SSM refused"*"FAILED: at step munge-key"* ]] || fail_with "no reason"
+  [[ $(calls_matching '^aws ssm get-parameter') == 1 ]] || fail_with "waited"
 }
 
 @test "the slurmd unit: node-bootstrap.sh finds the node's name in IMDS and runs slurmd -N NAME --conf-server HEAD -D" {

@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { Testing, TerraformStack } from 'cdktf';
 import { parse } from 'yaml';
 import { USER_DATA_LIMIT_BYTES } from '../../src/catalog';
-import { EXPRESSION_MAX_BYTES, nodeUserDataBoundBytes, renderNodeUserData, type NodeUserDataProps } from '../../src/cluster/node-user-data';
+import { EXPRESSION_MAX_BYTES, NODE_GUARD_UNITS, nodeCopy, nodeUserDataBoundBytes, renderNodeUserData, type NodeUserDataProps } from '../../src/cluster/node-user-data';
 import { MUNGE_KEY_UNSET } from '../../src/constructs/munge-key';
 import { NodeLaunchTemplate, terraformUserData } from '../../src/constructs/node-launch-template';
 import { onlyBlock, synthesizeClusterJson } from '../support/synth';
@@ -62,23 +62,62 @@ describe('the node launch template carries the node bootstrap', () => {
       TS_MUNGE_KEY_UNSET: MUNGE_KEY_UNSET,
       TS_SHARED_STORAGE_TYPE: 'efs',
       TS_SHARED_STORAGE_SOURCE: EFS,
+      TS_NODE_ORPHAN_MINUTES: '20',
     });
     expect(config.runcmd).toEqual([['/usr/local/lib/trainium-spot/slurm/node-setup.sh']]);
     // AND under EC2's limit
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
   });
 
-  test('the programs are the files of src/userdata/cluster, byte for byte, with their modes', () => {
+  test('the programs are the files of src/userdata/cluster, every line of code byte for byte, with their modes', () => {
     const config = cloudConfig(renderNodeUserData(props));
     const dir = '/usr/local/lib/trainium-spot/slurm';
-    for (const program of ['node-setup.sh', 'setup-lib.sh', 'mount-shared.sh', 'node-bootstrap.sh']) {
-      expect(fileOf(config, `${dir}/${program}`)).toBe(fs.readFileSync(path.join(ROOT, 'src/userdata/cluster', program), 'utf8'));
+    const code = (text: string) => text.split('\n').filter((line) => !/^\s*#/.test(line));
+    for (const program of ['node-setup.sh', 'setup-lib.sh', 'mount-shared.sh', 'munge-key.sh', 'node-bootstrap.sh', 'node-guard.sh']) {
+      const source = fs.readFileSync(path.join(ROOT, 'src/userdata/cluster', program), 'utf8');
+      const copy = fileOf(config, `${dir}/${program}`);
+      expect(copy).toBe(nodeCopy(program, source));
+      expect(code(copy)).toEqual(code(source));
+      const shebang = source.startsWith('#!') ? [source.split('\n')[0]] : [];
+      expect(copy.split('\n').slice(0, shebang.length + 1)).toEqual([...shebang, `# ${program}: from trainium-spot, documented in src/userdata/cluster/${program}`]);
       expect(config.write_files.find((f) => f.path === `${dir}/${program}`)!.permissions).toBe('0755');
     }
     const unit = fileOf(config, '/etc/systemd/system/trainium-spot-slurmd.service');
     expect(unit).toMatch(/^ExecStart=\/usr\/local\/lib\/trainium-spot\/slurm\/node-bootstrap\.sh -D$/m);
     expect(unit).toMatch(/^Restart=on-failure$/m);
     expect(fileOf(config, '/etc/profile.d/trainium-spot-efa.sh')).toMatch(/^export FI_PROVIDER="\$\{FI_PROVIDER:-efa\}"$/m);
+  });
+
+  test('the orphan guard: its service runs node-guard.sh once, its timer every minute from boot, and node-setup starts it first', () => {
+    const config = cloudConfig(renderNodeUserData(props));
+    const service = fileOf(config, `/etc/systemd/system/${NODE_GUARD_UNITS.service}`);
+    expect(service).toMatch(/^Type=oneshot$/m);
+    expect(service).toMatch(/^ExecStart=\/usr\/local\/lib\/trainium-spot\/slurm\/node-guard\.sh$/m);
+    expect(service).toMatch(/^TimeoutStartSec=90$/m);
+    const timer = fileOf(config, `/etc/systemd/system/${NODE_GUARD_UNITS.timer}`);
+    expect(timer).toMatch(/^OnBootSec=1min$/m);
+    expect(timer).toMatch(/^OnUnitActiveSec=1min$/m);
+    expect(timer).toMatch(/^WantedBy=timers\.target$/m);
+    for (const unit of Object.values(NODE_GUARD_UNITS)) {
+      expect(config.write_files.find((f) => f.path === `/etc/systemd/system/${unit}`)!.permissions).toBe('0644');
+    }
+    const setup = fileOf(config, '/usr/local/lib/trainium-spot/slurm/node-setup.sh');
+    expect(setup.indexOf('step guard start_guard')).toBeGreaterThan(0);
+    expect(setup.indexOf('step guard start_guard')).toBeLessThan(setup.indexOf('step packages install_packages'));
+  });
+
+  test('a shutdown from inside the node terminates its instance, in every market', () => {
+    for (const market of ['spot', 'on-demand', 'capacity-block'] as const) {
+      const template = launchTemplateWith(market === 'capacity-block'
+        ? { market, capacityReservationId: 'cr-0123456789abcdef0' } : { market });
+      expect(template.instance_initiated_shutdown_behavior).toBe('terminate');
+    }
+  });
+
+  test('the orphan limit reaches cluster.conf', () => {
+    const template = launchTemplateWith({ nodeOrphanMinutes: 45 });
+    const conf = settings(fileOf(cloudConfig(Buffer.from(template.user_data as string, 'base64').toString('utf8')), '/etc/trainium-spot/cluster.conf'));
+    expect(conf.TS_NODE_ORPHAN_MINUTES).toBe('45');
   });
 
   test('in the cluster stack: Terraform encodes it, with the head\'s private IP and the file system\'s DNS name as expressions', () => {
@@ -106,6 +145,20 @@ describe('the node launch template carries the node bootstrap', () => {
     const inner = JSON.parse(`"${/^\$\{base64encode\("(.*)"\)\}$/s.exec(onlyBlock(json.resource, 'aws_launch_template').user_data as string)![1]}"`) as string;
     expect(inner).toMatch(/^      TS_SHARED_STORAGE_TYPE='fsx-lustre'$/m);
     expect(inner).toMatch(/^      TS_SHARED_STORAGE_SOURCE='\$\{aws_fsx_lustre_file_system\.[^.]+\.dns_name\}@tcp:\/\$\{aws_fsx_lustre_file_system\.[^.]+\.mount_name\}'$/m);
+  });
+});
+
+describe('nodeCopy', () => {
+  test('drops comment lines, keeps the shebang and every other line, and names the source', () => {
+    expect(nodeCopy('x.sh', '#!/bin/sh\n# doc\n  # more\necho "#not" # trailing\n\n')).toBe(
+      '#!/bin/sh\n# x.sh: from trainium-spot, documented in src/userdata/cluster/x.sh\necho "#not" # trailing\n\n');
+    expect(nodeCopy('u.timer', '# doc\n[Timer]\nOnBootSec=1min\n')).toBe(
+      '# u.timer: from trainium-spot, documented in src/userdata/cluster/u.timer\n[Timer]\nOnBootSec=1min\n');
+  });
+
+  test('fails when the file has a here-document, whose # lines are not comments', () => {
+    expect(() => nodeCopy('h.sh', 'cat << EOF\n# data\nEOF\n')).toThrow(/^src\/userdata\/cluster\/h\.sh: a here-document/);
+    expect(nodeCopy('s.sh', 'read -r x <<< "$y"\n')).toContain('read -r x <<< "$y"');
   });
 });
 

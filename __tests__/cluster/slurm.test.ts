@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR, CLUSTER_TAG_KEY, ClusterConfProps, NODE_TAG_KEY, SlurmConfProps, nodeLaunchTemplateName, nodeNames, renderClusterConf,
+  CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR, CLUSTER_TAG_KEY, ClusterConfProps, DEFAULT_NODE_ORPHAN_MINUTES, NODE_TAG_KEY, SlurmConfProps, nodeLaunchTemplateName, nodeNames, renderClusterConf,
   renderSlurmConf,
 } from '../../src/cluster/slurm';
 
@@ -144,6 +144,7 @@ describe('renderClusterConf', () => {
       TS_CAPACITY_RETRY_SECONDS: '600',
       TS_MUNGE_KEY_PARAMETER: '',
       TS_MUNGE_KEY_UNSET: '',
+      TS_NODE_ORPHAN_MINUTES: '20',
     });
     expect(nodeLaunchTemplateName('lab')).toBe('lab-nodes');
     expect(NODE_TAG_KEY).toBe('slurm:node');
@@ -163,7 +164,20 @@ describe('renderClusterConf', () => {
     expect(sourced(renderClusterConf({ ...SPOT, capacityRetryMinutes: 0.5 })).TS_CAPACITY_RETRY_SECONDS).toBe('30');
   });
 
+  test('gives the nodes their orphan limit, by default past the ResumeTimeout and SlurmdTimeout slurm.conf sets', () => {
+    expect(sourced(renderClusterConf({ ...SPOT, nodeOrphanMinutes: 45 })).TS_NODE_ORPHAN_MINUTES).toBe('45');
+    // A node cannot reach slurmctld until slurmd has its configuration, up to ResumeTimeout after launch; past
+    // SlurmdTimeout a working slurmctld has set a silent node DOWN already.
+    const conf = renderSlurmConf(SLURM);
+    const seconds = (key: string) => Number(new RegExp(`^${key}=(\\d+)$`, 'm').exec(conf)![1]);
+    expect(DEFAULT_NODE_ORPHAN_MINUTES).toBe(20);
+    expect(DEFAULT_NODE_ORPHAN_MINUTES * 60).toBeGreaterThan(seconds('ResumeTimeout'));
+    expect(DEFAULT_NODE_ORPHAN_MINUTES * 60).toBeGreaterThan(seconds('SlurmdTimeout'));
+  });
+
   test.each<[string, Partial<ClusterConfProps>, RegExp]>([
+    ['the orphan limit is no whole number of minutes', { nodeOrphanMinutes: 0.5 }, /^nodeOrphanMinutes: got 0\.5; a whole number of minutes from 1 to 1440$/],
+    ['the orphan limit is 0', { nodeOrphanMinutes: 0 }, /^nodeOrphanMinutes: got 0; /],
     ['the market is unknown', { market: 'auto' as never }, /^market: got "auto"; one of spot, on-demand, capacity-block$/],
     ['a Capacity Block has no reservation', { market: 'capacity-block', placementGroupName: undefined },
       /^capacityReservationId: got undefined; required with market "capacity-block"/],

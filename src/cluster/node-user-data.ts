@@ -1,13 +1,16 @@
 /**
  * The compute node's user data: a cloud-config that writes the node's settings and programs and runs its
- * first-boot setup (src/userdata/cluster/node-setup.sh: Slurm and munge from Ubuntu's archive, the munge key,
- * /shared, slurmd under its own systemd unit). A node comes up ready to run jobs from the launch template alone.
+ * first-boot setup (src/userdata/cluster/node-setup.sh: the orphan guard, Slurm and munge from Ubuntu's archive,
+ * the munge key through the head's own munge-key.sh, /shared, slurmd under its own systemd unit). A node comes up
+ * ready to run jobs from the launch template alone, and powers itself off when its head is gone (node-guard.sh).
  *
- * - The programs are the real files of src/userdata/cluster/, each gzip'd and base64'd (cloud-init's write_files
- *   `encoding: gz+b64`, cloudinit/config/cc_write_files.py in canonical/cloud-init, checked 2026-12-07), so the
- *   user data stays well inside EC2's 16 KB and holds no shell text Terraform could read as its own syntax.
+ * - The programs are the real files of src/userdata/cluster/ (without their comment lines, the documentation, which
+ *   stays in the repository: nodeCopy), each gzip'd and base64'd (cloud-init's write_files `encoding: gz+b64`,
+ *   cloudinit/config/cc_write_files.py in canonical/cloud-init, checked 2026-12-07), so the user data stays well
+ *   inside EC2's 16 KB and holds no shell text Terraform could read as its own syntax.
  * - `/etc/trainium-spot/cluster.conf` is `renderClusterConf` (the head's keys, `TS_HEAD_HOST` the head's fixed
- *   address, the munge key's parameter and placeholder) plus the node's own: the shared storage.
+ *   address, the munge key's parameter and placeholder, `TS_NODE_ORPHAN_MINUTES`) plus the node's own: the shared
+ *   storage.
  * - Values known only at plan time (the file system's DNS name) stay
  *   Terraform expressions (`${...}`) in the text; the construct has Terraform base64-encode it. Everything else
  *   in the text is free of Terraform's template syntax, double quotes and backslashes, which this module checks.
@@ -37,6 +40,10 @@ export interface NodeUserDataProps {
 /** Where the node's programs are installed: beside the power-saving programs, as on the head. */
 export const NODE_SETUP_PATH = `${CLUSTER_PROGRAMS_DIR}/node-setup.sh`;
 const SLURMD_UNIT = 'trainium-spot-slurmd.service';
+/** The guard that powers a node off when its head is gone, and the timer that runs it every minute. */
+export const NODE_GUARD_UNITS = { service: 'trainium-spot-node-guard.service', timer: 'trainium-spot-node-guard.timer' } as const;
+
+const NODE_GUARD = 'node-guard.sh';
 
 /** The longest value a Terraform expression in the user data can take: a DNS name. */
 export const EXPRESSION_MAX_BYTES = 253;
@@ -50,22 +57,40 @@ interface NodeFile {
   readonly content: string;
 }
 
+/**
+ * A file as the node gets it: without its comment lines (the documentation, which stays in the repository), with
+ * one line naming its source after the shebang; every other line unchanged. The comments would otherwise take
+ * nearly half of EC2's 16 KB. A line that starts with `#` is a comment in bash and in systemd units unless it is
+ * inside a here-document or a string spanning lines: a file with a here-document is refused (our files have none),
+ * and the node's bats tests run the copies as the node does.
+ */
+export function nodeCopy(name: string, text: string): string {
+  if (/(?<!<)<<(?!<)/.test(text)) throw new Error(`src/userdata/cluster/${name}: a here-document; nodeCopy would cut its # lines`);
+  const lines = text.split('\n');
+  const shebang = lines[0].startsWith('#!') ? lines.slice(0, 1) : [];
+  const code = lines.slice(shebang.length).filter((line) => !/^\s*#/.test(line));
+  return [...shebang, `# ${name}: from trainium-spot, documented in src/userdata/cluster/${name}`, ...code].join('\n');
+}
+
 /** The files the node gets besides cluster.conf, from src/userdata/cluster/. */
 function nodeFiles(): NodeFile[] {
   const program = (name: string): NodeFile => ({
-    path: `${CLUSTER_PROGRAMS_DIR}/${name}`, mode: '0755', content: readUserdataFile(`cluster/${name}`),
+    path: `${CLUSTER_PROGRAMS_DIR}/${name}`, mode: '0755', content: nodeCopy(name, readUserdataFile(`cluster/${name}`)),
+  });
+  const unit = (name: string, values: Readonly<Record<string, string>> = {}): NodeFile => ({
+    path: `/etc/systemd/system/${name}`, mode: '0644', content: nodeCopy(name, fillTemplate(`cluster/${name}`, values)),
   });
   return [
     program('node-setup.sh'),
     program('setup-lib.sh'),
     program('mount-shared.sh'),
+    program(CLUSTER_PROGRAMS.mungeKey),
     program(CLUSTER_PROGRAMS.nodeBootstrap),
-    {
-      path: `/etc/systemd/system/${SLURMD_UNIT}`,
-      mode: '0644',
-      content: fillTemplate(`cluster/${SLURMD_UNIT}`, { NODE_BOOTSTRAP: `${CLUSTER_PROGRAMS_DIR}/${CLUSTER_PROGRAMS.nodeBootstrap}` }),
-    },
-    { path: '/etc/profile.d/trainium-spot-efa.sh', mode: '0644', content: readUserdataFile('cluster/trainium-spot-efa.sh') },
+    program(NODE_GUARD),
+    unit(SLURMD_UNIT, { NODE_BOOTSTRAP: `${CLUSTER_PROGRAMS_DIR}/${CLUSTER_PROGRAMS.nodeBootstrap}` }),
+    unit(NODE_GUARD_UNITS.service, { NODE_GUARD: `${CLUSTER_PROGRAMS_DIR}/${NODE_GUARD}` }),
+    unit(NODE_GUARD_UNITS.timer),
+    { path: '/etc/profile.d/trainium-spot-efa.sh', mode: '0644', content: nodeCopy('trainium-spot-efa.sh', readUserdataFile('cluster/trainium-spot-efa.sh')) },
   ];
 }
 

@@ -323,7 +323,22 @@ export interface ClusterConfProps {
    * @default none
    */
   readonly mungeKeyUnset?: string;
+  /**
+   * How long a compute node goes on without an answer from slurmctld before it powers itself off (node-guard.sh),
+   * so a node whose head is stopped or broken does not run on. Counted from the node's boot, so it must exceed
+   * ResumeTimeout: until slurmd has its configuration from the head, the node cannot ask slurmctld at all.
+   * @default DEFAULT_NODE_ORPHAN_MINUTES (20)
+   */
+  readonly nodeOrphanMinutes?: number;
 }
+
+/**
+ * A node powers itself off after this many minutes without slurmctld: the default ResumeTimeout (15 minutes, the
+ * time a node has from launch to registering, during which it cannot reach slurmctld yet) plus 5. It is also well
+ * past SlurmdTimeout (5 minutes): by then a working slurmctld has set a silent node DOWN and requeued its job, so a
+ * node that still has no controller is of no use to any job. A short outage (slurmctld restarting) never counts.
+ */
+export const DEFAULT_NODE_ORPHAN_MINUTES = Math.ceil(DEFAULT_TIMEOUTS.resumeSeconds / 60) + 5;
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const RESERVATION_ID = /^cr-[0-9a-f]{8}([0-9a-f]{9})?$/;
@@ -372,6 +387,9 @@ export function renderClusterConf(props: ClusterConfProps): string {
   const retrySeconds = (props.capacityRetryMinutes ?? 10) * 60;
   check(Number.isInteger(retrySeconds) && retrySeconds >= 0, 'capacityRetryMinutes', props.capacityRetryMinutes,
     'a number of minutes that is a whole number of seconds, 0 or more');
+  const orphanMinutes = props.nodeOrphanMinutes ?? DEFAULT_NODE_ORPHAN_MINUTES;
+  check(Number.isInteger(orphanMinutes) && orphanMinutes >= 1 && orphanMinutes <= 1440, 'nodeOrphanMinutes', props.nodeOrphanMinutes,
+    'a whole number of minutes from 1 to 1440');
   const line = (key: string, value: string): string => `${key}='${value}'`;
   return [
     '# trainium-spot cluster settings, sourced by the Slurm power-saving programs. Written at deploy; do not edit.',
@@ -387,6 +405,7 @@ export function renderClusterConf(props: ClusterConfProps): string {
     line('TS_CAPACITY_RETRY_SECONDS', String(retrySeconds)),
     line('TS_MUNGE_KEY_PARAMETER', props.mungeKeyParameter ?? ''),
     line('TS_MUNGE_KEY_UNSET', props.mungeKeyUnset ?? ''),
+    line('TS_NODE_ORPHAN_MINUTES', String(orphanMinutes)),
     '',
   ].join('\n');
 }

@@ -38,6 +38,11 @@ export interface NodeLaunchTemplateProps {
   readonly mungeKeyUnset: string;
   /** Mounted at /shared on every node: SharedStorage's type and mount source. */
   readonly sharedStorage: { readonly type: SharedStorageType; readonly mountSource: string };
+  /**
+   * Minutes without an answer from slurmctld after which a node powers itself off (ClusterConfProps.nodeOrphanMinutes).
+   * @default DEFAULT_NODE_ORPHAN_MINUTES (20)
+   */
+  readonly nodeOrphanMinutes?: number;
 }
 
 /**
@@ -55,6 +60,13 @@ export interface NodeLaunchTemplateProps {
  * - The node's user data (src/cluster/node-user-data.ts): at first boot it installs Slurm and munge, fetches
  *   the munge key, mounts /shared and starts slurmd under the name in its instance tag, so a node Slurm
  *   launches registers by itself.
+ * - A shutdown from inside the node terminates its instance (`instance_initiated_shutdown_behavior`, EC2's default
+ *   being stop: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_ChangingInstanceInitiatedShutdownBehavior.html,
+ *   and the provider's argument, https://registry.terraform.io/providers/hashicorp/aws/6.25.0/docs/resources/launch_template,
+ *   checked 2026-12-07). The node's guard (node-guard.sh) powers a node off whose head is gone, which must end the
+ *   bill, not leave a stopped instance behind. Terminate is also the only behaviour a spot node can have: EC2 stops
+ *   Spot Instances only of persistent requests, and ours are one-time
+ *   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/interruption-behavior.html, checked 2026-12-07).
  */
 export class NodeLaunchTemplate extends Construct {
   readonly launchTemplateId: string;
@@ -85,6 +97,7 @@ export class NodeLaunchTemplate extends Construct {
         ebs: { volumeType: 'gp3', volumeSize: props.rootVolumeSizeGiB, encrypted: 'true', deleteOnTermination: 'true' },
       }],
       monitoring: { enabled: true },
+      instanceInitiatedShutdownBehavior: 'terminate',
       userData: terraformUserData(renderNodeUserData({
         cluster: {
           name: props.name,
@@ -93,6 +106,7 @@ export class NodeLaunchTemplate extends Construct {
           market: props.market,
           capacityReservationId: props.capacityReservationId,
           headHost: props.headAddress,
+          nodeOrphanMinutes: props.nodeOrphanMinutes,
         },
         mungeKeyParameterName: props.mungeKeyParameterName,
         mungeKeyUnset: props.mungeKeyUnset,

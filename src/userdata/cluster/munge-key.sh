@@ -12,6 +12,14 @@
 # only when the file changed, and otherwise only started if it is not running (this step, not the installer's unit
 # list, enables munge: munged refuses to start without a key). Twice is once.
 # The AWS CLI gets the key from a private file (file://), never on its command line, which `ps` would show.
+# Exit status, so a node's first boot (node-setup.sh) can tell waiting from giving up:
+#   0  the key file holds the cluster's key
+#   1  refused: the parameter holds neither the marker nor a key, SSM said no (the CLI's 254: the service answered
+#      with an error, e.g. AccessDenied, ParameterNotFound), or a write failed; waiting would not help
+#   3  not written yet: the marker, without --generate
+#   4  SSM not reached: the CLI's other failures (255: no connection; 253: no credentials yet) or no answer in
+#      SSM_SECONDS. Return codes: https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-returncodes.html
+#      (checked 2026-12-07).
 # Test hooks: TS_CLUSTER_CONF, TS_AWS (default: aws on the PATH); TRAINIUM_SPOT_ROOT=DIR keeps cluster.conf and the key file under DIR, and
 # changes no owner and restarts nothing (it prints what it would run).
 set -euo pipefail
@@ -27,8 +35,13 @@ readonly KEY_BYTES=1024
 # munge refuses shorter keys (MUNGE_MINIMUM_SECRET_KEY_LEN, 32 bytes): a shorter value is not a key of ours.
 readonly MIN_KEY_BYTES=32
 
+# One read or write of the parameter at most this long (the AWS CLI retries by itself within it).
+readonly SSM_SECONDS=60
+readonly EXIT_REFUSED=1 EXIT_NOT_WRITTEN=3 EXIT_UNREACHABLE=4
+
 say() { printf 'trainium-spot munge key: %s\n' "$*"; }
-fail() { say "FAILED: $*" >&2; exit 1; }
+# fail MESSAGE [STATUS]: exits with STATUS (default: refused).
+fail() { say "FAILED: $1" >&2; exit "${2:-$EXIT_REFUSED}"; }
 
 generate=false
 case ${1:-} in
@@ -40,13 +53,18 @@ esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-ssm() { "${TS_AWS:-aws}" ssm "$@" --region "$TS_REGION"; }
+ssm() { timeout "$SSM_SECONDS" "${TS_AWS:-aws}" ssm "$@" --region "$TS_REGION"; }
 
-value=$(ssm get-parameter --name "$TS_MUNGE_KEY_PARAMETER" --with-decryption --query Parameter.Value --output text) ||
-  fail "cannot read $TS_MUNGE_KEY_PARAMETER (its lines above say why)"
+read_status=0
+value=$(ssm get-parameter --name "$TS_MUNGE_KEY_PARAMETER" --with-decryption --query Parameter.Value --output text) || read_status=$?
+case $read_status in
+  0) ;;
+  254) fail "cannot read $TS_MUNGE_KEY_PARAMETER: SSM refused (its lines above say why)" ;;
+  *) fail "cannot read $TS_MUNGE_KEY_PARAMETER: SSM not reached (exit $read_status; its lines above say why)" "$EXIT_UNREACHABLE" ;;
+esac
 
 if [[ $value == "$TS_MUNGE_KEY_UNSET" ]]; then
-  $generate || fail "$TS_MUNGE_KEY_PARAMETER holds no key yet: the head writes it when its agent first runs"
+  $generate || fail "$TS_MUNGE_KEY_PARAMETER holds no key yet: the head writes it when its agent first runs" "$EXIT_NOT_WRITTEN"
   dd if=/dev/urandom of="$work/key" bs="$KEY_BYTES" count=1 status=none
   base64 -w 0 "$work/key" > "$work/value"
   ssm put-parameter --name "$TS_MUNGE_KEY_PARAMETER" --type SecureString --overwrite --value "file://$work/value" > /dev/null ||
