@@ -700,6 +700,20 @@ export const HEAD_IMAGE_PARAMETER = '/aws/service/canonical/ubuntu/server/24.04/
 /** The tag every instance of a cluster carries (value: the config's name): the head may terminate only those. */
 export const CLUSTER_TAG_KEY = 'trainium-spot:cluster';
 
+/**
+ * Tag on every compute instance and its volumes; its value is the Slurm node name. The node reads it back
+ * from instance metadata (`tags/instance/slurm:node`; the launch template must allow instance tags in
+ * metadata). A key served there must be a single path segment, so it holds no `/`. Not verified against a
+ * real instance: that IMDS serves a key with `:` as-is.
+ */
+export const NODE_TAG_KEY = 'slurm:node';
+
+/**
+ * The tag only the head carries (value: the cluster's name): its agent association targets it, and the CLI finds
+ * the head by it. Compute nodes carry the cluster tag and NODE_TAG_KEY, never this one.
+ */
+export const HEAD_TAG_KEY = 'trainium-spot:head';
+
 /** The login user of the Ubuntu-based Neuron DLAMIs. */
 export const LOGIN_USER = 'ubuntu';
 

@@ -191,8 +191,8 @@ describe('cluster start', () => {
     expect(starts.map((r) => new URLSearchParams(r.body).get('InstanceId.1'))).toEqual(['i-0head']);
   });
 
-  test('GIVEN a head marked by its role tag WHEN cluster start prints text THEN it names the head and the states it passed', async () => {
-    fake.clusterInstances = [{ ...HEAD, state: 'stopped', headBy: 'role' }];
+  test('GIVEN a head marked by its trainium-spot:head tag (no Name) WHEN cluster start prints text THEN it names the head and the states it passed', async () => {
+    fake.clusterInstances = [{ ...HEAD, state: 'stopped', headBy: 'tag' }];
     fake.afterStart = ['running'];
 
     const run = await trainiumSpot(['cluster', 'start', '--interval', '0'], withConfig());

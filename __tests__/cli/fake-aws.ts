@@ -94,8 +94,8 @@ export interface FakeClusterInstance {
   state: string;
   /** A compute node's Slurm name (its slurm:node tag and its Name); absent on the head. */
   readonly slurmName?: string;
-  /** How the head is marked: its Name `trainium-spot-head`, or the tag trainium-spot:role=head. @default 'name' */
-  readonly headBy?: 'name' | 'role';
+  /** How the head is marked: its Name `trainium-spot-head`, or the tag trainium-spot:head=trainium-spot (as the stack tags it). @default 'name' */
+  readonly headBy?: 'name' | 'tag';
   /** @default trn1.32xlarge for a node, m7i.large for the head */
   readonly type?: string;
   /** EC2's InstanceLifecycle (`spot`, `capacity-block`); none is on-demand. @default none */
@@ -115,14 +115,14 @@ export interface FakeInvocation {
 
 function clusterXml(c: FakeClusterInstance): string {
   const head = c.slurmName === undefined;
-  const name = head ? (c.headBy === 'role' ? 'login' : 'trainium-spot-head') : c.slurmName;
+  const name = head ? (c.headBy === 'tag' ? 'login' : 'trainium-spot-head') : c.slurmName;
   return `<item><instanceId>${c.id}</instanceId><instanceType>${c.type ?? (head ? 'm7i.large' : 'trn1.32xlarge')}</instanceType>` +
     (c.lifecycle ? `<instanceLifecycle>${c.lifecycle}</instanceLifecycle>` : '') +
     stateXml('instanceState', c.state) +
     '<placement><availabilityZone>us-east-2c</availabilityZone><availabilityZoneId>use2-az3</availabilityZoneId></placement>' +
     `<launchTime>2026-12-07T10:00:00.000Z</launchTime>${c.keyName ? `<keyName>${c.keyName}</keyName>` : ''}` +
     `<tagSet><item><key>Name</key><value>${name}</value></item><item><key>trainium-spot:cluster</key><value>trainium-spot</value></item>` +
-    (head && c.headBy === 'role' ? '<item><key>trainium-spot:role</key><value>head</value></item>' : '') +
+    (head && c.headBy === 'tag' ? '<item><key>trainium-spot:head</key><value>trainium-spot</value></item>' : '') +
     (head ? '' : `<item><key>slurm:node</key><value>${c.slurmName}</value></item>`) +
     '</tagSet></item>';
 }

@@ -6,9 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SLURM_NODE_TAG_KEY } from '../../src/cli/cluster';
 import { jobNameOf, processesPerNode, pythonScript, renderSbatch } from '../../src/cli/sbatch';
-import { NODE_TAG_KEY } from '../../src/cluster/slurm';
 
 const SUBMIT_JOB = path.resolve(__dirname, '..', '..', 'src', 'cli', 'remote', 'submit-job.sh');
 
@@ -160,10 +158,6 @@ describe('the command and the node', () => {
     'torchrun starts one process per NeuronCore the runtime shows: %s has %i', (type, expected) => {
       expect(processesPerNode(type)).toBe(expected);
     });
-
-  test('the CLI reads the nodes\' Slurm names from the tag the power-saving programs write', () => {
-    expect(SLURM_NODE_TAG_KEY).toBe(NODE_TAG_KEY);
-  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Instance } from '@aws-sdk/client-ec2';
-import { CLUSTER_TAG_KEY } from '../catalog';
+import { CLUSTER_TAG_KEY, HEAD_TAG_KEY, NODE_TAG_KEY } from '../catalog';
 import type { Config } from '../config';
 import { ec2Client, sdk, ssmClient } from './aws';
 import { boxOf, LIVE_STATES } from './boxes';
@@ -13,19 +13,10 @@ import { CommandContext } from './command';
 import { AwsCallError, CliError, UsageError } from './errors';
 import { BoxState, ClusterInstance } from './report';
 
-/**
- * The tag a compute node carries, whose value is its Slurm node name; the same key as NODE_TAG_KEY of
- * src/cluster/slurm.ts, which the power-saving programs set (a test holds the two equal).
- */
-export const SLURM_NODE_TAG_KEY = 'slurm:node';
-
-/** A role tag the head may carry besides its Name; either one marks the head. */
-const ROLE_TAG = { key: 'trainium-spot:role', value: 'head' } as const;
-
 /** How the cluster is found, for every cluster command's help. */
 export const HEAD_NOTE =
   `The cluster is found by its tags in the configured region: the head by ${CLUSTER_TAG_KEY}=<name> and\n` +
-  `Name=<name>-head, the compute nodes by ${CLUSTER_TAG_KEY}=<name> and their ${SLURM_NODE_TAG_KEY} tag. No Terraform state is needed.\n\n`;
+  `${HEAD_TAG_KEY}=<name> (or Name=<name>-head), the compute nodes by ${CLUSTER_TAG_KEY}=<name> and their ${NODE_TAG_KEY} tag. No Terraform state is needed.\n\n`;
 
 /** The head's Name tag, as the cluster stack sets it. */
 export const headName = (clusterName: string): string => `${clusterName}-head`;
@@ -63,8 +54,8 @@ export async function findCluster(ctx: CommandContext, region: string, name: str
       for (const reservation of page.Reservations ?? []) {
         for (const instance of reservation.Instances ?? []) {
           const box = boxOf(instance, region, reservation.OwnerId);
-          const slurmName = tagOf(instance, SLURM_NODE_TAG_KEY);
-          if (tagOf(instance, 'Name') === headName(name) || tagOf(instance, ROLE_TAG.key) === ROLE_TAG.value) heads.push(box);
+          const slurmName = tagOf(instance, NODE_TAG_KEY);
+          if (tagOf(instance, HEAD_TAG_KEY) === name || tagOf(instance, 'Name') === headName(name)) heads.push(box);
           else if (slurmName !== undefined) nodes.push({ ...box, slurmName });
         }
       }

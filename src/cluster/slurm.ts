@@ -12,7 +12,7 @@
  * Pure functions: no file, environment or clock is read here.
  */
 
-import { CLUSTER_TAG_KEY } from '../catalog';
+import { CLUSTER_TAG_KEY, NODE_TAG_KEY } from '../catalog';
 import { CLUSTER_MARKETS, type ClusterMarket } from '../markets';
 
 // ---------------------------------------------------------------------------------------------
@@ -21,15 +21,8 @@ import { CLUSTER_MARKETS, type ClusterMarket } from '../markets';
 
 // The markets (src/markets.ts) and the cluster tag (the catalog) are the stack's own: one definition each.
 export { CLUSTER_MARKETS, type ClusterMarket } from '../markets';
-export { CLUSTER_TAG_KEY } from '../catalog';
+export { CLUSTER_TAG_KEY, NODE_TAG_KEY } from '../catalog';
 
-/**
- * Tag on every compute instance and its volumes; its value is the Slurm node name. The node reads it back
- * from instance metadata (`tags/instance/slurm:node`; the launch template must allow instance tags in
- * metadata). A key served there must be a single path segment, so it holds no `/`. Not verified against a
- * real instance: that IMDS serves a key with `:` as-is.
- */
-export const NODE_TAG_KEY = 'slurm:node';
 
 /** Where the head keeps the programs' settings (bash, sourced). */
 export const CLUSTER_CONF_PATH = '/etc/trainium-spot/cluster.conf';
