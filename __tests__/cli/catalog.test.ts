@@ -12,8 +12,7 @@ import {
   PENDING_INSTANCE_TYPES,
   SUPERSEDED_DLAMI_PARAMETERS,
 } from '../../src/catalog';
-import { CatalogLiveReport } from '../../src/cli/commands/catalog';
-import { CatalogDrift } from '../../src/cli/report';
+import { CatalogDrift, CatalogReport } from '../../src/cli/report';
 import { expectFailure, FakeAws, useFakeAws } from './fake-aws';
 
 jest.setTimeout(30_000);
@@ -43,7 +42,7 @@ function catalogWorld(aws: FakeAws): void {
     [region, Object.fromEntries(Object.entries(INSTANCE_TYPES).map(([type, facts]) => [type, [...(facts.offeredIn[region] ?? [])]]))]));
 }
 
-const parseReport = (stdout: string) => JSON.parse(stdout) as CatalogLiveReport;
+const parseReport = (stdout: string) => JSON.parse(stdout) as CatalogReport;
 
 // ---------------------------------------------------------------------------------------------
 // The catalog as it is

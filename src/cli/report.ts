@@ -338,7 +338,8 @@ export interface CatalogPreset {
 
 /**
  * One difference between the catalog and what AWS says today. `parameter-gone`: a preset's parameter
- * does not exist in the region. `parameter-new`: an Ubuntu 24.04 DLAMI parameter no preset uses.
+ * does not exist in the region. `parameter-new`: an Ubuntu 24.04 DLAMI parameter no preset uses and not known
+ * as superseded (a new DLAMI).
  * `az-new`: EC2 offers the type in an AZ the catalog does not list. `az-gone`: EC2 no longer offers it
  * in an AZ the catalog lists.
  */
@@ -358,6 +359,32 @@ export interface CatalogDrift {
   readonly message: string;
 }
 
+/** A known superseded DLAMI parameter (SUPERSEDED_DLAMI_PARAMETERS) that AWS still publishes in a region: not drift. */
+export interface CatalogSupersededParameter {
+  readonly region: string;
+  readonly parameter: string;
+  /** The AMI id it names; `null` when it has no value. */
+  readonly amiId: string | null;
+  /** The last Neuron release whose DLAMI guide names it. */
+  readonly lastListedIn: string;
+  readonly supersededBy: string;
+}
+
+/**
+ * The DLAMI parameters (newest images) of one Ubuntu release other than the catalog's, in one region: outside the
+ * catalog by choice, not drift.
+ */
+export interface CatalogOtherUbuntuRelease {
+  readonly region: string;
+  /** e.g. `ubuntu-26.04`. */
+  readonly operatingSystem: string;
+  readonly parameters: readonly string[];
+  /** Their frameworks, as the path spells them, e.g. `multi-framework`. */
+  readonly frameworks: readonly string[];
+  /** Those of `frameworks` that have no parameter for the catalog's release in the region. */
+  readonly frameworksOnlyHere: readonly string[];
+}
+
 export interface CatalogLive {
   readonly regions: readonly string[];
   /** The path whose parameters were listed (recursively) in every region. */
@@ -368,6 +395,10 @@ export interface CatalogLive {
   readonly instanceTypes: readonly string[];
   /** Empty when the catalog matches AWS. */
   readonly drift: readonly CatalogDrift[];
+  /** Known superseded parameters that still exist; one that is gone is not listed, and is not drift either. */
+  readonly superseded: readonly CatalogSupersededParameter[];
+  /** Per region, each Ubuntu release other than the catalog's that has DLAMI parameters. */
+  readonly otherUbuntuReleases: readonly CatalogOtherUbuntuRelease[];
 }
 
 /** `catalog`: the facts the stack and the CLI use; with `--live`, how they differ from AWS today. */

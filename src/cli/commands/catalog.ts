@@ -25,46 +25,7 @@ import { ec2Client, sdk, ssmClient } from '../aws';
 import { CommandContext, CommandSpec, emit } from '../command';
 import { EXIT_DRIFT, EXIT_OK } from '../errors';
 import { plural, renderTable, usd } from '../format';
-import { CatalogDrift, CatalogLive, CatalogPreset, CatalogReport, SCHEMA_VERSION } from '../report';
-
-/** A known superseded DLAMI parameter (SUPERSEDED_DLAMI_PARAMETERS) that AWS still publishes in a region: not drift. */
-export interface CatalogSupersededParameter {
-  readonly region: string;
-  readonly parameter: string;
-  /** The AMI id it names; `null` when it has no value. */
-  readonly amiId: string | null;
-  /** The last Neuron release whose DLAMI guide names it. */
-  readonly lastListedIn: string;
-  readonly supersededBy: string;
-}
-
-/**
- * The DLAMI parameters (newest images) of one Ubuntu release other than the catalog's, in one region: outside the
- * catalog by choice, not drift.
- */
-export interface CatalogOtherUbuntuRelease {
-  readonly region: string;
-  /** e.g. `ubuntu-26.04`. */
-  readonly operatingSystem: string;
-  readonly parameters: readonly string[];
-  /** Their frameworks, as the path spells them, e.g. `multi-framework`. */
-  readonly frameworks: readonly string[];
-  /** Those of `frameworks` that have no parameter for the catalog's release in the region. */
-  readonly frameworksOnlyHere: readonly string[];
-}
-
-/** `catalog --live`'s comparison: the drift, and beside it what is known and not drift. */
-export interface CatalogLiveWithKnown extends CatalogLive {
-  /** Known superseded parameters that still exist; one that is gone is not listed, and is not drift either. */
-  readonly superseded: readonly CatalogSupersededParameter[];
-  /** Per region, each Ubuntu release other than the catalog's that has DLAMI parameters. */
-  readonly otherUbuntuReleases: readonly CatalogOtherUbuntuRelease[];
-}
-
-/** The `catalog` document, its comparison with what is known beside the drift. */
-export interface CatalogLiveReport extends CatalogReport {
-  readonly live: CatalogLiveWithKnown | null;
-}
+import { CatalogDrift, CatalogLive, CatalogOtherUbuntuRelease, CatalogPreset, CatalogReport, CatalogSupersededParameter, SCHEMA_VERSION } from '../report';
 
 const FLAGS: FlagSpecs = {
   live: { type: 'boolean', description: 'Compare with AWS today: the Neuron DLAMI parameters and where EC2 offers each type, by AZ ID' },
@@ -225,7 +186,7 @@ function offeringDrift(region: string, offered: ReadonlyMap<string, ReadonlySet<
   });
 }
 
-async function compareWithAws(ctx: CommandContext, regions: readonly string[]): Promise<CatalogLiveWithKnown> {
+async function compareWithAws(ctx: CommandContext, regions: readonly string[]): Promise<CatalogLive> {
   const perRegion = await Promise.all(regions.map(async (region) => {
     const [listed, offered] = await Promise.all([dlamiParameters(ctx, region), offerings(ctx, region, COMPARED_TYPES)]);
     return {
@@ -249,7 +210,7 @@ async function compareWithAws(ctx: CommandContext, regions: readonly string[]): 
 async function run(flags: Flags, ctx: CommandContext): Promise<number> {
   const live = flags.boolean('live');
   if (!live) flags.reject(['regions', 'region'], 'without --live: only the comparison with AWS asks regions');
-  const report: CatalogLiveReport = { ...catalogAsIs(), live: live ? await compareWithAws(ctx, flags.regions() ?? catalogRegions()) : null };
+  const report: CatalogReport = { ...catalogAsIs(), live: live ? await compareWithAws(ctx, flags.regions() ?? catalogRegions()) : null };
   emit(ctx, report, renderCatalog);
   return report.live !== null && report.live.drift.length > 0 ? EXIT_DRIFT : EXIT_OK;
 }
@@ -296,7 +257,7 @@ const distinct = (values: readonly string[]): string[] => [...new Set(values)];
  * What is known and not drift, one line each, over every region compared (`--output json` gives them per region):
  * the superseded parameters still published, and each other Ubuntu release with the frameworks only it has.
  */
-function renderKnown(live: CatalogLiveWithKnown): string {
+function renderKnown(live: CatalogLive): string {
   const superseded = distinct(live.superseded.map((s) => s.parameter));
   const supersededLine = superseded.length === 0 ? [] : [
     `  ${plural(superseded.length, 'superseded parameter')} still published (known, not drift; catalog --output json lists them)\n`];
@@ -309,7 +270,7 @@ function renderKnown(live: CatalogLiveWithKnown): string {
   return [...supersededLine, ...releaseLines].join('');
 }
 
-function renderLive(live: CatalogLiveWithKnown): string {
+function renderLive(live: CatalogLive): string {
   const listed = live.parameters.map((p) => `${p.region} ${p.listed} (${p.inScope} the newest image of an Ubuntu 24.04 DLAMI)`);
   const head = `Compared with AWS in ${live.regions.join(', ')}:\n` +
     `  SSM parameters under ${live.parameterPath}: ${listed.join(', ')}\n` +
@@ -322,7 +283,7 @@ function renderLive(live: CatalogLiveWithKnown): string {
     `${plural(live.drift.length, 'difference')}: update src/catalog.ts (each fact with its source and date), then run catalog --live again.\n`;
 }
 
-function renderCatalog(r: CatalogLiveReport): string {
+function renderCatalog(r: CatalogReport): string {
   return [renderTypes(r), renderPresets(r), ...(r.live ? [renderLive(r.live)] : [])].join('\n');
 }
 
