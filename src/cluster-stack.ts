@@ -12,7 +12,9 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { configureBackend } from './backend';
 import { ec2IpHostname, HEAD_STATE_SAVE_LOCATION, HEAD_TAG_KEY, headPrivateIp, renderHeadAgentDocument } from './cluster/head-agent';
 import { renderClusterConf, renderSlurmConf } from './cluster/slurm';
-import { CLUSTER_TAG_KEY, ImageChoice, INSTANCE_TYPES, instanceFamily, resolveImage } from './catalog';
+import {
+  CLUSTER_TAG_KEY, IDLE_METRIC, ImageChoice, instanceArnPrefix, INSTANCE_TYPES, instanceFamily, resolveImage, verdictNamespace,
+} from './catalog';
 import type { BackendSettings, Config } from './config';
 import { DEFAULT_ROOT_VOLUME_SIZE_GIB } from './config';
 import { ClusterHead } from './constructs/cluster-head';
@@ -20,13 +22,16 @@ import { ClusterHeadAgent } from './constructs/cluster-head-agent';
 import { ClusterNetwork } from './constructs/cluster-network';
 import { ClusterRoles } from './constructs/cluster-roles';
 import { ClusterSecurityGroup } from './constructs/cluster-security-group';
+import { IdleAlarm } from './constructs/idle-alarm';
+import { IdleStopRule } from './constructs/idle-stop-rule';
 import { MachineImage } from './constructs/machine-image';
 import { MUNGE_KEY_UNSET, MungeKey } from './constructs/munge-key';
 import { NodeLaunchTemplate } from './constructs/node-launch-template';
 import { QuotaGuard } from './constructs/quota-guard';
 import { SharedStorage } from './constructs/shared-storage';
 import { MARKET_FACTS, quotasDrawnOn } from './markets';
-import { projectTags } from './project-tags';
+import { ownTags, projectTags } from './project-tags';
+import { lowCpuThresholdPercent } from './stack';
 
 /** `cdktf synth` writes cdktf.out/stacks/trainium-spot-cluster/cdk.tf.json. */
 export const CLUSTER_STACK_NAME = 'trainium-spot-cluster';
@@ -41,6 +46,19 @@ export function clusterBackend(settings: BackendSettings): BackendSettings {
     default:
       return settings;
   }
+}
+
+/**
+ * vCPUs of the head types whose count is known here, for the backstop's low-CPU threshold: m7i.large, the default,
+ * has 2 (AWS's M7i table). Any other head type is taken to have as many as the largest type of the catalog
+ * (trn1.32xlarge, 128): a lower threshold, so the backstop errs towards leaving a working head up.
+ */
+const HEAD_VCPUS: Readonly<Record<string, number>> = { 'm7i.large': 2 };
+const HEAD_VCPUS_UNKNOWN = Math.max(...Object.values(INSTANCE_TYPES).map((t) => t.vcpus));
+
+/** The head's CPUUtilization below which the backstop counts it as quiet. */
+export function headLowCpuThresholdPercent(headInstanceType: string, busyVcpus: number): number {
+  return lowCpuThresholdPercent(busyVcpus, HEAD_VCPUS[headInstanceType] ?? HEAD_VCPUS_UNKNOWN);
 }
 
 export class TrainiumSpotClusterStack extends TerraformStack {
@@ -64,8 +82,11 @@ export class TrainiumSpotClusterStack extends TerraformStack {
       name: config.name, vpcId: network.vpcId,
     });
     const mungeKey = new MungeKey(this, 'munge-key', { name: config.name });
+    // The head publishes its idle verdict into its own namespace, as a box does.
+    const headArnPrefix = instanceArnPrefix(partition, config.region, accountId);
     const roles = new ClusterRoles(this, 'roles', {
       name: config.name, region: config.region, partition, accountId, clusterTag, mungeKeyParameterName: mungeKey.parameterName,
+      headPublishesVerdict: config.idle.enabled && config.idle.publishVerdict,
     });
 
     // ---------------------------------------------------------------- the head and /shared
@@ -136,9 +157,14 @@ export class TrainiumSpotClusterStack extends TerraformStack {
     const headAgent = new ClusterHeadAgent(this, 'head-agent', {
       name: config.name,
       headTag,
+      instanceArnPrefix: headArnPrefix,
+      sharedStorageSource: storage.mountSource,
       document: renderHeadAgentDocument({
         name: config.name,
         nodeSubnetCidr: network.nodeSubnetCidr,
+        region: config.region,
+        idle: config.idle,
+        sharedStorageType: storage.type,
         slurmConf: renderSlurmConf({
           clusterName: config.name,
           headHostname: ec2IpHostname(headIp),
@@ -162,6 +188,37 @@ export class TrainiumSpotClusterStack extends TerraformStack {
         }),
       }),
     });
+
+    // ---------------------------------------------------------------- the head stops itself when idle
+    // The idle check on the head (slurm detector on: jobs and compute nodes not powered down are work) shuts it
+    // down, which stops it (instanceInitiatedShutdownBehavior). The backstop, as for a box of count 1: it stops a
+    // head whose check said stop and did not, or went silent while its CPU stayed low.
+    if (config.idleAlarm.enabled) {
+      const headIds = `[${head.instanceIdRef}]`;
+      const alarm = new IdleAlarm(this, 'head-idle-alarm', {
+        name: `${config.name}-head`,
+        region: config.region,
+        partition,
+        instanceCount: 1,
+        instanceIdsRef: headIds,
+        verdictNamespacePrefix: verdictNamespace(headArnPrefix),
+        verdictMetricName: IDLE_METRIC.name,
+        silentMinutes: config.idleAlarm.silentMinutes,
+        lowCpuMinutes: config.idleAlarm.lowCpuMinutes,
+        lowCpuThresholdPercent: headLowCpuThresholdPercent(cluster.headInstanceType, config.idleAlarm.lowCpuBusyVcpus),
+      });
+      new IdleStopRule(this, 'head-idle-stop-rule', {
+        name: `${config.name}-head`,
+        region: config.region,
+        partition,
+        account: accountId,
+        instanceCount: 1,
+        instanceIdsRef: headIds,
+        alarmArnsRef: alarm.deadCheckAlarmArnsRef,
+        // The head carries the cluster's tag and its own; the rule's role may stop nothing else.
+        instanceTags: { ...ownTags(config), [clusterTag.key]: clusterTag.value, [headTag.key]: headTag.value },
+      });
+    }
 
     // ---------------------------------------------------------------- outputs
     const output = (id: string, value: string | number, description: string) => new TerraformOutput(this, id, { value, description });

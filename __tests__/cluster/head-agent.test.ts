@@ -1,10 +1,26 @@
 /** The head's software (src/cluster/head-agent.ts): what its State Manager document installs, and the head's address. */
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { SSM_DOCUMENT_LIMIT_BYTES } from '../../src/catalog';
-import { ec2IpHostname, HEAD_PACKAGES, headPrivateIp, renderHeadAgentDocument } from '../../src/cluster/head-agent';
+import { ec2IpHostname, HEAD_PACKAGES, HeadAgentProps, headPrivateIp, renderHeadAgentDocument } from '../../src/cluster/head-agent';
 import { CLUSTER_PROGRAMS_DIR } from '../../src/cluster/slurm';
+import { parseConfig } from '../../src/config';
+import { renderAgentDocument } from '../../src/userdata/agent';
+import { readUserdataFile } from '../../src/userdata/files';
 
-const PROPS = { name: 'lab', slurmConf: 'ClusterName=lab\n', clusterConf: "TS_CLUSTER_NAME='lab'\n", nodeSubnetCidr: '10.42.16.0/20' };
+const IDLE = parseConfig({}).idle;
+const PROPS: HeadAgentProps = {
+  name: 'lab', slurmConf: 'ClusterName=lab\n', clusterConf: "TS_CLUSTER_NAME='lab'\n", nodeSubnetCidr: '10.42.16.0/20',
+  region: 'us-east-2', idle: IDLE, sharedStorageType: 'efs',
+};
+
+/** The files a manifest writes, by path: mode and content. */
+function writtenBy(manifest: string[]): Record<string, { mode: string; content: string }> {
+  return Object.fromEntries(manifest.filter((l) => l.startsWith('file ')).map((l) => {
+    const [, path, mode, data] = l.split(' ');
+    return [path, { mode, content: gunzipSync(Buffer.from(data, 'base64')).toString('utf8') }];
+  }));
+}
 
 /** The manifest the document's command hands the installer, one instruction a line. */
 function manifestOf(command: string): string[] {
@@ -22,13 +38,10 @@ describe('renderHeadAgentDocument', () => {
   });
 
   test('writes slurm.conf, cluster.conf, the head\'s programs, the reconcile timer and the NAT, byte for byte', () => {
-    const written = Object.fromEntries(manifest.filter((l) => l.startsWith('file ')).map((l) => {
-      const [, path, mode, data] = l.split(' ');
-      return [path, { mode, content: gunzipSync(Buffer.from(data, 'base64')).toString('utf8') }];
-    }));
+    const written = writtenBy(manifest);
     expect(written['/etc/slurm/slurm.conf']).toEqual({ mode: '0644', content: PROPS.slurmConf });
     expect(written['/etc/trainium-spot/cluster.conf']).toEqual({ mode: '0644', content: PROPS.clusterConf });
-    for (const program of ['resume.sh', 'suspend.sh', 'resume-fail.sh', 'reconcile.sh', 'munge-key.sh', 'nat.sh', 'aws-cli.sh']) {
+    for (const program of ['resume.sh', 'suspend.sh', 'resume-fail.sh', 'reconcile.sh', 'munge-key.sh', 'nat.sh', 'aws-cli.sh', 'mount-shared.sh']) {
       expect(written[`${CLUSTER_PROGRAMS_DIR}/${program}`].mode).toBe('0755');
     }
     expect(written[`${CLUSTER_PROGRAMS_DIR}/lib.sh`].mode).toBe('0644');
@@ -37,28 +50,74 @@ describe('renderHeadAgentDocument', () => {
     expect(document.files.map((f) => f.path)).toEqual(Object.keys(written));
   });
 
-  test('enables slurmctld (restarted by a new slurm.conf), the reconcile timer and the NAT; then AWS\'s CLI and the munge key', () => {
-    expect(manifest.filter((l) => /^(unit|run|aws) /.test(l))).toEqual([
+  test('enables slurmctld, the reconcile timer, the NAT and the idle check; then AWS\'s CLI, /shared and the munge key, in that order', () => {
+    expect(manifest.filter((l) => /^(unit|run|aws|instance-arn-prefix) /.test(l))).toEqual([
       'unit slurmctld.service enable /etc/slurm/slurm.conf',
       'unit trainium-spot-slurm-reconcile.timer enable /etc/systemd/system/trainium-spot-slurm-reconcile.timer',
       `unit trainium-spot-nat.service enable ${CLUSTER_PROGRAMS_DIR}/nat.sh /etc/systemd/system/trainium-spot-nat.service`,
+      'unit trainium-spot-idle.timer enable /etc/systemd/system/trainium-spot-idle.timer',
+      'unit trainium-spot-neuron-monitor.service enable /etc/systemd/system/trainium-spot-neuron-monitor.service /etc/trainium-spot/neuron-monitor.json',
+      'instance-arn-prefix /etc/trainium-spot/instance-arn-prefix',
       `run ${CLUSTER_PROGRAMS_DIR}/aws-cli.sh`,
+      `run ${CLUSTER_PROGRAMS_DIR}/mount-shared.sh efs {{ sharedStorageSource }} /shared`,
       `run ${CLUSTER_PROGRAMS_DIR}/munge-key.sh --generate`,
       'aws required',
     ]);
   });
 
-  test('a Command document that passes the installer its hash only, with 30 minutes for packages and downloads', () => {
-    const content = JSON.parse(document.content);
-    expect(Object.keys(content.parameters)).toEqual(['documentHash']);
-    expect(content.mainSteps[0].inputs.timeoutSeconds).toBe('1800');
-    expect(document.command.trimEnd().split('\n').pop()).toBe('bash "$work/install-agent.sh" "$work/manifest" \'{{ documentHash }}\'');
+  test('installs the box\'s idle check, byte for byte, with the config\'s idle settings and the slurm detector on', () => {
+    const written = writtenBy(manifest);
+    expect(written['/usr/local/sbin/trainium-spot-idle']).toEqual({ mode: '0755', content: readUserdataFile('idle-check.sh') });
+    const conf = written['/etc/trainium-spot/idle.conf'].content;
+    expect(conf).toMatch(/^DETECT_SLURM=true$/m);
+    expect(conf).toMatch(/^IDLE_MINUTES=3$/m);
+    expect(conf).toMatch(/^PUBLISH_VERDICT=true$/m);
+    expect(conf).toContain("AWS_REGION_NAME='us-east-2'");
+    // The box's idle files, the same paths and (but for idle.conf) the same bytes: one idle check, not a copy.
+    const box = renderAgentDocument({ name: 'lab', region: 'us-east-2', idle: IDLE });
+    for (const file of box.files) {
+      if (file.path === '/etc/trainium-spot/idle.conf') continue;
+      expect(written[file.path]).toEqual({ mode: file.mode, content: file.content });
+    }
+    expect(box.files.find((f) => f.path === '/etc/trainium-spot/idle.conf')!.content).toMatch(/^DETECT_SLURM=false$/m);
   });
 
-  test('is 35.8 KB or less, under 56 % of the 64 KB SSM allows', () => {
+  test('with idle.enabled false, the idle check is off and taken off a head that had it', () => {
+    const off = manifestOf(renderHeadAgentDocument({ ...PROPS, idle: { ...IDLE, enabled: false } }).command);
+    expect(off).toContain('unit trainium-spot-idle.timer absent');
+    expect(off).toContain('remove /usr/local/sbin/trainium-spot-idle');
+    expect(off).toContain('remove /etc/trainium-spot/instance-arn-prefix');
+    expect(writtenBy(off)['/etc/trainium-spot/idle.conf']).toBeUndefined();
+  });
+
+  test('a Command document that takes its hash, the instance ARN prefix and the storage source, with 30 minutes for packages and downloads', () => {
+    const content = JSON.parse(document.content);
+    expect(Object.keys(content.parameters)).toEqual(['documentHash', 'instanceArnPrefix', 'sharedStorageSource']);
+    expect(content.parameters.instanceArnPrefix.allowedPattern).toBe('^arn:aws(-[a-z]+)*:ec2:us-east-2:[0-9]{12}:instance/$');
+    expect(content.parameters.instanceArnPrefix.default).toBeUndefined();
+    const source = new RegExp(content.parameters.sharedStorageSource.allowedPattern);
+    expect(source.test('fs-0123456789abcdef0.efs.us-east-2.amazonaws.com:/')).toBe(true);
+    expect(source.test('fs-0123456789abcdef0.efs.us-east-2.amazonaws.com:/; reboot')).toBe(false);
+    expect(source.test('fs-0.fsx.us-east-2.amazonaws.com@tcp:/abcdefgh')).toBe(false);
+    const lustre = JSON.parse(renderHeadAgentDocument({ ...PROPS, sharedStorageType: 'fsx-lustre' }).content);
+    expect(new RegExp(lustre.parameters.sharedStorageSource.allowedPattern).test('fs-0.fsx.us-east-2.amazonaws.com@tcp:/abcdefgh')).toBe(true);
+    expect(content.mainSteps[0].inputs.timeoutSeconds).toBe('1800');
+    // install-agent.sh MANIFEST DOCUMENT_HASH PUBLIC_KEY INSTANCE_ARN_PREFIX: no key on the head.
+    expect(document.command.trimEnd().split('\n').pop())
+      .toBe('bash "$work/install-agent.sh" "$work/manifest" \'{{ documentHash }}\' \'\' \'{{ instanceArnPrefix }}\'');
+  });
+
+  test('is 63.1 KB or less (measured 63,022 bytes with the default idle settings), under 97 % of the 64 KB SSM allows', () => {
     const size = Buffer.byteLength(document.content, 'utf8');
-    expect(size).toBeLessThanOrEqual(36_700);
-    expect(size / SSM_DOCUMENT_LIMIT_BYTES).toBeLessThan(0.56);
+    expect(size).toBeLessThanOrEqual(63_100);
+    expect(size / SSM_DOCUMENT_LIMIT_BYTES).toBeLessThan(0.97);
+  });
+
+  test('idle.processPatterns that make the document too big are a config error naming them', () => {
+    // Hashes, which gzip cannot shrink much: idle.conf holds the patterns as they are.
+    const patterns = Array.from({ length: 100 }, (_, i) => createHash('sha256').update(String(i)).digest('hex'));
+    expect(() => renderHeadAgentDocument({ ...PROPS, idle: { ...IDLE, processPatterns: patterns } }))
+      .toThrow(/^idle\.processPatterns \(100 patterns, \d+ characters\) make the cluster head agent's SSM document \d+ bytes; SSM allows 65536/);
   });
 
   test('fails when the node subnet is not a CIDR block', () => {

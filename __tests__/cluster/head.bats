@@ -5,6 +5,7 @@
 # shellcheck disable=SC2154 # status and output are set by bats' `run`
 
 load test_helper
+load node_helper
 
 setup_file() {
   export HEAD_STACK=$BATS_FILE_TMPDIR/out/stacks/trainium-spot-cluster/cdk.tf.json
@@ -25,10 +26,18 @@ setup() {
   printf '%s' "$MARKER" > "$STUB_SSM_VALUE"
   : > "$STUB_LOG"
   mkdir -p "$HEAD"
+  # The association's apply-time parameters, as SSM would pass them; /shared's mount through stubs (a mount table).
+  export TS_PARAMETER_instanceArnPrefix='arn:aws:ec2:us-east-2:123456789012:instance/'
+  export TS_PARAMETER_sharedStorageSource=fs-0123456789abcdef0.efs.us-east-2.amazonaws.com:/
+  export TS_FAKE=$BATS_TEST_TMPDIR/fake TS_MOUNT_RETRY_SECONDS=0
+  mkdir -p "$TS_FAKE"
+  MOUNT_STUBS=$BATS_TEST_TMPDIR/mount-bin
+  node_stubs "$MOUNT_STUBS" mount.nfs4 apt-get logger
+  mount_table_stubs "$MOUNT_STUBS"
 }
 
 # install: the head document's command into $HEAD, as State Manager runs it; sets status and output.
-install() { run node "$REPO_ROOT/__tests__/support/agent-root.mjs" "$HEAD_STACK" "$HEAD"; }
+install() { PATH=$MOUNT_STUBS:$PATH run node "$REPO_ROOT/__tests__/support/agent-root.mjs" "$HEAD_STACK" "$HEAD"; }
 
 # packages_installed: dpkg's record on the head says every package the document asks for is installed, and AWS's
 # CLI is where aws-cli.sh installs it.
@@ -92,10 +101,28 @@ tree_listing() {
   [ "$(grep -c put-parameter "$STUB_LOG")" -eq 1 ]
 }
 
-@test "the head document is refused by nothing but its own hash, and takes no other parameter" {
+@test "the head gets the idle check with the slurm detector on, its ARN prefix, and /shared mounted before the munge key" {
+  install
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  cmp "$REPO_ROOT/src/userdata/idle-check.sh" "$HEAD/usr/local/sbin/trainium-spot-idle"
+  [ "$(stat -c %a "$HEAD/usr/local/sbin/trainium-spot-idle")" = 755 ]
+  grep -qx 'DETECT_SLURM=true' "$HEAD/etc/trainium-spot/idle.conf"
+  grep -qx 'IDLE_MINUTES=3' "$HEAD/etc/trainium-spot/idle.conf"
+  [ "$(cat "$HEAD/etc/trainium-spot/instance-arn-prefix")" = "$TS_PARAMETER_instanceArnPrefix" ]
+  [[ $output == *"would run: systemctl enable trainium-spot-idle.timer"* ]]
+  # mount-shared.sh, as on a node: the fstab line and the mount, after AWS's CLI and before the munge key.
+  grep -q "^$TS_PARAMETER_sharedStorageSource /shared nfs4 " "$HEAD/etc/fstab"
+  [ "$(grep -c "^mount -t nfs4 .* $TS_PARAMETER_sharedStorageSource $HEAD/shared\$" "$TS_FAKE/calls")" -eq 1 ]
+  [[ $output == *"would install https://awscli"*"mount-shared: mounted $TS_PARAMETER_sharedStorageSource at /shared (nfs4)"*"trainium-spot munge key: generated a key"* ]]
+}
+
+@test "the head document takes its hash, the ARN prefix and the storage source, and refuses a source that is not one" {
   local content
   content=$(jq -r '.resource.aws_ssm_document[].content' "$HEAD_STACK" | sed 's/\$\${/${/g')
-  [ "$(jq -r '.parameters | keys | join(",")' <<< "$content")" = documentHash ]
+  [ "$(jq -r '.parameters | keys | join(",")' <<< "$content")" = documentHash,instanceArnPrefix,sharedStorageSource ]
+  TS_PARAMETER_sharedStorageSource='x:/; reboot' install
+  [ "$status" -ne 0 ]
+  [[ $output == *"SSM would refuse"* ]]
   [ "$(jq -r '.mainSteps[0].inputs.timeoutSeconds' <<< "$content")" = 1800 ]
 }
 

@@ -378,7 +378,7 @@ expect_only() {
 @test "slurm: an empty queue, or only a federated job another cluster started (REVOKED), is nothing" {
   cluster_head
   expect_idle_check
-  [[ $(verdict slurm) == 'slurm: idle (no Slurm jobs pending or running)' ]] || fail_with "$(verdict slurm)"
+  [[ $(verdict slurm) == 'slurm: idle (no Slurm jobs pending or running, 2 compute nodes powered down)' ]] || fail_with "$(verdict slurm)"
   queue 'REVOKED 4294901758 None'
   tick
   run_check
@@ -420,6 +420,94 @@ expect_only() {
   tick
   run_check
   [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING)' ]] || fail_with "$(verdict slurm)"
+}
+
+# The nodes, one sinfo call beside squeue: a node without the POWERED_DOWN flag is an instance only this head
+# can end. The lines are what `sinfo --all --noheader --Node --Format='NodeList:|,StateComplete:'` of Debian's
+# Slurm 22.05.8 printed against a real slurmctld with CLOUD nodes (scontrol update state=power_up, drain, fail,
+# a maintenance reservation, power_down_force).
+@test "slurm: compute nodes not powered down are work, one bounded sinfo call beside squeue per check" {
+  cluster_head
+  nodes 'demo-1|idle+cloud' 'demo-2|idle+cloud+powered_down'
+  expect_only work slurm
+  [[ $(verdict slurm) == 'slurm: ACTIVE (1 compute node not powered down, first: demo-1 idle+cloud)' ]] || fail_with "$(verdict slurm)"
+  count_calls "^begin sinfo --all --noheader --Node --Format=NodeList:\|,StateComplete:$"
+  ((CALL_COUNT == 2)) || fail_with "expected one sinfo call per check: $(cat "$TS_FAKE/calls")"
+  count_calls '^begin squeue '
+  ((CALL_COUNT == 2)) || fail_with "expected one squeue call per check: $(cat "$TS_FAKE/calls")"
+  # The node as sinfo lists it | as the log shows it: powering up (#), pending power down (!), powering down
+  # (%), not responding, allocated, and drained while still up.
+  local entry
+  for entry in 'demo-1|idle+cloud+not_responding+powering_up' 'demo-1|idle+cloud+power_down' 'demo-1|idle+cloud+powering_down' \
+    'demo-1|down+cloud+not_responding' 'demo-1|allocated+cloud' 'demo-1|idle+cloud+drain'; do
+    nodes "$entry" 'demo-2|idle+cloud+powered_down'
+    tick
+    run_check
+    [[ $output == 'active (slurm) |'* ]] || fail_with "$entry: expected work from slurm alone"
+    [[ $(verdict slurm) == "slurm: ACTIVE (1 compute node not powered down, first: ${entry/|/ })" ]] || fail_with "$entry: $(verdict slurm)"
+  done
+  refute_stopped
+}
+
+@test "slurm: powered-down nodes are nothing, whatever else they are (drained, failed, in maintenance), each node once" {
+  cluster_head
+  # FAIL and a maintenance reservation hide the ~ of %T (sinfo shows them as "fail" and "maint"): the flags do not.
+  nodes 'demo-1|idle+cloud+drain+powered_down' 'demo-2|idle+cloud+fail+powered_down' \
+    'demo-3|idle+cloud+maintenance+powered_down+reserved' 'demo-4|down+cloud+powered_down' \
+    'demo-4|down+cloud+powered_down'
+  expect_idle_check
+  [[ $(verdict slurm) == 'slurm: idle (no Slurm jobs pending or running, 4 compute nodes powered down)' ]] || fail_with "$(verdict slurm)"
+}
+
+@test "slurm: a running job and nodes up are both in the log; a held job beside a node up is work" {
+  cluster_head
+  queue 'RUNNING 4294901759 None'
+  nodes 'demo-1|allocated+cloud' 'demo-2|idle+cloud'
+  expect_only work slurm
+  [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING; 2 compute nodes not powered down, first: demo-1 allocated+cloud)' ]] ||
+    fail_with "$(verdict slurm)"
+  queue 'PENDING 0 JobHeldUser'
+  nodes 'demo-1|idle+cloud+power_down'
+  tick
+  run_check
+  [[ $output == 'active (slurm) |'* ]] || fail_with 'expected work'
+}
+
+@test "slurm: sinfo failing or hanging is unsure, counted as present, unless the queue is work" {
+  cluster_head
+  stub_does sinfo exit 1
+  stub_does sinfo err 'slurm_load_node error: Unable to contact slurm controller (connect failure)'
+  expect_only present slurm
+  [[ $(verdict slurm) == 'slurm: UNSURE, counted as present (sinfo failed: exit 1: slurm_load_node error: Unable to contact slurm controller (connect failure))' ]] ||
+    fail_with "$(verdict slurm)"
+  queue 'RUNNING 4294901759 None'
+  tick
+  run_check
+  [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING)' ]] || fail_with "$(verdict slurm)"
+  queue
+  rm -f "$TS_FAKE/sinfo.exit" "$TS_FAKE/sinfo.err"
+  export TS_COMMAND_TIMEOUT_SECONDS=1
+  stub_does sinfo sleep 30
+  local started=$SECONDS
+  tick
+  run_check
+  ((SECONDS - started < 10)) || fail_with "the check took $((SECONDS - started)) s"
+  [[ $(verdict slurm) == 'slurm: UNSURE, counted as present (sinfo failed: timed out after 1s)' ]] || fail_with "$(verdict slurm)"
+  refute_stopped
+}
+
+@test "slurm: a garbled sinfo line is unsure; squeue failing skips sinfo (its answer could not stop the head)" {
+  cluster_head
+  nodes 'demo-1 idle+cloud+powered_down'
+  expect_only present slurm
+  [[ $(verdict slurm) == "slurm: UNSURE, counted as present (unexpected sinfo line 'demo-1 idle+cloud+powered_down|')" ]] ||
+    fail_with "$(verdict slurm)"
+  stub_does squeue exit 1
+  : >"$TS_FAKE/calls"
+  tick
+  run_check
+  count_calls '^begin sinfo'
+  ((CALL_COUNT == 0)) || fail_with "sinfo called after squeue failed: $(cat "$TS_FAKE/calls")"
 }
 
 @test "slurm: switched on where squeue is not installed, it is nothing" {

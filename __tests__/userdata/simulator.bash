@@ -195,12 +195,14 @@ split_plan() {
 
 # What minute $1 looks like on the box, for the check that may read it: MINUTE_LINES (command lines),
 # MINUTE_MEMORY, MINUTE_NEURON ('', burst or a utilization), MINUTE_JOBS (squeue's lines on a cluster head),
-# MINUTE_SLURMCTLD (up or down), and the counters of /proc, advanced here.
+# MINUTE_NODES (sinfo's lines: its two compute nodes, powered down unless up), MINUTE_SLURMCTLD (up or down),
+# and the counters of /proc, advanced here.
 # The fixture files are written only when a check runs (write_minute): a check reads the last minute's
 # files, and every minute's counters are in them. CPU_HUNDREDTHS is the model's CPU datapoint.
 live_minute() {
   local minute=$1 i name cpu=1 network=1 disk=0
   MINUTE_LINES=() MINUTE_MEMORY=6 MINUTE_NEURON='' MINUTE_JOBS=() MINUTE_SLURMCTLD=up
+  MINUTE_NODES=('demo-1|idle+cloud+powered_down' 'demo-2|idle+cloud+powered_down')
   for i in "${!PLAN_NAME[@]}"; do
     ((minute >= PLAN_FIRST[i] && minute <= PLAN_LAST[i])) || continue
     name=${PLAN_NAME[i]}
@@ -241,6 +243,8 @@ live_minute() {
       slurm-running) MINUTE_JOBS+=('RUNNING 4294901759 None') ;;
       slurm-pending) MINUTE_JOBS+=('PENDING 4294901758 ReqNodeNotAvail, UnavailableNodes:demo-[1-2]') ;;
       slurm-held) MINUTE_JOBS+=('PENDING 0 JobHeldUser') ;;
+      # Both compute nodes up (allocated or idle, not yet powered down by Slurm).
+      nodes-up) MINUTE_NODES=('demo-1|idle+cloud' 'demo-2|idle+cloud') ;;
       slurmctld-down) MINUTE_SLURMCTLD=down ;;
       *) fail_with "unknown activity $name" ;;
     esac
@@ -263,6 +267,7 @@ write_minute() {
     printf '%s\n' '{"neuron_runtime_data":[],"instance_info":{"error":""}}' >"$TS_NEURON_REPORTS"
   fi
   queue "${MINUTE_JOBS[@]}"
+  nodes "${MINUTE_NODES[@]}"
   if [[ $MINUTE_SLURMCTLD == down ]]; then
     stub_does squeue exit 1
     stub_does squeue err 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)'
@@ -356,8 +361,8 @@ simulate() {
   local vcpus=${VCPUS:-8}
   setup_box "$BATS_TEST_TMPDIR"
   export TS_NEURON_REPORTS=$BOX/neuron-reports.jsonl
-  # squeue is there on every simulated machine; only a cluster head (CONF DETECT_SLURM true) calls it.
-  install_stub "$BOX/bin" squeue
+  # squeue and sinfo are there on every simulated machine; only a cluster head (CONF DETECT_SLURM true) calls them.
+  install_stub "$BOX/bin" squeue sinfo
   TRANSCRIPT=$BOX/transcript.txt
   for entry in "${CONF[@]}"; do
     read -r key value <<<"$entry"

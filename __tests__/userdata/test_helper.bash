@@ -269,8 +269,9 @@ neuron_monitor_reports() {
 
 # A cluster head: squeue installed and idle.detectors.slurm on, with an empty queue.
 cluster_head() {
-  install_stub "$BOX/bin" squeue
+  install_stub "$BOX/bin" squeue sinfo
   : >"$TS_FAKE/squeue.out"
+  nodes 'demo-1|idle+cloud+powered_down' 'demo-2|idle+cloud+powered_down'
   conf DETECT_SLURM true
 }
 
@@ -279,6 +280,13 @@ cluster_head() {
 queue() {
   : >"$TS_FAKE/squeue.out"
   (($# == 0)) || printf '%s\n' "$@" >"$TS_FAKE/squeue.out"
+}
+
+# The compute nodes `sinfo --all --noheader --Node --Format='NodeList:|,StateComplete:'` lists, one
+# "NAME|STATE+FLAG..." line each (as Debian's Slurm 22.05.8 prints them); none lists no node.
+nodes() {
+  : >"$TS_FAKE/sinfo.out"
+  (($# == 0)) || printf '%s\n' "$@" >"$TS_FAKE/sinfo.out"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  * The head's software, delivered like the box agent: a State Manager Command document that runs the box's installer
  * (src/userdata/install-agent.sh) with the head's manifest. It installs Slurm's controller and munge from Ubuntu's
  * archive, the head's slurm.conf and cluster.conf, the power-saving programs and the reconcile timer, the NAT the
- * nodes go out through, and the cluster's munge key; src/constructs/cluster-head-agent.ts associates it with the head.
+ * nodes go out through, /shared, the cluster's munge key, and the box's idle check with the slurm detector on, so
+ * an idle head stops itself like a box; src/constructs/cluster-head-agent.ts associates it with the head.
  *
  * Also here: the head's fixed address and host name, known at synth, so that slurm.conf (SlurmctldHost) and the
  * nodes' cluster.conf (TS_HEAD_HOST) are literals.
@@ -11,7 +12,12 @@
  */
 import * as ipaddr from 'ipaddr.js';
 import { SSM_DOCUMENT_LIMIT_BYTES } from '../catalog';
-import { type AgentDocument, type AgentFile, type Feature, featureLines, renderInstallerDocument } from '../userdata/agent';
+import type { ClusterSettings } from '../cluster-config';
+import { ConfigError, type IdleSettings } from '../config';
+import {
+  type AgentDocument, type AgentFile, type Feature, featureLines, featureManifest, idleCheckFeature, instanceArnPrefixLine,
+  instanceArnPrefixParameter, NO_ARGUMENT, renderInstallerDocument,
+} from '../userdata/agent';
 import { fillTemplate, packageVersion, readUserdataFile } from '../userdata/files';
 import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR } from './slurm';
 
@@ -82,8 +88,30 @@ const RECONCILE_TIMER = 'trainium-spot-slurm-reconcile.timer';
 const NAT_SERVICE = 'trainium-spot-nat.service';
 const NAT_SYSCTL_PATH = '/etc/sysctl.d/60-trainium-spot-nat.conf';
 const SLURMCTLD_SERVICE = 'slurmctld.service';
-/** The head-only steps, installed beside the shared programs. */
-const HEAD_STEPS = { nat: 'nat.sh', awsCli: 'aws-cli.sh' } as const;
+/** The head-only steps, installed beside the shared programs; mount-shared.sh is the nodes' too. */
+const HEAD_STEPS = { nat: 'nat.sh', awsCli: 'aws-cli.sh', mountShared: 'mount-shared.sh', setupLib: 'setup-lib.sh' } as const;
+/** Where the head mounts the cluster's shared storage, as every node does. */
+export const SHARED_MOUNT_POINT = '/shared';
+/** The association parameter that carries the shared storage's mount source (known at apply). */
+export const SHARED_STORAGE_SOURCE_PARAMETER = 'sharedStorageSource';
+
+/**
+ * The mount sources mount-shared.sh accepts (its own checks, whole value): `<DNS name>:/` for EFS,
+ * `<DNS name>@tcp:/<mount name>` for FSx for Lustre. SSM puts the value into the manifest as is.
+ */
+export const SHARED_STORAGE_SOURCE_PATTERNS: Readonly<Record<SharedStorageType, string>> = {
+  'efs': '^[A-Za-z0-9.-]+:/$',
+  'fsx-lustre': '^[A-Za-z0-9.-]+@tcp:/[A-Za-z0-9]+$',
+};
+type SharedStorageType = ClusterSettings['sharedStorage']['type'];
+
+/**
+ * The head's idle settings: the config's `idle`, with the slurm detector on (the queue and the compute nodes are
+ * the head's work). The detectors that find nothing on a head (neuron, gpu) stay as they are: they find nothing.
+ */
+export function headIdleSettings(idle: IdleSettings): IdleSettings {
+  return { ...idle, detectors: { ...idle.detectors, slurm: true } };
+}
 const program = (file: string) => `${CLUSTER_PROGRAMS_DIR}/${file}`;
 
 export interface HeadAgentProps {
@@ -95,6 +123,12 @@ export interface HeadAgentProps {
   readonly clusterConf: string;
   /** The compute nodes' subnet, masqueraded out of the head. */
   readonly nodeSubnetCidr: string;
+  /** The AWS region, where the head publishes its idle verdict. */
+  readonly region: string;
+  /** The config's `idle` settings; the head's turn the slurm detector on (headIdleSettings). */
+  readonly idle: IdleSettings;
+  /** The shared storage's type; its mount source is the association's `sharedStorageSource`. */
+  readonly sharedStorageType: SharedStorageType;
 }
 
 /** How long SSM lets the head's installer run: packages and AWS's CLI bundle come over the network. */
@@ -124,6 +158,14 @@ function headFeatures(props: HeadAgentProps): Feature[] {
       units: [{ name: RECONCILE_TIMER, watched: [`${UNIT_DIR}/${RECONCILE_TIMER}`] }],
     },
     {
+      // mount-shared.sh and the library it sources, as the nodes have them; the manifest's run line mounts /shared.
+      files: [
+        { path: program(HEAD_STEPS.setupLib), mode: '0644', content: cluster(HEAD_STEPS.setupLib) },
+        { path: program(HEAD_STEPS.mountShared), mode: '0755', content: cluster(HEAD_STEPS.mountShared) },
+      ],
+      units: [],
+    },
+    {
       files: [
         { path: NAT_SYSCTL_PATH, mode: '0644', content: cluster('60-trainium-spot-nat.conf') },
         { path: `${UNIT_DIR}/${NAT_SERVICE}`, mode: '0644', content: fillTemplate(`cluster/${NAT_SERVICE}`, { NODE_SUBNET_CIDR: props.nodeSubnetCidr }) },
@@ -139,31 +181,49 @@ export function renderHeadAgentDocument(props: HeadAgentProps): AgentDocument {
     throw new Error(`nodeSubnetCidr: got ${JSON.stringify(props.nodeSubnetCidr)}; an IPv4 CIDR block`);
   }
   const features = headFeatures(props);
-  const files: AgentFile[] = features.flatMap((f) => [...f.files]);
+  const idle = headIdleSettings(props.idle);
+  // The idle check as a box has it (off, and taken off, with idle.enabled: false).
+  const idleCheck = featureManifest(idleCheckFeature(idle, props.region), idle.enabled);
+  const files: AgentFile[] = [...features.flatMap((f) => [...f.files]), ...idleCheck.files];
   const manifest = [
     `version ${packageVersion()}`,
     `apt ${HEAD_PACKAGES.join(' ')}`,
     ...features.flatMap(featureLines),
-    // TODO(shared storage): the /shared mount step (src/userdata/cluster/mount-shared.sh) goes here, as a file line
-    // and a run line like the box's data volume, before the munge key so that jobs never see a head without /shared.
-    // The steps that act on the head, once the files they use are in place: AWS's CLI first (the others call it).
+    ...idleCheck.lines,
+    instanceArnPrefixLine(idle),
+    // The steps that act on the head, once the files they use are in place: AWS's CLI first (the others call it),
+    // /shared before the munge key, so that no job ever sees a head without /shared. SSM fills in the source.
     `run ${program(HEAD_STEPS.awsCli)}`,
+    `run ${program(HEAD_STEPS.mountShared)} ${props.sharedStorageType} {{ ${SHARED_STORAGE_SOURCE_PARAMETER} }} ${SHARED_MOUNT_POINT}`,
     `run ${program(CLUSTER_PROGRAMS.mungeKey)} --generate`,
     'aws required',
   ];
   const document = renderInstallerDocument({
-    about: `${props.name}: trainium-spot's cluster head agent (slurmctld, munge, the power-saving programs, the nodes' NAT); ` +
-      'sinfo, journalctl -u slurmctld, /etc/trainium-spot/agent.json.',
+    about: `${props.name}: trainium-spot's cluster head agent (slurmctld, munge, the power-saving programs, the nodes' NAT, ` +
+      '/shared, the idle check); sinfo, journalctl -u slurmctld, sudo trainium-spot-idle status, /etc/trainium-spot/agent.json.',
     description: `${props.name}: installs and keeps the cluster head's software (Slurm controller, munge and its key, ` +
-      'power saving, NAT for the nodes). Rendered by trainium-spot; change the config, not this document.',
+      'power saving, NAT for the nodes, /shared, the idle check). Rendered by trainium-spot; change the config, not this document.',
     manifest,
     files,
-    parameters: {},
-    installerArguments: [],
+    parameters: {
+      instanceArnPrefix: instanceArnPrefixParameter(props.region, "head's"),
+      [SHARED_STORAGE_SOURCE_PARAMETER]: {
+        type: 'String',
+        description: `The mount source of the cluster's shared storage (${props.sharedStorageType}), mounted at ${SHARED_MOUNT_POINT}.`,
+        // No default: the head is not set up without /shared.
+        allowedPattern: SHARED_STORAGE_SOURCE_PATTERNS[props.sharedStorageType],
+      },
+    },
+    // install-agent.sh MANIFEST DOCUMENT_HASH PUBLIC_KEY INSTANCE_ARN_PREFIX: the head authorizes no key.
+    installerArguments: [NO_ARGUMENT, 'instanceArnPrefix'],
     timeoutSeconds: HEAD_AGENT_TIMEOUT_SECONDS,
   });
   const size = Buffer.byteLength(document.content, 'utf8');
-  // Only our own files are in it (no user text but the name): a bug of ours, not a config problem.
-  if (size > SSM_DOCUMENT_LIMIT_BYTES) throw new Error(`the head agent's SSM document is ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}`);
+  // Our own files, and the user's idle patterns (in idle.conf): those are what a config can change.
+  if (size > SSM_DOCUMENT_LIMIT_BYTES) {
+    const patterns = props.idle.processPatterns;
+    throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ${patterns.reduce((sum, p) => sum + p.length, 0)} characters) ` +
+      `make the cluster head agent's SSM document ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}: use fewer or shorter patterns`);
+  }
   return document;
 }

@@ -26,6 +26,8 @@ export interface ClusterHeadProps {
  */
 export class ClusterHead extends Construct {
   readonly instanceId: string;
+  /** Reference (no `${}`) to the head's instance id, for lists such as the backstop's. */
+  readonly instanceIdRef: string;
   readonly networkInterfaceId: string;
   readonly privateIp: string;
   readonly publicIp: string;
@@ -52,6 +54,7 @@ export class ClusterHead extends Construct {
       lifecycle: { ignoreChanges: ['ami'] },
     });
     this.instanceId = head.id;
+    this.instanceIdRef = `${head.fqn}.id`;
     this.networkInterfaceId = head.primaryNetworkInterfaceId;
     this.privateIp = head.privateIp;
     this.publicIp = head.publicIp;

@@ -4,6 +4,7 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
+import { publishVerdictStatement } from './instance-profile';
 
 export interface ClusterRolesProps {
   readonly name: string;
@@ -16,6 +17,12 @@ export interface ClusterRolesProps {
   readonly clusterTag: { readonly key: string; readonly value: string };
   /** The name of the SecureString parameter that holds the munge key. */
   readonly mungeKeyParameterName: string;
+  /**
+   * Let the head publish its own idle verdict, into its own namespace only (the box's statement:
+   * publishVerdictStatement).
+   * @default false
+   */
+  readonly headPublishesVerdict?: boolean;
 }
 
 type Kind = 'head' | 'node';
@@ -25,7 +32,8 @@ type Kind = 'head' | 'node';
  * - a compute node may use Session Manager (through the head) and read the munge key;
  * - the head may, besides, launch instances only from the cluster's launch template (`grantHeadLaunches`),
  *   tag only what such a launch creates, terminate only instances carrying the cluster's tag, pass only the
- *   node role, and write the munge key it generates at first boot (so the key is never in Terraform state).
+ *   node role, write the munge key it generates at first boot (so the key is never in Terraform state), and
+ *   publish its idle verdict into its own CloudWatch namespace, as a box does.
  * Neither may read any other Parameter Store parameter.
  */
 export class ClusterRoles extends Construct {
@@ -80,6 +88,7 @@ export class ClusterRoles extends Construct {
       },
       // With the AWS managed key aws/ssm no kms: permission is needed to read or write it (see MungeKey).
       { sid: 'WriteTheMungeKey', actions: ['ssm:PutParameter'], resources: [this.mungeKeyArn()] },
+      ...(this.props.headPublishesVerdict ? [{ sid: 'PublishOwnIdleVerdict', ...publishVerdictStatement() }] : []),
     ]);
   }
 

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { DataAwsIamPolicyDocument, DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
@@ -23,6 +23,27 @@ export interface InstanceProfileProps {
    * @default false
    */
   readonly publishVerdict?: boolean;
+}
+
+/**
+ * The statement that lets an instance publish its idle verdict, and only into its own namespace: a box's role has
+ * it, and the cluster head's (ClusterRoles).
+ *
+ * PutMetricData takes no resource ARN; the cloudwatch:namespace condition key is how AWS scopes it, and
+ * CloudWatch has no key on dimensions, so in one shared namespace an instance could publish any instance's
+ * InstanceId (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html,
+ * checked 2026-12-07). So every instance has a namespace of its own, named after its instance ARN, and may
+ * publish only there: ${ec2:SourceInstanceARN} is the ARN of the instance whose role credentials sign the
+ * call, a variable IAM allows in string conditions; a call without it (credentials used outside an
+ * instance) matches nothing (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html,
+ * checked 2026-12-07).
+ */
+export function publishVerdictStatement(): DataAwsIamPolicyDocumentStatement {
+  return {
+    actions: ['cloudwatch:PutMetricData'],
+    resources: ['*'],
+    condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: [literal(verdictNamespace('${ec2:SourceInstanceARN}'))] }],
+  };
 }
 
 /**
@@ -103,21 +124,8 @@ export class InstanceProfile extends Construct {
       new IamRolePolicy(this, 'require-imdsv2-policy', { namePrefix: 'require-imdsv2-', role: role.id, policy: requireImdsv2.json });
     }
     if (props.publishVerdict) {
-      // PutMetricData takes no resource ARN; the cloudwatch:namespace condition key is how AWS scopes it, and
-      // CloudWatch has no key on dimensions, so in one shared namespace a box could publish any box's InstanceId
-      // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html,
-      // checked 2026-12-07). So every box has a namespace of its own, named after its instance ARN, and may
-      // publish only there: ${ec2:SourceInstanceARN} is the ARN of the instance whose role credentials sign the
-      // call, a variable IAM allows in string conditions; a call without it (credentials used outside an
-      // instance) matches nothing (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html,
-      // checked 2026-12-07). The construct IDs stay: the inline policy is updated in place.
-      const publishVerdict = new DataAwsIamPolicyDocument(this, 'publish-verdict', {
-        statement: [{
-          actions: ['cloudwatch:PutMetricData'],
-          resources: ['*'],
-          condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: [literal(verdictNamespace('${ec2:SourceInstanceARN}'))] }],
-        }],
-      });
+      // The construct IDs stay: the inline policy is updated in place.
+      const publishVerdict = new DataAwsIamPolicyDocument(this, 'publish-verdict', { statement: [publishVerdictStatement()] });
       new IamRolePolicy(this, 'publish-verdict-policy', { namePrefix: 'publish-verdict-', role: role.id, policy: publishVerdict.json });
     }
     this.profileName = profile.name;

@@ -95,7 +95,7 @@ export const IDLE_COMMAND_PATH = '/usr/local/sbin/trainium-spot-idle';
 const INTERRUPTION_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-interruption';
 const NEURON_MONITOR_SETTINGS_PATH = '/etc/trainium-spot/neuron-monitor.json';
 /** Where the installer keeps the `instanceArnPrefix` parameter; idle-check.sh reads it (TS_INSTANCE_ARN_PREFIX_FILE). */
-const INSTANCE_ARN_PREFIX_PATH = '/etc/trainium-spot/instance-arn-prefix';
+export const INSTANCE_ARN_PREFIX_PATH = '/etc/trainium-spot/instance-arn-prefix';
 const DATA_VOLUME_SCRIPT_PATH = '/usr/local/sbin/trainium-spot-data-volume';
 
 /** A feature's files and the unit that runs them (restarted when one of `watched` changed). */
@@ -104,7 +104,11 @@ export interface Feature {
   readonly units: readonly { readonly name: string; readonly watched: readonly string[] }[];
 }
 
-function idleFeature(idle: IdleSettings, region: string): Feature {
+/**
+ * The idle check: its script, timer and service, the Neuron monitor feed, a logrotate rule and idle.conf. The box
+ * agent installs it, and the cluster's head agent (src/cluster/head-agent.ts) with its own settings.
+ */
+export function idleCheckFeature(idle: IdleSettings, region: string): Feature {
   const file = (path: string, mode: string, content: string): AgentFile => ({ path, mode, content });
   return {
     files: [
@@ -166,6 +170,16 @@ function instanceArnPrefixPattern(region: string): string {
   return `^arn:aws(-[a-z]+)*:ec2:${region}:[0-9]{12}:instance/$`;
 }
 
+/** The `instanceArnPrefix` parameter of an installer document whose idle check publishes from `whose` instances. */
+export function instanceArnPrefixParameter(region: string, whose: string): DocumentParameter {
+  return {
+    type: 'String',
+    description: `The ${whose} ARN up to the instance id: each publishes its idle verdict to ${verdictNamespace('<its ARN>')}.`,
+    // No default: SSM refuses a run without it rather than install a check that cannot name its namespace.
+    allowedPattern: instanceArnPrefixPattern(region),
+  };
+}
+
 /**
  * The `dataVolumeIds` parameter: EBS volume ids separated by single spaces. SSM puts the value into the
  * manifest as is, where the installer splits it into the mount script's arguments.
@@ -184,22 +198,37 @@ export function featureLines(feature: Feature): string[] {
   ];
 }
 
+/**
+ * A feature's part of a manifest: when wanted, its files and units (and the files in `files`); when not, it is
+ * taken off instances that had it: units stopped first, then their files.
+ */
+export function featureManifest(feature: Feature, wanted: boolean): { files: AgentFile[]; lines: string[] } {
+  if (wanted) return { files: [...feature.files], lines: featureLines(feature) };
+  return {
+    files: [],
+    lines: [...feature.units.map((u) => `unit ${u.name} absent`), ...feature.files.map((f) => `remove ${f.path}`)],
+  };
+}
+
+/** Whether the idle check publishes its verdict, for which it needs its instance ARN and the AWS CLI. */
+export const publishesVerdict = (idle: IdleSettings): boolean => idle.enabled && idle.publishVerdict;
+
+/** The manifest line that keeps (or takes off) the instance ARN prefix the idle check names its namespace with. */
+export function instanceArnPrefixLine(idle: IdleSettings): string {
+  return publishesVerdict(idle) ? `instance-arn-prefix ${INSTANCE_ARN_PREFIX_PATH}` : `remove ${INSTANCE_ARN_PREFIX_PATH}`;
+}
+
 /** The installer's instructions (see install-agent.sh): only paths, modes, unit names and base64. */
 function manifest(props: AgentProps, version: string): { lines: string[]; files: AgentFile[] } {
   const lines = [`version ${version}`];
   const files: AgentFile[] = [];
-  const want = (feature: Feature) => {
-    files.push(...feature.files);
-    lines.push(...featureLines(feature));
+  const add = (part: { files: AgentFile[]; lines: string[] }) => {
+    files.push(...part.files);
+    lines.push(...part.lines);
   };
-  // A feature switched off is taken off boxes that had it: units stopped first, then their files.
-  const unwant = (feature: Feature) => {
-    lines.push(...feature.units.map((u) => `unit ${u.name} absent`));
-    lines.push(...feature.files.map((f) => `remove ${f.path}`));
-  };
-  const idle = idleFeature(props.idle, props.region);
-  if (props.idle.enabled) want(idle);
-  else unwant(idle);
+  const want = (feature: Feature) => add(featureManifest(feature, true));
+  const unwant = (feature: Feature) => add(featureManifest(feature, false));
+  add(featureManifest(idleCheckFeature(props.idle, props.region), props.idle.enabled));
   if (props.interruptionWatcher) want(interruptionFeature());
   else unwant(interruptionFeature());
   if (props.dataVolume) {
@@ -220,9 +249,8 @@ function manifest(props: AgentProps, version: string): { lines: string[]; files:
   }
   if (props.loginUser !== undefined) lines.push(`authorized-key ${props.loginUser}`);
   // Publishing the verdict is the one thing on the box that needs its ARN, and the AWS CLI.
-  const publishes = props.idle.enabled && props.idle.publishVerdict;
-  lines.push(publishes ? `instance-arn-prefix ${INSTANCE_ARN_PREFIX_PATH}` : `remove ${INSTANCE_ARN_PREFIX_PATH}`);
-  lines.push(`aws ${publishes ? 'required' : 'optional'}`);
+  lines.push(instanceArnPrefixLine(props.idle));
+  lines.push(`aws ${publishesVerdict(props.idle) ? 'required' : 'optional'}`);
   return { lines, files };
 }
 
@@ -246,12 +274,7 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
         // Only what an OpenSSH public key is made of: SSM puts the value into the shell command as is.
         allowedPattern: SSH_PUBLIC_KEY_PARAMETER_PATTERN,
       },
-      instanceArnPrefix: {
-        type: 'String',
-        description: `The boxes' ARN up to the instance id: each publishes its idle verdict to ${verdictNamespace('<its ARN>')}.`,
-        // No default: SSM refuses a run without it rather than install a check that cannot name its namespace.
-        allowedPattern: instanceArnPrefixPattern(props.region),
-      },
+      instanceArnPrefix: instanceArnPrefixParameter(props.region, "boxes'"),
       ...(props.dataVolume ? {
         [DATA_VOLUME_IDS_PARAMETER]: {
           type: 'String',
@@ -282,6 +305,9 @@ export interface DocumentParameter {
   readonly allowedPattern: string;
 }
 
+/** An installer argument that is empty: install-agent.sh's arguments are positional. */
+export const NO_ARGUMENT = '';
+
 /** What an installer document is made of; the box agent and the cluster's head agent are two of them. */
 export interface InstallerDocumentSpec {
   /** The first comment line of the command: what this installs and where to look on the instance. */
@@ -294,7 +320,10 @@ export interface InstallerDocumentSpec {
   readonly files: readonly AgentFile[];
   /** Parameters besides `documentHash`, which every installer document takes first. */
   readonly parameters: Readonly<Record<string, DocumentParameter>>;
-  /** The parameters the installer gets as arguments after the hash, in its order (the others are used in the manifest). */
+  /**
+   * The parameters the installer gets as arguments after the hash, in its order (the others are used in the
+   * manifest); NO_ARGUMENT passes an empty argument in the place of one the document does not have.
+   */
   readonly installerArguments: readonly string[];
   /**
    * How long SSM lets the step run.
@@ -312,7 +341,7 @@ export function renderInstallerDocument(spec: InstallerDocumentSpec): AgentDocum
     ABOUT: spec.about,
     INSTALLER: readUserdataFile('install-agent.sh').replace(/\n$/, ''),
     MANIFEST: spec.manifest.join('\n'),
-    ARGUMENTS: ['documentHash', ...spec.installerArguments].map((name) => `'{{ ${name} }}'`).join(' '),
+    ARGUMENTS: ['documentHash', ...spec.installerArguments].map((name) => (name === NO_ARGUMENT ? "''" : `'{{ ${name} }}'`)).join(' '),
   });
   const content = JSON.stringify({
     schemaVersion: '2.2',

@@ -3,10 +3,10 @@
 #   trainium-spot-idle check    one check (trainium-spot-idle.timer runs it every CHECK_INTERVAL_SECONDS)
 #   trainium-spot-idle status   each signal's reading, the verdict and the minutes left; changes nothing
 # Work (CPU, disk, network, NeuronCore/GPU use, terminal input, the keep-alive file, and on a cluster head
-# Slurm jobs running or pending) keeps the box up; presence (sessions, multiplexers, matched processes, a
-# runtime holding its cores, memory, held or suspended Slurm jobs) only until MAX_IDLE_SESSION_HOURS pass
-# without work or input. After IDLE_MINUTES (boot clock) with nothing counting,
-# never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now` (EC2 stops an EBS-backed box). Each
+# Slurm jobs running or pending and compute nodes not powered down) keeps the box up; presence (sessions,
+# multiplexers, matched processes, a runtime holding its cores, memory, held or suspended Slurm jobs) only
+# until MAX_IDLE_SESSION_HOURS pass without work or input. After IDLE_MINUTES (boot clock) with nothing
+# counting, never within BOOT_GRACE_MINUTES of boot, it runs `shutdown -h now` (EC2 stops an EBS-backed box). Each
 # check publishes StopVerdict (1 = stopping) to CloudWatch, in this box's own namespace (METRIC_NAMESPACE/
 # <instance ARN>), whose backstop acts only on a box that said stop and still runs, or went silent with low
 # CPU. A detector that fails is UNSURE, kept up like presence; a bad idle.conf value is logged and replaced
@@ -621,17 +621,29 @@ detect_terminal() {
   return "$NOTHING"
 }
 
-# Slurm's queue on a cluster head: one squeue call, all partitions, the jobs it lists by default (not
-# finished). %T: the state, a flag such as CONFIGURING before the base state; %Q: the priority, 0 for
-# every held job; %r: the reason, last as it may hold spaces. Work: jobs that hold nodes or will get them
-# unaided (running, booting, completing, requeued, and pending for priority, resources, capacity, a begin
-# time or a dependency). Presence, bounded like a session so a forgotten job cannot keep the head up for
-# ever: jobs that wait for a person (held, suspended or stopped, or a dependency never satisfied). A
-# failing squeue (slurmctld down) is UNSURE: a restart never stops a head at work, a broken head still stops.
+# Slurm on a cluster head: its queue (one squeue call) and its compute nodes (one sinfo call).
+# The queue, all partitions, the jobs squeue lists by default (not finished). %T: the state, a flag such as
+# CONFIGURING before the base state; %Q: the priority, 0 for every held job; %r: the reason, last as it may
+# hold spaces. Work: jobs that hold nodes or will get them unaided (running, booting, completing, requeued, and
+# pending for priority, resources, capacity, a begin time or a dependency). Presence, bounded like a session so
+# a forgotten job cannot keep the head up for ever: jobs that wait for a person (held, suspended or stopped, or
+# a dependency never satisfied). A failing squeue (slurmctld down) is UNSURE: a restart never stops a head at
+# work, a broken head still stops.
 SQUEUE_ARGS=(--all --noheader --format='%T %Q %r')
+# The nodes: each once per partition it is in (-N), with every state flag (StateComplete, e.g.
+# idle+cloud+powered_down, lower case: sinfo(1) of Slurm 22.05 and 23.11, -O/--Format, and sinfo's print.c,
+# which lowers node_state_string_complete). A node without the POWERED_DOWN flag
+# is an instance that runs (or is launching, POWERING_UP, or terminating, POWERING_DOWN), which only this head's
+# power saving ends: work, so an idle head never stops before Slurm has powered its nodes down (SuspendTime
+# after their last job). Not sinfo's %T: it shows one flag as a suffix (~ powered down, # powering up,
+# % powering down) and a maintenance, reboot or FAIL state hides the ~ of a powered-down node. Called only
+# when squeue answered; a failing sinfo is UNSURE.
+SINFO_ARGS=(--all --noheader --Node --Format='NodeList:|,StateComplete:')
 detect_slurm() {
   local out=$STATE_DIR/squeue.out err=$STATE_DIR/squeue.err status=0 message='' state priority reason job
   local work=0 waiting=0 first_work='' first_waiting='' unexpected='' noun=jobs kind
+  local node flags up=0 down=0 first_up='' node_problem=''
+  local -A seen=()
   if ! command -v squeue >/dev/null; then
     REASON='squeue not installed'
     return "$NOTHING"
@@ -661,14 +673,53 @@ detect_slurm() {
       *) unexpected=${unexpected:-$state${priority:+ $priority}${reason:+ $reason}} ;;
     esac
   done <"$out"
-  if ((work > 0)); then
-    ((work == 1)) && noun=job
-    printf -v REASON '%s %s running or queued, first: %.100s' "$work" "$noun" "$first_work"
-    ((waiting > 0)) && REASON+="; $waiting waiting for a person"
+  # The nodes.
+  out=$STATE_DIR/sinfo.out err=$STATE_DIR/sinfo.err status=0 message=''
+  if ! command -v sinfo >/dev/null; then
+    node_problem='sinfo not installed'
+  else
+    run_bounded sinfo "${SINFO_ARGS[@]}" >"$out" 2>"$err" || status=$?
+    if ((status != 0)); then
+      read -r message 2>/dev/null <"$err" || true
+      printf -v node_problem 'sinfo failed: %s%.200s' "$(failure "$status")" "${message:+: $message}"
+    else
+      while IFS='|' read -r node flags; do
+        [[ -n $node$flags ]] || continue
+        flags=${flags,,}
+        if [[ -z $node || ! $flags =~ ^[a-z_]+(\+[a-z_]+)*$ ]]; then
+          [[ -n $node_problem ]] || printf -v node_problem "unexpected sinfo line '%.100s'" "$node|$flags"
+          continue
+        fi
+        [[ -z ${seen[$node]-} ]] || continue
+        seen[$node]=1
+        if [[ +$flags+ == *+powered_down+* ]]; then
+          down=$((down + 1))
+        else
+          up=$((up + 1)) first_up=${first_up:-$node $flags}
+        fi
+      done <"$out"
+    fi
+  fi
+  if ((work > 0 || up > 0)); then
+    REASON=''
+    if ((work > 0)); then
+      ((work == 1)) && noun=job
+      printf -v REASON '%s %s running or queued, first: %.100s' "$work" "$noun" "$first_work"
+      ((waiting > 0)) && REASON+="; $waiting waiting for a person"
+    fi
+    if ((up > 0)); then
+      noun=nodes
+      ((up == 1)) && noun=node
+      printf -v REASON '%s%s compute %s not powered down, first: %.100s' "${REASON:+$REASON; }" "$up" "$noun" "$first_up"
+    fi
     return "$WORK"
   fi
   if [[ -n $unexpected ]]; then
     printf -v REASON "unexpected squeue line '%.100s'" "$unexpected"
+    return "$UNSURE"
+  fi
+  if [[ -n $node_problem ]]; then
+    REASON=$node_problem
     return "$UNSURE"
   fi
   if ((waiting > 0)); then
@@ -677,7 +728,9 @@ detect_slurm() {
       "$waiting" "$noun" "$first_waiting"
     return "$PRESENT"
   fi
-  REASON='no Slurm jobs pending or running'
+  noun=nodes
+  ((down == 1)) && noun=node
+  printf -v REASON 'no Slurm jobs pending or running, %s compute %s powered down' "$down" "$noun"
   return "$NOTHING"
 }
 

@@ -35,7 +35,8 @@ PROGRAM=mount-shared
 # shellcheck source=src/userdata/cluster/setup-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/setup-lib.sh"
 
-readonly ROOT=${TS_ROOT:-}
+# Run by the head's agent (install-agent.sh), it honours the installer's TRAINIUM_SPOT_ROOT too.
+readonly ROOT=${TS_ROOT:-${TRAINIUM_SPOT_ROOT:-}}
 readonly FSTAB=$ROOT/etc/fstab
 readonly MOUNT_ATTEMPTS=${TS_MOUNT_ATTEMPTS:-6}
 readonly MOUNT_RETRY_SECONDS=${TS_MOUNT_RETRY_SECONDS:-10}
