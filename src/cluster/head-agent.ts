@@ -25,11 +25,8 @@ import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR } from './slu
 // The head's address and name
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The tag only the head carries (value: the cluster's name): the head agent's association targets it. Compute nodes
- * carry the cluster tag and `slurm:node`, never this one, so the head's software never reaches a node.
- */
-export const HEAD_TAG_KEY = 'trainium-spot:head';
+// The tag only the head carries: the catalog's, which the CLI finds the head by too.
+export { HEAD_TAG_KEY } from '../catalog';
 
 /**
  * The head is this host of its subnet: past the four addresses AWS reserves at the start of every subnet (network,
