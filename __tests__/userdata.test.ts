@@ -9,7 +9,7 @@ import { SSM_DOCUMENT_LIMIT_BYTES } from '../src/catalog';
 import { ConfigError, type ConfigInput, type IdleSettings, parseConfig } from '../src/config';
 import { DATA_VOLUME_IDS_PARAMETER_PATTERN } from '../src/userdata/agent';
 import { BOOTSTRAP_LIMIT_BYTES, renderAgentDocument, renderIdleConf, renderUserData, type AgentDocument, type AgentProps } from '../src/userdata';
-import { packageRoot, packageVersion, readUserdataFile } from '../src/userdata/files';
+import { packageRoot, packageVersion, readShippedCopy, readUserdataFile, shippedCopy } from '../src/userdata/files';
 import { fileOnBox as fileIn, filesOf as filesIn, manifestOf as manifestIn } from './support/agent';
 
 const manifestOf = (document: AgentDocument) => manifestIn(document.content);
@@ -18,6 +18,8 @@ const fileOnBox = (document: AgentDocument, filePath: string) => fileIn(document
 
 
 const ROOT = path.resolve(__dirname, '..');
+/** A program's code: its lines but the comment lines, which the shipped copy leaves out (shippedCopy). */
+const codeLines = (text: string) => text.split('\n').filter((line) => !/^\s*#/.test(line));
 const SCRIPT_PATH = '/usr/local/sbin/trainium-spot-idle';
 const TIMER_PATH = '/etc/systemd/system/trainium-spot-idle.timer';
 const ASSOCIATION = 'trainium-spot-agent';
@@ -64,7 +66,8 @@ describe('renderAgentDocument', () => {
       ['/etc/trainium-spot/idle.conf', '0644'],
     ]);
     expect(document.files.map((f) => f.path)).toEqual(filesOf(document).map((f) => f.path));
-    expect(fileOnBox(document, SCRIPT_PATH)).toBe(readUserdataFile('idle-check.sh'));
+    expect(fileOnBox(document, SCRIPT_PATH)).toBe(readShippedCopy('idle-check.sh'));
+    expect(codeLines(fileOnBox(document, SCRIPT_PATH))).toEqual(codeLines(readUserdataFile('idle-check.sh')));
     expect(fileOnBox(document, '/etc/systemd/system/trainium-spot-idle.service')).toBe(readUserdataFile('trainium-spot-idle.service'));
     expect(fileOnBox(document, '/etc/logrotate.d/trainium-spot-idle')).toBe(readUserdataFile('trainium-spot-idle.logrotate'));
     expect(fileOnBox(document, '/etc/trainium-spot/idle.conf')).toBe(renderIdleConf(idle, 'us-east-2'));
@@ -100,7 +103,10 @@ describe('renderAgentDocument', () => {
     // SSM fills {{ name }} anywhere in the step: the parameters are the only ones there, and each allows no quote.
     expect(document.content.match(/\{\{/g)).toHaveLength(3);
     expect(Object.values(parsed.parameters).map((p) => (p as { allowedPattern: string }).allowedPattern).join('')).not.toMatch(/'/);
-    expect(document.command).toContain(readUserdataFile('install-agent.sh'));
+    // The installer without its comment lines, every line of code as in src/userdata/install-agent.sh.
+    expect(document.command).toContain(readShippedCopy('install-agent.sh'));
+    const installer = command.slice(command.indexOf("cat >\"$work/install-agent.sh\" <<'TRAINIUM_SPOT_INSTALLER'") + 1, command.indexOf('TRAINIUM_SPOT_INSTALLER'));
+    expect(codeLines(`${installer.join('\n')}\n`)).toEqual(codeLines(readUserdataFile('install-agent.sh')));
     expect(document.hash).toBe(createHash('sha256').update(document.content).digest('hex'));
     // Neither here-document can end early: no line of the installer or the manifest is a delimiter.
     const body = command.slice(command.indexOf("cat >\"$work/install-agent.sh\" <<'TRAINIUM_SPOT_INSTALLER'") + 1);
@@ -128,7 +134,8 @@ describe('renderAgentDocument', () => {
     const document = renderAgentDocument({ ...props(), dataVolume: { mountPoint: '/data', owner: 'ubuntu' } });
     const parsed = JSON.parse(document.content);
     // THEN
-    expect(fileOnBox(document, '/usr/local/sbin/trainium-spot-data-volume')).toBe(readUserdataFile('data-volume.sh'));
+    expect(fileOnBox(document, '/usr/local/sbin/trainium-spot-data-volume')).toBe(readShippedCopy('data-volume.sh'));
+    expect(codeLines(fileOnBox(document, '/usr/local/sbin/trainium-spot-data-volume'))).toEqual(codeLines(readUserdataFile('data-volume.sh')));
     expect(filesOf(document).find((f) => f.path === '/usr/local/sbin/trainium-spot-data-volume')?.mode).toBe('0755');
     expect(manifestOf(document)).toContain('run /usr/local/sbin/trainium-spot-data-volume /data ubuntu {{ dataVolumeIds }}');
     expect(manifestOf(document)).not.toContain('remove /usr/local/sbin/trainium-spot-data-volume');
@@ -147,7 +154,7 @@ describe('renderAgentDocument', () => {
     expect(manifestOf(renderAgentDocument(props())).filter((line) => line.includes('data-volume'))).toEqual(['remove /usr/local/sbin/trainium-spot-data-volume']);
   });
 
-  test('the largest default document (a spot box: the interruption watcher too) is 42.7 KB, 65 % of the 64 KB SSM allows; 47.3 KB, 72 % with a data volume', () => {
+  test('the largest default document (a spot box: the interruption watcher too) is 29.5 KB, 45 % of the 64 KB SSM allows; 32.5 KB, 50 % with a data volume', () => {
     // WHEN
     const largest = { ...props(), interruptionWatcher: true, loginUser: 'ubuntu' };
     const sizes = [props(), largest].map((p) => Buffer.byteLength(renderAgentDocument(p).content));
@@ -155,8 +162,8 @@ describe('renderAgentDocument', () => {
     // THEN
     // Well inside the limit: a quarter of it at least is left for settings (long process patterns).
     for (const size of [...sizes, withVolume]) expect(size).toBeLessThanOrEqual((3 / 4) * SSM_DOCUMENT_LIMIT_BYTES);
-    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(65);
-    expect(Math.round((100 * withVolume) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(72);
+    expect(Math.round((100 * sizes[1]) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(45);
+    expect(Math.round((100 * withVolume) / SSM_DOCUMENT_LIMIT_BYTES)).toBe(50);
   });
 
   test('fails when the document exceeds 64 KB', () => {
@@ -184,7 +191,8 @@ describe('renderAgentDocument', () => {
     const withWatcher = renderAgentDocument({ ...props(), interruptionWatcher: true });
     const without = renderAgentDocument(props());
     // THEN
-    expect(fileOnBox(withWatcher, '/usr/local/sbin/trainium-spot-interruption')).toBe(readUserdataFile('interruption-watch.sh'));
+    expect(fileOnBox(withWatcher, '/usr/local/sbin/trainium-spot-interruption')).toBe(readShippedCopy('interruption-watch.sh'));
+    expect(codeLines(fileOnBox(withWatcher, '/usr/local/sbin/trainium-spot-interruption'))).toEqual(codeLines(readUserdataFile('interruption-watch.sh')));
     expect(fileOnBox(withWatcher, '/etc/systemd/system/trainium-spot-interruption.service'))
       .toMatch(/^ExecStart=\/usr\/local\/sbin\/trainium-spot-interruption$/m);
     expect(manifestOf(withWatcher)).toContain('unit trainium-spot-interruption.service enable /usr/local/sbin/trainium-spot-interruption /etc/systemd/system/trainium-spot-interruption.service');
@@ -382,5 +390,54 @@ describe('files', () => {
         }
       }
     }
+  });
+});
+
+describe('shippedCopy', () => {
+  /** What bash's parser makes of a program: the program as the body of a function, printed back by `declare -f`. */
+  const parsedByBash = (text: string): string => execFileSync('bash', ['-c', 'shopt -s extglob; eval "__program() {\n$1\n}" && declare -f __program', '_', text], { encoding: 'utf8' });
+  const userdataPrograms = (dir: string) => fs.readdirSync(path.join(ROOT, 'src/userdata', dir)).filter((f) => f.endsWith('.sh')).map((f) => path.posix.join(dir, f));
+
+  test('drops comment lines, keeps the shebang and every other line, and names the source', () => {
+    expect(shippedCopy('cluster/x.sh', '#!/bin/sh\n# doc\n  # more\necho "#not" # trailing\n\n')).toBe(
+      '#!/bin/sh\n# x.sh: from trainium-spot, documented in src/userdata/cluster/x.sh\necho "#not" # trailing\n\n');
+    expect(shippedCopy('u.timer', '# doc\n[Timer]\nOnBootSec=1min\n')).toBe(
+      '# u.timer: from trainium-spot, documented in src/userdata/u.timer\n[Timer]\nOnBootSec=1min\n');
+  });
+
+  test('keeps here-strings, shifts in arithmetic, and cuts comment lines inside a command substitution', () => {
+    const text = 'read -r x <<< "$y"\necho $((1 << 3)) "$(( (2) << 1 ))"\n((x <<= 1))\nv=$(\n  # why\n  echo "${#y}" \'#\'\n)\n';
+    expect(shippedCopy('s.sh', text)).toBe(`# s.sh: from trainium-spot, documented in src/userdata/s.sh\n${text.replace('  # why\n', '')}`);
+  });
+
+  test.each([
+    ['a here-document', 'cat << EOF\n# data\nEOF\n', /^src\/userdata\/h\.sh:1: a here-document;/],
+    ['a here-document with <<-', 'x=1\ncat <<-EOF\nEOF\n', /^src\/userdata\/h\.sh:2: a here-document;/],
+    ['a comment line inside a double-quoted string', '#!/bin/sh\necho "a\n# b\n"\n', /^src\/userdata\/h\.sh:3: a comment line inside double;/],
+    ['a comment line inside a single-quoted string', "echo 'a\n  # b\n'\n", /^src\/userdata\/h\.sh:2: a comment line inside single;/],
+    ['a comment line inside $\'...\'', "echo $'a\\'\n# b\n'\n", /^src\/userdata\/h\.sh:2: a comment line inside ansi;/],
+    ['a comment line after a line continuation', 'echo a\\\n# b\n', /^src\/userdata\/h\.sh:2: a comment line after a line continuation;/],
+    ['quoting open at the end of the file', 'echo "a\n', /^src\/userdata\/h\.sh:2: double open at the end of the file;/],
+  ])('fails on %s', (_, text, message) => {
+    expect(() => shippedCopy('h.sh', text)).toThrow(message);
+  });
+
+  test('the proof below can fail: bash\'s parser drops comments, and keeps a # line inside a string', () => {
+    expect(parsedByBash('echo a\n# b\necho c\n')).toBe(parsedByBash('echo a\necho c\n'));
+    expect(parsedByBash('echo "a\n# b\n"\n')).not.toBe(parsedByBash('echo "a\n"\n'));
+  });
+
+  test('every shipped program is, to bash\'s parser, its source: the same program without the comments', () => {
+    const programs = [...userdataPrograms('.'), ...userdataPrograms('cluster')].filter((file) => file !== 'agent-command.sh');
+    expect(programs).toEqual(expect.arrayContaining(['idle-check.sh', 'install-agent.sh', 'data-volume.sh', 'interruption-watch.sh', 'cluster/lib.sh', 'cluster/node-setup.sh']));
+    for (const file of programs) {
+      const source = readUserdataFile(file);
+      const copy = readShippedCopy(file);
+      expect(copy.length).toBeLessThan(source.length);
+      expect(codeLines(copy)).toEqual(codeLines(source));
+      expect([file, parsedByBash(copy)]).toEqual([file, parsedByBash(source)]);
+    }
+    // The document's wrapper is not shipped so: its here-documents carry the installer and the manifest.
+    expect(() => readShippedCopy('agent-command.sh')).toThrow(/^src\/userdata\/agent-command\.sh:8: a here-document;/);
   });
 });

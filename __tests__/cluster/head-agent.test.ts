@@ -6,9 +6,11 @@ import { ec2IpHostname, HEAD_PACKAGES, HeadAgentProps, headPrivateIp, renderHead
 import { CLUSTER_PROGRAMS_DIR } from '../../src/cluster/slurm';
 import { parseConfig } from '../../src/config';
 import { renderAgentDocument } from '../../src/userdata/agent';
-import { readUserdataFile } from '../../src/userdata/files';
+import { readShippedCopy, readUserdataFile } from '../../src/userdata/files';
 
 const IDLE = parseConfig({}).idle;
+/** A program's code: its lines but the comment lines, which the shipped copy leaves out (shippedCopy). */
+const codeLines = (text: string) => text.split('\n').filter((line) => !/^\s*#/.test(line));
 const PROPS: HeadAgentProps = {
   name: 'lab', slurmConf: 'ClusterName=lab\n', clusterConf: "TS_CLUSTER_NAME='lab'\n", nodeSubnetCidr: '10.42.16.0/20',
   region: 'us-east-2', idle: IDLE, sharedStorageType: 'efs',
@@ -37,14 +39,17 @@ describe('renderHeadAgentDocument', () => {
     expect(HEAD_PACKAGES).toEqual(expect.arrayContaining(['slurmctld', 'slurm-client', 'munge']));
   });
 
-  test('writes slurm.conf, cluster.conf, the head\'s programs, the reconcile timer and the NAT, byte for byte', () => {
+  test('writes slurm.conf, cluster.conf, the reconcile timer and the NAT byte for byte, the head\'s programs without their comment lines', () => {
     const written = writtenBy(manifest);
     expect(written['/etc/slurm/slurm.conf']).toEqual({ mode: '0644', content: PROPS.slurmConf });
     expect(written['/etc/trainium-spot/cluster.conf']).toEqual({ mode: '0644', content: PROPS.clusterConf });
-    for (const program of ['resume.sh', 'suspend.sh', 'resume-fail.sh', 'reconcile.sh', 'munge-key.sh', 'nat.sh', 'aws-cli.sh', 'mount-shared.sh']) {
-      expect(written[`${CLUSTER_PROGRAMS_DIR}/${program}`].mode).toBe('0755');
+    for (const program of ['resume.sh', 'suspend.sh', 'resume-fail.sh', 'reconcile.sh', 'munge-key.sh', 'nat.sh', 'aws-cli.sh', 'mount-shared.sh', 'lib.sh', 'setup-lib.sh']) {
+      const { mode, content } = written[`${CLUSTER_PROGRAMS_DIR}/${program}`];
+      expect([program, mode]).toEqual([program, program.endsWith('lib.sh') ? '0644' : '0755']);
+      expect(content).toBe(readShippedCopy(`cluster/${program}`));
+      expect(codeLines(content)).toEqual(codeLines(readUserdataFile(`cluster/${program}`)));
     }
-    expect(written[`${CLUSTER_PROGRAMS_DIR}/lib.sh`].mode).toBe('0644');
+    expect(written['/etc/systemd/system/trainium-spot-slurm-reconcile.timer'].content).toBe(readUserdataFile('cluster/trainium-spot-slurm-reconcile.timer'));
     expect(written[`${CLUSTER_PROGRAMS_DIR}/node-bootstrap.sh`]).toBeUndefined();
     expect(written['/etc/systemd/system/trainium-spot-nat.service'].content).toContain(`ExecStart=${CLUSTER_PROGRAMS_DIR}/nat.sh 10.42.16.0/20\n`);
     expect(document.files.map((f) => f.path)).toEqual(Object.keys(written));
@@ -65,9 +70,10 @@ describe('renderHeadAgentDocument', () => {
     ]);
   });
 
-  test('installs the box\'s idle check, byte for byte, with the config\'s idle settings and the slurm detector on', () => {
+  test('installs the box\'s idle check, as the box has it, with the config\'s idle settings and the slurm detector on', () => {
     const written = writtenBy(manifest);
-    expect(written['/usr/local/sbin/trainium-spot-idle']).toEqual({ mode: '0755', content: readUserdataFile('idle-check.sh') });
+    expect(written['/usr/local/sbin/trainium-spot-idle']).toEqual({ mode: '0755', content: readShippedCopy('idle-check.sh') });
+    expect(codeLines(written['/usr/local/sbin/trainium-spot-idle'].content)).toEqual(codeLines(readUserdataFile('idle-check.sh')));
     const conf = written['/etc/trainium-spot/idle.conf'].content;
     expect(conf).toMatch(/^DETECT_SLURM=true$/m);
     expect(conf).toMatch(/^IDLE_MINUTES=3$/m);
@@ -107,17 +113,17 @@ describe('renderHeadAgentDocument', () => {
       .toBe('bash "$work/install-agent.sh" "$work/manifest" \'{{ documentHash }}\' \'\' \'{{ instanceArnPrefix }}\'');
   });
 
-  test('is 63.1 KB or less (measured 63,022 bytes with the default idle settings), under 97 % of the 64 KB SSM allows', () => {
+  test('is 42.7 KB or less (measured 42,645 bytes with the default idle settings), under 66 % of the 64 KB SSM allows', () => {
     const size = Buffer.byteLength(document.content, 'utf8');
-    expect(size).toBeLessThanOrEqual(63_100);
-    expect(size / SSM_DOCUMENT_LIMIT_BYTES).toBeLessThan(0.97);
+    expect(size).toBeLessThanOrEqual(42_700);
+    expect(size / SSM_DOCUMENT_LIMIT_BYTES).toBeLessThan(0.66);
   });
 
   test('idle.processPatterns that make the document too big are a config error naming them', () => {
     // Hashes, which gzip cannot shrink much: idle.conf holds the patterns as they are.
-    const patterns = Array.from({ length: 100 }, (_, i) => createHash('sha256').update(String(i)).digest('hex'));
+    const patterns = Array.from({ length: 600 }, (_, i) => createHash('sha256').update(String(i)).digest('hex'));
     expect(() => renderHeadAgentDocument({ ...PROPS, idle: { ...IDLE, processPatterns: patterns } }))
-      .toThrow(/^idle\.processPatterns \(100 patterns, \d+ characters\) make the cluster head agent's SSM document \d+ bytes; SSM allows 65536/);
+      .toThrow(/^idle\.processPatterns \(600 patterns, 38400 characters\) make the cluster head agent's SSM document \d+ bytes; SSM allows 65536/);
   });
 
   test('fails when the node subnet is not a CIDR block', () => {

@@ -65,12 +65,14 @@ tree_listing() {
   grep -qx 'NodeName=trainium-spot-\[1-4\] CPUs=128 RealMemory=524288 State=CLOUD' "$HEAD/etc/slurm/slurm.conf"
   grep -qx "TS_HEAD_HOST='10.42.0.10'" "$HEAD/etc/trainium-spot/cluster.conf"
   grep -qx "TS_MUNGE_KEY_PARAMETER='/trainium-spot/trainium-spot/cluster/munge-key'" "$HEAD/etc/trainium-spot/cluster.conf"
-  local program
-  for program in resume.sh suspend.sh resume-fail.sh reconcile.sh munge-key.sh nat.sh aws-cli.sh; do
-    cmp "$PROGRAMS/$program" "$HEAD/usr/local/lib/trainium-spot/slurm/$program"
+  local program copies=()
+  for program in resume.sh suspend.sh resume-fail.sh reconcile.sh munge-key.sh nat.sh aws-cli.sh mount-shared.sh; do
+    copies+=("cluster/$program" "$HEAD/usr/local/lib/trainium-spot/slurm/$program")
     [ "$(stat -c %a "$HEAD/usr/local/lib/trainium-spot/slurm/$program")" = 755 ]
   done
-  cmp "$PROGRAMS/lib.sh" "$HEAD/usr/local/lib/trainium-spot/slurm/lib.sh"
+  # The programs without their comment lines (shippedCopy), every line of code as in src/userdata/cluster.
+  node "$REPO_ROOT/__tests__/support/shipped-copy.mjs" --check "${copies[@]}" \
+    cluster/lib.sh "$HEAD/usr/local/lib/trainium-spot/slurm/lib.sh" cluster/setup-lib.sh "$HEAD/usr/local/lib/trainium-spot/slurm/setup-lib.sh"
   [ ! -e "$HEAD/usr/local/lib/trainium-spot/slurm/node-bootstrap.sh" ]
   cmp "$PROGRAMS/trainium-spot-slurm-reconcile.timer" "$HEAD/etc/systemd/system/trainium-spot-slurm-reconcile.timer"
   grep -qx 'ExecStart=/usr/local/lib/trainium-spot/slurm/nat.sh 10.42.16.0/20' "$HEAD/etc/systemd/system/trainium-spot-nat.service"
@@ -104,7 +106,7 @@ tree_listing() {
 @test "the head gets the idle check with the slurm detector on, its ARN prefix, and /shared mounted before the munge key" {
   install
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  cmp "$REPO_ROOT/src/userdata/idle-check.sh" "$HEAD/usr/local/sbin/trainium-spot-idle"
+  node "$REPO_ROOT/__tests__/support/shipped-copy.mjs" --check idle-check.sh "$HEAD/usr/local/sbin/trainium-spot-idle"
   [ "$(stat -c %a "$HEAD/usr/local/sbin/trainium-spot-idle")" = 755 ]
   grep -qx 'DETECT_SLURM=true' "$HEAD/etc/trainium-spot/idle.conf"
   grep -qx 'IDLE_MINUTES=3' "$HEAD/etc/trainium-spot/idle.conf"

@@ -66,12 +66,13 @@ line_of() { grep -nE "$1" "$TS_FAKE/calls" | head -n 1 | cut -d: -f1 || true; }
 @test "the user data runs node-setup.sh, which writes cluster.conf with the head's address and the parameter" {
   [[ $(cat "$BATS_FILE_TMPDIR/runcmd") == /usr/local/lib/trainium-spot/slurm/node-setup.sh ]]
   [[ -x $ROOT/usr/local/lib/trainium-spot/slurm/node-setup.sh && -x $ROOT/usr/local/lib/trainium-spot/slurm/node-bootstrap.sh ]]
-  local program
-  for program in node-bootstrap.sh mount-shared.sh munge-key.sh node-guard.sh; do
-    [[ -x $ROOT/usr/local/lib/trainium-spot/slurm/$program ]] || fail_with "$program not installed"
-    cmp <(code_lines "$REPO_ROOT/src/userdata/cluster/$program") <(code_lines "$ROOT/usr/local/lib/trainium-spot/slurm/$program") ||
-      fail_with "$program: the code differs from its source"
+  local program copies=()
+  for program in node-setup.sh setup-lib.sh node-bootstrap.sh mount-shared.sh munge-key.sh node-guard.sh; do
+    [[ -f $ROOT/usr/local/lib/trainium-spot/slurm/$program ]] || fail_with "$program not installed"
+    copies+=("cluster/$program" "$ROOT/usr/local/lib/trainium-spot/slurm/$program")
   done
+  # Each the shipped copy of its source (shippedCopy): the code byte for byte, without the comment lines.
+  node "$REPO_ROOT/__tests__/support/shipped-copy.mjs" --check "${copies[@]}" || fail_with "a program differs from its source's shipped copy"
   # shellcheck source=/dev/null
   (source "$ROOT/etc/trainium-spot/cluster.conf" &&
     [[ $TS_HEAD_HOST == "$HEAD" && $TS_MUNGE_KEY_PARAMETER == "$PARAMETER" && $TS_MUNGE_KEY_UNSET == "$UNSET" &&

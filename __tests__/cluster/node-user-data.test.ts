@@ -5,9 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import { Testing, TerraformStack } from 'cdktf';
 import { parse } from 'yaml';
 import { USER_DATA_LIMIT_BYTES } from '../../src/catalog';
-import { EXPRESSION_MAX_BYTES, NODE_GUARD_UNITS, nodeCopy, nodeUserDataBoundBytes, renderNodeUserData, type NodeUserDataProps } from '../../src/cluster/node-user-data';
+import { EXPRESSION_MAX_BYTES, NODE_GUARD_UNITS, nodeUserDataBoundBytes, renderNodeUserData, type NodeUserDataProps } from '../../src/cluster/node-user-data';
 import { MUNGE_KEY_UNSET } from '../../src/constructs/munge-key';
 import { NodeLaunchTemplate, terraformUserData } from '../../src/constructs/node-launch-template';
+import { shippedCopy } from '../../src/userdata/files';
 import { onlyBlock, synthesizeClusterJson } from '../support/synth';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -76,7 +77,7 @@ describe('the node launch template carries the node bootstrap', () => {
     for (const program of ['node-setup.sh', 'setup-lib.sh', 'mount-shared.sh', 'munge-key.sh', 'node-bootstrap.sh', 'node-guard.sh']) {
       const source = fs.readFileSync(path.join(ROOT, 'src/userdata/cluster', program), 'utf8');
       const copy = fileOf(config, `${dir}/${program}`);
-      expect(copy).toBe(nodeCopy(program, source));
+      expect(copy).toBe(shippedCopy(`cluster/${program}`, source));
       expect(code(copy)).toEqual(code(source));
       const shebang = source.startsWith('#!') ? [source.split('\n')[0]] : [];
       expect(copy.split('\n').slice(0, shebang.length + 1)).toEqual([...shebang, `# ${program}: from trainium-spot, documented in src/userdata/cluster/${program}`]);
@@ -145,20 +146,6 @@ describe('the node launch template carries the node bootstrap', () => {
     const inner = JSON.parse(`"${/^\$\{base64encode\("(.*)"\)\}$/s.exec(onlyBlock(json.resource, 'aws_launch_template').user_data as string)![1]}"`) as string;
     expect(inner).toMatch(/^      TS_SHARED_STORAGE_TYPE='fsx-lustre'$/m);
     expect(inner).toMatch(/^      TS_SHARED_STORAGE_SOURCE='\$\{aws_fsx_lustre_file_system\.[^.]+\.dns_name\}@tcp:\/\$\{aws_fsx_lustre_file_system\.[^.]+\.mount_name\}'$/m);
-  });
-});
-
-describe('nodeCopy', () => {
-  test('drops comment lines, keeps the shebang and every other line, and names the source', () => {
-    expect(nodeCopy('x.sh', '#!/bin/sh\n# doc\n  # more\necho "#not" # trailing\n\n')).toBe(
-      '#!/bin/sh\n# x.sh: from trainium-spot, documented in src/userdata/cluster/x.sh\necho "#not" # trailing\n\n');
-    expect(nodeCopy('u.timer', '# doc\n[Timer]\nOnBootSec=1min\n')).toBe(
-      '# u.timer: from trainium-spot, documented in src/userdata/cluster/u.timer\n[Timer]\nOnBootSec=1min\n');
-  });
-
-  test('fails when the file has a here-document, whose # lines are not comments', () => {
-    expect(() => nodeCopy('h.sh', 'cat << EOF\n# data\nEOF\n')).toThrow(/^src\/userdata\/cluster\/h\.sh: a here-document/);
-    expect(nodeCopy('s.sh', 'read -r x <<< "$y"\n')).toContain('read -r x <<< "$y"');
   });
 });
 

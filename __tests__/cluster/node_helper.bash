@@ -50,9 +50,6 @@ STUB
   chmod 755 "$1/mount" "$1/findmnt"
 }
 
-# code_lines FILE: a program without its comment lines, as the node's copy (nodeCopy in node-user-data.ts) keeps it.
-code_lines() { grep -v '^[[:space:]]*#' "$1"; }
-
 # calls_matching REGEX: how many stub calls match.
 calls_matching() { grep -cE "$1" "$TS_FAKE/calls" 2> /dev/null || true; }
 

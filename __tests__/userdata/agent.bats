@@ -42,11 +42,13 @@ fail_with() {
   return 1
 }
 
-@test "installs every file of the document from the synthesized stack, byte for byte and with its mode" {
+@test "installs every file of the document from the synthesized stack, as the document has it and with its mode" {
   # setup_suite installed the default stack's document into TS_AGENT_ROOT.
   local source
-  for source in idle-check.sh:usr/local/sbin/trainium-spot-idle interruption-watch.sh:usr/local/sbin/trainium-spot-interruption \
-    trainium-spot-idle.service:etc/systemd/system/trainium-spot-idle.service \
+  # The programs without their comment lines (shippedCopy), every line of code as in src/userdata; the rest as they are.
+  node "$TS_REPO_ROOT/__tests__/support/shipped-copy.mjs" --check idle-check.sh "$BOX_ROOT/usr/local/sbin/trainium-spot-idle" \
+    interruption-watch.sh "$BOX_ROOT/usr/local/sbin/trainium-spot-interruption"
+  for source in trainium-spot-idle.service:etc/systemd/system/trainium-spot-idle.service \
     trainium-spot-neuron-monitor.service:etc/systemd/system/trainium-spot-neuron-monitor.service \
     neuron-monitor.json:etc/trainium-spot/neuron-monitor.json trainium-spot-idle.logrotate:etc/logrotate.d/trainium-spot-idle; do
     cmp "$TS_REPO_ROOT/src/userdata/${source%%:*}" "$BOX_ROOT/${source#*:}" || fail_with "${source#*:} differs"
@@ -93,7 +95,7 @@ fail_with() {
   # THEN both are back, their units restarted, nothing else
   ((status == 0)) || fail_with "exit $status"
   cmp "$TS_REPO_ROOT/src/userdata/neuron-monitor.json" "$BOX_ROOT/etc/trainium-spot/neuron-monitor.json"
-  cmp "$TS_REPO_ROOT/src/userdata/interruption-watch.sh" "$BOX_ROOT/usr/local/sbin/trainium-spot-interruption"
+  node "$TS_REPO_ROOT/__tests__/support/shipped-copy.mjs" --check interruption-watch.sh "$BOX_ROOT/usr/local/sbin/trainium-spot-interruption"
   local restarts
   restarts=$(grep -o 'systemctl restart .*' <<<"$output" | sort | tr '\n' ' ')
   [[ $restarts == "systemctl restart trainium-spot-interruption.service systemctl restart trainium-spot-neuron-monitor.service " ]] ||
@@ -146,7 +148,7 @@ fail_with() {
   install_from "$TS_STACK_JSON" "$box"
   # THEN the agent's files are the document's, the state is as it was, and the upgrade is recorded
   ((status == 0)) || fail_with "exit $status"
-  cmp "$TS_REPO_ROOT/src/userdata/idle-check.sh" "$box/usr/local/sbin/trainium-spot-idle"
+  node "$TS_REPO_ROOT/__tests__/support/shipped-copy.mjs" --check idle-check.sh "$box/usr/local/sbin/trainium-spot-idle"
   cmp "$TS_REPO_ROOT/__tests__/userdata/fixtures/idle.conf" "$box/etc/trainium-spot/idle.conf"
   [[ $(tree_listing "$box/run") == "$state_before" ]] || fail_with "the state changed"
   [[ -f $box/etc/trainium-spot/agent.json ]]
@@ -162,7 +164,7 @@ fail_with() {
   ((status == 1)) || fail_with "exit $status"
   [[ $output == *"FAILED: no working AWS CLI (aws --version) under the units' PATH ($BATS_TEST_TMPDIR/empty-bin): the idle check cannot publish its verdict"* ]] ||
     fail_with "no reason"
-  cmp "$TS_REPO_ROOT/src/userdata/idle-check.sh" "$box/usr/local/sbin/trainium-spot-idle"
+  node "$TS_REPO_ROOT/__tests__/support/shipped-copy.mjs" --check idle-check.sh "$box/usr/local/sbin/trainium-spot-idle"
   grep -q '"awsCli": "",' "$box/etc/trainium-spot/agent.json"
 }
 

@@ -18,7 +18,7 @@ import {
   type AgentDocument, type AgentFile, type Feature, featureLines, featureManifest, idleCheckFeature, instanceArnPrefixLine,
   instanceArnPrefixParameter, NO_ARGUMENT, renderInstallerDocument,
 } from '../userdata/agent';
-import { fillTemplate, packageVersion, readUserdataFile } from '../userdata/files';
+import { fillTemplate, packageVersion, readShippedCopy, readUserdataFile } from '../userdata/files';
 import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR } from './slurm';
 
 // ---------------------------------------------------------------------------------------------
@@ -133,13 +133,15 @@ const HEAD_AGENT_TIMEOUT_SECONDS = 1800;
 
 function headFeatures(props: HeadAgentProps): Feature[] {
   const cluster = (file: string) => readUserdataFile(`cluster/${file}`);
+  // The programs without their comment lines (shippedCopy); the units and settings as they are.
+  const code = (file: string) => readShippedCopy(`cluster/${file}`);
   const { lib, resume, suspend, resumeFail, reconcile, mungeKey } = CLUSTER_PROGRAMS;
   const headPrograms = [resume, suspend, resumeFail, reconcile, mungeKey, HEAD_STEPS.nat, HEAD_STEPS.awsCli];
   return [
     {
       files: [
-        { path: program(lib), mode: '0644', content: cluster(lib) },
-        ...headPrograms.map((file) => ({ path: program(file), mode: '0755', content: cluster(file) })),
+        { path: program(lib), mode: '0644', content: code(lib) },
+        ...headPrograms.map((file) => ({ path: program(file), mode: '0755', content: code(file) })),
         { path: CLUSTER_CONF_PATH, mode: '0644', content: props.clusterConf },
         { path: SLURM_CONF_PATH, mode: '0644', content: props.slurmConf },
       ],
@@ -157,8 +159,8 @@ function headFeatures(props: HeadAgentProps): Feature[] {
     {
       // mount-shared.sh and the library it sources, as the nodes have them; the manifest's run line mounts /shared.
       files: [
-        { path: program(HEAD_STEPS.setupLib), mode: '0644', content: cluster(HEAD_STEPS.setupLib) },
-        { path: program(HEAD_STEPS.mountShared), mode: '0755', content: cluster(HEAD_STEPS.mountShared) },
+        { path: program(HEAD_STEPS.setupLib), mode: '0644', content: code(HEAD_STEPS.setupLib) },
+        { path: program(HEAD_STEPS.mountShared), mode: '0755', content: code(HEAD_STEPS.mountShared) },
       ],
       units: [],
     },

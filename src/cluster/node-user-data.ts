@@ -5,7 +5,7 @@
  * ready to run jobs from the launch template alone, and powers itself off when its head is gone (node-guard.sh).
  *
  * - The programs are the real files of src/userdata/cluster/ (without their comment lines, the documentation, which
- *   stays in the repository: nodeCopy), each gzip'd and base64'd (cloud-init's write_files `encoding: gz+b64`,
+ *   stays in the repository: shippedCopy in src/userdata/files.ts), each gzip'd and base64'd (cloud-init's write_files `encoding: gz+b64`,
  *   cloudinit/config/cc_write_files.py in canonical/cloud-init, checked 2026-12-07), so the user data stays well
  *   inside EC2's 16 KB and holds no shell text Terraform could read as its own syntax.
  * - `/etc/trainium-spot/cluster.conf` is `renderClusterConf` (the head's keys, `TS_HEAD_HOST` the head's fixed
@@ -20,7 +20,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { USER_DATA_LIMIT_BYTES } from '../catalog';
-import { fillTemplate, readUserdataFile } from '../userdata/files';
+import { fillTemplate, readShippedCopy, shippedCopy } from '../userdata/files';
 import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR, ClusterConfigError, renderClusterConf, type ClusterConfProps } from './slurm';
 
 /** The shared storage types, as the config names them. */
@@ -57,28 +57,13 @@ interface NodeFile {
   readonly content: string;
 }
 
-/**
- * A file as the node gets it: without its comment lines (the documentation, which stays in the repository), with
- * one line naming its source after the shebang; every other line unchanged. The comments would otherwise take
- * nearly half of EC2's 16 KB. A line that starts with `#` is a comment in bash and in systemd units unless it is
- * inside a here-document or a string spanning lines: a file with a here-document is refused (our files have none),
- * and the node's bats tests run the copies as the node does.
- */
-export function nodeCopy(name: string, text: string): string {
-  if (/(?<!<)<<(?!<)/.test(text)) throw new Error(`src/userdata/cluster/${name}: a here-document; nodeCopy would cut its # lines`);
-  const lines = text.split('\n');
-  const shebang = lines[0].startsWith('#!') ? lines.slice(0, 1) : [];
-  const code = lines.slice(shebang.length).filter((line) => !/^\s*#/.test(line));
-  return [...shebang, `# ${name}: from trainium-spot, documented in src/userdata/cluster/${name}`, ...code].join('\n');
-}
-
 /** The files the node gets besides cluster.conf, from src/userdata/cluster/. */
 function nodeFiles(): NodeFile[] {
   const program = (name: string): NodeFile => ({
-    path: `${CLUSTER_PROGRAMS_DIR}/${name}`, mode: '0755', content: nodeCopy(name, readUserdataFile(`cluster/${name}`)),
+    path: `${CLUSTER_PROGRAMS_DIR}/${name}`, mode: '0755', content: readShippedCopy(`cluster/${name}`),
   });
   const unit = (name: string, values: Readonly<Record<string, string>> = {}): NodeFile => ({
-    path: `/etc/systemd/system/${name}`, mode: '0644', content: nodeCopy(name, fillTemplate(`cluster/${name}`, values)),
+    path: `/etc/systemd/system/${name}`, mode: '0644', content: shippedCopy(`cluster/${name}`, fillTemplate(`cluster/${name}`, values)),
   });
   return [
     program('node-setup.sh'),
@@ -90,7 +75,7 @@ function nodeFiles(): NodeFile[] {
     unit(SLURMD_UNIT, { NODE_BOOTSTRAP: `${CLUSTER_PROGRAMS_DIR}/${CLUSTER_PROGRAMS.nodeBootstrap}` }),
     unit(NODE_GUARD_UNITS.service, { NODE_GUARD: `${CLUSTER_PROGRAMS_DIR}/${NODE_GUARD}` }),
     unit(NODE_GUARD_UNITS.timer),
-    { path: '/etc/profile.d/trainium-spot-efa.sh', mode: '0644', content: nodeCopy('trainium-spot-efa.sh', readUserdataFile('cluster/trainium-spot-efa.sh')) },
+    { path: '/etc/profile.d/trainium-spot-efa.sh', mode: '0644', content: readShippedCopy('cluster/trainium-spot-efa.sh') },
   ];
 }
 

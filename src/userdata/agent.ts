@@ -5,12 +5,16 @@
  * install-agent.sh with a manifest of the files; src/constructs/box-agent.ts associates it with the boxes.
  * Unlike user data it reaches running boxes: a changed setting or script is installed on every box of
  * the stack without replacing any of them.
+ *
+ * The shell programs, the installer among them, go without their comment lines (shippedCopy in files.ts): with
+ * them the cluster head's document, which holds the idle check too, fills SSM's 64 KB and leaves no room for
+ * settings. Units, settings and the login message go as they are.
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { SSM_DOCUMENT_LIMIT_BYTES, verdictNamespace } from '../catalog';
 import { ConfigError, type IdleSettings } from '../config';
-import { fillTemplate, packageVersion, readUserdataFile } from './files';
+import { fillTemplate, packageVersion, readShippedCopy, readUserdataFile } from './files';
 import { IDLE_CONF_PATH, assertSingleLine, decimal, renderIdleConf } from './idle-conf';
 
 export interface AgentProps {
@@ -112,7 +116,7 @@ export function idleCheckFeature(idle: IdleSettings, region: string): Feature {
   const file = (path: string, mode: string, content: string): AgentFile => ({ path, mode, content });
   return {
     files: [
-      file(IDLE_COMMAND_PATH, '0755', readUserdataFile('idle-check.sh')),
+      file(IDLE_COMMAND_PATH, '0755', readShippedCopy('idle-check.sh')),
       file(`${UNIT_DIR}/trainium-spot-idle.service`, '0644', readUserdataFile('trainium-spot-idle.service')),
       file(`${UNIT_DIR}/${TIMER_UNIT}`, '0644', fillTemplate(TIMER_UNIT, { CHECK_INTERVAL_SECONDS: decimal(idle.checkIntervalSeconds) })),
       file(`${UNIT_DIR}/${NEURON_MONITOR_UNIT}`, '0644', readUserdataFile(NEURON_MONITOR_UNIT)),
@@ -132,7 +136,7 @@ function interruptionFeature(): Feature {
   const unitPath = `${UNIT_DIR}/${INTERRUPTION_UNIT}`;
   return {
     files: [
-      { path: INTERRUPTION_SCRIPT_PATH, mode: '0755', content: readUserdataFile('interruption-watch.sh') },
+      { path: INTERRUPTION_SCRIPT_PATH, mode: '0755', content: readShippedCopy('interruption-watch.sh') },
       { path: unitPath, mode: '0644', content: readUserdataFile(INTERRUPTION_UNIT) },
     ],
     units: [{ name: INTERRUPTION_UNIT, watched: [INTERRUPTION_SCRIPT_PATH, unitPath] }],
@@ -140,7 +144,7 @@ function interruptionFeature(): Feature {
 }
 
 function dataVolumeFeature(): Feature {
-  return { files: [{ path: DATA_VOLUME_SCRIPT_PATH, mode: '0755', content: readUserdataFile('data-volume.sh') }], units: [] };
+  return { files: [{ path: DATA_VOLUME_SCRIPT_PATH, mode: '0755', content: readShippedCopy('data-volume.sh') }], units: [] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,7 +343,7 @@ export interface InstallerDocumentSpec {
 export function renderInstallerDocument(spec: InstallerDocumentSpec): AgentDocument {
   const command = fillTemplate('agent-command.sh', {
     ABOUT: spec.about,
-    INSTALLER: readUserdataFile('install-agent.sh').replace(/\n$/, ''),
+    INSTALLER: readShippedCopy('install-agent.sh').replace(/\n$/, ''),
     MANIFEST: spec.manifest.join('\n'),
     ARGUMENTS: ['documentHash', ...spec.installerArguments].map((name) => (name === NO_ARGUMENT ? "''" : `'{{ ${name} }}'`)).join(' '),
   });
