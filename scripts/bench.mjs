@@ -31,7 +31,7 @@ const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
 const withTests = !process.argv.includes('--no-tests');
 const withParts = withTests && process.argv.includes('--parts');
 /** The parts of `npm test` (scripts/test-all.sh), each run alone with TEST_PARTS for --parts. */
-const PARTS = ['typecheck', 'shellcheck', 'engine', 'jest', 'bats'];
+const PARTS = ['typecheck', 'shellcheck', 'engine', 'jest', 'bats', 'cluster', 'slurm'];
 const loadBefore = os.loadavg()[0];
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'trainium-spot-bench-'));
 const cliConfig = path.join(scratch, 'empty.tfrc');

@@ -280,6 +280,10 @@ export class EngineDir {
       TF_IN_AUTOMATION: '1',
       CHECKPOINT_DISABLE: '1',
       TF_LOG: '',
+      // Terraform allocates about 150 MB of short-lived objects per stack per plan; with Go's default GOGC=100
+      // a quarter of its CPU went to collecting them. 400 collects a quarter as often for about 300 MB of heap
+      // per command (a 14-stack plan: 7.5 -> 5.7 CPU-s on the development machine).
+      GOGC: process.env.TF_GOGC ?? '400',
     };
   }
 
