@@ -4,8 +4,8 @@
 #   jest       - config, constructs, stack, policy, CLI
 #   engine     - the whole synthesized stack on the real Terraform engine (jest, __tests__/engine)
 #   bats       - the on-box idle check, run unchanged against stubs, and the timeline simulator
-#   cluster    - the Slurm cluster's programs against a loopback EC2 stand-in and the real AWS CLI (bats,
-#                __tests__/cluster/programs.bats)
+#   cluster    - the Slurm cluster's programs against a loopback EC2 stand-in and the real AWS CLI, the head's
+#                and the nodes' setup against stubs (bats, __tests__/cluster/*.bats but slurm-*)
 #   slurm      - a real Slurm cluster whose nodes are network namespaces (bats, __tests__/cluster/slurm-*.bats;
 #                skipped with the reason where not root or Slurm is not installed)
 #   and shellcheck over every shell file (one check per file)
@@ -66,7 +66,10 @@ part_bats() {
 }
 
 part_cluster() {
-  run_bats cluster __tests__/cluster/programs.bats
+  # Every cluster bats file but the real-Slurm ones (the slurm part): the programs, the head's and the nodes' setup.
+  local files=() file
+  for file in __tests__/cluster/*.bats; do [[ $file == */slurm-*.bats ]] || files+=("$file"); done
+  run_bats cluster "${files[@]}"
 }
 
 part_slurm() {
