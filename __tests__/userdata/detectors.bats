@@ -396,6 +396,7 @@ expect_only() {
 
 @test "slurm: a squeue that hangs (slurmctld not answering) is cut off at the command timeout, unsure" {
   cluster_head
+  # shellcheck disable=SC2030 # each @test is its own subshell: the export is for this test only
   export TS_COMMAND_TIMEOUT_SECONDS=1
   stub_does squeue sleep 30
   local started=$SECONDS
@@ -486,6 +487,7 @@ expect_only() {
   [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING)' ]] || fail_with "$(verdict slurm)"
   queue
   rm -f "$TS_FAKE/sinfo.exit" "$TS_FAKE/sinfo.err"
+  # shellcheck disable=SC2031 # each @test is its own subshell: the export is for this test only
   export TS_COMMAND_TIMEOUT_SECONDS=1
   stub_does sinfo sleep 30
   local started=$SECONDS

@@ -179,7 +179,7 @@ bounded() {
 }
 
 @test "head: a job ends at minute 30, its nodes stay up until Slurm powers them down at 42: stopped at 45, never before" {
-  FIGURE=work FIGURE_FROM=30 WATCH=(33 42 44)
+  FIGURE=work FIGURE_FROM=42 WATCH=(33 42 44)
   CONF=('DETECT_SLURM true')
   simulate 60 'slurm-running 1 30' 'nodes-up 1 42' 'quiet 1 60'
   expect_stop 45 45 box
