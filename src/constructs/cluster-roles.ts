@@ -4,6 +4,7 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
+import { IAM_ROLE_NAME_PREFIX_MAX } from './idle-stop-rule';
 import { publishVerdictStatement } from './instance-profile';
 
 export interface ClusterRolesProps {
@@ -47,7 +48,7 @@ export class ClusterRoles extends Construct {
       statement: [{ actions: ['sts:AssumeRole'], principals: [{ type: 'Service', identifiers: ['ec2.amazonaws.com'] }] }],
     });
     const identity = (kind: Kind, description: string) => {
-      const role = new IamRole(this, `${kind}-role`, { namePrefix: `${props.name}-${kind}-`, description, assumeRolePolicy: trust.json });
+      const role = new IamRole(this, `${kind}-role`, { namePrefix: `${props.name}-${kind}-`.slice(0, IAM_ROLE_NAME_PREFIX_MAX), description, assumeRolePolicy: trust.json });
       new IamRolePolicyAttachment(this, `${kind}-ssm-core`, {
         role: role.name, policyArn: `arn:${props.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
       });

@@ -22,6 +22,9 @@ export interface IdleStopRuleProps {
   readonly instanceTags: Readonly<Record<string, string>>;
 }
 
+/** The longest name_prefix of an IAM role the AWS provider accepts: 64 characters less its 26-character suffix. */
+export const IAM_ROLE_NAME_PREFIX_MAX = 38;
+
 /** The AWS-owned runbook that stops instances and waits until they are stopped. */
 const STOP_RUNBOOK = 'AWS-StopEC2Instance';
 
@@ -42,7 +45,10 @@ export class IdleStopRule extends Construct {
       }],
     });
     const role = new IamRole(this, 'role', {
-      namePrefix: `${props.name}-idle-stop-`,
+      // IAM role names are at most 64 characters, and Terraform adds a 26-character suffix to a prefix: the AWS
+      // provider refuses a name_prefix over 38 at validate ("expected length of name_prefix to be in the range
+      // (1 - 38)", provider 5.100.0, checked 2026-12-07). A long config name (up to 30) is cut, never refused.
+      namePrefix: `${props.name}-idle-stop-`.slice(0, IAM_ROLE_NAME_PREFIX_MAX),
       description: `${props.name}: EventBridge stops a box whose idle check went silent while its CPU stayed low`,
       assumeRolePolicy: assumeRole.json,
     });
