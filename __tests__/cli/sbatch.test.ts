@@ -140,6 +140,8 @@ describe('the command and the node', () => {
   test.each([
     [['train.py', '--x'], ['train.py', '--x']],
     [['python', 'src/train.py'], ['src/train.py']],
+    [['/usr/bin/env', 'python3', 'train.py', '--x'], ['train.py', '--x']],
+    [['/opt/venv/bin/python3', 'train.py'], ['train.py']],
     [['python3', '-u', 'train.py'], null],
     [['bash', 'run.sh'], null],
   ])('pythonScript(%j) is %j', (command, expected) => {

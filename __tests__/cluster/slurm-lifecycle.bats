@@ -40,9 +40,10 @@ open_to_others() {
   if [ "$which" = torchrun ]; then
     launcher=torchrun command=(rendezvous.py) expected_name=rendezvous
   else
-    # A Python script always runs under torchrun: without PyTorch the same script runs under srun instead.
+    # A Python script runs under torchrun; with an interpreter option first (python3 -u script) the command is
+    # not read as a script, and runs under srun: without PyTorch that is how rendezvous.py runs.
     echo "# torchrun part skipped: PyTorch does not import for torchrun's Python here; rendezvous.py runs under srun" >&3
-    launcher=srun command=(/usr/bin/env python3 rendezvous.py) expected_name=env
+    launcher=srun command=(python3 -u rendezvous.py) expected_name=python3
   fi
   name=$(cd "$REPO_ROOT" && node_modules/.bin/ts-node --transpile-only "$CLUSTER_TESTS/render-job.ts" "$CLUSTER_RUN/job.sbatch" 2 1 "${command[@]}")
   [ "$name" = "$expected_name" ]

@@ -70,11 +70,16 @@ export interface BatchJob {
 
 const PYTHONS = ['python', 'python3'];
 
-/** The script and its arguments when the command is a Python script (`train.py …`, `python3 train.py …`), else `null`. */
+/**
+ * The script and its arguments when the command is a Python script (`train.py …`, `python3 train.py …`, with or
+ * without a path or `env` before the interpreter: `/usr/bin/env python3 train.py …`), else `null`.
+ */
 export function pythonScript(command: readonly string[]): readonly string[] | null {
   const [first, second] = command;
+  const program = first?.split('/').pop() ?? '';
   if (first?.endsWith('.py')) return command;
-  if (PYTHONS.includes(first ?? '') && second?.endsWith('.py')) return command.slice(1);
+  if (program === 'env') return pythonScript(command.slice(1));
+  if (PYTHONS.includes(program) && second?.endsWith('.py')) return command.slice(1);
   return null;
 }
 
