@@ -143,8 +143,6 @@ interface VariantsRun {
   /** The first plan, saved: Terraform validates the configuration before it plans, and its diagnostics are in the stream. */
   readonly first: PlanOutcome;
   readonly firstSaved: SavedPlan;
-  /** The plan with the variant's own quota one box short, by module. */
-  readonly short: ReadonlyMap<string, { plan: PlanOutcome; vcpus: number }>;
   readonly applied: TerraformResult;
   readonly outputs: Record<string, unknown>;
   readonly again: PlanOutcome;
@@ -153,8 +151,8 @@ interface VariantsRun {
 }
 
 /** The quota each guarded variant needs one box short, grouped so no two in a group need different values of one quota. */
-function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, number>; members: { module: string; vcpus: number }[] }[] {
-  const groups: { quotas: Record<string, number>; members: { module: string; vcpus: number }[] }[] = [];
+function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, number>; members: { variant: Variant; module: string; vcpus: number }[] }[] {
+  const groups: { quotas: Record<string, number>; members: { variant: Variant; module: string; vcpus: number }[] }[] = [];
   for (const variant of variants) {
     const quota = guardedQuota(variant.config);
     if (!quota) continue;
@@ -162,7 +160,7 @@ function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, num
     let group = groups.find((g) => g.quotas[quota.code] === undefined || g.quotas[quota.code] === vcpus);
     if (!group) groups.push(group = { quotas: {}, members: [] });
     group.quotas[quota.code] = vcpus;
-    group.members.push({ module: moduleOf(variant), vcpus });
+    group.members.push({ variant, module: moduleOf(variant), vcpus });
   }
   return groups;
 }
@@ -174,8 +172,8 @@ const variantRoots: readonly (readonly Variant[])[] = Array.from({ length: VARIA
   VARIANTS.filter((_v, i) => i % VARIANT_ROOTS === root));
 
 /**
- * One root module of variants through the whole life cycle: init, plan (saved; it validates first), the
- * quota-short plans, apply of the saved plan, outputs, plan again, and one plan after the AMI grew and the
+ * One root module of variants through the whole life cycle: init, plan (saved; it validates first),
+ * apply of the saved plan, outputs, plan again, and one plan after the AMI grew and the
  * agent's settings changed (each test tells the two apart: the AMI can change nothing, the settings only the agent).
  */
 function variantsRun(root: number): Promise<VariantsRun> {
@@ -185,13 +183,6 @@ function variantsRun(root: number): Promise<VariantsRun> {
     await init(dir);
     const first = await dir.plan({ out: 'first.bin' });
     const firstSaved = await dir.show('first.bin');
-    const short = new Map<string, { plan: PlanOutcome; vcpus: number }>();
-    for (const group of quotaGroups(variants)) {
-      dir.setFixture(fixture({ quotas: group.quotas }));
-      const plan = await dir.plan({ targets: group.members.map((m) => `module.${m.module}`) });
-      for (const member of group.members) short.set(member.module, { plan, vcpus: member.vcpus });
-    }
-    dir.setFixture(fixture());
     const applied = await dir.apply('first.bin');
     const outputs = await dir.outputs();
     const again = await dir.plan();
@@ -199,8 +190,27 @@ function variantsRun(root: number): Promise<VariantsRun> {
     writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(withNewAgentSettings(v.config))])), VARIANT_OUTPUTS);
     const amiGrewAndAgentSettings = await dir.plan();
     dir.setFixture(fixture());
-    return { first, firstSaved, short, applied, outputs, again, amiGrewAndAgentSettings };
+    return { first, firstSaved, applied, outputs, again, amiGrewAndAgentSettings };
   }));
+}
+
+/**
+ * The plan with each guarded variant's own quota one box short, by module: a root module per group of
+ * variants that can share one fixture, holding those variants only (a targeted plan in a variants' root
+ * loads and validates every variant of it, at several times the cost).
+ */
+function shortQuotaPlans(): Promise<ReadonlyMap<string, { plan: PlanOutcome; vcpus: number }>> {
+  return job('quota one box short', async () => {
+    const short = new Map<string, { plan: PlanOutcome; vcpus: number }>();
+    await Promise.all(quotaGroups(VARIANTS).map((group) => onLane(async (dir, providers) => {
+      writeModules(dir, providers.stateAddress, Object.fromEntries(group.members.map((m) => [m.module, synthesizeJson(m.variant.config)])), []);
+      await init(dir);
+      dir.setFixture(fixture({ quotas: group.quotas }));
+      const plan = await dir.plan();
+      for (const member of group.members) short.set(member.module, { plan, vcpus: member.vcpus });
+    })));
+    return short;
+  });
 }
 
 /** The S3 and cloud backends cannot initialise without credentials: their own file, with `-backend=false`. */
@@ -219,6 +229,7 @@ describe('every configuration variant on the Terraform engine', () => {
       // GIVEN the synthesized stack of the variant, a child module of its root
       const module = moduleOf(variant);
       const run = await variantsRun(index % VARIANT_ROOTS);
+      const shortPlans = await shortQuotaPlans();
       // THEN it validates (a stack with a remote backend also as its own root, backend not initialised)
       if (remoteState(synthesizeJson(variant.config))) {
         const own = await remoteStateValidation(variant);
@@ -236,10 +247,10 @@ describe('every configuration variant on the Terraform engine', () => {
 
       // AND a quota one box short fails the plan with our message
       const quota = guardedQuota(variant.config);
-      expect(run.short.has(module)).toBe(Boolean(quota));
+      expect(shortPlans.has(module)).toBe(Boolean(quota));
       if (quota) {
         const count = variant.config.instanceCount ?? 1;
-        const { plan: refused, vcpus: short } = run.short.get(module)!;
+        const { plan: refused, vcpus: short } = shortPlans.get(module)!;
         expect(short).toBe(quota.vcpusPerBox * (count - 1));
         expect(refused.ok).toBe(false);
         const details = [...new Set(moduleSlice(refused, module).errors.map((e) => `${e.summary}: ${e.detail}`))];
@@ -572,6 +583,7 @@ beforeAll(() => {
   if (skipReason) return;
   // Largest first, so both lanes start on the variants' roots and share the rest.
   variantRoots.forEach((_, root) => variantsRun(root));
+  shortQuotaPlans();
   clusterRun();
   if (!realAwsSkipReason) realAwsValidation();
   VARIANTS.filter((v) => remoteState(synthesizeJson(v.config))).forEach(remoteStateValidation);
