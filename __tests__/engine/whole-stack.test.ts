@@ -706,10 +706,14 @@ function replacementPlans(): Promise<ReplacementRun> {
     const deploymentIds = await dir.plan({ out: 'deployment-ids.bin' });
     const applied = await dir.apply('deployment-ids.bin');
     const plans = {} as Record<ReplacementStep | 'keyAndPriceWithoutFix', PlanOutcome>;
+    // The instance type changes only the trn1 modules and the AZ only the inf2 ones: one plan holds both, each module's
+    // part of it what a plan of its own change alone would be (the modules share nothing).
     for (const [step, change] of Object.entries(REPLACEMENT_STEPS)) {
-      write(replacementStacks(change));
+      if (step === 'zone') continue;
+      write(replacementStacks(step === 'type' ? { ...change, ...REPLACEMENT_STEPS.zone } : change));
       plans[step as ReplacementStep] = await dir.plan(step === 'type' ? { out: 'type.bin' } : {});
     }
+    plans.zone = plans.type;
     const typeSaved = await dir.show('type.bin');
     const keyAndPrice = Object.fromEntries(Object.keys(REPLACEMENT_BASES).map((m) => [m, { ...REPLACEMENT_STEPS.key[m as keyof typeof REPLACEMENT_STEPS.key], ...REPLACEMENT_STEPS.price[m as keyof typeof REPLACEMENT_STEPS.price] }]));
     write(replacementStacks(keyAndPrice, { withoutFix: true }));
