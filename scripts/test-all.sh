@@ -23,6 +23,10 @@ cd "$(dirname "$0")/.." || exit 2
 export CHECKPOINT_DISABLE=1
 report_dir=$(mktemp -d)
 trap 'rm -rf "$report_dir"' EXIT
+# One cache of synthesized stacks for the run's jest parts (engine, jest): a configuration both synthesize is
+# synthesized once (__tests__/support/synth-cache.ts; the global setup leaves a cache it did not open alone).
+export TRAINIUM_SPOT_SYNTH_CACHE=$report_dir/synth
+mkdir "$TRAINIUM_SPOT_SYNTH_CACHE"
 
 # ------------------------------------------------------------------ the parts
 # Each writes "passed failed skipped" to $report_dir/<part>.counts; its output goes to <part>.out.

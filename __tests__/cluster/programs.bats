@@ -28,6 +28,23 @@ teardown() {
   stop_fake_ec2
 }
 
+# launched NODE...: each node's instance, launched in the stand-in by the RunInstances request resume.sh's CLI sends
+# under spot.conf (the same parameters, recorded in calls.jsonl like the CLI's), posted directly: the state the tests
+# of suspend, resume-fail, reconcile and node-bootstrap start from, without an AWS CLI start-up per instance (resume
+# itself is what the tests above prove).
+launched() {
+  local node tags
+  for node in "$@"; do
+    tags="Tag.1.Key=Name&Tag.1.Value=$node&Tag.2.Key=trainium-spot:cluster&Tag.2.Value=demo&Tag.3.Key=slurm:node&Tag.3.Value=$node"
+    curl -sf --max-time 30 -o /dev/null "$FAKE_EC2_URL/" --data "Action=RunInstances&Version=2016-11-15&Placement.GroupName=lab-pg\
+&TagSpecification.1.ResourceType=instance&${tags//Tag./TagSpecification.1.Tag.}\
+&TagSpecification.2.ResourceType=volume&${tags//Tag./TagSpecification.2.Tag.}\
+&LaunchTemplate.LaunchTemplateName=lab-nodes&InstanceMarketOptions.MarketType=spot\
+&InstanceMarketOptions.SpotOptions.SpotInstanceType=one-time&InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior=terminate\
+&MinCount=1&MaxCount=1&ClientToken=$(cat /proc/sys/kernel/random/uuid)" || return 1
+  done
+}
+
 # sinfo_says LINE...: what the stubbed sinfo prints (name|state|reason time|reason).
 sinfo_says() { printf '%s\n' "$@" > "$STUB_SINFO"; }
 
@@ -123,8 +140,7 @@ scontrol update nodename=demo-4 state=power_down" ]
 }
 
 @test "suspend terminates the nodes' instances, and run twice terminates nothing more" {
-  "$PROGRAMS/resume.sh" 'demo-[1-3]' > /dev/null
-  : > "$STUB_LOG"
+  launched demo-1 demo-2 demo-3
   run "$PROGRAMS/suspend.sh" 'demo-[1-2]'
   [ "$status" -eq 0 ]
   [ "$(live_instances)" = "demo-3 running" ]
@@ -138,8 +154,7 @@ scontrol update nodename=demo-2 nodeaddr=demo-2 nodehostname=demo-2" ]
 }
 
 @test "resume-fail terminates what the nodes launched and sets them DOWN with the reason" {
-  "$PROGRAMS/resume.sh" demo-1 > /dev/null
-  : > "$STUB_LOG"
+  launched demo-1
   run "$PROGRAMS/resume-fail.sh" 'demo-[1-2]'
   [ "$status" -eq 0 ]
   [ "$(live_instances)" = "" ]
@@ -150,9 +165,7 @@ scontrol update nodename=demo-2 state=down reason=ResumeTimeout: slurmd did not 
 }
 
 @test "reconcile terminates instances of powered-down nodes and of no known node" {
-  "$PROGRAMS/resume.sh" 'demo-[1-2]' > /dev/null
-  "$PROGRAMS/resume.sh" demo-9 > /dev/null # a node this cluster does not have
-  : > "$STUB_LOG"
+  launched demo-1 demo-2 demo-9 # demo-9: a node this cluster does not have
   sinfo_says 'demo-1|idle~|Unknown|none' 'demo-2|allocated|Unknown|none' 'demo-3|idle~|Unknown|none'
   run "$PROGRAMS/reconcile.sh"
   [ "$status" -eq 0 ]
@@ -167,7 +180,7 @@ scontrol update nodename=demo-2 state=down reason=ResumeTimeout: slurmd did not 
 }
 
 @test "reconcile leaves the instance of a node Slurm powered up again since the pass began" {
-  "$PROGRAMS/resume.sh" demo-1 > /dev/null
+  launched demo-1
   sinfo_says 'demo-1|idle~|Unknown|none'
   export STUB_SINFO_NOW=$BATS_TEST_TMPDIR/sinfo-now.txt
   echo 'demo-1|alloc#|Unknown|none' > "$STUB_SINFO_NOW"
@@ -178,7 +191,7 @@ scontrol update nodename=demo-2 state=down reason=ResumeTimeout: slurmd did not 
 }
 
 @test "reconcile sets a node DOWN whose instance EC2 took away, with EC2's reason" {
-  "$PROGRAMS/resume.sh" 'demo-[1-2]' > /dev/null
+  launched demo-1 demo-2
   control lose '{"node": "demo-1"}' > /dev/null
   : > "$STUB_LOG"
   sinfo_says 'demo-1|allocated|Unknown|none' 'demo-2|allocated|Unknown|none'
@@ -208,8 +221,7 @@ scontrol update nodename=demo-1 state=power_down" ]
   stop_fake_ec2
   FAKE_EC2_SUBNET=127.0.0 FAKE_EC2_FIRST_HOST=1 start_fake_ec2 "$BATS_TEST_TMPDIR/ec2-loopback"
   program_env "$CONF_DIR/spot.conf"
-  "$PROGRAMS/resume.sh" demo-2 > /dev/null
-  : > "$STUB_LOG"
+  launched demo-2
   export TS_IMDS_URL=$FAKE_EC2_URL TS_SLURMD=$CLUSTER_TESTS/stubs/slurmd
   run "$PROGRAMS/node-bootstrap.sh" -D
   [ "$status" -eq 0 ]

@@ -140,22 +140,19 @@ function job<T>(name: string, work: () => Promise<T>): Promise<T> {
 // ------------------------------------------------------------------------------ the variants' roots
 
 interface VariantsRun {
-  readonly validate: Awaited<ReturnType<EngineDir['validate']>>;
+  /** The first plan, saved: Terraform validates the configuration before it plans, and its diagnostics are in the stream. */
   readonly first: PlanOutcome;
   readonly firstSaved: SavedPlan;
-  /** The plan with the variant's own quota one box short, by module. */
-  readonly short: ReadonlyMap<string, { plan: PlanOutcome; vcpus: number }>;
   readonly applied: TerraformResult;
   readonly outputs: Record<string, unknown>;
   readonly again: PlanOutcome;
-  readonly amiGrew: PlanOutcome;
-  /** The plan after a deploy that changes only the agent's settings. */
-  readonly agentSettings: PlanOutcome;
+  /** The plan after a deploy that changes only the agent's settings, against a newer AMI with a larger root snapshot. */
+  readonly amiGrewAndAgentSettings: PlanOutcome;
 }
 
 /** The quota each guarded variant needs one box short, grouped so no two in a group need different values of one quota. */
-function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, number>; members: { module: string; vcpus: number }[] }[] {
-  const groups: { quotas: Record<string, number>; members: { module: string; vcpus: number }[] }[] = [];
+function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, number>; members: { variant: Variant; module: string; vcpus: number }[] }[] {
+  const groups: { quotas: Record<string, number>; members: { variant: Variant; module: string; vcpus: number }[] }[] = [];
   for (const variant of variants) {
     const quota = guardedQuota(variant.config);
     if (!quota) continue;
@@ -163,7 +160,7 @@ function quotaGroups(variants: readonly Variant[]): { quotas: Record<string, num
     let group = groups.find((g) => g.quotas[quota.code] === undefined || g.quotas[quota.code] === vcpus);
     if (!group) groups.push(group = { quotas: {}, members: [] });
     group.quotas[quota.code] = vcpus;
-    group.members.push({ module: moduleOf(variant), vcpus });
+    group.members.push({ variant, module: moduleOf(variant), vcpus });
   }
   return groups;
 }
@@ -175,34 +172,45 @@ const variantRoots: readonly (readonly Variant[])[] = Array.from({ length: VARIA
   VARIANTS.filter((_v, i) => i % VARIANT_ROOTS === root));
 
 /**
- * One root module of variants through the whole life cycle: init, validate, plan (saved), the
- * quota-short plans, apply of the saved plan, outputs, plan again, plan after the AMI grew.
+ * One root module of variants through the whole life cycle: init, plan (saved; it validates first),
+ * apply of the saved plan, outputs, plan again, and one plan after the AMI grew and the
+ * agent's settings changed (each test tells the two apart: the AMI can change nothing, the settings only the agent).
  */
 function variantsRun(root: number): Promise<VariantsRun> {
   return job(`variants ${root}`, () => onLane(async (dir, providers) => {
     const variants = variantRoots[root];
     writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(v.config)])), VARIANT_OUTPUTS);
     await init(dir);
-    const validate = await dir.validate();
     const first = await dir.plan({ out: 'first.bin' });
     const firstSaved = await dir.show('first.bin');
-    const short = new Map<string, { plan: PlanOutcome; vcpus: number }>();
-    for (const group of quotaGroups(variants)) {
-      dir.setFixture(fixture({ quotas: group.quotas }));
-      const plan = await dir.plan({ targets: group.members.map((m) => `module.${m.module}`) });
-      for (const member of group.members) short.set(member.module, { plan, vcpus: member.vcpus });
-    }
-    dir.setFixture(fixture());
     const applied = await dir.apply('first.bin');
     const outputs = await dir.outputs();
     const again = await dir.plan();
     dir.setFixture(fixture({ rootSnapshotGiB: 500 }));
-    const amiGrew = await dir.plan();
-    dir.setFixture(fixture());
     writeModules(dir, providers.stateAddress, Object.fromEntries(variants.map((v) => [moduleOf(v), synthesizeJson(withNewAgentSettings(v.config))])), VARIANT_OUTPUTS);
-    const agentSettings = await dir.plan();
-    return { validate, first, firstSaved, short, applied, outputs, again, amiGrew, agentSettings };
+    const amiGrewAndAgentSettings = await dir.plan();
+    dir.setFixture(fixture());
+    return { first, firstSaved, applied, outputs, again, amiGrewAndAgentSettings };
   }));
+}
+
+/**
+ * The plan with each guarded variant's own quota one box short, by module: a root module per group of
+ * variants that can share one fixture, holding those variants only (a targeted plan in a variants' root
+ * loads and validates every variant of it, at several times the cost).
+ */
+function shortQuotaPlans(): Promise<ReadonlyMap<string, { plan: PlanOutcome; vcpus: number }>> {
+  return job('quota one box short', async () => {
+    const short = new Map<string, { plan: PlanOutcome; vcpus: number }>();
+    await Promise.all(quotaGroups(VARIANTS).map((group) => onLane(async (dir, providers) => {
+      writeModules(dir, providers.stateAddress, Object.fromEntries(group.members.map((m) => [m.module, synthesizeJson(m.variant.config)])), []);
+      await init(dir);
+      dir.setFixture(fixture({ quotas: group.quotas }));
+      const plan = await dir.plan();
+      for (const member of group.members) short.set(member.module, { plan, vcpus: member.vcpus });
+    })));
+    return short;
+  });
 }
 
 /** The S3 and cloud backends cannot initialise without credentials: their own file, with `-backend=false`. */
@@ -221,15 +229,16 @@ describe('every configuration variant on the Terraform engine', () => {
       // GIVEN the synthesized stack of the variant, a child module of its root
       const module = moduleOf(variant);
       const run = await variantsRun(index % VARIANT_ROOTS);
+      const shortPlans = await shortQuotaPlans();
       // THEN it validates (a stack with a remote backend also as its own root, backend not initialised)
       if (remoteState(synthesizeJson(variant.config))) {
         const own = await remoteStateValidation(variant);
         expect({ step: 'validate with its backend', diagnostics: own.diagnostics }).toEqual({ step: 'validate with its backend', diagnostics: [] });
         expect(own.ok).toBe(true);
       }
-      const diagnostics = run.validate.diagnostics.filter((d: Diagnostic) => concernsModule(d, module));
+      // (terraform plan validates the configuration first and reports what validate would, warnings too)
+      const diagnostics = run.first.diagnostics.filter((d: Diagnostic) => concernsModule(d, module));
       expect({ step: 'validate', diagnostics }).toEqual({ step: 'validate', diagnostics: [] });
-      expect(run.validate.ok).toBe(true);
 
       // AND it plans with roomy quotas, and Terraform reads the user data exactly as rendered
       expectPlanned('plan', run.first, module);
@@ -238,10 +247,10 @@ describe('every configuration variant on the Terraform engine', () => {
 
       // AND a quota one box short fails the plan with our message
       const quota = guardedQuota(variant.config);
-      expect(run.short.has(module)).toBe(Boolean(quota));
+      expect(shortPlans.has(module)).toBe(Boolean(quota));
       if (quota) {
         const count = variant.config.instanceCount ?? 1;
-        const { plan: refused, vcpus: short } = run.short.get(module)!;
+        const { plan: refused, vcpus: short } = shortPlans.get(module)!;
         expect(short).toBe(quota.vcpusPerBox * (count - 1));
         expect(refused.ok).toBe(false);
         const details = [...new Set(moduleSlice(refused, module).errors.map((e) => `${e.summary}: ${e.detail}`))];
@@ -262,18 +271,21 @@ describe('every configuration variant on the Terraform engine', () => {
 
       // AND planning again changes nothing (no timestamp, ordering or read-back drift; the deployment id is kept)
       expectNoChanges('plan after apply', run.again, module);
-      // AND a newer AMI with a larger root snapshot leaves the existing boxes alone
-      expectNoChanges('plan after the AMI grew', run.amiGrew, module);
-      // AND a deploy that changes only the agent's settings updates the agent and nothing else: no box is
-      // updated or replaced, and the association (which runs a changed document at once) is updated
-      expectPlanned('plan with new agent settings', run.agentSettings, module);
-      const changed = [...moduleSlice(run.agentSettings, module).changes].sort((a, b) => a.address.localeCompare(b.address));
+      // AND a newer AMI with a larger root snapshot leaves the existing boxes alone, and a deploy that changes
+      // only the agent's settings updates the agent and nothing else: planned together, nothing but the agent's
+      // document and association (which runs a changed document at once) is updated, and nothing at all where the
+      // agent is off (the agent's document is the renderer's text for the settings, which no AMI enters)
+      const step = 'plan after the AMI grew, with new agent settings';
+      expectPlanned(step, run.amiGrewAndAgentSettings, module);
+      const { changes, summary } = moduleSlice(run.amiGrewAndAgentSettings, module);
+      const changed = [...changes].sort((a, b) => a.address.localeCompare(b.address));
       const idleOn = parseConfig(variant.config).idle.enabled;
-      expect({ changed }).toEqual({ changed: idleOn ? [
+      expect({ step, changed }).toEqual({ step, changed: idleOn ? [
         { address: expect.stringMatching(/^aws_ssm_association\./), action: 'update' },
         { address: expect.stringMatching(/^aws_ssm_document\./), action: 'update' },
       ] : [] });
       expect(changed.every((c) => AGENT_TYPES.includes(c.address.split('.')[0]))).toBe(true);
+      expect(summary).toMatchObject({ add: 0, change: idleOn ? 2 : 0, remove: 0 });
     }, TIMEOUT_MS);
   });
 });
@@ -506,12 +518,11 @@ describe(`terraform validate with the real AWS provider ${REAL_AWS_VERSION}, whe
 const CLUSTER_OUTPUTS = ['launch_template_name', 'head_instance_id'];
 const spotCluster = CLUSTER_VARIANTS.find((v) => v.config.cluster?.market === undefined)!;
 
-/** Every cluster variant as a child module of one root: init, validate, plan, the spot quota one node short, apply, plan again. */
+/** Every cluster variant as a child module of one root: init, plan (it validates first), the spot quota one node short, apply, plan again. */
 function clusterRun() {
   return job('cluster stacks', () => onLane(async (dir, providers) => {
     writeModules(dir, providers.stateAddress, Object.fromEntries(CLUSTER_VARIANTS.map((v) => [moduleOf(v), synthesizeClusterJson(v.config)])), CLUSTER_OUTPUTS);
     await init(dir);
-    const validate = await dir.validate();
     const first = await dir.plan({ out: 'first.bin' });
     const firstSaved = await dir.show('first.bin');
     const spotNodes = spotCluster.config.cluster!.nodes!;
@@ -521,7 +532,7 @@ function clusterRun() {
     const applied = await dir.apply('first.bin');
     const outputs = await dir.outputs();
     const again = await dir.plan();
-    return { validate, first, firstSaved, short, applied, outputs, again };
+    return { first, firstSaved, short, applied, outputs, again };
   }));
 }
 
@@ -533,7 +544,8 @@ describe('the cluster stack (trainium-spot-cluster) on the Terraform engine', ()
       const run = await clusterRun();
       const cluster = parseConfig(variant.config).cluster!;
       // THEN it validates and plans
-      expect({ step: 'validate', diagnostics: run.validate.diagnostics.filter((d: Diagnostic) => concernsModule(d, module)) })
+      // (terraform plan validates the configuration first and reports what validate would, warnings too)
+      expect({ step: 'validate', diagnostics: run.first.diagnostics.filter((d: Diagnostic) => concernsModule(d, module)) })
         .toEqual({ step: 'validate', diagnostics: [] });
       expectPlanned('plan', run.first, module);
       // AND Terraform creates no compute node: only the head is an instance; the nodes are a launch template
@@ -571,6 +583,7 @@ beforeAll(() => {
   if (skipReason) return;
   // Largest first, so both lanes start on the variants' roots and share the rest.
   variantRoots.forEach((_, root) => variantsRun(root));
+  shortQuotaPlans();
   clusterRun();
   if (!realAwsSkipReason) realAwsValidation();
   VARIANTS.filter((v) => remoteState(synthesizeJson(v.config))).forEach(remoteStateValidation);
@@ -690,13 +703,17 @@ function replacementPlans(): Promise<ReplacementRun> {
     await init(dir);
     const appliedBeforeDeploymentIds = await dir.apply();
     write(replacementStacks());
-    const deploymentIds = await dir.plan();
-    const applied = await dir.apply();
+    const deploymentIds = await dir.plan({ out: 'deployment-ids.bin' });
+    const applied = await dir.apply('deployment-ids.bin');
     const plans = {} as Record<ReplacementStep | 'keyAndPriceWithoutFix', PlanOutcome>;
+    // The instance type changes only the trn1 modules and the AZ only the inf2 ones: one plan holds both, each module's
+    // part of it what a plan of its own change alone would be (the modules share nothing).
     for (const [step, change] of Object.entries(REPLACEMENT_STEPS)) {
-      write(replacementStacks(change));
+      if (step === 'zone') continue;
+      write(replacementStacks(step === 'type' ? { ...change, ...REPLACEMENT_STEPS.zone } : change));
       plans[step as ReplacementStep] = await dir.plan(step === 'type' ? { out: 'type.bin' } : {});
     }
+    plans.zone = plans.type;
     const typeSaved = await dir.show('type.bin');
     const keyAndPrice = Object.fromEntries(Object.keys(REPLACEMENT_BASES).map((m) => [m, { ...REPLACEMENT_STEPS.key[m as keyof typeof REPLACEMENT_STEPS.key], ...REPLACEMENT_STEPS.price[m as keyof typeof REPLACEMENT_STEPS.price] }]));
     write(replacementStacks(keyAndPrice, { withoutFix: true }));

@@ -245,6 +245,8 @@ export interface ChangeSummary {
 
 export interface PlanOutcome {
   readonly ok: boolean;
+  /** Every diagnostic of the run, warnings too: plan validates the configuration first, so these include validate's. */
+  readonly diagnostics: Diagnostic[];
   readonly errors: Diagnostic[];
   readonly changes: PlannedChange[];
   readonly summary?: ChangeSummary;
@@ -347,7 +349,7 @@ export class EngineDir {
       action: m.change.action as string,
     }));
     const summary = messages.find((m) => m.type === 'change_summary')?.changes;
-    return { ok: raw.code === 0, errors: diagnostics.filter((d) => d.severity === 'error'), changes, summary, raw };
+    return { ok: raw.code === 0, diagnostics, errors: diagnostics.filter((d) => d.severity === 'error'), changes, summary, raw };
   }
 
   /** A saved plan, as `terraform show -json` gives it. */

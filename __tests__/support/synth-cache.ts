@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { writeAtomically } from './files';
 
 export const SYNTH_CACHE_ENV = 'TRAINIUM_SPOT_SYNTH_CACHE';
+/** Set by the global setup when it opened the cache itself (and the teardown removes it). */
+export const SYNTH_CACHE_OWNED_ENV = 'TRAINIUM_SPOT_SYNTH_CACHE_OWNED';
 
 const inThisFile = new Map<string, string>();
 
