@@ -30,9 +30,9 @@ const BODY = [
   'export FI_EFA_USE_DEVICE_RDMA=1',
   'export FI_EFA_FORK_SAFE=1',
   'export NEURON_COMPILE_CACHE_URL=/shared/neuron-cache',
-  'first_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-  'first_addr=$(tr \',\' \'\\n\' <<< "${SLURM_NODE_ALIASES:-}" | sed -n "s/^$first_node:\\[\\{0,1\\}\\([^]:]*\\)\\]\\{0,1\\}:.*/\\1/p" | head -n 1)',
-  'if [[ -z $first_addr ]]; then first_addr=$(scontrol show node "$first_node" | sed -n \'s/.*NodeAddr=\\([^ ]*\\).*/\\1/p\' | head -n 1); fi',
+  'first_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)',
+  'first_addr=$(tr \',\' \'\\n\' <<< "${SLURM_NODE_ALIASES:-}" | sed -n "s/^$first_node:\\[\\{0,1\\}\\([^]:]*\\)\\]\\{0,1\\}:.*/\\1/p" | sed -n 1p)',
+  'if [[ -z $first_addr ]]; then first_addr=$(scontrol show node "$first_node" | sed -n \'s/.*NodeAddr=\\([^ ]*\\).*/\\1/p\' | sed -n 1p); fi',
   'first_addr=${first_addr:-$first_node}',
   'export MASTER_ADDR=$first_addr MASTER_PORT=41000',
   'export NEURON_RT_ROOT_COMM_ID=$first_addr:46820',
@@ -95,7 +95,7 @@ describe('renderSbatch', () => {
     const out = path.join(dir, 'out');
     stub(bin, 'scontrol', [
       'case "$1 $2" in',
-      '  "show hostnames") [[ $3 == "trn-[1-2]" ]] && printf "trn-1\\ntrn-2\\n" ;;',
+      '  "show hostnames") if [[ $3 == "trn-[1-2]" ]]; then printf "trn-1\\ntrn-2\\n"; elif [[ $3 == "trn-[1-200000]" ]]; then seq -f "trn-%g" 1 200000; fi ;;',
       '  "show node") echo "NodeName=$3 Arch=x86_64"; echo "   NodeAddr=10.0.9.9 NodeHostName=ip-10-0-9-9" ;;',
       'esac',
     ].join('\n'));
@@ -116,6 +116,16 @@ describe('renderSbatch', () => {
     const vars = Object.fromEntries(fs.readFileSync(`${out}.env`, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     return { argv: lines.slice(0, -1), env: vars, srun: fs.readFileSync(`${out}.srun`, 'utf8') };
   }
+
+  test('GIVEN a job of very many nodes WHEN the script takes the first of them THEN it reads the whole list: no SIGPIPE ends it under pipefail', () => {
+    // `scontrol show hostnames … | head -n 1` lets head exit while scontrol still writes: under `set -o pipefail`
+    // scontrol's SIGPIPE (141) would fail the assignment, and `set -e` the job.
+    const { argv } = runAsJob(['train.py'], {
+      SLURM_JOB_NODELIST: 'trn-[1-200000]', SLURM_NODE_ALIASES: 'trn-1:[10.0.1.5]:ip-10-0-1-5',
+    });
+
+    expect(argv.slice(6, 8)).toEqual(['--master_addr', '10.0.1.5']);
+  });
 
   test('GIVEN a Python script with awkward arguments WHEN the script runs as node 1 THEN torchrun gets every word unchanged, the rank of its node and the first node\'s address', () => {
     const { argv, env, srun } = runAsJob(['python3', ...AWKWARD], { SLURM_NODE_ALIASES: 'trn-1:[10.0.1.5]:ip-10-0-1-5,trn-2:[10.0.1.6]:ip-10-0-1-6' });

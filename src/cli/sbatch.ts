@@ -93,12 +93,14 @@ export function jobNameOf(command: readonly string[]): string {
 /**
  * The first node of the job leads torchrun's rendezvous and the Neuron runtime's root communicator. Node names
  * are in no DNS: the address comes from SLURM_NODE_ALIASES ("name:[address]:hostname,…", set for cloud nodes),
- * else from the node's NodeAddr, else the name itself.
+ * else from the node's NodeAddr, else the name itself. `sed -n 1p`, not `head -n 1`: sed reads its input to the end,
+ * while head may exit before scontrol has written a long node list, and under `set -o pipefail` scontrol's SIGPIPE
+ * (141) would end the job.
  */
 const FIRST_NODE_LINES = [
-  'first_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-  'first_addr=$(tr \',\' \'\\n\' <<< "${SLURM_NODE_ALIASES:-}" | sed -n "s/^$first_node:\\[\\{0,1\\}\\([^]:]*\\)\\]\\{0,1\\}:.*/\\1/p" | head -n 1)',
-  'if [[ -z $first_addr ]]; then first_addr=$(scontrol show node "$first_node" | sed -n \'s/.*NodeAddr=\\([^ ]*\\).*/\\1/p\' | head -n 1); fi',
+  'first_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)',
+  'first_addr=$(tr \',\' \'\\n\' <<< "${SLURM_NODE_ALIASES:-}" | sed -n "s/^$first_node:\\[\\{0,1\\}\\([^]:]*\\)\\]\\{0,1\\}:.*/\\1/p" | sed -n 1p)',
+  'if [[ -z $first_addr ]]; then first_addr=$(scontrol show node "$first_node" | sed -n \'s/.*NodeAddr=\\([^ ]*\\).*/\\1/p\' | sed -n 1p); fi',
   'first_addr=${first_addr:-$first_node}',
 ];
 
