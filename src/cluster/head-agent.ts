@@ -11,14 +11,13 @@
  * Pure functions: no environment or clock is read here (the programs are read from src/userdata/cluster/).
  */
 import * as ipaddr from 'ipaddr.js';
-import { SSM_DOCUMENT_LIMIT_BYTES } from '../catalog';
-import type { ClusterSettings } from '../cluster-config';
-import { ConfigError, type IdleSettings } from '../config';
+import type { IdleSettings } from '../config';
 import {
   type AgentDocument, type AgentFile, type Feature, featureLines, featureManifest, idleCheckFeature, instanceArnPrefixLine,
-  instanceArnPrefixParameter, NO_ARGUMENT, renderInstallerDocument,
+  fitsSsm, instanceArnPrefixParameter, NO_ARGUMENT, renderInstallerDocument,
 } from '../userdata/agent';
 import { fillTemplate, packageVersion, readShippedCopy, readUserdataFile } from '../userdata/files';
+import type { SharedStorageType } from './node-user-data';
 import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR } from './slurm';
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +99,6 @@ export const SHARED_STORAGE_SOURCE_PATTERNS: Readonly<Record<SharedStorageType, 
   'efs': '^[A-Za-z0-9.-]+:/$',
   'fsx-lustre': '^[A-Za-z0-9.-]+@tcp:/[A-Za-z0-9]+$',
 };
-type SharedStorageType = ClusterSettings['sharedStorage']['type'];
 
 /**
  * The head's idle settings: the config's `idle`, with the slurm detector on (the queue and the compute nodes are
@@ -217,12 +215,5 @@ export function renderHeadAgentDocument(props: HeadAgentProps): AgentDocument {
     installerArguments: [NO_ARGUMENT, 'instanceArnPrefix'],
     timeoutSeconds: HEAD_AGENT_TIMEOUT_SECONDS,
   });
-  const size = Buffer.byteLength(document.content, 'utf8');
-  // Our own files, and the user's idle patterns (in idle.conf): those are what a config can change.
-  if (size > SSM_DOCUMENT_LIMIT_BYTES) {
-    const patterns = props.idle.processPatterns;
-    throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ${patterns.reduce((sum, p) => sum + p.length, 0)} characters) ` +
-      `make the cluster head agent's SSM document ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}: use fewer or shorter patterns`);
-  }
-  return document;
+  return fitsSsm(document, props.idle, "the cluster head agent's SSM document");
 }

@@ -20,11 +20,12 @@
  */
 import { gzipSync } from 'node:zlib';
 import { USER_DATA_LIMIT_BYTES } from '../catalog';
+import type { ClusterSettings } from '../cluster-config';
 import { fillTemplate, readShippedCopy, shippedCopy } from '../userdata/files';
 import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR, ClusterConfigError, renderClusterConf, type ClusterConfProps } from './slurm';
 
 /** The shared storage types, as the config names them. */
-export type SharedStorageType = 'efs' | 'fsx-lustre';
+export type SharedStorageType = ClusterSettings['sharedStorage']['type'];
 
 export interface NodeUserDataProps {
   /** cluster.conf's settings, the head's; `headHost` (the head's address) is where slurmd finds slurmctld. */

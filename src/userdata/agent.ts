@@ -290,11 +290,19 @@ export function renderAgentDocument(props: AgentProps): AgentDocument {
     },
     installerArguments: ['sshPublicKey', 'instanceArnPrefix'],
   });
+  return fitsSsm(document, props.idle, "the agent's SSM document");
+}
+
+/**
+ * The document, when SSM takes it; else the one line that blames what a config can grow: its idle process patterns
+ * (in idle.conf), beside files of our own.
+ */
+export function fitsSsm(document: AgentDocument, idle: IdleSettings, what: string): AgentDocument {
   const size = Buffer.byteLength(document.content, 'utf8');
   if (size > SSM_DOCUMENT_LIMIT_BYTES) {
-    const patterns = props.idle.processPatterns;
+    const patterns = idle.processPatterns;
     throw new ConfigError(`idle.processPatterns (${patterns.length} patterns, ${patterns.reduce((sum, p) => sum + p.length, 0)} characters) ` +
-      `make the agent's SSM document ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}: use fewer or shorter patterns`);
+      `make ${what} ${size} bytes; SSM allows ${SSM_DOCUMENT_LIMIT_BYTES}: use fewer or shorter patterns`);
   }
   return document;
 }
@@ -338,7 +346,7 @@ export interface InstallerDocumentSpec {
 
 /**
  * A Command document that writes install-agent.sh and the manifest to a private directory and runs the one with
- * the other. The caller checks the size against SSM's limit: only it knows which setting to blame.
+ * the other. The caller checks the size against SSM's limit (fitsSsm).
  */
 export function renderInstallerDocument(spec: InstallerDocumentSpec): AgentDocument {
   const command = fillTemplate('agent-command.sh', {
