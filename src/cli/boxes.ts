@@ -50,16 +50,25 @@ export function boxOf(instance: Instance, region: string, ownerId: string | unde
   };
 }
 
-async function describe(ctx: CommandContext, region: string, filters: { Name: string; Values: string[] }[], ids?: string[]): Promise<BoxState[]> {
+/** Every instance DescribeInstances finds in `region` (all pages), each as `read` makes it of the instance and its box. */
+export async function describeInstances<T>(
+  ctx: CommandContext, region: string, query: { filters?: { Name: string; Values: string[] }[]; ids?: string[] },
+  read: (instance: Instance, box: BoxState) => T,
+): Promise<T[]> {
   const client = ec2Client(region);
-  const found: BoxState[] = [];
+  const found: T[] = [];
   await ctx.aws.call('ec2:DescribeInstances', region, async () => {
-    for await (const page of sdk.ec2().paginateDescribeInstances({ client }, { Filters: filters, InstanceIds: ids })) {
+    for await (const page of sdk.ec2().paginateDescribeInstances({ client }, { Filters: query.filters, InstanceIds: query.ids })) {
       for (const reservation of page.Reservations ?? []) {
-        found.push(...(reservation.Instances ?? []).map((instance) => boxOf(instance, region, reservation.OwnerId)));
+        found.push(...(reservation.Instances ?? []).map((instance) => read(instance, boxOf(instance, region, reservation.OwnerId))));
       }
     }
   });
+  return found;
+}
+
+async function describe(ctx: CommandContext, region: string, filters: { Name: string; Values: string[] }[], ids?: string[]): Promise<BoxState[]> {
+  const found = await describeInstances(ctx, region, { filters, ids }, (_, box) => box);
   return found.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
 }
 

@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import type { Instance } from '@aws-sdk/client-ec2';
 import { CLUSTER_TAG_KEY, HEAD_TAG_KEY, NODE_TAG_KEY } from '../catalog';
 import type { Config } from '../config';
-import { ec2Client, sdk, ssmClient } from './aws';
-import { boxOf, LIVE_STATES } from './boxes';
+import { sdk, ssmClient } from './aws';
+import { describeInstances, LIVE_STATES } from './boxes';
 import { CommandContext } from './command';
 import { AwsCallError, CliError, UsageError } from './errors';
 import { BoxState, ClusterInstance } from './report';
@@ -42,24 +42,16 @@ const tagOf = (instance: Instance, key: string): string | undefined => instance.
 
 /** The head and the compute nodes of the cluster `name` in `region`, terminated ones left out. */
 export async function findCluster(ctx: CommandContext, region: string, name: string): Promise<ClusterInstances> {
-  const client = ec2Client(region);
   const heads: BoxState[] = [];
   const nodes: ClusterInstance[] = [];
   const filters = [
     { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [name] },
     { Name: 'instance-state-name', Values: LIVE_STATES },
   ];
-  await ctx.aws.call('ec2:DescribeInstances', region, async () => {
-    for await (const page of sdk.ec2().paginateDescribeInstances({ client }, { Filters: filters })) {
-      for (const reservation of page.Reservations ?? []) {
-        for (const instance of reservation.Instances ?? []) {
-          const box = boxOf(instance, region, reservation.OwnerId);
-          const slurmName = tagOf(instance, NODE_TAG_KEY);
-          if (tagOf(instance, HEAD_TAG_KEY) === name || tagOf(instance, 'Name') === headName(name)) heads.push(box);
-          else if (slurmName !== undefined) nodes.push({ ...box, slurmName });
-        }
-      }
-    }
+  await describeInstances(ctx, region, { filters }, (instance, box) => {
+    const slurmName = tagOf(instance, NODE_TAG_KEY);
+    if (tagOf(instance, HEAD_TAG_KEY) === name || tagOf(instance, 'Name') === headName(name)) heads.push(box);
+    else if (slurmName !== undefined) nodes.push({ ...box, slurmName });
   });
   // Two heads would be a second deployment of one name: the running one is the one to use.
   heads.sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running') || a.instanceId.localeCompare(b.instanceId));
