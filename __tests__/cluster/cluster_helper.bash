@@ -3,13 +3,17 @@
 # src/cluster/slurm.ts renders (timeouts shortened), the real programs from src/userdata/cluster as its
 # Resume/Suspend/ResumeFailProgram, and the EC2 stand-in, whose hook (node-hook.sh) makes each launched
 # instance a network namespace on a bridge of our own, running the real node-bootstrap.sh and slurmd.
-# Only local addresses: the bridge 10.209.0.1/24 (the head), the nodes 10.209.0.11 and up.
+# Up to CLUSTER_SLOTS clusters run side by side (the slurm part of npm test runs its files at once), each in a
+# slot of its own: slot N has the subnet 10.209.N.0/24 (the bridge, the head, is 10.209.N.1, the nodes
+# 10.209.N.11 and up) and slurmctld listens on port 16817+N (slurm.conf's SlurmctldPort, cluster.conf's
+# TS_HEAD_PORT). Only local addresses. One munged serves them all (started by the first, stopped by the last).
 # Everything started here is recorded and stopped by its id in cluster_down, on success and failure alike.
 # shellcheck disable=SC2154 # status and output are set by bats' `run`
 
 load test_helper
 
-HEAD_IP=10.209.0.1
+CLUSTER_SLOTS=3
+CLUSTER_PORT_BASE=16817
 # How long Slurm waits, shortened for the test; each within what Slurm accepts and what this 2-core machine
 # meets under load (a node here boots in about 2 s, each AWS CLI call takes about 2 s).
 TEST_IDLE_MINUTES=0.1       # SuspendTime=6 s
@@ -19,7 +23,7 @@ TEST_SLURMD_SECONDS=30      # SlurmdTimeout
 TEST_MESSAGE_SECONDS=5      # MessageTimeout
 TEST_REQUEUE_DELAY_SECONDS=5  # AuthInfo=cred_expire: a requeued job waits this long (Slurm's default 120)
 
-# cluster_skip_reason: why the real-Slurm tests cannot run here (empty when they can).
+# cluster_skip_reason: why the real-Slurm tests cannot run on this machine (empty when they can).
 cluster_skip_reason() {
   local command
   [[ $EUID -eq 0 ]] || { echo "not root: network namespaces and a bridge need root"; return; }
@@ -32,30 +36,98 @@ cluster_skip_reason() {
   [[ -x $(aws_cli) ]] || { echo "no AWS CLI (apt-get install awscli)"; return; }
   command -v jq > /dev/null || { echo "no jq (apt-get install jq)"; return; }
   command -v python3 > /dev/null || { echo "no python3 (the jobs' rendezvous)"; return; }
-  if ip -o addr show | grep -q ' 10\.209\.0\.'; then echo "10.209.0.0/24 is in use here (another cluster test running?)"; return; fi
-  if (: < /dev/tcp/127.0.0.1/6817) 2> /dev/null; then echo "port 6817 (slurmctld) is in use here"; return; fi
 }
 
-# One real-Slurm cluster at a time on this machine (its subnet, slurmctld's port 6817): every file holds this
-# lock from setup_file to teardown_file, so a second run (another worktree's) waits for the first.
-CLUSTER_LOCK=${TMPDIR:-/tmp}/trainium-spot-slurm-test.lock
+# slot_in_use_reason: why this file's slot cannot be used although its lock is ours (empty when it can).
+slot_in_use_reason() {
+  if ip -o addr show | grep -qF " $CLUSTER_SUBNET."; then echo "$CLUSTER_SUBNET.0/24 is in use here"; return; fi
+  if (: < "/dev/tcp/127.0.0.1/$CLUSTER_PORT") 2> /dev/null; then echo "port $CLUSTER_PORT (slurmctld) is in use here"; fi
+}
+
+# One real-Slurm cluster per slot on this machine: a file holds its slot's lock from setup_file to teardown_file,
+# so a file finding every slot taken (another worktree's run) waits for one, bounded.
+CLUSTER_LOCK_DIR=${TMPDIR:-/tmp}
 CLUSTER_LOCK_WAIT_SECONDS=600
 
+# take_slot: takes the first free slot's lock; sets CLUSTER_SLOT and CLUSTER_LOCK_FD. Fails after the wait.
+take_slot() {
+  local slot started=$SECONDS
+  while ((SECONDS - started < CLUSTER_LOCK_WAIT_SECONDS)); do
+    for ((slot = 0; slot < CLUSTER_SLOTS; slot++)); do
+      exec {CLUSTER_LOCK_FD}> "$CLUSTER_LOCK_DIR/trainium-spot-slurm-test.$slot.lock"
+      if flock -n "$CLUSTER_LOCK_FD"; then CLUSTER_SLOT=$slot; return 0; fi
+      exec {CLUSTER_LOCK_FD}>&-
+    done
+    sleep 1
+  done
+  unset CLUSTER_LOCK_FD
+  return 1
+}
+
 # cluster_setup_file: every cluster file's setup_file: skips all its tests with the reason where the cluster
-# cannot run here, else takes the lock and starts it (teardown_file: cluster_teardown_file).
+# cannot run here, else takes a slot and starts the cluster in it (teardown_file: cluster_teardown_file).
 cluster_setup_file() {
   local reason
-  exec {CLUSTER_LOCK_FD}> "$CLUSTER_LOCK"
-  flock -w "$CLUSTER_LOCK_WAIT_SECONDS" "$CLUSTER_LOCK_FD" ||
-    skip "another real-Slurm test on this machine held $CLUSTER_LOCK for ${CLUSTER_LOCK_WAIT_SECONDS} s"
   reason=$(cluster_skip_reason)
   [[ -z $reason ]] || skip "$reason"
+  take_slot || skip "every real-Slurm slot on this machine was held for ${CLUSTER_LOCK_WAIT_SECONDS} s"
+  CLUSTER_SUBNET=10.209.$CLUSTER_SLOT CLUSTER_PORT=$((CLUSTER_PORT_BASE + CLUSTER_SLOT))
+  HEAD_IP=$CLUSTER_SUBNET.1
+  export CLUSTER_SLOT CLUSTER_SUBNET CLUSTER_PORT HEAD_IP
+  reason=$(slot_in_use_reason)
+  [[ -z $reason ]] || skip "$reason (slot $CLUSTER_SLOT)"
   cluster_up
 }
 
 cluster_teardown_file() {
   cluster_down
   if [[ -n ${CLUSTER_LOCK_FD:-} ]]; then exec {CLUSTER_LOCK_FD}>&-; fi
+}
+
+# The munged the clusters share, where the machine has none of its own: its pid, and a file per cluster using it.
+MUNGE_SHARE=${TMPDIR:-/tmp}/trainium-spot-slurm-test.munge
+
+# munge_up: the machine's munged if one answers, else the shared one of ours, started by the first cluster.
+munge_up() {
+  (
+    flock -w 60 9 || exit 1
+    mkdir -p "$MUNGE_SHARE/users"
+    local i pid
+    if ! munge -n > /dev/null 2>&1; then
+      mkdir -p /run/munge && chown munge:munge /run/munge
+      rm -f /run/munge/munged.pid
+      # munged outlives this file: it must not hold this lock or the file's slot lock (it would inherit them).
+      runuser -u munge -- munged 9>&- {CLUSTER_LOCK_FD}>&- || exit 1
+      for ((i = 0; i < 50; i++)); do [[ -s /run/munge/munged.pid ]] && break; sleep 0.1; done
+      cp /run/munge/munged.pid "$MUNGE_SHARE/munged.pid" || exit 1
+      munge -n > /dev/null || exit 1
+    fi
+    # A user of ours only while the daemon is the one we started.
+    pid=$(cat "$MUNGE_SHARE/munged.pid" 2> /dev/null) && [[ $(cat "/proc/$pid/comm" 2> /dev/null) == munged ]] &&
+      echo "$$" > "$MUNGE_SHARE/users/$CLUSTER_PREFIX"
+    exit 0
+  ) 9> "$MUNGE_SHARE.lock"
+}
+
+# munge_down: this cluster no longer uses munged; the last user of the one we started stops it. Bounded.
+munge_down() {
+  (
+    flock -w 60 9 || exit 1
+    local user pid i
+    rm -f "$MUNGE_SHARE/users/$CLUSTER_PREFIX"
+    # Users whose bats run is gone (killed before its teardown) do not count.
+    for user in "$MUNGE_SHARE"/users/*; do
+      [[ -e $user ]] || continue
+      kill -0 "$(cat "$user")" 2> /dev/null && exit 0
+      rm -f "$user"
+    done
+    pid=$(cat "$MUNGE_SHARE/munged.pid" 2> /dev/null) || exit 0
+    if [[ $(cat "/proc/$pid/comm" 2> /dev/null) == munged ]]; then
+      kill -TERM "$pid" 2> /dev/null
+      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$MUNGE_SHARE/munged.pid"
+  ) 9> "$MUNGE_SHARE.lock"
 }
 
 # cluster_up: starts everything; exports SLURM_CONF, CLUSTER_RUN and the stand-in's FAKE_EC2_*.
@@ -75,19 +147,13 @@ _cluster_up() {
   echo "${CLUSTER_PREFIX}br" > "$CLUSTER_RUN/bridge"
   ip addr add "$HEAD_IP/24" dev "${CLUSTER_PREFIX}br" && ip link set "${CLUSTER_PREFIX}br" up || return 1
 
-  # MUNGE: the machine's daemon if one answers, else one of ours.
-  if ! munge -n > /dev/null 2>&1; then
-    mkdir -p /run/munge && chown munge:munge /run/munge
-    runuser -u munge -- munged || return 1
-    for ((i = 0; i < 50; i++)); do [[ -s /run/munge/munged.pid ]] && break; sleep 0.1; done
-    cp /run/munge/munged.pid "$CLUSTER_RUN/munged.pid"
-    munge -n > /dev/null || return 1
-  fi
+  touch "$CLUSTER_RUN/munge-user"
+  munge_up || return 1
 
   # The stand-in, with the hook's settings in its environment.
   export HOOK_RUN_DIR=$CLUSTER_RUN HOOK_BRIDGE=${CLUSTER_PREFIX}br HOOK_HEAD_NAME HOOK_HEAD_IP=$HEAD_IP
   export HOOK_PREFIX=$CLUSTER_PREFIX HOOK_NODE_CONF=$CLUSTER_RUN/cluster.conf HOOK_NODE_BOOTSTRAP=$PROGRAMS/node-bootstrap.sh
-  export HOOK_EC2_DIR=$CLUSTER_RUN/ec2
+  export HOOK_EC2_DIR=$CLUSTER_RUN/ec2 FAKE_EC2_SUBNET=$CLUSTER_SUBNET
   HOOK_HEAD_NAME=$(hostname -s)
   start_fake_ec2 "$CLUSTER_RUN/ec2" "$CLUSTER_TESTS/node-hook.sh" || return 1
   echo "$FAKE_EC2_PID" > "$CLUSTER_RUN/fake-ec2.pid"
@@ -119,10 +185,10 @@ _cluster_up() {
 }
 
 slurm_props() {
-  jq -n --arg head "$(hostname -s)" --arg ip "$HEAD_IP" --arg run "$CLUSTER_RUN" \
+  jq -n --arg head "$(hostname -s)" --arg ip "$HEAD_IP" --argjson port "$CLUSTER_PORT" --arg run "$CLUSTER_RUN" \
     --argjson idle "$TEST_IDLE_MINUTES" --argjson resume "$TEST_RESUME_SECONDS" --argjson suspend "$TEST_SUSPEND_SECONDS" \
     --argjson slurmd "$TEST_SLURMD_SECONDS" --argjson message "$TEST_MESSAGE_SECONDS" --argjson requeue "$TEST_REQUEUE_DELAY_SECONDS" '{
-    clusterName: "demo", headHostname: $head, headAddress: $ip, nodes: 4, cpusPerNode: 1, memoryMiB: 500,
+    clusterName: "demo", headHostname: $head, headAddress: $ip, headPort: $port, nodes: 4, cpusPerNode: 1, memoryMiB: 500,
     nodeIdleMinutes: $idle, slurmUser: "root", proctrackType: "proctrack/linuxproc",
     timeouts: { resumeSeconds: $resume, suspendSeconds: $suspend, slurmdSeconds: $slurmd, messageSeconds: $message,
       requeueDelaySeconds: $requeue },
@@ -132,8 +198,8 @@ slurm_props() {
 }
 
 cluster_props() {
-  jq -n --arg ip "$HEAD_IP" '{ name: "lab", clusterName: "demo", region: "us-east-2", market: "spot",
-    placementGroupName: "lab-pg", headHost: $ip, capacityRetryMinutes: 0 }'
+  jq -n --arg ip "$HEAD_IP" --argjson port "$CLUSTER_PORT" '{ name: "lab", clusterName: "demo", region: "us-east-2", market: "spot",
+    placementGroupName: "lab-pg", headHost: $ip, headPort: $port, capacityRetryMinutes: 0 }'
 }
 
 # cluster_down: stops everything cluster_up started, by id, whatever state it is in. Bounded.
@@ -150,19 +216,14 @@ cluster_down() {
   # Every "instance" still up: its processes killed by id, its namespace removed (the hook's own terminate).
   for ns in $(ip netns list | awk -v p="$CLUSTER_PREFIX-" 'index($1, p) == 1 { print $1 }'); do
     HOOK_RUN_DIR=$CLUSTER_RUN HOOK_BRIDGE=- HOOK_HEAD_NAME=- HOOK_HEAD_IP=- HOOK_PREFIX=$CLUSTER_PREFIX \
-      "$CLUSTER_TESTS/node-hook.sh" terminate cleanup - "10.209.0.${ns##*-}"
+      "$CLUSTER_TESTS/node-hook.sh" terminate cleanup - "$CLUSTER_SUBNET.${ns##*-}"
   done
   if [[ -s $CLUSTER_RUN/fake-ec2.pid ]]; then
     FAKE_EC2_PID=$(cat "$CLUSTER_RUN/fake-ec2.pid") stop_fake_ec2
     rm -f "$CLUSTER_RUN/fake-ec2.pid"
   fi
   if [[ -s $CLUSTER_RUN/bridge ]]; then ip link del "$(cat "$CLUSTER_RUN/bridge")" 2> /dev/null; rm -f "$CLUSTER_RUN/bridge"; fi
-  if [[ -s $CLUSTER_RUN/munged.pid ]]; then
-    pid=$(cat "$CLUSTER_RUN/munged.pid")
-    kill -TERM "$pid" 2> /dev/null
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
-    rm -f "$CLUSTER_RUN/munged.pid"
-  fi
+  if [[ -e $CLUSTER_RUN/munge-user ]]; then munge_down; rm -f "$CLUSTER_RUN/munge-user"; fi
   return 0
 }
 

@@ -100,21 +100,22 @@ open_to_others() {
   # Both nodes ran the script, rank 0 on the first node and rank 1 on the second (torchrun's --node_rank from
   # SLURM_NODEID), each on its own machine, and met each other at the first node's address, which the batch
   # script took from SLURM_NODE_ALIASES; the environment is the batch script's.
-  local env='FI_PROVIDER=efa FI_EFA_USE_DEVICE_RDMA=1 FI_EFA_FORK_SAFE=1 NEURON_COMPILE_CACHE_URL=/shared/neuron-cache NEURON_RT_ROOT_COMM_ID=10.209.0.11:46820 MASTER_ADDR=10.209.0.11 MASTER_PORT=41000'
+  local first=$CLUSTER_SUBNET.11 second=$CLUSTER_SUBNET.12
+  local env="FI_PROVIDER=efa FI_EFA_USE_DEVICE_RDMA=1 FI_EFA_FORK_SAFE=1 NEURON_COMPILE_CACHE_URL=/shared/neuron-cache NEURON_RT_ROOT_COMM_ID=$first:46820 MASTER_ADDR=$first MASTER_PORT=41000"
   run grep '^rendezvous: ' "$out"
   echo "# $output" >&3
   if [ "$launcher" = torchrun ]; then
-    [[ $output == "rendezvous: torchrun, world 2, gloo all_reduce sum 3 at 10.209.0.11:41000 (torch "* ]]
+    [[ $output == "rendezvous: torchrun, world 2, gloo all_reduce sum 3 at $first:41000 (torch "* ]]
   else
-    [ "$output" = "rendezvous: TCP of the job's own at 10.209.0.11:41000 (no PyTorch here)" ]
+    [ "$output" = "rendezvous: TCP of the job's own at $first:41000 (no PyTorch here)" ]
   fi
   # The first node's address came from SLURM_NODE_ALIASES ("name:address:hostname", or the address in brackets).
   run grep '^aliases: ' "$out"
   echo "# $output" >&3
-  [[ $output =~ [:,\ ]demo-1:\[?10\.209\.0\.11\]?: ]]
+  [[ $output =~ [:,\ ]demo-1:\[?"$first"\]?: ]]
   run sort <(grep '^job: ' "$out")
-  [ "${lines[0]}" = "job: rank=0 node=demo-1 host=ip-10-209-0-11 met=demo-2 $env" ]
-  [ "${lines[1]}" = "job: rank=1 node=demo-2 host=ip-10-209-0-12 met=demo-1 $env" ]
+  [ "${lines[0]}" = "job: rank=0 node=demo-1 host=ip-${first//./-} met=demo-2 $env" ]
+  [ "${lines[1]}" = "job: rank=1 node=demo-2 host=ip-${second//./-} met=demo-1 $env" ]
   [ "${#lines[@]}" -eq 2 ]
 }
 

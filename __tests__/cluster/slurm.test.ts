@@ -84,6 +84,7 @@ describe('renderSlurmConf', () => {
     }));
     // THEN
     expect(one(conf, 'SlurmctldHost')).toBe('vm(10.201.0.1)');
+    expect(conf.has('SlurmctldPort')).toBe(false);
     expect(one(conf, 'SuspendTime')).toBe('15');
     expect(one(conf, 'ResumeTimeout')).toBe('30');
     expect(one(conf, 'SuspendTimeout')).toBe('5');
@@ -99,7 +100,12 @@ describe('renderSlurmConf', () => {
     expect(one(conf, 'PartitionName')).toMatch(/^loop Nodes=demo-\[1-4\] /);
   });
 
+  test('sets SlurmctldPort only when given one (Slurm\'s own 6817 otherwise)', () => {
+    expect(one(parse(renderSlurmConf({ ...SLURM, headPort: 16817 })), 'SlurmctldPort')).toBe('16817');
+  });
+
   test.each<[string, Partial<SlurmConfProps>, RegExp]>([
+    ['the port is out of range', { headPort: 65536 }, /^headPort: got 65536; a whole number from 1 to 65535$/],
     ['the cluster name has upper case', { clusterName: 'Demo' }, /^clusterName: got "Demo"; lower-case letters/],
     ['the cluster name is too long', { clusterName: 'a'.repeat(31) }, /^clusterName: .*at most 30 characters$/],
     ['there are no nodes', { nodes: 0 }, /^nodes: got 0; a whole number from 1 to 1024$/],
@@ -141,6 +147,7 @@ describe('renderClusterConf', () => {
       TS_CLUSTER_TAG_KEY: CLUSTER_TAG_KEY,
       TS_NODE_TAG_KEY: NODE_TAG_KEY,
       TS_HEAD_HOST: 'ip-10-0-0-10',
+      TS_HEAD_PORT: '',
       TS_CAPACITY_RETRY_SECONDS: '600',
       TS_MUNGE_KEY_PARAMETER: '',
       TS_MUNGE_KEY_UNSET: '',
@@ -158,6 +165,10 @@ describe('renderClusterConf', () => {
     expect(vars.TS_CAPACITY_RESERVATION_ID).toBe('cr-0123456789abcdef0');
     expect(vars.TS_PLACEMENT_GROUP).toBe('');
     expect(vars.TS_HEAD_HOST).toBe('');
+  });
+
+  test('gives the nodes the port slurm.conf sets for slurmctld', () => {
+    expect(sourced(renderClusterConf({ ...SPOT, headPort: 16817 })).TS_HEAD_PORT).toBe('16817');
   });
 
   test('turns capacityRetryMinutes into the seconds reconcile waits', () => {
@@ -189,6 +200,7 @@ describe('renderClusterConf', () => {
       /^capacityReservationId: got "cr-xyz"; cr- and 8 or 17 hex digits$/],
     ['the region is malformed', { region: 'useast' }, /^region: got "useast"; an AWS Region/],
     ['the retry time is negative', { capacityRetryMinutes: -1 }, /^capacityRetryMinutes: got -1; /],
+    ['the port is 0', { headPort: 0 }, /^headPort: got 0; a whole number from 1 to 65535$/],
     ['a value would break out of its quotes', { placementGroupName: "pg'; rm -rf /" }, /^placementGroupName: got /],
   ])('fails when %s', (_label, change, message) => {
     expect(() => renderClusterConf({ ...SPOT, ...change })).toThrow(message);

@@ -115,6 +115,11 @@ export interface SlurmConfProps {
    * @default none: nodes resolve `headHostname` (EC2's `ip-…` names resolve in the VPC)
    */
   readonly headAddress?: string;
+  /**
+   * The port slurmctld listens on (SlurmctldPort); the nodes' cluster.conf must name the same (`headPort`).
+   * @default none: Slurm's own, 6817
+   */
+  readonly headPort?: number;
   /** How many compute nodes the cluster may have at once (1–1024). */
   readonly nodes: number;
   /** CPUs Slurm schedules on each node: the instance type's vCPUs. */
@@ -198,6 +203,7 @@ export function renderSlurmConf(props: SlurmConfProps): string {
     check(ADDRESS.test(props.headAddress), 'headAddress', props.headAddress, 'an IP address or DNS name');
   }
   const nodes = wholeNumber('nodes', props.nodes, 1, MAX_CLUSTER_NODES);
+  if (props.headPort !== undefined) wholeNumber('headPort', props.headPort, 1, 65535);
   const cpus = wholeNumber('cpusPerNode', props.cpusPerNode, 1, 4096);
   const memoryMiB = wholeNumber('memoryMiB', props.memoryMiB, 1, 64 * 1024 * 1024);
   const suspendSeconds = props.nodeIdleMinutes * 60;
@@ -226,6 +232,7 @@ export function renderSlurmConf(props: SlurmConfProps): string {
     '# slurm.conf, written by trainium-spot; the nodes fetch it from slurmctld (configless).',
     `ClusterName=${props.clusterName}`,
     `SlurmctldHost=${head}`,
+    ...(props.headPort === undefined ? [] : [`SlurmctldPort=${props.headPort}`]),
     `SlurmUser=${slurmUser}`,
     'AuthType=auth/munge',
     '# cred_expire: job step credentials\' lifetime, and how long a requeued job waits before it starts again.',
@@ -300,6 +307,11 @@ export interface ClusterConfProps {
    * @default none: node-bootstrap then needs `TS_HEAD_HOST` from elsewhere
    */
   readonly headHost?: string;
+  /**
+   * The port slurmctld listens on, when slurm.conf sets one (`headPort` there too).
+   * @default none: Slurm's own, 6817
+   */
+  readonly headPort?: number;
   /**
    * How long a node the programs set DOWN (launch refused, ResumeTimeout) stays DOWN before reconcile returns it
    * to service, so a pending job tries EC2 again; ParallelCluster's insufficient_capacity_timeout plays this part.
@@ -377,6 +389,7 @@ export function renderClusterConf(props: ClusterConfProps): string {
   if (props.mungeKeyUnset !== undefined) {
     check(QUOTABLE.test(props.mungeKeyUnset), 'mungeKeyUnset', props.mungeKeyUnset, 'printable text without a single quote, at most 200');
   }
+  if (props.headPort !== undefined) wholeNumber('headPort', props.headPort, 1, 65535);
   const retrySeconds = (props.capacityRetryMinutes ?? 10) * 60;
   check(Number.isInteger(retrySeconds) && retrySeconds >= 0, 'capacityRetryMinutes', props.capacityRetryMinutes,
     'a number of minutes that is a whole number of seconds, 0 or more');
@@ -395,6 +408,7 @@ export function renderClusterConf(props: ClusterConfProps): string {
     line('TS_CLUSTER_TAG_KEY', CLUSTER_TAG_KEY),
     line('TS_NODE_TAG_KEY', NODE_TAG_KEY),
     line('TS_HEAD_HOST', props.headHost ?? ''),
+    line('TS_HEAD_PORT', props.headPort === undefined ? '' : String(props.headPort)),
     line('TS_CAPACITY_RETRY_SECONDS', String(retrySeconds)),
     line('TS_MUNGE_KEY_PARAMETER', props.mungeKeyParameter ?? ''),
     line('TS_MUNGE_KEY_UNSET', props.mungeKeyUnset ?? ''),

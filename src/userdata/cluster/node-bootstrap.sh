@@ -36,8 +36,10 @@ main() {
     log "no $TS_NODE_TAG_KEY tag in instance metadata after $ATTEMPTS tries (are instance tags in metadata on?)"
     return 1
   fi
-  log "starting slurmd as $name, configuration from $TS_HEAD_HOST"
-  exec "${TS_SLURMD:-slurmd}" -N "$name" --conf-server "$TS_HEAD_HOST" "$@"
+  # --conf-server HOST[:PORT]: without a port, Slurm's own (6817).
+  local server=$TS_HEAD_HOST${TS_HEAD_PORT:+:$TS_HEAD_PORT}
+  log "starting slurmd as $name, configuration from $server"
+  exec "${TS_SLURMD:-slurmd}" -N "$name" --conf-server "$server" "$@"
 }
 
 main "$@"
