@@ -9,10 +9,9 @@
 #   slurm      - a real Slurm cluster whose nodes are network namespaces (bats, __tests__/cluster/slurm-*.bats;
 #                skipped with the reason where not root or Slurm is not installed)
 #   and shellcheck over every shell file (one check per file)
-# The parts run in two lanes side by side (one per core here), and the slurm part in a third: it mostly
-# waits on Slurm's own timers. The engine and jest parts, which spread over both cores, run at a lower
-# priority (nice 10), so the single-threaded lane keeps its core. Each part's output is printed whole when it
-# ends, with its wall and CPU time.
+# Three parts run at a time, the longest first, and each part that ends makes room for the next (see the
+# queue below). Jest, which spreads over both cores, runs at a lower priority (nice 10) than the parts that
+# hold one core each. Each part's output is printed whole when it ends, with its wall and CPU time.
 #
 #   npm test                       everything
 #   npm test -- <jest arguments>   only jest, with those arguments (e.g. a test file), no other part
@@ -51,14 +50,16 @@ part_typecheck() {
 
 part_jest() {
   # With arguments, jest runs what they name (the engine's file too); without, all but the engine's.
-  # Two workers: by the time this lane reaches jest, the engine's Terraform and providers are gone.
+  # Two workers, at a lower priority than the single-threaded parts beside it.
   if [[ $# -eq 0 ]]; then set -- --maxWorkers=2 --testPathIgnorePatterns '/__tests__/engine/'; fi
   node_modules/.bin/jest --ci --json --outputFile="$report_dir/jest.json" "$@"
   jest_counts "$report_dir/jest.json" > "$report_dir/jest.counts"
 }
 
 part_engine() {
-  node_modules/.bin/jest --ci --json --outputFile="$report_dir/engine.json" __tests__/engine
+  # One Terraform command at a time (ENGINE_LANES; the test's own default is 2): beside the other parts, two
+  # at once took as long and cost about 12 CPU-s more (contention), measured with `npm test`.
+  ENGINE_LANES=${ENGINE_LANES:-1} node_modules/.bin/jest --ci --json --outputFile="$report_dir/engine.json" __tests__/engine
   jest_counts "$report_dir/engine.json" > "$report_dir/engine.counts"
 }
 
@@ -83,11 +84,12 @@ part_slurm() {
   for file in "${files[@]}"; do
     name=slurm-$(basename "$file" .bats) && name=${name#slurm-slurm-}
     names+=("slurm-$name")
-    run_bats "slurm-$name" "$file" > "$report_dir/slurm-$name.out" 2>&1 &
+    ( started=$SECONDS; run_bats "slurm-$name" "$file"; echo "-- slurm-$name: $((SECONDS - started)) s wall" ) \
+      > "$report_dir/slurm-$name.out" 2>&1 &
   done
   wait
   for name in "${names[@]}"; do
-    echo "-- $name"; cat "$report_dir/$name.out"
+    cat "$report_dir/$name.out"
     if [[ -s $report_dir/$name.counts ]]; then read -r p f s < "$report_dir/$name.counts"; else p=0 f=1 s=0; echo "$name reported no counts"; fi
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   done
@@ -138,59 +140,55 @@ part_shellcheck() {
 
 # ------------------------------------------------------------------ running them
 declare -A part_of_pid=()
-declare -A lane_of_pid=()
 
-# Starts the next part of lane $1, if it has one left.
+# Starts the next part of the queue, if one is left.
 start_next() {
-  local lane=$1 name
-  read -r name rest <<< "${lanes[lane]}"
-  [[ -n ${name:-} ]] || return 0
-  lanes[lane]=${rest:-}
+  ((${#queue[@]} > 0)) || return 0
+  local name=${queue[0]}
+  queue=("${queue[@]:1}")
   (
     TIMEFORMAT='%1R %U %S'
-    # The parts that spread over both cores (Terraform's two lanes, jest's two workers) yield to the
-    # single-threaded ones: under equal priority the bats lane, which waits on one process start after
-    # another, got well under half a core beside them and became the longest lane.
+    # The part that spreads over both cores (jest's two workers) yields to the single-threaded ones, which
+    # each hold one core: the engine (one Terraform command at a time), bats, the cluster's bats.
     if [[ " ${YIELDING_PARTS} " == *" $name "* ]]; then renice -n 10 -p "$BASHPID" > /dev/null; fi
     { time "part_$name" "${jest_args[@]}" > "$report_dir/$name.out" 2>&1; } 2> "$report_dir/$name.time"
   ) &
   part_of_pid[$!]=$name
-  lane_of_pid[$!]=$lane
 }
 
 # Waits for any running part, prints it whole (its output, then "-- part: wall, CPU") and starts the
-# next part of its lane.
+# next part of the queue in its place.
 finish_part() {
-  local pid name wall user sys lane
+  local pid name wall user sys
   wait -n -p pid
-  name=${part_of_pid[$pid]} lane=${lane_of_pid[$pid]}
-  unset "part_of_pid[$pid]" "lane_of_pid[$pid]"
+  name=${part_of_pid[$pid]}
+  unset "part_of_pid[$pid]"
   echo "== $name"
   cat "$report_dir/$name.out"
   read -r wall user sys < "$report_dir/$name.time"
   echo "-- $name: ${wall} s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }') s CPU"
-  start_next "$lane"
+  start_next
 }
 
-YIELDING_PARTS="engine jest"
+YIELDING_PARTS="jest"
 jest_args=("$@")
 if [[ $# -gt 0 ]]; then
-  lanes=(jest)
+  queue=(jest)
 elif [[ -n ${TEST_PARTS:-} ]]; then
-  read -r -a lanes <<< "$TEST_PARTS"
+  read -r -a queue <<< "$TEST_PARTS"
 else
-  # Two lanes, one per core: the parts that hold the most memory (Terraform with its providers, jest
-  # workers) one after the other in the first, the light ones in the second; the slurm part in a third,
-  # as it spends most of its time waiting on Slurm's timers.
-  lanes=("engine jest" "typecheck shellcheck bats cluster" "slurm")
+  # The longest first, each as soon as one of three running ends: the engine and bats each hold a core
+  # for most of the run; the slurm part mostly waits on Slurm's timers; the short parts and jest fill in
+  # behind whichever ends first. (Two fixed lanes, engine+jest beside typecheck+shellcheck+bats+cluster,
+  # left a core idle for the last 10-20 s, whichever lane ended first.)
+  queue=(engine slurm bats typecheck shellcheck cluster jest)
+  RUNNING_PARTS=${RUNNING_PARTS:-3}
 fi
-parts=()
-for lane in "${lanes[@]}"; do read -r -a in_lane <<< "$lane"; parts+=("${in_lane[@]}"); done
+parts=("${queue[@]}")
 
 run_started=$SECONDS
-for lane in "${!lanes[@]}"; do start_next "$lane"; done
+for ((i = 0; i < ${RUNNING_PARTS:-${#queue[@]}}; i++)); do start_next; done
 while [[ ${#part_of_pid[@]} -gt 0 ]]; do finish_part; done
-
 passed=0 failed=0 skipped=0
 for part in "${parts[@]}"; do
   if [[ -s "$report_dir/$part.counts" ]]; then
