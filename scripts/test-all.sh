@@ -141,9 +141,11 @@ part_shellcheck() {
 # ------------------------------------------------------------------ running them
 declare -A part_of_pid=()
 
-# start_part NAME: runs part NAME in the background.
-start_part() {
-  local name=$1
+# Starts the next part of the queue, if one is left.
+start_next() {
+  ((${#queue[@]} > 0)) || return 0
+  local name=${queue[0]}
+  queue=("${queue[@]:1}")
   (
     TIMEFORMAT='%1R %U %S'
     # The part that spreads over both cores (jest's two workers) yields to the single-threaded ones, which
@@ -152,14 +154,6 @@ start_part() {
     { time "part_$name" "${jest_args[@]}" > "$report_dir/$name.out" 2>&1; } 2> "$report_dir/$name.time"
   ) &
   part_of_pid[$!]=$name
-}
-
-# Starts the next part of the queue, if one is left.
-start_next() {
-  ((${#queue[@]} > 0)) || return 0
-  local name=${queue[0]}
-  queue=("${queue[@]:1}")
-  start_part "$name"
 }
 
 # Waits for any running part, prints it whole (its output, then "-- part: wall, CPU") and starts the
@@ -173,31 +167,26 @@ finish_part() {
   cat "$report_dir/$name.out"
   read -r wall user sys < "$report_dir/$name.time"
   echo "-- $name: ${wall} s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }') s CPU"
-  # A part beside the queue holds no place in it.
-  [[ " ${beside[*]} " == *" $name "* ]] || start_next
+  start_next
 }
 
 YIELDING_PARTS="jest"
 jest_args=("$@")
-beside=()
 if [[ $# -gt 0 ]]; then
   queue=(jest)
 elif [[ -n ${TEST_PARTS:-} ]]; then
   read -r -a queue <<< "$TEST_PARTS"
 else
-  # The slurm part beside the queue from the start: it mostly waits on Slurm's timers (27 of its 68 s are
-  # CPU). The queue runs two parts at a time, one per core, the longest first: the engine and bats each hold
-  # a core for most of the run, the short parts, the cluster's bats and jest follow as they end. Three at a
-  # time cost more CPU than they filled in (fresh clones: 160 and 157 s; four at a time 172 s); two fixed
-  # lanes, engine+jest beside typecheck+shellcheck+bats+cluster, left a core idle at the end.
-  beside=(slurm)
-  queue=(engine bats typecheck shellcheck cluster jest)
-  RUNNING_PARTS=${RUNNING_PARTS:-2}
+  # The longest first, each as soon as one of three running ends: the engine and bats each hold a core
+  # for most of the run; the slurm part mostly waits on Slurm's timers; the short parts and jest fill in
+  # behind whichever ends first. (Two fixed lanes, engine+jest beside typecheck+shellcheck+bats+cluster,
+  # left a core idle for the last 10-20 s, whichever lane ended first.)
+  queue=(engine slurm bats typecheck shellcheck cluster jest)
+  RUNNING_PARTS=${RUNNING_PARTS:-3}
 fi
-parts=("${beside[@]}" "${queue[@]}")
+parts=("${queue[@]}")
 
 run_started=$SECONDS
-for part in "${beside[@]}"; do start_part "$part"; done
 for ((i = 0; i < ${RUNNING_PARTS:-${#queue[@]}}; i++)); do start_next; done
 while [[ ${#part_of_pid[@]} -gt 0 ]]; do finish_part; done
 passed=0 failed=0 skipped=0
