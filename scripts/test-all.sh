@@ -16,6 +16,7 @@
 #   npm test                       everything
 #   npm test -- <jest arguments>   only jest, with those arguments (e.g. a test file), no other part
 #   TEST_PARTS="typecheck bats" npm test   only those parts, side by side
+#   RUNNING_PARTS=4 npm test       everything, that many parts at a time (default 3)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -180,7 +181,9 @@ else
   # The longest first, each as soon as one of three running ends: the engine and bats each hold a core
   # for most of the run; the slurm part mostly waits on Slurm's timers; the short parts and jest fill in
   # behind whichever ends first. (Two fixed lanes, engine+jest beside typecheck+shellcheck+bats+cluster,
-  # left a core idle for the last 10-20 s, whichever lane ended first.)
+  # left a core idle for the last 10-20 s, whichever lane ended first. On fresh clones, three at a time took
+  # 157-161 s; four at a time 172 s and two with the slurm part beside them 179 s: more parts at once cost
+  # more CPU than they filled in.)
   queue=(engine slurm bats typecheck shellcheck cluster jest)
   RUNNING_PARTS=${RUNNING_PARTS:-3}
 fi
