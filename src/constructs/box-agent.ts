@@ -64,26 +64,47 @@ export class BoxAgent extends Construct {
 
   constructor(scope: Construct, id: string, props: BoxAgentProps) {
     super(scope, id);
-    const document = new SsmDocument(this, 'document', {
-      name: `${agentDocumentName(props.name)}-${Fn.substr(props.deploymentTag.value, 0, 8)}`,
-      documentType: 'Command',
-      documentFormat: 'JSON',
-      // The installer is shell: its `${` must reach SSM as written, not as Terraform interpolation.
-      content: literal(props.document.content),
-    });
     this.associationName = agentAssociationName(props.name);
-    new SsmAssociation(this, 'association', {
-      name: document.name,
+    installerAssociation(this, {
+      documentName: `${agentDocumentName(props.name)}-${Fn.substr(props.deploymentTag.value, 0, 8)}`,
       associationName: this.associationName,
-      targets: [{ key: `tag:${props.deploymentTag.key}`, values: [props.deploymentTag.value] }],
+      document: props.document,
+      target: props.deploymentTag,
       parameters: {
-        documentHash: props.document.hash,
         // Type and key only: a key's comment is free text, and the document allows no free text.
         sshPublicKey: `\${join(" ", slice(split(" ", trimspace(${props.publicKeyRef})), 0, 2))}`,
         instanceArnPrefix: props.instanceArnPrefix,
         ...(props.dataVolumeIdsRef !== undefined ? { dataVolumeIds: `\${join(" ", ${props.dataVolumeIdsRef})}` } : {}),
       },
-      scheduleExpression: AGENT_SCHEDULE,
     });
   }
+}
+
+/**
+ * An installer document (src/userdata/agent.ts renderInstallerDocument) as a Command document in `scope`, and the
+ * association that runs it on every instance carrying the target tag, on AGENT_SCHEDULE, with the document's hash
+ * as its first parameter. The box agent and the cluster's head agent are two of them.
+ */
+export function installerAssociation(scope: Construct, props: {
+  readonly documentName: string;
+  readonly associationName: string;
+  readonly document: AgentDocument;
+  readonly target: { readonly key: string; readonly value: string };
+  /** The parameters besides `documentHash` (Terraform text). */
+  readonly parameters: Readonly<Record<string, string>>;
+}): void {
+  const document = new SsmDocument(scope, 'document', {
+    name: props.documentName,
+    documentType: 'Command',
+    documentFormat: 'JSON',
+    // The installer is shell: its `${` must reach SSM as written, not as Terraform interpolation.
+    content: literal(props.document.content),
+  });
+  new SsmAssociation(scope, 'association', {
+    name: document.name,
+    associationName: props.associationName,
+    targets: [{ key: `tag:${props.target.key}`, values: [props.target.value] }],
+    parameters: { documentHash: props.document.hash, ...props.parameters },
+    scheduleExpression: AGENT_SCHEDULE,
+  });
 }

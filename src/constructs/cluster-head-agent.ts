@@ -1,11 +1,7 @@
 import { Construct } from 'constructs';
-import { SsmAssociation } from '@cdktf/provider-aws/lib/ssm-association';
-import { SsmDocument } from '@cdktf/provider-aws/lib/ssm-document';
-import { AGENT_SCHEDULE } from '../catalog';
 import { SHARED_STORAGE_SOURCE_PARAMETER } from '../cluster/head-agent';
-import { literal } from '../terraform-literal';
 import type { AgentDocument } from '../userdata';
-import { agentDocumentName } from './box-agent';
+import { agentDocumentName, installerAssociation } from './box-agent';
 
 export interface ClusterHeadAgentProps {
   readonly name: string;
@@ -35,23 +31,15 @@ export class ClusterHeadAgent extends Construct {
   constructor(scope: Construct, id: string, props: ClusterHeadAgentProps) {
     super(scope, id);
     this.associationName = agentDocumentName(`${props.name}-cluster-head`);
-    const document = new SsmDocument(this, 'document', {
-      name: this.associationName,
-      documentType: 'Command',
-      documentFormat: 'JSON',
-      // The installer is shell: its `${` must reach SSM as written, not as Terraform interpolation.
-      content: literal(props.document.content),
-    });
-    new SsmAssociation(this, 'association', {
-      name: document.name,
+    installerAssociation(this, {
+      documentName: this.associationName,
       associationName: this.associationName,
-      targets: [{ key: `tag:${props.headTag.key}`, values: [props.headTag.value] }],
+      document: props.document,
+      target: props.headTag,
       parameters: {
-        documentHash: props.document.hash,
         instanceArnPrefix: props.instanceArnPrefix,
         [SHARED_STORAGE_SOURCE_PARAMETER]: props.sharedStorageSource,
       },
-      scheduleExpression: AGENT_SCHEDULE,
     });
   }
 }
