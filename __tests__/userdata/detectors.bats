@@ -394,17 +394,23 @@ expect_only() {
     fail_with "$(verdict slurm)"
 }
 
-@test "slurm: a squeue that hangs (slurmctld not answering) is cut off at the command timeout, unsure" {
-  cluster_head
-  # shellcheck disable=SC2030 # each @test is its own subshell: the export is for this test only
+# expect_cut_off COMMAND: with the Slurm command COMMAND hanging (slurmctld not answering), the check ends within the
+# command timeout (1 s here), succeeds, calls the slurm detector unsure about it and keeps the head up.
+expect_cut_off() {
+  # shellcheck disable=SC2030,SC2031 # each @test is its own subshell: the export is for this test only
   export TS_COMMAND_TIMEOUT_SECONDS=1
-  stub_does squeue sleep 30
+  stub_does "$1" sleep 30
   local started=$SECONDS
   run_check
   assert_success
   ((SECONDS - started < 10)) || fail_with "the check took $((SECONDS - started)) s"
-  [[ $(verdict slurm) == 'slurm: UNSURE, counted as present (squeue failed: timed out after 1s)' ]] || fail_with "$(verdict slurm)"
+  [[ $(verdict slurm) == "slurm: UNSURE, counted as present ($1 failed: timed out after 1s)" ]] || fail_with "$(verdict slurm)"
   refute_stopped
+}
+
+@test "slurm: a squeue that hangs (slurmctld not answering) is cut off at the command timeout, unsure" {
+  cluster_head
+  expect_cut_off squeue
 }
 
 @test "slurm: an unknown state or a garbled line is unsure, unless another job is work" {
@@ -487,15 +493,8 @@ expect_only() {
   [[ $(verdict slurm) == 'slurm: ACTIVE (1 job running or queued, first: RUNNING)' ]] || fail_with "$(verdict slurm)"
   queue
   rm -f "$TS_FAKE/sinfo.exit" "$TS_FAKE/sinfo.err"
-  # shellcheck disable=SC2031 # each @test is its own subshell: the export is for this test only
-  export TS_COMMAND_TIMEOUT_SECONDS=1
-  stub_does sinfo sleep 30
-  local started=$SECONDS
   tick
-  run_check
-  ((SECONDS - started < 10)) || fail_with "the check took $((SECONDS - started)) s"
-  [[ $(verdict slurm) == 'slurm: UNSURE, counted as present (sinfo failed: timed out after 1s)' ]] || fail_with "$(verdict slurm)"
-  refute_stopped
+  expect_cut_off sinfo
 }
 
 @test "slurm: a garbled sinfo line is unsure; squeue failing skips sinfo (its answer could not stop the head)" {
