@@ -81,20 +81,30 @@ part_cluster() {
 part_slurm() {
   # Each file is a cluster of its own (its own subnet and slurmctld port: cluster_helper.bash's slots), so the
   # files run side by side: each mostly waits on Slurm's timers, and one after another they took over 200 s.
-  local files=(__tests__/cluster/slurm-*.bats) file name names=() p f s passed=0 failed=0 skipped=0
-  for file in "${files[@]}"; do
-    name=slurm-$(basename "$file" .bats) && name=${name#slurm-slurm-}
-    names+=("slurm-$name")
-    ( started=$SECONDS; run_bats "slurm-$name" "$file"; echo "-- slurm-$name: $((SECONDS - started)) s wall" ) \
-      > "$report_dir/slurm-$name.out" 2>&1 &
+  local file name names=() passed=0 failed=0 skipped=0
+  for file in __tests__/cluster/slurm-*.bats; do
+    name=${file##*/} && name=${name%.bats}
+    names+=("$name")
+    ( started=$SECONDS; run_bats "$name" "$file"; echo "-- $name: $((SECONDS - started)) s wall" ) \
+      > "$report_dir/$name.out" 2>&1 &
   done
   wait
   for name in "${names[@]}"; do
     cat "$report_dir/$name.out"
-    if [[ -s $report_dir/$name.counts ]]; then read -r p f s < "$report_dir/$name.counts"; else p=0 f=1 s=0; echo "$name reported no counts"; fi
-    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    add_counts "$name"
   done
   echo "$passed $failed $skipped" > "$report_dir/slurm.counts"
+}
+
+# add_counts PART: adds PART's counts to the caller's passed, failed and skipped; a part without counts failed.
+add_counts() {
+  local p f s
+  if [[ -s "$report_dir/$1.counts" ]]; then
+    read -r p f s < "$report_dir/$1.counts"
+  else
+    echo "$1 reported no counts"; p=0 f=1 s=0
+  fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
 # run_bats PART FILES...: one bats run of the files, counted into $report_dir/PART.counts.
@@ -193,14 +203,7 @@ run_started=$SECONDS
 for ((i = 0; i < ${RUNNING_PARTS:-${#queue[@]}}; i++)); do start_next; done
 while [[ ${#part_of_pid[@]} -gt 0 ]]; do finish_part; done
 passed=0 failed=0 skipped=0
-for part in "${parts[@]}"; do
-  if [[ -s "$report_dir/$part.counts" ]]; then
-    read -r p f s < "$report_dir/$part.counts"
-  else
-    echo "$part reported no counts"; p=0 f=1 s=0
-  fi
-  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-done
+for part in "${parts[@]}"; do add_counts "$part"; done
 echo "-- all parts: $((SECONDS - run_started)) s wall"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [[ $failed -eq 0 ]]
