@@ -147,7 +147,6 @@ _cluster_up() {
   echo "${CLUSTER_PREFIX}br" > "$CLUSTER_RUN/bridge"
   ip addr add "$HEAD_IP/24" dev "${CLUSTER_PREFIX}br" && ip link set "${CLUSTER_PREFIX}br" up || return 1
 
-  touch "$CLUSTER_RUN/munge-user"
   munge_up || return 1
 
   # The stand-in, with the hook's settings in its environment.
@@ -223,7 +222,7 @@ cluster_down() {
     rm -f "$CLUSTER_RUN/fake-ec2.pid"
   fi
   if [[ -s $CLUSTER_RUN/bridge ]]; then ip link del "$(cat "$CLUSTER_RUN/bridge")" 2> /dev/null; rm -f "$CLUSTER_RUN/bridge"; fi
-  if [[ -e $CLUSTER_RUN/munge-user ]]; then munge_down; rm -f "$CLUSTER_RUN/munge-user"; fi
+  munge_down
   return 0
 }
 
