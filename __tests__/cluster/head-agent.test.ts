@@ -128,6 +128,7 @@ describe('renderHeadAgentDocument', () => {
 
   test('fails when the node subnet is not a CIDR block', () => {
     expect(() => renderHeadAgentDocument({ ...PROPS, nodeSubnetCidr: '10.42.16.0/20; reboot' })).toThrow(/^nodeSubnetCidr: got /);
+    expect(() => renderHeadAgentDocument({ ...PROPS, nodeSubnetCidr: '10.42.316.0/20' })).toThrow(/^nodeSubnetCidr: got "10\.42\.316\.0\/20"; an IPv4 CIDR block$/);
   });
 });
 

@@ -174,7 +174,7 @@ function headFeatures(props: HeadAgentProps): Feature[] {
 
 /** The head agent's document: what State Manager runs on the head (and only there). */
 export function renderHeadAgentDocument(props: HeadAgentProps): AgentDocument {
-  if (!/^([0-9]{1,3}\.){3}[0-9]{1,3}\/[0-9]{1,2}$/.test(props.nodeSubnetCidr)) {
+  if (!ipaddr.IPv4.isValidCIDR(props.nodeSubnetCidr)) {
     throw new Error(`nodeSubnetCidr: got ${JSON.stringify(props.nodeSubnetCidr)}; an IPv4 CIDR block`);
   }
   const features = headFeatures(props);
