@@ -18,10 +18,9 @@
  * Size: EC2 takes at most 16 KB of user data before base64 (`USER_DATA_LIMIT_BYTES`); `nodeUserDataBoundBytes`
  * counts each expression at the longest value it can take (a DNS name), and rendering fails past the limit.
  */
-import { gzipSync } from 'node:zlib';
 import { USER_DATA_LIMIT_BYTES } from '../catalog';
 import type { ClusterSettings } from '../cluster-config';
-import { fillTemplate, readShippedCopy, shippedCopy } from '../userdata/files';
+import { fillTemplate, packed, readShippedCopy, shippedCopy } from '../userdata/files';
 import { CLUSTER_CONF_PATH, CLUSTER_PROGRAMS, CLUSTER_PROGRAMS_DIR, ClusterConfigError, renderClusterConf, type ClusterConfProps } from './slurm';
 
 /** The shared storage types, as the config names them. */
@@ -109,7 +108,6 @@ function nodeClusterConf(props: NodeUserDataProps): string {
  */
 export function renderNodeUserData(props: NodeUserDataProps): string {
   const { name } = props.cluster;
-  const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
   const text = [
     '#cloud-config',
     `# ${name} cluster compute node, from the launch template ${name}-nodes: the files below (gzip and base64,`,

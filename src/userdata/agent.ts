@@ -11,10 +11,9 @@
  * settings. Units, settings and the login message go as they are.
  */
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { SSM_DOCUMENT_LIMIT_BYTES, verdictNamespace } from '../catalog';
 import { ConfigError, type IdleSettings } from '../config';
-import { fillTemplate, packageVersion, readShippedCopy, readUserdataFile } from './files';
+import { fillTemplate, packageVersion, packed, readShippedCopy, readUserdataFile } from './files';
 import { IDLE_CONF_PATH, assertSingleLine, decimal, renderIdleConf } from './idle-conf';
 
 export interface AgentProps {
@@ -191,8 +190,6 @@ export function instanceArnPrefixParameter(region: string, whose: string): Docum
 export const DATA_VOLUME_IDS_PARAMETER_PATTERN = '^(vol-[0-9a-f]{8,17}( vol-[0-9a-f]{8,17})*)?$';
 const DATA_VOLUME_IDS_PARAMETER = 'dataVolumeIds';
 
-/** gzip without a timestamp (Node writes none), so the same input always gives the same bytes. */
-const packed = (text: string) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
 
 /** The manifest lines that install a feature: its files (user text only ever inside base64), then its units. */
 export function featureLines(feature: Feature): string[] {

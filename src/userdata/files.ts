@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 export const PACKAGE_NAME = 'trainium-spot';
 
@@ -43,6 +44,14 @@ export function fillTemplate(file: string, values: Readonly<Record<string, strin
   const left = /@[A-Z_]+@/.exec(text);
   if (left) throw new Error(`src/userdata/${file}: no value for the placeholder ${left[0]}`);
   return text;
+}
+
+/**
+ * A file's text gzip'd and base64'd, as the installer's manifest (`file` lines) and cloud-init's write_files
+ * (`encoding: gz+b64`) take it. Node's gzip writes no timestamp, so the same text always gives the same bytes.
+ */
+export function packed(text: string): string {
+  return gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64');
 }
 
 // ---------------------------------------------------------------------------------------------
