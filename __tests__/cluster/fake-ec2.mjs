@@ -159,17 +159,23 @@ async function terminateInstances(params) {
   const unknown = ids.filter((id) => !instances.has(id));
   if (unknown.length > 0) throw new ClientError('InvalidInstanceID.NotFound', `The instance IDs '${unknown.join(', ')}' do not exist`);
   const items = [];
+  const ending = [];
   for (const id of ids) {
     const i = instances.get(id);
     const previous = i.state;
     if (previous !== 'terminated') {
-      i.state = 'terminated';
+      // shutting-down while its machine goes (the hook), as EC2 shows it: terminated only with the call recorded,
+      // so that no one sees the instance gone before the call that ended it is in calls.jsonl.
+      i.state = 'shutting-down';
       i.reason = { code: 'Client.UserInitiatedShutdown', message: 'Client.UserInitiatedShutdown: User initiated shutdown' };
       await runHook('terminate', i.id, i.tags['slurm:node'] ?? '', i.ip);
+      ending.push(i);
     }
     items.push(`<item><instanceId>${id}</instanceId><currentState><code>48</code><name>terminated</name></currentState>`
       + `<previousState><code>${STATE_CODES[previous]}</code><name>${previous}</name></previousState></item>`);
   }
+  // The caller records the call in the same turn of the event loop: no request is served in between.
+  for (const i of ending) i.state = 'terminated';
   return { xml: `<TerminateInstancesResponse ${NS}><requestId>${hex(8)}</requestId><instancesSet>${items.join('')}</instancesSet></TerminateInstancesResponse>`,
     outcome: { terminated: ids } };
 }

@@ -116,7 +116,7 @@ scontrol update nodename=demo-2 nodeaddr=10.209.0.12 nodehostname=demo-2" ]
   # One refused call (the CLI tried it twice, the same request); no call for demo-2 or demo-3.
   [ "$(calls RunInstances '.params.ClientToken' | sort -u | wc -l)" -eq 1 ]
   [ "$(calls RunInstances '.outcome.error' | sort -u)" = '"InsufficientInstanceCapacity"' ]
-  [ "$(live_instances)" = "" ]
+  no_live_instances
   local reason='InsufficientInstanceCapacity: We currently do not have sufficient trn1.32xlarge capacity in the Availability Zone you requested (us-east-2a). [trainium-spot]'
   [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 nodeaddr=10.209.0.1
 scontrol update nodename=demo-2 nodeaddr=10.209.0.1
@@ -158,7 +158,7 @@ scontrol update nodename=demo-2 nodeaddr=demo-2 nodehostname=demo-2" ]
   launched demo-1
   run "$PROGRAMS/resume-fail.sh" 'demo-[1-2]'
   [ "$status" -eq 0 ]
-  [ "$(live_instances)" = "" ]
+  no_live_instances
   local id
   id=$(calls RunInstances '.outcome.instanceId' | tr -d '"')
   [ "$(cat "$STUB_LOG")" = "scontrol update nodename=demo-1 state=down reason=ResumeTimeout: slurmd did not register, terminated $id [trainium-spot]

@@ -28,7 +28,7 @@ all_refused() { [[ $(refused_nodes) -eq 4 ]] && nodes_are 'demo-[1-4]' 'down~'; 
   # Nothing was launched: every RunInstances was refused, one request (the CLI's two tries) per resume.
   [ "$(calls RunInstances 'select(.outcome.instanceId)' | wc -l)" -eq 0 ]
   [ "$(calls RunInstances '.params.ClientToken' | sort -u | wc -l)" -eq 2 ]
-  [ "$(live_instances)" = "" ]
+  no_live_instances
   # Capacity returns; the timer's next reconcile pass returns the nodes to service (the retry time is 0 here).
   control refuse '{"code": null}' > /dev/null
   started=$(date +%s.%N)

@@ -129,5 +129,5 @@ open_to_others() {
   echo "# job end to last termination: $(awk -v a="$end" -v b="$(date -d "$last" +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s" >&3
   [ "$(calls TerminateInstances '.outcome.terminated | length' | jq -s add)" -eq 2 ]
   wait_until 30 "both nodes powered down" nodes_are 'demo-[1-2]' 'idle~'
-  [ "$(live_instances)" = "" ]
+  no_live_instances
 }

@@ -59,7 +59,13 @@ calls() {
   jq -c --arg a "$1" "select(.action == \$a) | ${2:-.}" "$FAKE_EC2_DIR/calls.jsonl"
 }
 
-# live_instances: "node state" of every instance the stand-in holds that is not terminated.
+# live_instances: "node state" of every instance the stand-in holds that is not terminated; fails when the stand-in
+# does not answer (never an empty list for a stand-in that is gone).
 live_instances() {
-  control instances | jq -r '.[] | select(.state != "terminated") | "\(.tags["slurm:node"]) \(.state)"' | sort
+  local all
+  all=$(control instances) || return 1
+  jq -r '.[] | select(.state != "terminated") | "\(.tags["slurm:node"]) \(.state)"' <<< "$all" | sort
 }
+
+# no_live_instances: the stand-in answers, and holds no instance that is not terminated.
+no_live_instances() { local live; live=$(live_instances) && [[ -z $live ]]; }
