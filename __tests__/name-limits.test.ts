@@ -1,4 +1,4 @@
-import { IAM_ROLE_NAME_PREFIX_MAX } from '../src/constructs/idle-stop-rule';
+import { IAM_ROLE_NAME_PREFIX_MAX } from '../src/catalog';
 import { blocksOf, synthesizeClusterJson, synthesizeJson } from './support/synth';
 
 // The longest name the config accepts (`name`: a letter, then up to 29 letters, digits and dashes).

@@ -617,6 +617,13 @@ export const DATA_VOLUME = {
   finalSnapshotTimeout: '6h',
 } as const;
 
+/**
+ * The longest `name_prefix` of an IAM role the AWS provider accepts: a role name is at most 64 characters, and
+ * Terraform adds a 26-character suffix to a prefix. Source: provider 5.100.0's validate ("expected length of
+ * name_prefix to be in the range (1 - 38)"), checked 2026-12-07.
+ */
+export const IAM_ROLE_NAME_PREFIX_MAX = 38;
+
 /** EC2 limit on raw user data, in bytes. Source: EC2 User Guide, "Run commands at launch". */
 export const USER_DATA_LIMIT_BYTES = 16384;
 

@@ -4,7 +4,7 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
-import { IAM_ROLE_NAME_PREFIX_MAX } from './idle-stop-rule';
+import { IAM_ROLE_NAME_PREFIX_MAX } from '../catalog';
 import { publishVerdictStatement } from './instance-profile';
 
 export interface ClusterRolesProps {

@@ -4,6 +4,7 @@ import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { IAM_ROLE_NAME_PREFIX_MAX } from '../catalog';
 
 export interface IdleStopRuleProps {
   readonly name: string;
@@ -21,9 +22,6 @@ export interface IdleStopRuleProps {
   /** Tags every box of this stack carries; the role may stop instances with these tags only. */
   readonly instanceTags: Readonly<Record<string, string>>;
 }
-
-/** The longest name_prefix of an IAM role the AWS provider accepts: 64 characters less its 26-character suffix. */
-export const IAM_ROLE_NAME_PREFIX_MAX = 38;
 
 /** The AWS-owned runbook that stops instances and waits until they are stopped. */
 const STOP_RUNBOOK = 'AWS-StopEC2Instance';
@@ -45,9 +43,7 @@ export class IdleStopRule extends Construct {
       }],
     });
     const role = new IamRole(this, 'role', {
-      // IAM role names are at most 64 characters, and Terraform adds a 26-character suffix to a prefix: the AWS
-      // provider refuses a name_prefix over 38 at validate ("expected length of name_prefix to be in the range
-      // (1 - 38)", provider 5.100.0, checked 2026-12-07). A long config name (up to 30) is cut, never refused.
+      // A long config name (up to 30) is cut to the provider's longest prefix, never refused.
       namePrefix: `${props.name}-idle-stop-`.slice(0, IAM_ROLE_NAME_PREFIX_MAX),
       description: `${props.name}: EventBridge stops a box whose idle check went silent while its CPU stayed low`,
       assumeRolePolicy: assumeRole.json,

@@ -190,7 +190,6 @@ export function instanceArnPrefixParameter(region: string, whose: string): Docum
 export const DATA_VOLUME_IDS_PARAMETER_PATTERN = '^(vol-[0-9a-f]{8,17}( vol-[0-9a-f]{8,17})*)?$';
 const DATA_VOLUME_IDS_PARAMETER = 'dataVolumeIds';
 
-
 /** The manifest lines that install a feature: its files (user text only ever inside base64), then its units. */
 export function featureLines(feature: Feature): string[] {
   return [
