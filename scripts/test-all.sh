@@ -170,15 +170,15 @@ start_next() {
 # Waits for any running part, prints it whole (its output, then "-- part: wall, CPU") and starts the
 # next part of the queue in its place.
 finish_part() {
-  local pid name wall user sys
+  local pid name wall user sys part_cpu
   wait -n -p pid
   name=${part_of_pid[$pid]}
   unset "part_of_pid[$pid]"
   echo "== $name"
   cat "$report_dir/$name.out"
   read -r wall user sys < "$report_dir/$name.time"
-  cpu=$(awk -v c="$cpu" -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", c + u + s }')
-  echo "-- $name: ${wall} s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }') s CPU"
+  read -r part_cpu cpu < <(awk -v c="$cpu" -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f %.1f\n", u + s, c + u + s }')
+  echo "-- $name: ${wall} s wall, ${part_cpu} s CPU"
   start_next
 }
 
@@ -201,8 +201,7 @@ fi
 parts=("${queue[@]}")
 
 run_started=$SECONDS
-# The parts' CPU time, summed: over two cores, half of it is the least wall time the run can take here, and
-# unlike the wall time it changes little with what else the machine is doing (but with the machine).
+# The parts' CPU time, summed: over two cores, half of it is the least wall time the run can take here.
 cpu=0
 for ((i = 0; i < ${RUNNING_PARTS:-${#queue[@]}}; i++)); do start_next; done
 while [[ ${#part_of_pid[@]} -gt 0 ]]; do finish_part; done
