@@ -269,7 +269,6 @@ job_field() { scontrol show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -
 # nodes_are NODES STATE: every node of the hostlist is in that sinfo state (e.g. idle~).
 nodes_are() { [[ $(sinfo -h -N -n "$1" -o '%T' | sort -u) == "$2" ]]; }
 
-
 # job_time JOB FIELD: one of the job's times (StartTime, EndTime, SubmitTime) in seconds since the epoch.
 job_time() { date -d "$(job_field "$1" "$2")" +%s; }
 

@@ -69,3 +69,7 @@ live_instances() {
 
 # no_live_instances: the stand-in answers, and holds no instance that is not terminated.
 no_live_instances() { local live; live=$(live_instances) && [[ -z $live ]]; }
+
+# only_live NODE: the stand-in's one live instance is NODE's, alive (pending or running: the stand-in's instance
+# runs 1 s after launch).
+only_live() { local live; live=$(live_instances) && [[ $live =~ ^"$1"\ (pending|running)$ ]]; }
